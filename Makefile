@@ -1,0 +1,17 @@
+# The two commands a newcomer needs; each runs scripts/setup.sh first.
+.PHONY: dev test setup build check-deploy
+
+dev:          ## run Herald locally on http://127.0.0.1:$${PORT:-8787}
+	scripts/dev.sh
+
+test:         ## run every test: native cargo tests, then end-to-end in workerd
+	scripts/test.sh
+
+setup:        ## install the toolchain pieces (idempotent)
+	scripts/setup.sh
+
+build:        ## build the worker bundle into build/
+	scripts/build.sh
+
+check-deploy: ## build the bundle a real deployment would upload (wrangler deploy --dry-run)
+	scripts/check-deploy.sh

@@ -1,0 +1,175 @@
+//! Identifiers and the public face of a user.
+//!
+//! Room ids come from URLs, user ids from the `sub` claim; both are checked once, here, and are
+//! then carried as types that cannot hold a bad value.
+
+use crate::error::{Error, ErrorCode};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest room id, in bytes.
+pub const ROOM_ID_MAX: usize = 128;
+/// Longest user id (`sub`), in bytes.
+pub const USER_ID_MAX: usize = 128;
+/// Longest display name (`name` claim), in bytes.
+pub const NAME_MAX: usize = 256;
+/// Longest avatar URL (`avatar` claim), in bytes.
+pub const AVATAR_MAX: usize = 1024;
+
+/// A room id: 1 to 128 characters from `A-Z a-z 0-9 _ - . :`, starting with a letter or digit.
+///
+/// The first-character rule keeps `.` and `..` (which URLs collapse) out; the character set
+/// keeps ids safe in a URL path segment without escaping.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct RoomId(String);
+
+impl RoomId {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let refuse = |why: &str| {
+            Err(Error::new(ErrorCode::InvalidRoomId, format!("room id {raw:?} {why}")).with_details(
+                serde_json::json!({
+                    "rule": "1-128 characters from A-Z a-z 0-9 _ - . :, starting with a letter or digit"
+                }),
+            ))
+        };
+        if raw.is_empty() {
+            return refuse("is empty");
+        }
+        if raw.len() > ROOM_ID_MAX {
+            return refuse("is longer than 128 characters");
+        }
+        if !raw.as_bytes()[0].is_ascii_alphanumeric() {
+            return refuse("must start with a letter or digit");
+        }
+        if !raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':')) {
+            return refuse("has a character outside A-Z a-z 0-9 _ - . :");
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name of the Durable Object that holds this room. Every kind of object has its own
+    /// prefix, so a room can never be confused with another kind of object of the same name.
+    pub fn object_name(&self) -> String {
+        format!("room:{}", self.0)
+    }
+
+    /// The room id back from a Durable Object name made by [`RoomId::object_name`].
+    pub fn from_object_name(name: &str) -> Option<Self> {
+        name.strip_prefix("room:").and_then(|id| Self::parse(id).ok())
+    }
+}
+
+impl fmt::Display for RoomId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RoomId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
+/// A user id, from the token's `sub`: 1 to 128 bytes, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.is_empty() {
+            return Err("is empty".into());
+        }
+        if raw.len() > USER_ID_MAX {
+            return Err(format!("is longer than {USER_ID_MAX} bytes"));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err("has a control character".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for UserId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).map_err(|why| serde::de::Error::custom(format!("user id {why}")))
+    }
+}
+
+/// What other members see of a user: `{id, name?, avatar?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+}
+
+impl User {
+    /// A user known only by id.
+    pub fn anonymous_profile(id: UserId) -> Self {
+        Self { id, name: None, avatar: None }
+    }
+}
+
+/// The id of one websocket connection, unique within its room. Fresh ids come from the shell.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConnId(pub String);
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_ids_follow_the_documented_rule() {
+        for ok in ["a", "lobby", "team:42", "a.b-c_d", "9", &"x".repeat(128)] {
+            assert!(RoomId::parse(ok).is_ok(), "{ok} should be accepted");
+        }
+        for bad in ["", ".", "..", "-a", "a/b", "a b", "é", "a%20", &"x".repeat(129)] {
+            let err = RoomId::parse(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidRoomId, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn object_names_round_trip_and_are_prefixed() {
+        let room = RoomId::parse("team:42").unwrap();
+        assert_eq!(room.object_name(), "room:team:42");
+        assert_eq!(RoomId::from_object_name("room:team:42"), Some(room));
+        assert_eq!(RoomId::from_object_name("inbox:team:42"), None);
+    }
+
+    #[test]
+    fn user_ids_refuse_empty_long_and_control_characters() {
+        assert!(UserId::parse("alice@example.com").is_ok());
+        assert!(UserId::parse("").is_err());
+        assert!(UserId::parse("a\nb").is_err());
+        assert!(UserId::parse(&"u".repeat(129)).is_err());
+    }
+}

@@ -1,0 +1,67 @@
+//! How the Worker talks to a room's Durable Object: paths, headers and bodies of the internal
+//! requests. Only the Worker can reach an object, and it builds these requests itself (never
+//! forwarding a client's headers), so the object trusts them.
+//!
+//! | internal request         | carries                                                   |
+//! |--------------------------|-----------------------------------------------------------|
+//! | `GET /connect` (upgrade) | [`ROOM`], [`USER`], [`SINCE`]?, [`PROTOCOL`]?              |
+//! | `POST /publish`          | [`ROOM`]; body [`PublishRequest`]                          |
+//! | `GET /messages`          | [`ROOM`]; query `after`, `before`, `limit` (already valid) |
+//! | `GET /presence`          | [`ROOM`]                                                  |
+
+use crate::ids::User;
+use crate::message::Draft;
+use serde::{Deserialize, Serialize};
+
+pub const CONNECT: &str = "/connect";
+pub const PUBLISH: &str = "/publish";
+pub const MESSAGES: &str = "/messages";
+pub const PRESENCE: &str = "/presence";
+
+/// The room id.
+pub const ROOM: &str = "x-herald-room";
+/// The verified user, as ASCII-only JSON (see [`header_json`]).
+pub const USER: &str = "x-herald-user";
+/// The resume point of a connect.
+pub const SINCE: &str = "x-herald-since";
+/// The subprotocol the 101 answer must select.
+pub const PROTOCOL: &str = "x-herald-protocol";
+
+/// A REST publish, validated by the Worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishRequest {
+    pub user: User,
+    pub draft: Draft,
+}
+
+/// JSON that is safe as an HTTP header value: every non-ASCII character is written as a
+/// `\uXXXX` escape (header values are byte strings; a name like "Zoë" would not survive).
+pub fn header_json<T: Serialize>(value: &T) -> String {
+    let json = serde_json::to_string(value).expect("header values serialize");
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::UserId;
+
+    #[test]
+    fn header_json_is_ascii_and_round_trips() {
+        let user = User { id: UserId::parse("zoë").unwrap(), name: Some("Zoë 🎉".into()), avatar: None };
+        let text = header_json(&user);
+        assert!(text.is_ascii(), "{text}");
+        assert_eq!(serde_json::from_str::<User>(&text).unwrap(), user);
+    }
+}

@@ -1,0 +1,30 @@
+//! Herald's core: every rule of the system, with no I/O, no clock and no randomness of its own
+//! (`now` and fresh ids are arguments), so all of it is tested natively with `cargo test`.
+//!
+//! How a request flows: the Worker (`src/`) matches a [`route::Route`], finds the token
+//! ([`auth::token`]) and verifies it ([`auth::Verifier`]), validates the input (room ids in
+//! [`ids`], publishes in [`message`]), then calls the room's Durable Object over the internal
+//! API ([`internal`]). The object (`durable_objects/`) feeds the room state machine
+//! ([`room::Room`]) and performs the [`room::Effect`]s it returns.
+//!
+//! - [`config`]: wrangler vars and secrets → a typed, validated [`config::Config`].
+//! - [`error`]: coded errors, their HTTP statuses, websocket close codes.
+//! - [`ids`]: room and user ids, the public [`ids::User`].
+//! - [`auth`]: JWT verification (HS256, ES256, EdDSA), claims, room patterns, token sources.
+//! - [`message`]: a publish ([`message::Draft`]) and its validation.
+//! - [`protocol::native`]: the JSON websocket protocol's frames.
+//! - [`room`]: the room state machine, its log ([`room::Log`]; SQL and in-memory).
+//! - [`route`]: the public HTTP routes.
+//! - [`internal`]: Worker → Durable Object requests.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod internal;
+pub mod message;
+pub mod protocol;
+pub mod room;
+pub mod route;
+
+pub use error::{Error, ErrorCode};

@@ -1,0 +1,87 @@
+//! The public HTTP surface as data: which route a method and path name.
+//!
+//! | method | path                          | route                    |
+//! |--------|-------------------------------|--------------------------|
+//! | GET    | `/api/v1/ping`                | [`Route::Ping`]          |
+//! | GET    | `/v1/rooms/{room}/ws`         | [`Route::RoomSocket`]    |
+//! | POST   | `/v1/rooms/{room}/messages`   | [`Route::RoomPublish`]   |
+//! | GET    | `/v1/rooms/{room}/messages`   | [`Route::RoomHistory`]   |
+//! | GET    | `/v1/rooms/{room}/presence`   | [`Route::RoomPresence`]  |
+
+use crate::error::{Error, ErrorCode};
+use crate::ids::RoomId;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Ping,
+    RoomSocket(RoomId),
+    RoomPublish(RoomId),
+    RoomHistory(RoomId),
+    RoomPresence(RoomId),
+}
+
+impl Route {
+    /// The route for `method` and `path`; `not_found`, `method_not_allowed` (with the allowed
+    /// methods in `details.allow`) or `invalid_room_id` otherwise.
+    pub fn parse(method: &str, path: &str) -> Result<Self, Error> {
+        let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+        let method = method.to_ascii_uppercase();
+        match segments.as_slice() {
+            ["api", "v1", "ping"] => allow(&method, &["GET", "HEAD"]).map(|_| Self::Ping),
+            ["v1", "rooms", room, "ws"] => {
+                allow(&method, &["GET"])?;
+                Ok(Self::RoomSocket(RoomId::parse(room)?))
+            }
+            ["v1", "rooms", room, "messages"] => {
+                let post = allow(&method, &["GET", "POST"])? == "POST";
+                let room = RoomId::parse(room)?;
+                Ok(if post { Self::RoomPublish(room) } else { Self::RoomHistory(room) })
+            }
+            ["v1", "rooms", room, "presence"] => {
+                allow(&method, &["GET"])?;
+                Ok(Self::RoomPresence(RoomId::parse(room)?))
+            }
+            _ => Err(Error::new(ErrorCode::NotFound, format!("no route {method} {path}; see docs/api.md"))),
+        }
+    }
+}
+
+fn allow<'a>(method: &'a str, allowed: &[&str]) -> Result<&'a str, Error> {
+    if allowed.contains(&method) {
+        Ok(method)
+    } else {
+        Err(Error::new(
+            ErrorCode::MethodNotAllowed,
+            format!("{method} is not allowed here; use {}", allowed.join(" or ")),
+        )
+        .with_details(serde_json::json!({ "allow": allowed })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(id: &str) -> RoomId {
+        RoomId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn known_routes_parse() {
+        assert_eq!(Route::parse("GET", "/api/v1/ping"), Ok(Route::Ping));
+        assert_eq!(Route::parse("GET", "/v1/rooms/lobby/ws"), Ok(Route::RoomSocket(room("lobby"))));
+        assert_eq!(Route::parse("post", "/v1/rooms/a:b/messages"), Ok(Route::RoomPublish(room("a:b"))));
+        assert_eq!(Route::parse("GET", "/v1/rooms/a/messages"), Ok(Route::RoomHistory(room("a"))));
+        assert_eq!(Route::parse("GET", "/v1/rooms/a/presence"), Ok(Route::RoomPresence(room("a"))));
+    }
+
+    #[test]
+    fn unknown_paths_wrong_methods_and_bad_rooms_are_coded() {
+        assert_eq!(Route::parse("GET", "/nope").unwrap_err().code, ErrorCode::NotFound);
+        assert_eq!(Route::parse("GET", "/v1/rooms/a/ws/extra").unwrap_err().code, ErrorCode::NotFound);
+        let wrong = Route::parse("DELETE", "/v1/rooms/a/messages").unwrap_err();
+        assert_eq!(wrong.code, ErrorCode::MethodNotAllowed);
+        assert_eq!(wrong.details.unwrap()["allow"], serde_json::json!(["GET", "POST"]));
+        assert_eq!(Route::parse("GET", "/v1/rooms/%2e%2e/ws").unwrap_err().code, ErrorCode::InvalidRoomId);
+    }
+}

@@ -1,0 +1,18 @@
+//! Herald's Durable Object classes. Each loads its state, calls the core, and performs the
+//! effects the core returns; no rule of the system lives here.
+//!
+//! - [`room::RoomObject`]: one per room (named `room:{id}`). Holds the room's hibernatable
+//!   websockets, its SQLite log, and a [`herald_core::room::Room`] rebuilt on every wake.
+//! - [`sql`]: the core's [`herald_core::room::Sql`] over Durable Object SQLite.
+//! - [`respond`]: JSON answers and coded errors, shared with the Worker.
+//! - [`platform`]: the clock and fresh ids, from the runtime.
+//!
+//! A request reaches an object only from the Worker, over the internal API described in
+//! [`herald_core::internal`].
+
+pub mod platform;
+pub mod respond;
+pub mod room;
+pub mod sql;
+
+pub use room::RoomObject;

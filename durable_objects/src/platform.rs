@@ -1,0 +1,41 @@
+//! What the core takes as arguments and the runtime provides: the time and fresh random ids.
+
+use herald_core::config::{Config, ConfigError};
+use herald_core::error::{Error, ErrorCode};
+use std::sync::OnceLock;
+use wasm_bindgen::prelude::wasm_bindgen;
+
+#[wasm_bindgen]
+extern "C" {
+    /// Web Crypto's `crypto.getRandomValues`, which workerd provides everywhere.
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
+    fn get_random_values(buf: &mut [u8]);
+}
+
+/// Milliseconds since the epoch. (In a Worker the clock advances only across I/O, which is
+/// all the precision ordering needs: the room's seq is the order, `ts` is information.)
+pub fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
+
+/// 128 random bits as 32 lowercase hex characters.
+pub fn fresh_id() -> String {
+    let mut bytes = [0u8; 16];
+    get_random_values(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a var or secret as a string (both reach a Worker as strings).
+pub fn var(env: &worker::Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string())
+}
+
+/// The configuration, parsed once per isolate. A bad value answers every request with
+/// `config_invalid` naming the variable, rather than running on a guess.
+pub fn config(env: &worker::Env) -> Result<&'static Config, Error> {
+    static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| Config::from_vars(|name| var(env, name)))
+        .as_ref()
+        .map_err(|e| Error::new(ErrorCode::ConfigInvalid, format!("Herald is misconfigured: {e}")))
+}

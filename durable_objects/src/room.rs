@@ -1,0 +1,289 @@
+//! The room's Durable Object: hibernatable websockets, SQLite, and the core's room.
+//!
+//! Lifecycle: the runtime constructs the object (again after every hibernation); the first
+//! event loads the room from SQLite and re-registers every open websocket from its
+//! attachment. Each event then decodes, calls the core, and applies the effects in order. No
+//! `.await` happens between reading state and applying effects, so each event is atomic, and
+//! the runtime's output gate holds every send until the SQLite writes made before it are
+//! durable.
+
+use crate::platform::{config, fresh_id, now_ms};
+use crate::respond::{self, internal};
+use crate::sql::DurableSql;
+use herald_core::error::{close, Error, ErrorCode};
+use herald_core::ids::{ConnId, RoomId, User};
+use herald_core::internal::{self as api, PublishRequest};
+use herald_core::room::{ack_json, presence_json, Effect, HistoryQuery, Room, SqlLog};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
+    WebSocketPair, WebSocketRequestResponsePair,
+};
+
+/// The exact ping text the runtime answers by itself, without waking the object.
+pub const AUTO_PING: &str = r#"{"type":"ping"}"#;
+pub const AUTO_PONG: &str = r#"{"type":"pong"}"#;
+
+/// What a websocket remembers across hibernation (its serialized attachment, under 2 KB: user
+/// ids, names and avatars are bounded in `herald_core::ids`).
+#[derive(Serialize, Deserialize)]
+struct Session {
+    conn: ConnId,
+    user: User,
+}
+
+struct Loaded {
+    room: Room<SqlLog<DurableSql>>,
+    sockets: HashMap<ConnId, WebSocket>,
+}
+
+impl Loaded {
+    /// Performs the core's effects, in order. Send errors come from sockets that are already
+    /// closing; their close event will arrive and clean up, so they are ignored here.
+    fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Send { to, text } => {
+                    if let Some(ws) = self.sockets.get(&to) {
+                        let _ = ws.send_with_str(&text);
+                    }
+                }
+                Effect::Broadcast { text, except } => {
+                    for (conn, ws) in &self.sockets {
+                        if Some(conn) != except.as_ref() {
+                            let _ = ws.send_with_str(&text);
+                        }
+                    }
+                }
+                Effect::Close { to, code, reason } => {
+                    if let Some(ws) = self.sockets.remove(&to) {
+                        let _ = ws.close(Some(code), Some(reason));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[durable_object]
+pub struct RoomObject {
+    state: State,
+    env: Env,
+    loaded: RefCell<Option<Loaded>>,
+}
+
+impl DurableObject for RoomObject {
+    fn new(state: State, env: Env) -> Self {
+        // Plain pings are answered by the runtime, so idle clients never wake a hibernating room.
+        if let Ok(pair) = WebSocketRequestResponsePair::new(AUTO_PING, AUTO_PONG) {
+            state.set_websocket_auto_response(&pair);
+        }
+        Self { state, env, loaded: RefCell::new(None) }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let path = req.path();
+        let answer = match (req.method(), path.as_str()) {
+            (worker::Method::Get, api::CONNECT) => self.open_socket(&req),
+            (worker::Method::Post, api::PUBLISH) => self.publish_message(&mut req).await,
+            (worker::Method::Get, api::MESSAGES) => self.read_history(&req),
+            (worker::Method::Get, api::PRESENCE) => self.read_presence(),
+            _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path}"))),
+        };
+        Ok(answer.unwrap_or_else(|e| respond::error(&e)))
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+        let Some(conn) = self.conn_of(&ws) else { return Ok(()) };
+        let now = now_ms();
+        let handled = self.with_room(|loaded| {
+            let effects = match message {
+                WebSocketIncomingMessage::String(text) => loaded.room.on_frame(now, &conn, &text, fresh_id),
+                WebSocketIncomingMessage::Binary(bytes) => loaded.room.on_binary(&conn, bytes.len()),
+            };
+            loaded.apply(effects);
+        });
+        if let Err(e) = handled {
+            close_with_error(&ws, &e);
+        }
+        Ok(())
+    }
+
+    async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _was_clean: bool) -> Result<()> {
+        self.forget(&ws);
+        // Answer the client's close frame; an error here means the socket is already closed.
+        let _ = ws.close(Some(reply_code(code)), Some(reason));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        self.forget(&ws);
+        Ok(())
+    }
+}
+
+impl RoomObject {
+    /// Runs `f` on the loaded room, loading it first after construction or hibernation.
+    fn with_room<T>(&self, f: impl FnOnce(&mut Loaded) -> T) -> std::result::Result<T, Error> {
+        let mut slot = self.loaded.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(self.load()?);
+        }
+        Ok(f(slot.as_mut().expect("loaded above")))
+    }
+
+    fn load(&self) -> std::result::Result<Loaded, Error> {
+        let config = config(&self.env)?;
+        let name = self.state.id().name().unwrap_or_default();
+        let id = RoomId::from_object_name(&name)
+            .ok_or_else(|| Error::internal(format!("this object's name {name:?} is not a room's")))?;
+        let log = SqlLog::open(DurableSql(self.state.storage().sql()))
+            .map_err(|e| Error::internal(format!("could not open the room's log: {e}")))?;
+        let mut room = Room::load(id, config.limits.clone(), config.retention.clone(), log)
+            .map_err(|e| Error::internal(format!("could not load the room: {e}")))?;
+        let now = now_ms();
+        let mut sockets = HashMap::new();
+        for ws in self.state.get_websockets() {
+            match ws.deserialize_attachment::<Session>() {
+                Ok(Some(session)) => {
+                    room.restore(now, session.conn.clone(), session.user);
+                    sockets.insert(session.conn, ws);
+                }
+                // A socket the room refused (no session was stored): finish closing it.
+                _ => {
+                    let _ = ws.close(Some(close::NORMAL), Some("closed"));
+                }
+            }
+        }
+        // One line per wake, not per message: operators see hibernation working.
+        worker::console_log!(
+            "room {} loaded: {} sockets restored, last seq {}",
+            room.id(),
+            sockets.len(),
+            room.last_seq()
+        );
+        Ok(Loaded { room, sockets })
+    }
+
+    fn conn_of(&self, ws: &WebSocket) -> Option<ConnId> {
+        self.state.get_tags(ws).into_iter().next().map(ConnId)
+    }
+
+    fn forget(&self, ws: &WebSocket) {
+        let Some(conn) = self.conn_of(ws) else { return };
+        let _ = self.with_room(|loaded| {
+            loaded.sockets.remove(&conn);
+            let effects = loaded.room.on_close(&conn);
+            loaded.apply(effects);
+        });
+    }
+
+    /// Accepts a websocket the Worker already authenticated: the user and resume point come in
+    /// internal headers.
+    fn open_socket(&self, req: &Request) -> std::result::Result<Response, Error> {
+        let user: User = serde_json::from_str(&header(req, api::USER)?.unwrap_or_default())
+            .map_err(|e| Error::internal(format!("internal connect without a valid user: {e}")))?;
+        let since = header(req, api::SINCE)?
+            .map(|s| s.parse::<u64>().map_err(|_| Error::internal(format!("internal connect with since={s:?}"))))
+            .transpose()?;
+        let protocol = header(req, api::PROTOCOL)?;
+        // Load before accepting, so a room that cannot load answers with an HTTP error.
+        let admitted = self.with_room(|loaded| loaded.room.admit(since))?;
+        let pair = WebSocketPair::new().map_err(internal)?;
+        if let Err((error, code)) = admitted {
+            return refuse_socket(pair, &error, code, protocol);
+        }
+        let conn = ConnId(fresh_id());
+        self.state.accept_websocket_with_tags(&pair.server, &[&conn.0]);
+        let now = now_ms();
+        let registered = self.with_room(|loaded| {
+            loaded.sockets.insert(conn.clone(), pair.server.clone());
+            let effects = loaded.room.on_connect(now, conn.clone(), user.clone(), since);
+            loaded.apply(effects);
+            loaded.room.has_connection(&conn)
+        })?;
+        if registered {
+            pair.server.serialize_attachment(Session { conn, user }).map_err(internal)?;
+        }
+        upgrade_response(pair.client, protocol)
+    }
+
+    async fn publish_message(&self, req: &mut Request) -> std::result::Result<Response, Error> {
+        let body = req.text().await.map_err(internal)?;
+        let request: PublishRequest = serde_json::from_str(&body)
+            .map_err(|e| Error::internal(format!("internal publish with a bad body: {e}")))?;
+        let now = now_ms();
+        let ack = self.with_room(|loaded| {
+            let (ack, effects) = loaded.room.publish(now, &request.user, request.draft, fresh_id)?;
+            loaded.apply(effects);
+            Ok::<_, Error>(ack)
+        })??;
+        respond::json(if ack.duplicate { 200 } else { 201 }, ack_json(&ack)).map_err(internal)
+    }
+
+    fn read_history(&self, req: &Request) -> std::result::Result<Response, Error> {
+        let url = req.url().map_err(internal)?;
+        let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        let (after, before, limit) = (param("after"), param("before"), param("limit"));
+        let query = HistoryQuery::parse(after.as_deref(), before.as_deref(), limit.as_deref())?;
+        let now = now_ms();
+        let body = self.with_room(|loaded| {
+            let page = loaded.room.history(now, query)?;
+            Ok::<_, Error>(page.to_json(loaded.room.id()))
+        })??;
+        respond::json(200, body).map_err(internal)
+    }
+
+    fn read_presence(&self) -> std::result::Result<Response, Error> {
+        let body = self.with_room(|loaded| {
+            presence_json(loaded.room.id(), &loaded.room.presence(), loaded.room.connection_count())
+        })?;
+        respond::json(200, body).map_err(internal)
+    }
+}
+
+/// The 101 answer carrying the client's end, with the subprotocol the client must see selected.
+fn upgrade_response(client: WebSocket, protocol: Option<String>) -> std::result::Result<Response, Error> {
+    let mut response = Response::from_websocket(client).map_err(internal)?;
+    if let Some(protocol) = protocol {
+        response.headers_mut().set("sec-websocket-protocol", &protocol).map_err(internal)?;
+    }
+    Ok(response)
+}
+
+/// Completes the upgrade only to say why the room refuses: an error frame, then a close. The
+/// socket is accepted without hibernation: it never joins the room and the runtime finishes
+/// the close handshake on its own (a hibernatable socket closed before its 101 was sent lingers
+/// until a timeout).
+fn refuse_socket(
+    pair: WebSocketPair,
+    error: &Error,
+    code: u16,
+    protocol: Option<String>,
+) -> std::result::Result<Response, Error> {
+    pair.server.accept().map_err(internal)?;
+    let _ = pair.server.send_with_str(herald_core::protocol::native::error_frame(error, None));
+    let _ = pair.server.close(Some(code), Some(error.code.as_str()));
+    upgrade_response(pair.client, protocol)
+}
+
+fn header(req: &Request, name: &str) -> std::result::Result<Option<String>, Error> {
+    req.headers().get(name).map_err(internal)
+}
+
+/// The code to answer a client's close with: its own, unless it is one that must not be sent
+/// on the wire (1005 "no status", 1006 "abnormal", 1015 "TLS"; RFC 6455 §7.4.1).
+fn reply_code(code: usize) -> u16 {
+    match u16::try_from(code) {
+        Ok(c @ (1000..=1003 | 1007..=1014 | 3000..=4999)) => c,
+        _ => close::NORMAL,
+    }
+}
+
+/// An event the room could not even load for: tell the client why, then close (reconnectable).
+fn close_with_error(ws: &WebSocket, error: &Error) {
+    let _ = ws.send_with_str(herald_core::protocol::native::error_frame(error, None));
+    let _ = ws.close(Some(close::INTERNAL), Some(error.code.as_str()));
+}

@@ -1,0 +1,211 @@
+// End-to-end harness: the built worker (build/) under workerd via Miniflare, configured from
+// the project's own wrangler.toml, plus real clients (`ws`, fetch) and token minting.
+import { Miniflare } from "miniflare";
+import { parse as parseToml } from "smol-toml";
+import { readFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import WebSocket from "ws";
+import { mint } from "../scripts/token.mjs";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const SECRET = "e2e-test-secret-that-is-at-least-32-bytes";
+
+/** Miniflare options equivalent to what `wrangler dev` builds from wrangler.toml. */
+function optionsFromWrangler(vars, persistDir) {
+  const config = parseToml(readFileSync(join(root, "wrangler.toml"), "utf8"));
+  const sqliteClasses = new Set((config.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []));
+  const durableObjects = Object.fromEntries(
+    (config.durable_objects?.bindings ?? []).map((b) => [b.name, { className: b.class_name, useSQLite: sqliteClasses.has(b.class_name) }]),
+  );
+  return {
+    host: "127.0.0.1",
+    port: 0,
+    scriptPath: join(root, config.main),
+    modules: true,
+    modulesRoot: dirname(join(root, config.main)),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: config.compatibility_date,
+    compatibilityFlags: config.compatibility_flags ?? [],
+    durableObjects,
+    durableObjectsPersist: persistDir ?? false,
+    bindings: { ...config.vars, JWT_SECRET: SECRET, ...vars },
+  };
+}
+
+/**
+ * Starts Herald. `vars` override wrangler.toml's [vars]; `persist` is a directory for Durable
+ * Object storage that outlives this instance (for restart tests).
+ */
+export async function startHerald({ vars = {}, persist } = {}) {
+  const logs = [];
+  const mf = new Miniflare({ ...optionsFromWrangler(vars, persist), handleRuntimeStdio: collect(logs) });
+  let url;
+  try {
+    url = await mf.ready;
+  } catch (e) {
+    await mf.dispose().catch(() => {});
+    throw e;
+  }
+  const http = url.href.replace(/\/$/, "");
+  const clients = new Set();
+  return {
+    http,
+    /** Lines the runtime printed (console.log of the worker and its objects). */
+    logs,
+    ws: http.replace(/^http/, "ws"),
+    /** A token for `sub` (claims merged in). */
+    token: (sub, claims = {}) => mint({ sub, name: `${sub} name`, ...claims }, vars.JWT_SECRET ?? SECRET),
+    /** Opens a websocket to room `room` as `sub`; resolves once it is open. */
+    async connect(room, sub, { since, claims, token, protocols, headers } = {}) {
+      const query = since === undefined ? "" : `?since=${since}`;
+      const auth = token ?? this.token(sub, claims);
+      const client = await Client.open(`${this.ws}/v1/rooms/${room}/ws${query}`, protocols, {
+        headers: protocols ? headers : { authorization: `Bearer ${auth}`, ...headers },
+      });
+      clients.add(client);
+      return client;
+    },
+    /** fetch() against Herald with a bearer token for `sub` unless `token: null`. */
+    async api(path, { method = "GET", sub = "api-user", token, body, headers = {} } = {}) {
+      const auth = token === null ? {} : { authorization: `Bearer ${token ?? this.token(sub)}` };
+      const response = await fetch(`${http}${path}`, {
+        method,
+        headers: { ...auth, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      });
+      const text = await response.text();
+      let json;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: response.status, headers: response.headers, text, json };
+    },
+    async stop() {
+      for (const c of clients) c.terminate();
+      await mf.dispose();
+    },
+  };
+}
+
+/** Keeps the runtime's output lines in `logs`; echoes them when HERALD_E2E_LOGS=1. */
+function collect(logs) {
+  return (...streams) => {
+    for (const stream of streams) {
+      let rest = "";
+      stream.on("data", (chunk) => {
+        const lines = (rest + chunk).split("\n");
+        rest = lines.pop();
+        logs.push(...lines);
+        if (process.env.HERALD_E2E_LOGS === "1") for (const line of lines) console.error(`[workerd] ${line}`);
+      });
+    }
+  };
+}
+
+/** A temporary directory removed by `cleanup()`. */
+export function tempDir() {
+  const dir = mkdtempSync(join(tmpdir(), "herald-e2e-"));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const WAIT_MS = 5000;
+
+/** A `ws` client that queues every frame, parsed, and lets a test wait for the next ones. */
+export class Client {
+  constructor(socket) {
+    this.socket = socket;
+    this.frames = [];
+    this.waiters = [];
+    this.closed = new Promise((resolve) => socket.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+    socket.on("message", (data, isBinary) => {
+      this.frames.push(isBinary ? { binary: data } : JSON.parse(data.toString()));
+      this.wake();
+    });
+    socket.on("close", () => this.wake());
+  }
+
+  static open(url, protocols, options) {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, protocols, options);
+      const client = new Client(socket);
+      socket.once("open", () => resolve(client));
+      socket.once("unexpected-response", (_req, res) => {
+        let body = "";
+        res.on("data", (chunk) => (body += chunk));
+        res.on("end", () => {
+          const error = new Error(`upgrade refused with ${res.statusCode}: ${body}`);
+          error.status = res.statusCode;
+          error.body = body ? JSON.parse(body) : undefined;
+          reject(error);
+        });
+      });
+      socket.once("error", reject);
+    });
+  }
+
+  wake() {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Waits until `count` frames matching `pred` were received; returns and removes them. */
+  async take(count, pred = () => true, timeoutMs = WAIT_MS) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const matching = this.frames.filter(pred);
+      if (matching.length >= count) {
+        const taken = matching.slice(0, count);
+        this.frames = this.frames.filter((f) => !taken.includes(f));
+        return taken;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || this.socket.readyState === WebSocket.CLOSED) {
+        throw new Error(`wanted ${count} frames, got ${matching.length}: ${JSON.stringify(this.frames).slice(0, 2000)}`);
+      }
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** The next frame of `type`. */
+  async next(type) {
+    return (await this.take(1, (f) => f.type === type))[0];
+  }
+
+  /** `count` message frames. */
+  messages(count) {
+    return this.take(count, (f) => f.type === "message");
+  }
+
+  send(frame) {
+    this.socket.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  /** Publishes and waits for this publish's ack. */
+  async publish(event, data, { id, transaction = `t${Math.random()}` } = {}) {
+    this.send({ type: "publish", event, data, id, transaction });
+    return (await this.take(1, (f) => f.transaction === transaction))[0];
+  }
+
+  close(code = 1000) {
+    this.socket.close(code);
+    return this.closed;
+  }
+
+  terminate() {
+    this.socket.terminate();
+  }
+}
+
+/** Frames received so far (not yet taken), for asserting that nothing else arrived. */
+export function pending(client, type) {
+  return client.frames.filter((f) => type === undefined || f.type === type);
+}

@@ -1,0 +1,35 @@
+//! Authentication at the edge: find the token on the request and verify it, before any
+//! Durable Object is reached.
+
+use herald_core::auth::token::{find_token, TokenSources};
+use herald_core::auth::Identity;
+use herald_core::config::Config;
+use herald_core::error::{Error, ErrorCode};
+use worker::{Request, Url};
+
+/// A verified caller, and the subprotocol to select when the token came in
+/// `Sec-WebSocket-Protocol`.
+pub struct Caller {
+    pub identity: Identity,
+    pub select_protocol: Option<String>,
+}
+
+pub fn authenticate(req: &Request, url: &Url, config: &Config, now_ms: i64) -> Result<Caller, Error> {
+    let headers = req.headers();
+    let authorization = headers.get("authorization").ok().flatten();
+    let protocols = headers.get("sec-websocket-protocol").ok().flatten();
+    let query_token = url.query_pairs().find(|(k, _)| k == "token").map(|(_, v)| v.into_owned());
+    let credential = find_token(TokenSources {
+        authorization: authorization.as_deref(),
+        query_token: query_token.as_deref(),
+        protocols: protocols.as_deref(),
+    })
+    .ok_or_else(|| {
+        Error::new(
+            ErrorCode::TokenMissing,
+            "no token: send `Authorization: Bearer <jwt>`, `?token=<jwt>`, or offer it in Sec-WebSocket-Protocol",
+        )
+    })?;
+    let identity = config.verifier.verify(&credential.token, now_ms)?;
+    Ok(Caller { identity, select_protocol: credential.select_protocol })
+}

@@ -1,0 +1,119 @@
+//! `/v1/rooms/{room}/…`: validate, then call the room's Durable Object over the internal API.
+
+use crate::auth::Caller;
+use herald_core::config::Config;
+use herald_core::error::{Error, ErrorCode};
+use herald_core::ids::RoomId;
+use herald_core::internal::{self as api, header_json, PublishRequest};
+use herald_core::message::Draft;
+use herald_core::room::HistoryQuery;
+use herald_durable_objects::respond::internal;
+use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub, Url};
+
+/// The binding of the room class in wrangler.toml.
+const ROOMS: &str = "ROOMS";
+
+fn stub(env: &Env, room: &RoomId) -> Result<Stub, Error> {
+    env.durable_object(ROOMS).and_then(|ns| ns.get_by_name(&room.object_name())).map_err(internal)
+}
+
+/// Calls the room's object. `path_and_query` is an internal path (see `herald_core::internal`).
+async fn call(
+    env: &Env,
+    room: &RoomId,
+    method: Method,
+    path_and_query: &str,
+    headers: Headers,
+    body: Option<String>,
+) -> Result<Response, Error> {
+    headers.set(api::ROOM, room.as_str()).map_err(internal)?;
+    let mut init = RequestInit::new();
+    init.with_method(method).with_headers(headers);
+    if let Some(body) = body {
+        init.with_body(Some(body.into()));
+    }
+    let request = Request::new_with_init(&format!("https://room{path_and_query}"), &init).map_err(internal)?;
+    stub(env, room)?.fetch_with_request(request).await.map_err(internal)
+}
+
+fn query_param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// A websocket route reached without `Upgrade: websocket` is told so, not left hanging.
+pub fn require_upgrade(req: &Request) -> Result<(), Error> {
+    let upgrade = req.headers().get("upgrade").map_err(internal)?.unwrap_or_default();
+    if upgrade.eq_ignore_ascii_case("websocket") {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorCode::UpgradeRequired, "this is a websocket endpoint: send `Upgrade: websocket`"))
+    }
+}
+
+/// `GET /v1/rooms/{room}/ws[?since=N]`: hands the upgrade to the room's object.
+pub async fn connect(env: &Env, url: &Url, caller: &Caller, room: RoomId) -> Result<Response, Error> {
+    caller.identity.require_room(&room)?;
+    let since = query_param(url, "since")
+        .map(|s| {
+            s.parse::<u64>().map_err(|_| Error::invalid_field("since", format!("must be a whole number, not {s:?}")))
+        })
+        .transpose()?;
+    let headers = Headers::new();
+    headers.set("upgrade", "websocket").map_err(internal)?;
+    headers.set(api::USER, &header_json(&caller.identity.user)).map_err(internal)?;
+    if let Some(since) = since {
+        headers.set(api::SINCE, &since.to_string()).map_err(internal)?;
+    }
+    if let Some(protocol) = &caller.select_protocol {
+        headers.set(api::PROTOCOL, protocol).map_err(internal)?;
+    }
+    call(env, &room, Method::Get, api::CONNECT, headers, None).await
+}
+
+/// `POST /v1/rooms/{room}/messages` with `{event, data}` and an optional `Idempotency-Key`.
+pub async fn publish(
+    env: &Env,
+    req: &mut Request,
+    caller: &Caller,
+    room: RoomId,
+    config: &Config,
+) -> Result<Response, Error> {
+    caller.identity.require_room(&room)?;
+    let limit = config.limits.max_frame_bytes;
+    let too_large = |len: usize| {
+        Error::new(ErrorCode::PayloadTooLarge, format!("the body is {len} bytes; the limit is {limit}"))
+            .with_details(serde_json::json!({ "limit": limit }))
+    };
+    let declared = req.headers().get("content-length").map_err(internal)?.and_then(|l| l.parse::<usize>().ok());
+    if let Some(len) = declared.filter(|&len| len > limit) {
+        return Err(too_large(len));
+    }
+    let bytes = req.bytes().await.map_err(internal)?;
+    if bytes.len() > limit {
+        return Err(too_large(bytes.len()));
+    }
+    let body = String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::MalformedJson, "the body is not UTF-8"))?;
+    let key = req.headers().get("idempotency-key").map_err(internal)?;
+    let draft = Draft::from_rest_body(&body, key.as_deref())?;
+    let request = PublishRequest { user: caller.identity.user.clone(), draft };
+    let body = serde_json::to_string(&request).map_err(|e| Error::internal(e.to_string()))?;
+    call(env, &room, Method::Post, api::PUBLISH, Headers::new(), Some(body)).await
+}
+
+/// `GET /v1/rooms/{room}/messages?after=&before=&limit=`
+pub async fn history(env: &Env, url: &Url, caller: &Caller, room: RoomId) -> Result<Response, Error> {
+    caller.identity.require_room(&room)?;
+    let (after, before, limit) = (query_param(url, "after"), query_param(url, "before"), query_param(url, "limit"));
+    let query = HistoryQuery::parse(after.as_deref(), before.as_deref(), limit.as_deref())?;
+    let mut path = format!("{}?after={}&limit={}", api::MESSAGES, query.after, query.limit);
+    if let Some(before) = query.before {
+        path.push_str(&format!("&before={before}"));
+    }
+    call(env, &room, Method::Get, &path, Headers::new(), None).await
+}
+
+/// `GET /v1/rooms/{room}/presence`
+pub async fn presence(env: &Env, caller: &Caller, room: RoomId) -> Result<Response, Error> {
+    caller.identity.require_room(&room)?;
+    call(env, &room, Method::Get, api::PRESENCE, Headers::new(), None).await
+}

@@ -1,0 +1,224 @@
+//! The JWT accept / reject matrix: which tokens become an identity and which are refused, with
+//! which code.
+
+use chrono::{DateTime, Duration, Utc};
+use herald_core::auth::{KeySet, Verifier};
+use herald_core::config::Config;
+use herald_core::ids::RoomId;
+use herald_core::ErrorCode;
+use herald_tests::T0;
+use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs512, Hs512Key};
+use jwt_compact::jwk::JsonWebKey;
+use jwt_compact::{AlgorithmExt, Claims, Header, TimeOptions};
+use serde_json::{json, Map, Value};
+
+const SECRET: &str = "a-local-test-secret-that-is-32-bytes!";
+
+fn at(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap()
+}
+
+/// Claims valid at T0 for an hour, plus `extra`.
+fn claims(extra: Value) -> Claims<Map<String, Value>> {
+    let mut custom = json!({ "sub": "alice", "name": "Alice" }).as_object().unwrap().clone();
+    if let Value::Object(extra) = extra {
+        custom.extend(extra);
+    }
+    let time = TimeOptions::new(Duration::seconds(0), || at(T0));
+    Claims::new(custom).set_duration_and_issuance(&time, Duration::hours(1))
+}
+
+fn hs256(claims: &Claims<Map<String, Value>>) -> String {
+    Hs256.token(&Header::empty(), claims, &Hs256Key::new(SECRET)).unwrap()
+}
+
+fn es256_key(seed: u8) -> p256::ecdsa::SigningKey {
+    p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap()
+}
+
+fn ed25519_key(seed: u8) -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+}
+
+/// A JWK set with ES256 key "es-1" (seed 1) and EdDSA key "ed-1" (seed 2).
+fn jwks() -> String {
+    let es = es256_key(1);
+    let ed = ed25519_key(2);
+    let mut es_jwk = serde_json::to_value(JsonWebKey::from(es.verifying_key())).unwrap();
+    es_jwk["kid"] = json!("es-1");
+    let ed_vk = ed.verifying_key();
+    let mut ed_jwk = serde_json::to_value(JsonWebKey::from(&ed_vk)).unwrap();
+    ed_jwk["kid"] = json!("ed-1");
+    json!({ "keys": [es_jwk, ed_jwk] }).to_string()
+}
+
+fn verifier(vars: &[(&str, &str)]) -> Verifier {
+    let jwks = jwks();
+    let mut all: Vec<(&str, &str)> = vec![("JWT_SECRET", SECRET), ("JWT_PUBLIC_KEYS", &jwks)];
+    all.extend_from_slice(vars);
+    Config::from_vars(|name| all.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())).unwrap().verifier
+}
+
+fn refused(token: &str) -> ErrorCode {
+    verifier(&[]).verify(token, T0).unwrap_err().code
+}
+
+#[test]
+fn a_valid_hs256_token_becomes_an_identity() {
+    let token = hs256(&claims(json!({ "avatar": "https://a/x.png", "rooms": ["team-*"], "role": "admin" })));
+    let identity = verifier(&[]).verify(&token, T0).unwrap();
+    assert_eq!(identity.user.id.as_str(), "alice");
+    assert_eq!(identity.user.name.as_deref(), Some("Alice"));
+    assert_eq!(identity.user.avatar.as_deref(), Some("https://a/x.png"));
+    assert!(identity.admin);
+    assert_eq!(identity.expires_at, T0 + 3_600_000);
+    assert!(identity.require_room(&RoomId::parse("team-1").unwrap()).is_ok());
+    assert_eq!(identity.require_room(&RoomId::parse("lobby").unwrap()).unwrap_err().code, ErrorCode::RoomForbidden);
+}
+
+#[test]
+fn a_token_without_role_admin_is_not_admin() {
+    let identity = verifier(&[]).verify(&hs256(&claims(json!({ "role": "user" }))), T0).unwrap();
+    assert_eq!(identity.require_admin().unwrap_err().code, ErrorCode::AdminRequired);
+    assert!(identity.rooms.is_none());
+    assert!(identity.require_room(&RoomId::parse("anything").unwrap()).is_ok());
+}
+
+#[test]
+fn es256_and_eddsa_tokens_verify_against_their_public_keys() {
+    let c = claims(json!({}));
+    let es = Es256.token(&Header::empty().with_key_id("es-1"), &c, &es256_key(1)).unwrap();
+    assert_eq!(verifier(&[]).verify(&es, T0).unwrap().user.id.as_str(), "alice");
+    let ed = Ed25519.token(&Header::empty(), &c, &ed25519_key(2)).unwrap();
+    assert_eq!(verifier(&[]).verify(&ed, T0).unwrap().user.id.as_str(), "alice");
+}
+
+#[test]
+fn kid_chooses_the_key() {
+    let c = claims(json!({}));
+    let unknown = Es256.token(&Header::empty().with_key_id("nope"), &c, &es256_key(1)).unwrap();
+    assert_eq!(refused(&unknown), ErrorCode::TokenInvalid);
+    let mislabelled = Ed25519.token(&Header::empty().with_key_id("es-1"), &c, &ed25519_key(2)).unwrap();
+    assert_eq!(refused(&mislabelled), ErrorCode::TokenInvalid);
+}
+
+#[test]
+fn an_expired_token_is_refused_but_the_leeway_is_honoured() {
+    let mut c = claims(json!({}));
+    c.expiration = Some(at(T0 - 10_000));
+    let token = hs256(&c);
+    assert!(verifier(&[]).verify(&token, T0).is_ok(), "10 s late is within the 30 s leeway");
+    assert_eq!(verifier(&[("JWT_LEEWAY_SECONDS", "0")]).verify(&token, T0).unwrap_err().code, ErrorCode::TokenExpired);
+    c.expiration = Some(at(T0 - 3_600_000));
+    assert_eq!(refused(&hs256(&c)), ErrorCode::TokenExpired);
+}
+
+#[test]
+fn a_token_that_is_not_yet_valid_is_refused() {
+    let mut c = claims(json!({}));
+    c.not_before = Some(at(T0 + 600_000));
+    assert_eq!(refused(&hs256(&c)), ErrorCode::TokenNotYetValid);
+    c.not_before = Some(at(T0 + 5_000));
+    assert!(verifier(&[]).verify(&hs256(&c), T0).is_ok(), "5 s early is within the leeway");
+}
+
+#[test]
+fn a_token_without_exp_is_refused() {
+    let mut c = claims(json!({}));
+    c.expiration = None;
+    assert_eq!(refused(&hs256(&c)), ErrorCode::TokenInvalid);
+}
+
+#[test]
+fn a_token_signed_with_another_key_is_refused() {
+    let other = Hs256
+        .token(&Header::empty(), &claims(json!({})), &Hs256Key::new("another-secret-that-is-also-32-bytes"))
+        .unwrap();
+    assert_eq!(refused(&other), ErrorCode::TokenInvalid);
+    let wrong_es = Es256.token(&Header::empty(), &claims(json!({})), &es256_key(9)).unwrap();
+    assert_eq!(refused(&wrong_es), ErrorCode::TokenInvalid);
+}
+
+#[test]
+fn a_tampered_token_is_refused() {
+    let token = hs256(&claims(json!({})));
+    let mut parts: Vec<&str> = token.split('.').collect();
+    let forged = base64url(&json!({ "sub": "mallory", "exp": (T0 / 1000) + 3600 }).to_string());
+    parts[1] = &forged;
+    assert_eq!(refused(&parts.join(".")), ErrorCode::TokenInvalid);
+}
+
+#[test]
+fn algorithms_other_than_hs256_es256_eddsa_are_refused() {
+    let hs512 = Hs512.token(&Header::empty(), &claims(json!({})), &Hs512Key::new(SECRET)).unwrap();
+    assert_eq!(refused(&hs512), ErrorCode::TokenInvalid);
+    let payload = base64url(&json!({ "sub": "mallory", "exp": (T0 / 1000) + 3600 }).to_string());
+    let none = format!("{}.{payload}.", base64url(r#"{"alg":"none","typ":"JWT"}"#));
+    assert_eq!(refused(&none), ErrorCode::TokenInvalid);
+    let none_with_sig = format!("{}.{payload}.c2ln", base64url(r#"{"alg":"none"}"#));
+    assert_eq!(refused(&none_with_sig), ErrorCode::TokenInvalid);
+}
+
+#[test]
+fn hs256_is_refused_when_no_secret_is_configured() {
+    let jwks = jwks();
+    let only_public = Config::from_vars(|name| (name == "JWT_PUBLIC_KEYS").then(|| jwks.clone())).unwrap().verifier;
+    assert_eq!(only_public.verify(&hs256(&claims(json!({}))), T0).unwrap_err().code, ErrorCode::TokenInvalid);
+}
+
+#[test]
+fn issuer_and_audience_are_checked_when_configured() {
+    let strict = verifier(&[("JWT_ISSUER", "https://auth.example"), ("JWT_AUDIENCE", "herald")]);
+    let good = hs256(&claims(json!({ "iss": "https://auth.example", "aud": ["other", "herald"] })));
+    assert!(strict.verify(&good, T0).is_ok());
+    let good_single = hs256(&claims(json!({ "iss": "https://auth.example", "aud": "herald" })));
+    assert!(strict.verify(&good_single, T0).is_ok());
+    let wrong_iss = hs256(&claims(json!({ "iss": "https://evil.example", "aud": "herald" })));
+    assert_eq!(strict.verify(&wrong_iss, T0).unwrap_err().code, ErrorCode::TokenInvalid);
+    let wrong_aud = hs256(&claims(json!({ "iss": "https://auth.example", "aud": "someone-else" })));
+    assert_eq!(strict.verify(&wrong_aud, T0).unwrap_err().code, ErrorCode::TokenInvalid);
+    let missing = hs256(&claims(json!({})));
+    assert_eq!(strict.verify(&missing, T0).unwrap_err().code, ErrorCode::TokenInvalid);
+}
+
+#[test]
+fn a_token_without_sub_or_with_a_bad_sub_is_refused() {
+    let mut c = claims(json!({}));
+    c.custom.remove("sub");
+    assert_eq!(refused(&hs256(&c)), ErrorCode::TokenInvalid);
+    assert_eq!(refused(&hs256(&claims(json!({ "sub": "" })))), ErrorCode::TokenInvalid);
+    assert_eq!(refused(&hs256(&claims(json!({ "sub": 42 })))), ErrorCode::TokenInvalid);
+}
+
+#[test]
+fn oversize_profile_claims_are_refused() {
+    assert_eq!(refused(&hs256(&claims(json!({ "name": "n".repeat(300) })))), ErrorCode::TokenInvalid);
+}
+
+#[test]
+fn garbage_is_refused() {
+    for junk in ["", "abc", "a.b", "a.b.c", "....", "eyJhbGciOiJIUzI1NiJ9.%%%.sig"] {
+        assert_eq!(refused(junk), ErrorCode::TokenInvalid, "{junk:?}");
+    }
+}
+
+#[test]
+fn a_short_secret_is_refused_at_configuration() {
+    let err = Config::from_vars(|name| (name == "JWT_SECRET").then(|| "too-short".to_string())).unwrap_err();
+    assert_eq!(err.var, "JWT_SECRET");
+    assert!(KeySet::hs256_secret(&"x".repeat(31)).is_err());
+    assert!(KeySet::hs256_secret(&"x".repeat(32)).is_ok());
+}
+
+fn base64url(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}

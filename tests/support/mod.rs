@@ -1,0 +1,207 @@
+//! Test support: a fake clock and fake connections around a [`Room`], SQLite through rusqlite
+//! for the [`Sql`] trait, and users.
+//!
+//! [`Harness`] plays the Durable Object shell: it applies each [`Effect`] the way the shell
+//! does (a broadcast reaches every open connection, a close forgets the socket) and keeps what
+//! each connection received, parsed, so tests read like a conversation.
+
+use herald_core::config::{Limits, Retention};
+use herald_core::ids::{ConnId, RoomId, User, UserId};
+use herald_core::room::{Effect, Log, MemoryLog, Room, Sql, SqlLog, SqlValue, StoreError};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+/// Monday 2026-11-02 09:00 UTC: tests start here.
+pub const T0: i64 = 1_793_610_000_000;
+
+pub fn user(id: &str) -> User {
+    User { id: UserId::parse(id).unwrap(), name: Some(format!("{id} name")), avatar: None }
+}
+
+pub fn conn(id: &str) -> ConnId {
+    ConnId(id.to_owned())
+}
+
+pub fn room_id(id: &str) -> RoomId {
+    RoomId::parse(id).unwrap()
+}
+
+/// SQLite in memory, shared by clones: the same database survives a room being dropped and
+/// loaded again, as a Durable Object's storage survives hibernation.
+#[derive(Clone)]
+pub struct Sqlite(Rc<rusqlite::Connection>);
+
+impl Sqlite {
+    pub fn in_memory() -> Self {
+        Self(Rc::new(rusqlite::Connection::open_in_memory().unwrap()))
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        self.0.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+    }
+}
+
+impl Sql for Sqlite {
+    fn exec(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        use rusqlite::types::Value as V;
+        let err = |e: rusqlite::Error| StoreError(e.to_string());
+        let mut statement = self.0.prepare(sql).map_err(err)?;
+        let values: Vec<V> = params
+            .iter()
+            .map(|p| match p {
+                SqlValue::Null => V::Null,
+                SqlValue::Int(i) => V::Integer(*i),
+                SqlValue::Real(f) => V::Real(*f),
+                SqlValue::Text(s) => V::Text(s.clone()),
+            })
+            .collect();
+        let columns = statement.column_count();
+        let mut rows = statement.query(rusqlite::params_from_iter(values)).map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let mut values = Vec::with_capacity(columns);
+            for i in 0..columns {
+                values.push(match row.get::<_, V>(i).map_err(err)? {
+                    V::Null => SqlValue::Null,
+                    V::Integer(i) => SqlValue::Int(i),
+                    V::Real(f) => SqlValue::Real(f),
+                    V::Text(s) => SqlValue::Text(s),
+                    V::Blob(_) => return Err(StoreError("unexpected blob".into())),
+                });
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+}
+
+/// A room over a fake clock and fake connections.
+pub struct Harness<L: Log> {
+    pub room: Room<L>,
+    pub now: i64,
+    next_id: u64,
+    open: BTreeSet<ConnId>,
+    inbox: BTreeMap<ConnId, Vec<Value>>,
+    closed: BTreeMap<ConnId, u16>,
+}
+
+impl Harness<MemoryLog> {
+    pub fn new() -> Self {
+        Self::with(Limits::default(), Retention::default())
+    }
+
+    pub fn with(limits: Limits, retention: Retention) -> Self {
+        Self::over(Room::load(room_id("lobby"), limits, retention, MemoryLog::new()).unwrap())
+    }
+}
+
+impl Default for Harness<MemoryLog> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Harness<SqlLog<Sqlite>> {
+    /// A room over SQLite; load it again over the same `db` to model a wake-up.
+    pub fn sqlite(db: &Sqlite, limits: Limits, retention: Retention) -> Self {
+        let log = SqlLog::open(db.clone()).unwrap();
+        Self::over(Room::load(room_id("lobby"), limits, retention, log).unwrap())
+    }
+}
+
+impl<L: Log> Harness<L> {
+    pub fn over(room: Room<L>) -> Self {
+        Self { room, now: T0, next_id: 0, open: BTreeSet::new(), inbox: BTreeMap::new(), closed: BTreeMap::new() }
+    }
+
+    pub fn advance(&mut self, ms: i64) {
+        self.now += ms;
+    }
+
+    fn fresh_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("gen-{}", self.next_id)
+    }
+
+    /// Applies effects exactly as the Durable Object shell does.
+    pub fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Send { to, text } => self.deliver(&to, &text),
+                Effect::Broadcast { text, except } => {
+                    let targets: Vec<ConnId> =
+                        self.open.iter().filter(|c| Some(*c) != except.as_ref()).cloned().collect();
+                    for to in targets {
+                        self.deliver(&to, &text);
+                    }
+                }
+                Effect::Close { to, code, .. } => {
+                    self.open.remove(&to);
+                    self.closed.insert(to, code);
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, to: &ConnId, text: &str) {
+        let frame: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("server sent non-JSON {text:?}: {e}"));
+        self.inbox.entry(to.clone()).or_default().push(frame);
+    }
+
+    pub fn connect(&mut self, id: &str, who: &User, since: Option<u64>) {
+        let c = conn(id);
+        self.open.insert(c.clone());
+        let effects = self.room.on_connect(self.now, c, who.clone(), since);
+        self.apply(effects);
+    }
+
+    pub fn send(&mut self, id: &str, text: &str) {
+        let fresh = self.fresh_id();
+        let effects = self.room.on_frame(self.now, &conn(id), text, || fresh);
+        self.apply(effects);
+    }
+
+    pub fn send_json(&mut self, id: &str, frame: Value) {
+        self.send(id, &frame.to_string());
+    }
+
+    /// Publishes `event` with `data` (and an idempotency key when given) over the websocket.
+    pub fn publish(&mut self, id: &str, event: &str, data: Value, key: Option<&str>) {
+        let mut frame = serde_json::json!({ "type": "publish", "event": event, "data": data });
+        if let Some(key) = key {
+            frame["id"] = Value::from(key);
+        }
+        self.send_json(id, frame);
+    }
+
+    pub fn close(&mut self, id: &str) {
+        let c = conn(id);
+        self.open.remove(&c);
+        let effects = self.room.on_close(&c);
+        self.apply(effects);
+    }
+
+    /// Everything `id` received since the last call.
+    pub fn take(&mut self, id: &str) -> Vec<Value> {
+        self.inbox.remove(&conn(id)).unwrap_or_default()
+    }
+
+    /// Received frames of one type.
+    pub fn take_type(&mut self, id: &str, kind: &str) -> Vec<Value> {
+        self.take(id).into_iter().filter(|f| f["type"] == kind).collect()
+    }
+
+    /// The seqs of the `message` frames `id` received since the last take.
+    pub fn seqs(&mut self, id: &str) -> Vec<u64> {
+        self.take_type(id, "message").iter().map(|m| m["seq"].as_u64().unwrap()).collect()
+    }
+
+    pub fn is_open(&self, id: &str) -> bool {
+        self.open.contains(&conn(id))
+    }
+
+    pub fn close_code(&self, id: &str) -> Option<u16> {
+        self.closed.get(&conn(id)).copied()
+    }
+}
