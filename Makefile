@@ -1,5 +1,5 @@
 # The two commands a newcomer needs; each runs scripts/setup.sh first.
-.PHONY: dev test setup build check-deploy
+.PHONY: dev test setup build check-dev check-deploy
 
 dev:          ## run Herald locally on http://127.0.0.1:$${PORT:-8787}
 	scripts/dev.sh
@@ -15,3 +15,6 @@ build:        ## build the worker bundle into build/
 
 check-deploy: ## build the bundle a real deployment would upload (wrangler deploy --dry-run)
 	scripts/check-deploy.sh
+
+check-dev:    ## start `make dev` on a spare port, publish and read back, stop
+	scripts/check-dev.sh

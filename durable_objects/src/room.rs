@@ -205,7 +205,16 @@ impl RoomObject {
             loaded.room.has_connection(&conn)
         })?;
         if registered {
-            pair.server.serialize_attachment(Session { conn, user }).map_err(internal)?;
+            if let Err(e) = pair.server.serialize_attachment(Session { conn: conn.clone(), user }) {
+                // A socket without its session would be lost at the next hibernation: end it
+                // now, visibly, rather than later, silently.
+                self.with_room(|loaded| {
+                    loaded.sockets.remove(&conn);
+                    let effects = loaded.room.on_close(&conn);
+                    loaded.apply(effects);
+                })?;
+                close_with_error(&pair.server, &Error::internal(format!("could not store the connection's session: {e}")));
+            }
         }
         upgrade_response(pair.client, protocol)
     }

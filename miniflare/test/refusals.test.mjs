@@ -66,6 +66,11 @@ test("a token in the query or in Sec-WebSocket-Protocol is accepted, and herald 
   assert.equal(viaProtocol.socket.protocol, "herald");
   assert.equal((await viaProtocol.next("welcome")).user.id, "alice");
   await viaProtocol.close();
+  const headerAndProtocol = await Client.open(`${herald.ws}/v1/rooms/lobby/ws`, ["herald"], {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  assert.equal(headerAndProtocol.socket.protocol, "herald");
+  await headerAndProtocol.close();
 });
 
 test("an oversize frame closes the socket with 1009", async () => {

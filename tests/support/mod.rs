@@ -1,9 +1,12 @@
-//! Test support: a fake clock and fake connections around a [`Room`], SQLite through rusqlite
-//! for the [`Sql`] trait, and users.
+//! Native scenario tests of Herald's core, and their support.
 //!
-//! [`Harness`] plays the Durable Object shell: it applies each [`Effect`] the way the shell
-//! does (a broadcast reaches every open connection, a close forgets the socket) and keeps what
-//! each connection received, parsed, so tests read like a conversation.
+//! - `room_scenarios.rs`: the room state machine as conversations between fake connections
+//!   (order, the resume seam, idempotency, presence, limits, retention, failure, waking up).
+//! - `log_suite.rs`: one suite every room log implementation passes (memory, SQL).
+//! - `jwt.rs`: which tokens verify and which are refused, with which code.
+//! - this file: [`Harness`] (a room over a fake clock and fake connections, applying each
+//!   [`Effect`] as the Durable Object shell does and keeping what each connection received,
+//!   parsed), [`Sqlite`] (the core's [`Sql`] over rusqlite), users and ids.
 
 use herald_core::config::{Limits, Retention};
 use herald_core::ids::{ConnId, RoomId, User, UserId};

@@ -5,13 +5,13 @@
 /// The subprotocol Herald's native websocket clients offer beside their token.
 pub const SUBPROTOCOL: &str = "herald";
 
-/// A token and where it came from.
+/// A token, and the subprotocol the 101 answer must select.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     pub token: String,
-    /// When the token came in `Sec-WebSocket-Protocol`, the protocol the server must answer
-    /// with: the first offered entry that is not the token (`herald`), or the token itself when
-    /// it was offered alone (a client that offers protocols fails unless one is selected).
+    /// `herald` when the client offered it; the token itself when it was the only entry
+    /// offered (a client that offers protocols fails unless one is selected); otherwise none
+    /// (Herald speaks no other subprotocol, and must not pretend to).
     pub select_protocol: Option<String>,
 }
 
@@ -25,16 +25,22 @@ pub struct TokenSources<'a> {
 
 /// Finds the token, in order: `Authorization`, `?token=`, `Sec-WebSocket-Protocol`.
 pub fn find_token(sources: TokenSources<'_>) -> Option<Credential> {
-    if let Some(token) = sources.authorization.and_then(bearer) {
-        return Some(Credential { token: token.to_owned(), select_protocol: None });
-    }
-    if let Some(token) = sources.query_token.filter(|t| !t.is_empty()) {
-        return Some(Credential { token: token.to_owned(), select_protocol: None });
-    }
-    let offered: Vec<&str> = sources.protocols?.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
-    let token = *offered.iter().find(|p| looks_like_jwt(p))?;
-    let select = offered.iter().find(|p| !looks_like_jwt(p)).copied().unwrap_or(token);
-    Some(Credential { token: token.to_owned(), select_protocol: Some(select.to_owned()) })
+    let offered: Vec<&str> =
+        sources.protocols.unwrap_or_default().split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+    let offered_token = offered.iter().copied().find(|p| looks_like_jwt(p));
+    let token = sources
+        .authorization
+        .and_then(bearer)
+        .or(sources.query_token.filter(|t| !t.is_empty()))
+        .or(offered_token)?;
+    let select_protocol = if offered.contains(&SUBPROTOCOL) {
+        Some(SUBPROTOCOL.to_owned())
+    } else if offered.len() == 1 && offered_token.is_some() {
+        offered_token.map(str::to_owned)
+    } else {
+        None
+    };
+    Some(Credential { token: token.to_owned(), select_protocol })
 }
 
 /// `Bearer <token>`, scheme case-insensitive (RFC 9110 §11.1).
@@ -91,6 +97,21 @@ mod tests {
     fn a_token_offered_alone_is_selected_back() {
         let found = find_token(TokenSources { protocols: Some(JWT), ..Default::default() }).unwrap();
         assert_eq!(found.select_protocol.as_deref(), Some(JWT));
+    }
+
+    #[test]
+    fn herald_is_selected_whatever_carried_the_token() {
+        let found =
+            find_token(TokenSources { authorization: Some("Bearer x.y.z"), protocols: Some("herald"), ..Default::default() });
+        assert_eq!(found.unwrap().select_protocol.as_deref(), Some("herald"));
+    }
+
+    #[test]
+    fn unknown_protocols_are_never_selected() {
+        let offered = format!("chat, {JWT}");
+        let found = find_token(TokenSources { protocols: Some(&offered), ..Default::default() }).unwrap();
+        assert_eq!(found.token, JWT);
+        assert_eq!(found.select_protocol, None);
     }
 
     #[test]

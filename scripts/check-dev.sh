@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Checks the README's run command: starts `scripts/dev.sh` (wrangler dev) on a spare port,
+# waits for ping, publishes and reads back with a dev token minted by scripts/token.mjs, stops.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${PORT:-18787}"
+log=$(mktemp)
+PORT="$PORT" scripts/dev.sh >"$log" 2>&1 &
+dev=$!
+trap 'kill $dev 2>/dev/null; pkill -P $dev 2>/dev/null; wait $dev 2>/dev/null; rm -f "$log"' EXIT
+base="http://127.0.0.1:$PORT"
+for _ in $(seq 1 180); do
+  curl -fsS "$base/api/v1/ping" >/dev/null 2>&1 && break
+  kill -0 $dev 2>/dev/null || { cat "$log"; echo "dev server exited" >&2; exit 1; }
+  sleep 1
+done
+curl -fsS "$base/api/v1/ping" >/dev/null || { cat "$log"; echo "dev server never answered" >&2; exit 1; }
+token=$(node scripts/token.mjs ci-check --name CI)
+room="ci-check-$$"
+published=$(curl -fsS -X POST "$base/v1/rooms/$room/messages" -H "authorization: Bearer $token" \
+  -d '{"event":"check","data":"dev works"}')
+echo "published: $published"
+history=$(curl -fsS "$base/v1/rooms/$room/messages" -H "authorization: Bearer $token")
+echo "$history" | grep -q '"data":"dev works"' || { echo "history lacks the message: $history" >&2; exit 1; }
+echo "dev server OK on $base"
