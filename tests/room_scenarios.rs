@@ -201,6 +201,19 @@ fn an_oversize_frame_closes_with_1009() {
 }
 
 #[test]
+fn a_connection_closed_for_an_oversize_frame_leaves_at_once() {
+    let limits = Limits { max_frame_bytes: 1024, ..Limits::default() };
+    let mut h = Harness::with(limits, Retention::default());
+    h.connect("w", &user("watcher"), None);
+    h.connect("a", &user("alice"), None);
+    h.take("w");
+    h.send("a", &"x".repeat(2000));
+    assert_eq!(h.take_type("w", "left")[0]["user"]["id"], "alice");
+    assert_eq!(h.room.presence().len(), 1);
+    assert!(h.room.on_close(&herald_tests::conn("a")).is_empty(), "the client's close later announces nothing twice");
+}
+
+#[test]
 fn a_malformed_frame_gets_an_error_and_the_socket_stays_open() {
     let mut h = Harness::new();
     h.connect("a", &user("alice"), None);

@@ -213,7 +213,10 @@ impl RoomObject {
                     let effects = loaded.room.on_close(&conn);
                     loaded.apply(effects);
                 })?;
-                close_with_error(&pair.server, &Error::internal(format!("could not store the connection's session: {e}")));
+                close_with_error(
+                    &pair.server,
+                    &Error::internal(format!("could not store the connection's session: {e}")),
+                );
             }
         }
         upgrade_response(pair.client, protocol)

@@ -28,11 +28,8 @@ pub fn find_token(sources: TokenSources<'_>) -> Option<Credential> {
     let offered: Vec<&str> =
         sources.protocols.unwrap_or_default().split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
     let offered_token = offered.iter().copied().find(|p| looks_like_jwt(p));
-    let token = sources
-        .authorization
-        .and_then(bearer)
-        .or(sources.query_token.filter(|t| !t.is_empty()))
-        .or(offered_token)?;
+    let token =
+        sources.authorization.and_then(bearer).or(sources.query_token.filter(|t| !t.is_empty())).or(offered_token)?;
     let select_protocol = if offered.contains(&SUBPROTOCOL) {
         Some(SUBPROTOCOL.to_owned())
     } else if offered.len() == 1 && offered_token.is_some() {
@@ -101,8 +98,11 @@ mod tests {
 
     #[test]
     fn herald_is_selected_whatever_carried_the_token() {
-        let found =
-            find_token(TokenSources { authorization: Some("Bearer x.y.z"), protocols: Some("herald"), ..Default::default() });
+        let found = find_token(TokenSources {
+            authorization: Some("Bearer x.y.z"),
+            protocols: Some("herald"),
+            ..Default::default()
+        });
         assert_eq!(found.unwrap().select_protocol.as_deref(), Some("herald"));
     }
 

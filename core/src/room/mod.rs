@@ -15,10 +15,12 @@
 //! | [`Room::publish`]          | a REST publish: same order and idempotency as a websocket one |
 //! | [`Room::history`], [`Room::presence`] | reads                                           |
 
+mod history;
 mod log;
 mod rate;
 mod sql_log;
 
+pub use history::{ack_json, presence_json, HistoryQuery, Page, PAGE_DEFAULT, PAGE_MAX};
 pub use log::{Entry, Log, MemoryLog, StoreError};
 pub use rate::TokenBucket;
 pub use sql_log::{Sql, SqlLog, SqlValue};
@@ -52,29 +54,6 @@ pub struct Ack {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
 }
-
-/// A page of history, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    /// `message` frames, as members received them.
-    pub messages: Vec<String>,
-    /// Pass as `after` to get the next page; `None` when this page reaches the end.
-    pub next: Option<u64>,
-    /// The room's last seq when the page was read.
-    pub seq: u64,
-}
-
-/// A history request: `after < seq < before`, at most `limit` messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HistoryQuery {
-    pub after: u64,
-    pub before: Option<u64>,
-    pub limit: usize,
-}
-
-/// Default and largest history page.
-pub const PAGE_DEFAULT: usize = 100;
-pub const PAGE_MAX: usize = 1000;
 
 /// How many appends pass between two physical prunes. Reads apply retention exactly whatever
 /// is still stored, so pruning can be lazy.
@@ -316,12 +295,16 @@ impl<L: Log> Room<L> {
         vec![Effect::Send { to: conn.clone(), text: error_frame(&error, None) }]
     }
 
-    fn too_big(&self, conn: &ConnId, len: usize) -> Vec<Effect> {
+    /// Refuses the frame and ends the connection: it leaves the room now (with `left` when it
+    /// was the user's last), not when the client gets round to completing the close.
+    fn too_big(&mut self, conn: &ConnId, len: usize) -> Vec<Effect> {
         let error = Error::new(
             ErrorCode::FrameTooLarge,
             format!("a {len}-byte frame is over the {}-byte limit", self.limits.max_frame_bytes),
         );
-        refuse(conn.clone(), &error, close::MESSAGE_TOO_BIG)
+        let mut effects = refuse(conn.clone(), &error, close::MESSAGE_TOO_BIG);
+        effects.extend(self.on_close(conn));
+        effects
     }
 
     /// A connection closed (or errored). Announces `left` when it was the user's last.
@@ -398,20 +381,6 @@ impl<L: Log> Room<L> {
         (self.last_seq.saturating_sub(self.retention.max_messages), now.saturating_sub(self.retention.max_age_ms))
     }
 
-    /// A page of the log, oldest first.
-    pub fn history(&mut self, now: i64, query: HistoryQuery) -> Result<Page, Error> {
-        let (floor, min_ts) = self.window(now);
-        let before = query.before.unwrap_or(u64::MAX).min(self.last_seq + 1);
-        let mut entries = self
-            .log
-            .read(query.after.max(floor), before, min_ts, query.limit + 1)
-            .map_err(|e| Error::internal(format!("could not read the room's log: {e}")))?;
-        let more = entries.len() > query.limit;
-        entries.truncate(query.limit);
-        let next = if more { entries.last().map(|e| e.seq) } else { None };
-        Ok(Page { messages: entries.into_iter().map(|e| e.frame).collect(), next, seq: self.last_seq })
-    }
-
     /// The room's members (one entry per user, however many connections), by user id.
     pub fn presence(&self) -> Vec<&User> {
         self.members.values().map(|m| &m.profile).collect()
@@ -428,42 +397,4 @@ fn refuse(conn: ConnId, error: &Error, code: u16) -> Vec<Effect> {
         Effect::Send { to: conn.clone(), text: error_frame(error, None) },
         Effect::Close { to: conn, code, reason: error.code.as_str().to_owned() },
     ]
-}
-
-impl HistoryQuery {
-    /// From the query string's `after`, `before` and `limit`.
-    pub fn parse(after: Option<&str>, before: Option<&str>, limit: Option<&str>) -> Result<Self, Error> {
-        fn seq(name: &str, raw: Option<&str>) -> Result<Option<u64>, Error> {
-            raw.map(|r| {
-                r.parse::<u64>().map_err(|_| Error::invalid_field(name, format!("must be a whole number, not {r:?}")))
-            })
-            .transpose()
-        }
-        let limit = match seq("limit", limit)? {
-            None => PAGE_DEFAULT,
-            Some(n) if (1..=PAGE_MAX as u64).contains(&n) => n as usize,
-            Some(n) => return Err(Error::invalid_field("limit", format!("must be between 1 and {PAGE_MAX}, not {n}"))),
-        };
-        Ok(Self { after: seq("after", after)?.unwrap_or(0), before: seq("before", before)?, limit })
-    }
-}
-
-impl Page {
-    /// `{"room": .., "seq": .., "messages": [..], "next": ..}`
-    pub fn to_json(&self, room: &RoomId) -> String {
-        let head = serde_json::json!({ "room": room, "seq": self.seq, "next": self.next });
-        let head = head.to_string();
-        // Splice the stored frames in as they are: they are JSON the room wrote itself.
-        format!("{},\"messages\":[{}]}}", &head[..head.len() - 1], self.messages.join(","))
-    }
-}
-
-/// `{"room": .., "members": [..], "connections": n}`
-pub fn presence_json(room: &RoomId, members: &[&User], connections: usize) -> String {
-    serde_json::json!({ "room": room, "members": members, "connections": connections }).to_string()
-}
-
-/// The ack as a REST body: `{"id": .., "seq": .., "duplicate"?: true}`.
-pub fn ack_json(ack: &Ack) -> String {
-    serde_json::to_string(ack).expect("acks serialize")
 }
