@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
+import { connect as tcpConnect } from "node:net";
+import { randomBytes } from "node:crypto";
 import { mint } from "../scripts/token.mjs";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -208,4 +210,54 @@ export class Client {
 /** Frames received so far (not yet taken), for asserting that nothing else arrived. */
 export function pending(client, type) {
   return client.frames.filter((f) => type === undefined || f.type === type);
+}
+
+/**
+ * A bare websocket client over TCP that sends text frames and never answers anything — not
+ * even a close frame: the misbehaving peer a server must not trust to finish a close.
+ */
+export function rawClient(http, path, token) {
+  const { hostname, port } = new URL(http);
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect(Number(port), hostname);
+    let head = "";
+    const onData = (chunk) => {
+      head += chunk.toString("latin1");
+      if (!head.includes("\r\n\r\n")) return;
+      socket.off("data", onData);
+      if (!head.startsWith("HTTP/1.1 101")) return reject(new Error(`not upgraded: ${head.split("\r\n")[0]}`));
+      socket.on("data", () => {}); // read and ignore everything, close frames included
+      resolve({ send: (text) => socket.write(maskedTextFrame(text)), destroy: () => socket.destroy() });
+    };
+    socket.on("data", onData);
+    socket.on("error", reject);
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n` +
+        `Authorization: Bearer ${token}\r\n\r\n`,
+    );
+  });
+}
+
+/** A client-to-server text frame (RFC 6455 §5.2: clients mask). */
+function maskedTextFrame(text) {
+  const payload = Buffer.from(text);
+  let header;
+  if (payload.length < 126) {
+    header = Buffer.from([0x81, 0x80 | payload.length]);
+  } else if (payload.length < 65536) {
+    header = Buffer.alloc(4);
+    header[0] = 0x81;
+    header[1] = 0x80 | 126;
+    header.writeUInt16BE(payload.length, 2);
+  } else {
+    header = Buffer.alloc(10);
+    header[0] = 0x81;
+    header[1] = 0x80 | 127;
+    header.writeBigUInt64BE(BigInt(payload.length), 2);
+  }
+  const mask = randomBytes(4);
+  const masked = Buffer.alloc(payload.length);
+  for (let i = 0; i < payload.length; i++) masked[i] = payload[i] ^ mask[i % 4];
+  return Buffer.concat([header, mask, masked]);
 }

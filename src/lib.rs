@@ -41,7 +41,7 @@ async fn handle(mut req: Request, env: &Env) -> std::result::Result<Response, Er
     let caller = auth::authenticate(&req, &url, config, now_ms())?;
     match route {
         Route::Ping => unreachable!("answered above"),
-        Route::RoomSocket(room) => rooms::connect(env, &url, &caller, room).await,
+        Route::RoomSocket(room) => rooms::connect(env, &url, &caller, room, config).await,
         Route::RoomPublish(room) => rooms::publish(env, &mut req, &caller, room, config).await,
         Route::RoomHistory(room) => rooms::history(env, &url, &caller, room).await,
         Route::RoomPresence(room) => rooms::presence(env, &caller, room).await,

@@ -1,6 +1,7 @@
 //! `/v1/rooms/{room}/…`: validate, then call the room's Durable Object over the internal API.
 
 use crate::auth::Caller;
+use futures_util::StreamExt;
 use herald_core::config::Config;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::ids::RoomId;
@@ -26,7 +27,6 @@ async fn call(
     headers: Headers,
     body: Option<String>,
 ) -> Result<Response, Error> {
-    headers.set(api::ROOM, room.as_str()).map_err(internal)?;
     let mut init = RequestInit::new();
     init.with_method(method).with_headers(headers);
     if let Some(body) = body {
@@ -51,7 +51,7 @@ pub fn require_upgrade(req: &Request) -> Result<(), Error> {
 }
 
 /// `GET /v1/rooms/{room}/ws[?since=N]`: hands the upgrade to the room's object.
-pub async fn connect(env: &Env, url: &Url, caller: &Caller, room: RoomId) -> Result<Response, Error> {
+pub async fn connect(env: &Env, url: &Url, caller: &Caller, room: RoomId, config: &Config) -> Result<Response, Error> {
     caller.identity.require_room(&room)?;
     let since = query_param(url, "since")
         .map(|s| {
@@ -61,6 +61,9 @@ pub async fn connect(env: &Env, url: &Url, caller: &Caller, room: RoomId) -> Res
     let headers = Headers::new();
     headers.set("upgrade", "websocket").map_err(internal)?;
     headers.set(api::USER, &header_json(&caller.identity.user)).map_err(internal)?;
+    let leeway_ms = i64::from(config.verifier.leeway_seconds) * 1000;
+    let expires = caller.identity.expires_at.saturating_add(leeway_ms);
+    headers.set(api::EXPIRES, &expires.to_string()).map_err(internal)?;
     if let Some(since) = since {
         headers.set(api::SINCE, &since.to_string()).map_err(internal)?;
     }
@@ -88,9 +91,16 @@ pub async fn publish(
     if let Some(len) = declared.filter(|&len| len > limit) {
         return Err(too_large(len));
     }
-    let bytes = req.bytes().await.map_err(internal)?;
-    if bytes.len() > limit {
-        return Err(too_large(bytes.len()));
+    // Read no more than the limit, whatever the body claims (chunked bodies declare nothing).
+    let mut bytes = Vec::new();
+    if req.inner().body().is_some() {
+        let mut stream = req.stream().map_err(internal)?;
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.map_err(internal)?);
+            if bytes.len() > limit {
+                return Err(too_large(bytes.len()));
+            }
+        }
     }
     let body = String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::MalformedJson, "the body is not UTF-8"))?;
     let key = req.headers().get("idempotency-key").map_err(internal)?;

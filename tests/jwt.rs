@@ -160,6 +160,13 @@ fn algorithms_other_than_hs256_es256_eddsa_are_refused() {
 }
 
 #[test]
+fn a_token_with_critical_extensions_is_refused() {
+    let crit = json!({ "crit": ["b64"], "b64": false }).as_object().unwrap().clone();
+    let token = Hs256.token(&Header::new(crit), &claims(json!({})), &Hs256Key::new(SECRET)).unwrap();
+    assert_eq!(refused(&token), ErrorCode::TokenInvalid);
+}
+
+#[test]
 fn hs256_is_refused_when_no_secret_is_configured() {
     let jwks = jwks();
     let only_public = Config::from_vars(|name| (name == "JWT_PUBLIC_KEYS").then(|| jwks.clone())).unwrap().verifier;

@@ -33,6 +33,9 @@ fn suite(mut open: impl FnMut() -> Box<dyn Log>) {
     assert_eq!(seqs(&log.read(0, u64::MAX, i64::MIN, 2).unwrap()), vec![1, 2]);
     assert_eq!(seqs(&log.read(0, u64::MAX, 1008, 100).unwrap()), vec![8, 9, 10]);
     assert_eq!(log.read(5, 6, i64::MIN, 100).unwrap(), vec![]);
+    // Bounds past what JavaScript numbers hold exactly do not wrap around.
+    assert_eq!(log.read(u64::MAX - 1, u64::MAX, i64::MIN, 100).unwrap(), vec![]);
+    assert_eq!(log.read(1 << 63, u64::MAX, i64::MIN, 100).unwrap(), vec![]);
 
     // Keys are found per publisher.
     assert_eq!(log.find("bob", "m4").unwrap(), Some(4));
@@ -46,6 +49,12 @@ fn suite(mut open: impl FnMut() -> Box<dyn Log>) {
     log.prune(4, i64::MIN).unwrap();
     assert_eq!(seqs(&log.read(0, u64::MAX, i64::MIN, 100).unwrap()), (4..=10).collect::<Vec<_>>());
     assert_eq!(log.find("alice", "m1").unwrap(), None);
+    log.prune(0, 1007).unwrap();
+    assert_eq!(
+        seqs(&log.read(0, u64::MAX, i64::MIN, 100).unwrap()),
+        (7..=10).collect::<Vec<_>>(),
+        "age prunes a prefix"
+    );
     log.prune(0, i64::MAX).unwrap();
     assert_eq!(seqs(&log.read(0, u64::MAX, i64::MIN, 100).unwrap()), vec![10]);
     assert_eq!(log.last_seq().unwrap(), 10);

@@ -5,7 +5,7 @@ use herald_core::config::{Limits, Retention};
 use herald_core::error::close;
 use herald_core::message::Draft;
 use herald_core::room::HistoryQuery;
-use herald_tests::{user, Harness, Sqlite};
+use herald_tests::{user, Harness, Sqlite, T0};
 use serde_json::{json, Value};
 
 fn draft(event: &str, key: Option<&str>) -> Draft {
@@ -390,7 +390,7 @@ fn a_woken_room_keeps_its_order_and_rebuilds_presence_silently() {
     // The object hibernated; a new instance loads the same storage and its sockets.
     let mut h = Harness::sqlite(&db, Limits::default(), Retention::default());
     assert_eq!(h.room.last_seq(), 2);
-    h.room.restore(h.now, herald_tests::conn("a"), user("alice"));
+    h.room.restore(h.now, herald_tests::session("a", &user("alice")));
     assert_eq!(h.room.presence().len(), 1);
     h.connect("b", &user("bob"), Some(0));
     assert_eq!(h.seqs("b"), vec![1, 2]);
@@ -406,4 +406,151 @@ fn frames_from_a_refused_or_unknown_connection_do_nothing() {
     h.send("ghost", r#"{"type":"publish","event":"e"}"#);
     assert_eq!(h.room.last_seq(), 0);
     assert!(h.room.on_close(&herald_tests::conn("ghost")).is_empty());
+}
+
+#[test]
+fn a_session_ends_when_its_token_expires_by_alarm_and_others_see_it_leave() {
+    let mut h = Harness::new();
+    h.connect("w", &user("watcher"), None);
+    assert_eq!(h.alarm, Some(h.now + herald_tests::DAY));
+    h.connect_until("s", &user("short"), None, h.now + 5_000);
+    assert_eq!(h.alarm, Some(h.now + 5_000), "the earlier expiry moves the alarm forward");
+    h.take("w");
+    h.take("s");
+    h.advance(4_999);
+    h.fire_alarm();
+    assert!(h.is_open("s"), "not yet");
+    h.advance(1);
+    h.fire_alarm();
+    let frames = h.take("s");
+    assert_eq!(frames[0]["code"], "token_expired");
+    assert_eq!(h.close_code("s"), Some(close::TOKEN_EXPIRED));
+    assert!(!close::should_reconnect(close::TOKEN_EXPIRED));
+    assert_eq!(h.take_type("w", "left")[0]["user"]["id"], "short");
+    assert_eq!(h.alarm, Some(T0 + herald_tests::DAY), "the next expiry is the next alarm");
+}
+
+#[test]
+fn a_later_expiry_does_not_push_the_alarm_back() {
+    let mut h = Harness::new();
+    h.connect_until("a", &user("alice"), None, h.now + 10_000);
+    h.connect_until("b", &user("bob"), None, h.now + 60_000);
+    assert_eq!(h.alarm, Some(h.now + 10_000));
+}
+
+#[test]
+fn a_frame_after_expiry_ends_the_session_and_publishes_nothing() {
+    let mut h = Harness::new();
+    h.connect_until("a", &user("alice"), None, h.now + 1_000);
+    h.take("a");
+    h.advance(2_000);
+    h.publish("a", "chat", json!("too late"), None);
+    assert_eq!(h.take("a")[0]["code"], "token_expired");
+    assert_eq!(h.close_code("a"), Some(close::TOKEN_EXPIRED));
+    assert_eq!(h.room.last_seq(), 0);
+}
+
+#[test]
+fn restored_sessions_keep_their_expiry() {
+    let db = Sqlite::in_memory();
+    let mut h = Harness::sqlite(&db, Limits::default(), Retention::default());
+    let mut s = herald_tests::session("a", &user("alice"));
+    s.expires_at = h.now + 3_000;
+    h.room.restore(h.now, s);
+    h.connect("b", &user("bob"), None);
+    assert_eq!(h.alarm, None, "the alarm set before hibernation (for alice) still stands");
+    h.advance(3_000);
+    let effects = h.room.on_alarm(h.now);
+    assert!(effects
+        .iter()
+        .any(|e| matches!(e, herald_core::room::Effect::Close { code, .. } if *code == close::TOKEN_EXPIRED)));
+}
+
+#[test]
+fn a_large_resume_is_capped_and_says_what_to_fetch_over_rest() {
+    let limits = Limits { max_batch_bytes: 2_000, ..Limits::default() };
+    let mut h = Harness::with(limits, Retention::default());
+    for i in 0..40 {
+        h.room.publish(h.now, &user("api"), draft("e", None), || format!("m{i}")).unwrap();
+    }
+    h.connect("b", &user("bob"), Some(5));
+    let frames = h.take("b");
+    let replayed: Vec<u64> = frames[2..].iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert!(!replayed.is_empty() && replayed.len() < 35, "capped: {}", replayed.len());
+    assert_eq!(replayed, (6..6 + replayed.len() as u64).collect::<Vec<_>>(), "contiguous from since + 1");
+    let last = *replayed.last().unwrap();
+    assert_eq!(frames[0]["truncated"], json!({ "from": last + 1, "to": 40 }));
+    assert!(frames[0].get("gap").is_none());
+    let bytes: usize = frames[2..].iter().map(|f| f.to_string().len()).sum();
+    assert!(bytes <= 2_000 + 200, "about the cap: {bytes}");
+    // The rest is there in history, and live messages continue after welcome.seq.
+    let page = h.room.history(h.now, HistoryQuery { after: last, before: Some(41), limit: 1000 }).unwrap();
+    assert!(!page.messages.is_empty());
+    h.room.publish(h.now, &user("api"), draft("e", None), || "live".into()).map(|(_, fx)| h.apply(fx)).unwrap();
+    assert_eq!(h.seqs("b"), vec![41]);
+}
+
+#[test]
+fn history_pages_are_capped_by_bytes_and_still_walk_everything() {
+    let limits = Limits { max_batch_bytes: 1_500, ..Limits::default() };
+    let mut h = Harness::with(limits, Retention::default());
+    for i in 0..30 {
+        h.room.publish(h.now, &user("api"), draft("e", None), || format!("m{i}")).unwrap();
+    }
+    let (mut after, mut seen, mut pages) = (0, Vec::new(), 0);
+    loop {
+        let page = h.room.history(h.now, HistoryQuery { after, before: None, limit: 1000 }).unwrap();
+        pages += 1;
+        assert!(page.messages.iter().map(String::len).sum::<usize>() <= 1_500 + 200);
+        seen.extend(page.messages.iter().map(|m| serde_json::from_str::<Value>(m).unwrap()["seq"].as_u64().unwrap()));
+        match page.next {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    assert!(pages > 1);
+    assert_eq!(seen, (1..=30).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_message_carries_the_profile_of_the_connection_that_sent_it() {
+    let mut h = Harness::new();
+    let mut first = user("alice");
+    first.name = Some("Alice (old token)".into());
+    let mut second = user("alice");
+    second.name = Some("Alice (new token)".into());
+    h.connect("a1", &first, None);
+    h.connect("a2", &second, None);
+    h.take("a1");
+    h.take("a2");
+    h.publish("a1", "chat", json!(1), None);
+    h.publish("a2", "chat", json!(2), None);
+    let from: Vec<Value> = h.take_type("a1", "message").iter().map(|m| m["from"]["name"].clone()).collect();
+    assert_eq!(from, vec![json!("Alice (old token)"), json!("Alice (new token)")]);
+    assert_eq!(h.room.presence()[0].name.as_deref(), Some("Alice (new token)"), "presence shows the newest");
+}
+
+#[test]
+fn timestamps_never_go_backwards() {
+    let mut h = Harness::new();
+    h.connect("a", &user("alice"), None);
+    h.publish("a", "chat", json!(1), None);
+    let first = h.now;
+    h.advance(-5_000);
+    h.publish("a", "chat", json!(2), None);
+    let ts: Vec<i64> = h.take_type("a", "message").iter().map(|m| m["ts"].as_i64().unwrap()).collect();
+    assert_eq!(ts, vec![first, first]);
+}
+
+#[test]
+fn storage_is_pruned_however_often_the_room_wakes() {
+    let db = Sqlite::in_memory();
+    let retention = Retention { max_messages: 5, ..Retention::default() };
+    for wake in 0..20 {
+        let mut h = Harness::sqlite(&db, Limits::default(), retention.clone());
+        for i in 0..10 {
+            h.room.publish(h.now, &user("api"), draft("e", None), || format!("w{wake}-{i}")).unwrap();
+        }
+    }
+    assert!(db.count("room_log") <= 5 + 64, "{} rows kept", db.count("room_log"));
 }

@@ -35,6 +35,9 @@ pub struct Limits {
     pub message_burst: u32,
     /// Open websockets one room accepts.
     pub max_connections_per_room: usize,
+    /// Bytes of messages sent in one batch: a resume's replay, a history page. The first
+    /// message always goes, whatever its size.
+    pub max_batch_bytes: usize,
 }
 
 impl Default for Limits {
@@ -44,6 +47,7 @@ impl Default for Limits {
             messages_per_second: 50,
             message_burst: 100,
             max_connections_per_room: 10_000,
+            max_batch_bytes: 1024 * 1024,
         }
     }
 }
@@ -114,6 +118,7 @@ impl Config {
                 1,
                 1_000_000,
             )?,
+            max_batch_bytes: number(&get, "MAX_BATCH_BYTES", defaults.max_batch_bytes, 64 * 1024, 16 * 1024 * 1024)?,
         };
 
         let defaults = Retention::default();
@@ -199,6 +204,9 @@ mod tests {
             config(&[("JWT_SECRET", SECRET), ("MAX_CONNECTIONS_PER_ROOM", "0")]).unwrap_err().var,
             "MAX_CONNECTIONS_PER_ROOM"
         );
+        assert_eq!(config(&[("JWT_SECRET", SECRET), ("MAX_BATCH_BYTES", "1000")]).unwrap_err().var, "MAX_BATCH_BYTES");
+        let c = config(&[("JWT_SECRET", SECRET), ("MAX_BATCH_BYTES", "65536")]).unwrap();
+        assert_eq!(c.limits.max_batch_bytes, 65536);
     }
 
     #[test]

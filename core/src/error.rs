@@ -174,6 +174,8 @@ pub mod close {
     /// `since` is beyond the room's last message: the client's idea of the room is not the
     /// room's (its storage was reset, or the client mixed up rooms). Resync without `since`.
     pub const SINCE_AHEAD: u16 = 4500;
+    /// The token the connection opened with has expired: reconnect with a new token.
+    pub const TOKEN_EXPIRED: u16 = 4501;
 
     /// Whether a client should reconnect after this close code.
     pub fn should_reconnect(code: u16) -> bool {

@@ -4,10 +4,12 @@
 //!
 //! | internal request         | carries                                                   |
 //! |--------------------------|-----------------------------------------------------------|
-//! | `GET /connect` (upgrade) | [`ROOM`], [`USER`], [`SINCE`]?, [`PROTOCOL`]?              |
-//! | `POST /publish`          | [`ROOM`]; body [`PublishRequest`]                          |
-//! | `GET /messages`          | [`ROOM`]; query `after`, `before`, `limit` (already valid) |
-//! | `GET /presence`          | [`ROOM`]                                                  |
+//! | `GET /connect` (upgrade) | [`USER`], [`EXPIRES`], [`SINCE`]?, [`PROTOCOL`]?           |
+//! | `POST /publish`          | body [`PublishRequest`]                                   |
+//! | `GET /messages`          | query `after`, `before`, `limit` (already valid)          |
+//! | `GET /presence`          |                                                           |
+//!
+//! The room is the object itself: it knows its id from its name (`room:{id}`).
 
 use crate::ids::User;
 use crate::message::Draft;
@@ -18,10 +20,10 @@ pub const PUBLISH: &str = "/publish";
 pub const MESSAGES: &str = "/messages";
 pub const PRESENCE: &str = "/presence";
 
-/// The room id.
-pub const ROOM: &str = "x-herald-room";
 /// The verified user, as ASCII-only JSON (see [`header_json`]).
 pub const USER: &str = "x-herald-user";
+/// When the session ends: the token's `exp` plus the leeway, in ms since the epoch.
+pub const EXPIRES: &str = "x-herald-expires";
 /// The resume point of a connect.
 pub const SINCE: &str = "x-herald-since";
 /// The subprotocol the 101 answer must select.

@@ -11,6 +11,7 @@
 //! - [`error`]: coded errors, their HTTP statuses, websocket close codes.
 //! - [`ids`]: room and user ids, the public [`ids::User`].
 //! - [`auth`]: JWT verification (HS256, ES256, EdDSA), claims, room patterns, token sources.
+//! - [`json`]: how every JSON body and frame is read (objects only, coded errors).
 //! - [`message`]: a publish ([`message::Draft`]) and its validation.
 //! - [`protocol::native`]: the JSON websocket protocol's frames.
 //! - [`room`]: the room state machine, its log ([`room::Log`]; SQL and in-memory).
@@ -22,6 +23,7 @@ pub mod config;
 pub mod error;
 pub mod ids;
 pub mod internal;
+pub mod json;
 pub mod message;
 pub mod protocol;
 pub mod room;

@@ -57,13 +57,7 @@ impl Draft {
             #[serde(borrow)]
             data: Option<&'a RawValue>,
         }
-        let body: Body<'_> = serde_json::from_str(body).map_err(|e| {
-            if e.is_data() {
-                Error::new(crate::error::ErrorCode::InvalidField, "the body must be a JSON object {event, data}")
-            } else {
-                Error::new(crate::error::ErrorCode::MalformedJson, format!("the body is not valid JSON: {e}"))
-            }
-        })?;
+        let body: Body<'_> = crate::json::object(body, "body")?;
         let key = idempotency_key.map(|k| Value::String(k.to_owned()));
         Self::new(body.event.as_ref(), body.data, key.as_ref())
     }
@@ -102,6 +96,7 @@ mod tests {
     fn rest_bodies_are_refused_with_codes() {
         assert_eq!(Draft::from_rest_body("nope", None).unwrap_err().code, ErrorCode::MalformedJson);
         assert_eq!(Draft::from_rest_body("[]", None).unwrap_err().code, ErrorCode::InvalidField);
+        assert_eq!(Draft::from_rest_body(r#"["chat",{"y":2}]"#, None).unwrap_err().code, ErrorCode::InvalidField);
         assert_eq!(Draft::from_rest_body(r#"{"data":1}"#, None).unwrap_err().code, ErrorCode::InvalidField);
         assert_eq!(Draft::from_rest_body(r#"{"event":""}"#, None).unwrap_err().code, ErrorCode::InvalidField);
         let long = "k".repeat(KEY_MAX + 1);

@@ -2,10 +2,11 @@
 //!
 //! Lifecycle: the runtime constructs the object (again after every hibernation); the first
 //! event loads the room from SQLite and re-registers every open websocket from its
-//! attachment. Each event then decodes, calls the core, and applies the effects in order. No
-//! `.await` happens between reading state and applying effects, so each event is atomic, and
-//! the runtime's output gate holds every send until the SQLite writes made before it are
-//! durable.
+//! attachment (a [`Session`]). Each event then decodes, calls the core, and applies the
+//! effects in order. No `.await` happens between reading state and applying effects, so each
+//! event is atomic, and the runtime's output gate holds every send until the SQLite writes
+//! made before it are durable. The one effect that needs an `.await`, setting the alarm, is
+//! performed after the others, with no state borrowed.
 
 use crate::platform::{config, fresh_id, now_ms};
 use crate::respond::{self, internal};
@@ -13,26 +14,18 @@ use crate::sql::DurableSql;
 use herald_core::error::{close, Error, ErrorCode};
 use herald_core::ids::{ConnId, RoomId, User};
 use herald_core::internal::{self as api, PublishRequest};
-use herald_core::room::{ack_json, presence_json, Effect, HistoryQuery, Room, SqlLog};
-use serde::{Deserialize, Serialize};
+use herald_core::protocol::native::error_frame;
+use herald_core::room::{ack_json, presence_json, Effect, HistoryQuery, Room, Session, SqlLog};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use worker::{
-    durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
-    WebSocketPair, WebSocketRequestResponsePair,
+    durable_object, js_sys, wasm_bindgen::JsValue, DurableObject, Env, Request, Response, Result, ScheduledTime, State,
+    WebSocket, WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
 };
 
 /// The exact ping text the runtime answers by itself, without waking the object.
 pub const AUTO_PING: &str = r#"{"type":"ping"}"#;
 pub const AUTO_PONG: &str = r#"{"type":"pong"}"#;
-
-/// What a websocket remembers across hibernation (its serialized attachment, under 2 KB: user
-/// ids, names and avatars are bounded in `herald_core::ids`).
-#[derive(Serialize, Deserialize)]
-struct Session {
-    conn: ConnId,
-    user: User,
-}
 
 struct Loaded {
     room: Room<SqlLog<DurableSql>>,
@@ -40,9 +33,12 @@ struct Loaded {
 }
 
 impl Loaded {
-    /// Performs the core's effects, in order. Send errors come from sockets that are already
-    /// closing; their close event will arrive and clean up, so they are ignored here.
-    fn apply(&mut self, effects: Vec<Effect>) {
+    /// Performs the core's effects, in order, and returns the alarm to set, if any (setting it
+    /// needs an `.await`, which must not happen while the room is borrowed). Send errors come
+    /// from sockets that are already closing; their close event cleans up, so they are ignored.
+    #[must_use]
+    fn apply(&mut self, effects: Vec<Effect>) -> Option<i64> {
+        let mut alarm = None;
         for effect in effects {
             match effect {
                 Effect::Send { to, text } => {
@@ -59,11 +55,16 @@ impl Loaded {
                 }
                 Effect::Close { to, code, reason } => {
                     if let Some(ws) = self.sockets.remove(&to) {
+                        // Drop the session first: a client that never completes the close must
+                        // not be restored as a member when the room next wakes.
+                        let _ = ws.serialize_attachment(Option::<Session>::None);
                         let _ = ws.close(Some(code), Some(reason));
                     }
                 }
+                Effect::SetAlarm { at } => alarm = Some(at),
             }
         }
+        alarm
     }
 }
 
@@ -86,13 +87,28 @@ impl DurableObject for RoomObject {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let path = req.path();
         let answer = match (req.method(), path.as_str()) {
-            (worker::Method::Get, api::CONNECT) => self.open_socket(&req),
+            (worker::Method::Get, api::CONNECT) => self.open_socket(&req).await,
             (worker::Method::Post, api::PUBLISH) => self.publish_message(&mut req).await,
             (worker::Method::Get, api::MESSAGES) => self.read_history(&req),
             (worker::Method::Get, api::PRESENCE) => self.read_presence(),
             _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path}"))),
         };
         Ok(answer.unwrap_or_else(|e| respond::error(&e)))
+    }
+
+    /// Ends the sessions whose token expired. (Under local workerd a socket closed from an alarm
+    /// finishes its TCP teardown only ~10 s later; the client has the close frame at once.)
+    async fn alarm(&self) -> Result<Response> {
+        let now = now_ms();
+        let alarm = self.with_room(|loaded| {
+            let effects = loaded.room.on_alarm(now);
+            loaded.apply(effects)
+        });
+        match alarm {
+            Ok(alarm) => self.set_alarm(alarm).await,
+            Err(e) => worker::console_error!("room alarm: {e}"),
+        }
+        Response::ok("")
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
@@ -103,23 +119,26 @@ impl DurableObject for RoomObject {
                 WebSocketIncomingMessage::String(text) => loaded.room.on_frame(now, &conn, &text, fresh_id),
                 WebSocketIncomingMessage::Binary(bytes) => loaded.room.on_binary(&conn, bytes.len()),
             };
-            loaded.apply(effects);
+            loaded.apply(effects)
         });
-        if let Err(e) = handled {
-            close_with_error(&ws, &e);
+        match handled {
+            Ok(alarm) => self.set_alarm(alarm).await,
+            Err(e) => close_with_error(&ws, &e),
         }
         Ok(())
     }
 
     async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _was_clean: bool) -> Result<()> {
         self.forget(&ws);
-        // Answer the client's close frame; an error here means the socket is already closed.
+        // Answer the client's close frame (the runtime already does at recent compatibility
+        // dates, and then this call is a harmless no-op).
         let _ = ws.close(Some(reply_code(code)), Some(reason));
         Ok(())
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
         self.forget(&ws);
+        let _ = ws.close(Some(close::INTERNAL), Some("websocket error"));
         Ok(())
     }
 }
@@ -148,10 +167,10 @@ impl RoomObject {
         for ws in self.state.get_websockets() {
             match ws.deserialize_attachment::<Session>() {
                 Ok(Some(session)) => {
-                    room.restore(now, session.conn.clone(), session.user);
-                    sockets.insert(session.conn, ws);
+                    sockets.insert(session.conn.clone(), ws);
+                    room.restore(now, session);
                 }
-                // A socket the room refused (no session was stored): finish closing it.
+                // A socket the room refused or ended (its session was dropped): finish closing.
                 _ => {
                     let _ = ws.close(Some(close::NORMAL), Some("closed"));
                 }
@@ -167,6 +186,14 @@ impl RoomObject {
         Ok(Loaded { room, sockets })
     }
 
+    async fn set_alarm(&self, at: Option<i64>) {
+        let Some(at) = at else { return };
+        let when = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at as f64)));
+        if let Err(e) = self.state.storage().set_alarm(when).await {
+            worker::console_error!("room alarm could not be set: {e}");
+        }
+    }
+
     fn conn_of(&self, ws: &WebSocket) -> Option<ConnId> {
         self.state.get_tags(ws).into_iter().next().map(ConnId)
     }
@@ -176,15 +203,19 @@ impl RoomObject {
         let _ = self.with_room(|loaded| {
             loaded.sockets.remove(&conn);
             let effects = loaded.room.on_close(&conn);
-            loaded.apply(effects);
+            // Closing never asks for an alarm; a stale one fires and finds nothing to do.
+            let _ = loaded.apply(effects);
         });
     }
 
-    /// Accepts a websocket the Worker already authenticated: the user and resume point come in
-    /// internal headers.
-    fn open_socket(&self, req: &Request) -> std::result::Result<Response, Error> {
+    /// Accepts a websocket the Worker already authenticated: the user, the token's expiry and
+    /// the resume point come in internal headers.
+    async fn open_socket(&self, req: &Request) -> std::result::Result<Response, Error> {
         let user: User = serde_json::from_str(&header(req, api::USER)?.unwrap_or_default())
             .map_err(|e| Error::internal(format!("internal connect without a valid user: {e}")))?;
+        let expires_at = header(req, api::EXPIRES)?
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(|| Error::internal("internal connect without a valid expiry"))?;
         let since = header(req, api::SINCE)?
             .map(|s| s.parse::<u64>().map_err(|_| Error::internal(format!("internal connect with since={s:?}"))))
             .transpose()?;
@@ -195,30 +226,18 @@ impl RoomObject {
         if let Err((error, code)) = admitted {
             return refuse_socket(pair, &error, code, protocol);
         }
-        let conn = ConnId(fresh_id());
-        self.state.accept_websocket_with_tags(&pair.server, &[&conn.0]);
+
+        let session = Session { conn: ConnId(fresh_id()), user, expires_at };
+        self.state.accept_websocket_with_tags(&pair.server, &[&session.conn.0]);
+        // Stored before the room can send anything: every registered socket has its session.
+        pair.server.serialize_attachment(&session).map_err(internal)?;
         let now = now_ms();
-        let registered = self.with_room(|loaded| {
-            loaded.sockets.insert(conn.clone(), pair.server.clone());
-            let effects = loaded.room.on_connect(now, conn.clone(), user.clone(), since);
-            loaded.apply(effects);
-            loaded.room.has_connection(&conn)
+        let alarm = self.with_room(|loaded| {
+            loaded.sockets.insert(session.conn.clone(), pair.server.clone());
+            let effects = loaded.room.on_connect(now, session, since);
+            loaded.apply(effects)
         })?;
-        if registered {
-            if let Err(e) = pair.server.serialize_attachment(Session { conn: conn.clone(), user }) {
-                // A socket without its session would be lost at the next hibernation: end it
-                // now, visibly, rather than later, silently.
-                self.with_room(|loaded| {
-                    loaded.sockets.remove(&conn);
-                    let effects = loaded.room.on_close(&conn);
-                    loaded.apply(effects);
-                })?;
-                close_with_error(
-                    &pair.server,
-                    &Error::internal(format!("could not store the connection's session: {e}")),
-                );
-            }
-        }
+        self.set_alarm(alarm).await;
         upgrade_response(pair.client, protocol)
     }
 
@@ -229,7 +248,8 @@ impl RoomObject {
         let now = now_ms();
         let ack = self.with_room(|loaded| {
             let (ack, effects) = loaded.room.publish(now, &request.user, request.draft, fresh_id)?;
-            loaded.apply(effects);
+            // Publishing never asks for an alarm.
+            let _ = loaded.apply(effects);
             Ok::<_, Error>(ack)
         })??;
         respond::json(if ack.duplicate { 200 } else { 201 }, ack_json(&ack)).map_err(internal)
@@ -256,6 +276,10 @@ impl RoomObject {
     }
 }
 
+fn header(req: &Request, name: &str) -> std::result::Result<Option<String>, Error> {
+    req.headers().get(name).map_err(internal)
+}
+
 /// The 101 answer carrying the client's end, with the subprotocol the client must see selected.
 fn upgrade_response(client: WebSocket, protocol: Option<String>) -> std::result::Result<Response, Error> {
     let mut response = Response::from_websocket(client).map_err(internal)?;
@@ -276,13 +300,9 @@ fn refuse_socket(
     protocol: Option<String>,
 ) -> std::result::Result<Response, Error> {
     pair.server.accept().map_err(internal)?;
-    let _ = pair.server.send_with_str(herald_core::protocol::native::error_frame(error, None));
+    let _ = pair.server.send_with_str(error_frame(error, None));
     let _ = pair.server.close(Some(code), Some(error.code.as_str()));
     upgrade_response(pair.client, protocol)
-}
-
-fn header(req: &Request, name: &str) -> std::result::Result<Option<String>, Error> {
-    req.headers().get(name).map_err(internal)
 }
 
 /// The code to answer a client's close with: its own, unless it is one that must not be sent
@@ -296,6 +316,6 @@ fn reply_code(code: usize) -> u16 {
 
 /// An event the room could not even load for: tell the client why, then close (reconnectable).
 fn close_with_error(ws: &WebSocket, error: &Error) {
-    let _ = ws.send_with_str(herald_core::protocol::native::error_frame(error, None));
+    let _ = ws.send_with_str(error_frame(error, None));
     let _ = ws.close(Some(close::INTERNAL), Some(error.code.as_str()));
 }

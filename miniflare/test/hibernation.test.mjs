@@ -3,7 +3,7 @@
 // real frame loads the room again and rebuilds every connection from its attachment.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startHerald } from "../harness.mjs";
+import { startHerald, rawClient } from "../harness.mjs";
 
 const loads = (herald, room) => herald.logs.filter((l) => l.includes(`room ${room} loaded:`));
 
@@ -15,6 +15,13 @@ test("an evicted room keeps its sockets, answers pings asleep, and wakes with pr
     await a.publish("chat", 1);
     await b.messages(1);
     assert.equal(loads(herald, "sleepy").length, 1);
+
+    // A peer that is closed for an oversize frame but never completes the close must not come
+    // back as a member when the room wakes.
+    const mallory = await rawClient(herald.http, "/v1/rooms/sleepy/ws", herald.token("mallory"));
+    await a.take(1, (f) => f.type === "joined" && f.user.id === "mallory");
+    mallory.send(JSON.stringify({ type: "publish", event: "big", data: "x".repeat(70_000) }));
+    await a.take(1, (f) => f.type === "left" && f.user.id === "mallory");
 
     await new Promise((r) => setTimeout(r, 12_000));
     a.send('{"type":"ping"}');
@@ -32,6 +39,8 @@ test("an evicted room keeps its sockets, answers pings asleep, and wakes with pr
 
     const presence = await herald.api("/v1/rooms/sleepy/presence");
     assert.deepEqual(presence.json.members.map((m) => m.id), ["alice", "bob"]);
+    assert.equal(presence.json.connections, 2, "the half-closed peer was not restored");
+    mallory.destroy();
     await b.close();
     const [left] = await a.take(1, (f) => f.type === "left");
     assert.equal(left.user.id, "bob");

@@ -111,6 +111,8 @@ test("REST refuses malformed JSON, wrong types and oversize bodies with coded 4x
   assert.deepEqual([malformed.status, malformed.json.code], [400, "malformed_json"]);
   const notObject = await post("[1,2]");
   assert.deepEqual([notObject.status, notObject.json.code], [400, "invalid_field"]);
+  const positional = await post('["chat", {"y": 2}]');
+  assert.deepEqual([positional.status, positional.json.code], [400, "invalid_field"], "arrays are not read as objects");
   const wrongType = await post({ event: 42 });
   assert.deepEqual([wrongType.status, wrongType.json.code], [400, "invalid_field"]);
   assert.equal(wrongType.json.details.field, "event");
@@ -120,8 +122,31 @@ test("REST refuses malformed JSON, wrong types and oversize bodies with coded 4x
   assert.deepEqual([longKey.status, longKey.json.code], [400, "invalid_field"]);
   const oversize = await post({ event: "e", data: "x".repeat(5000) });
   assert.deepEqual([oversize.status, oversize.json.code], [413, "payload_too_large"]);
+  const chunked = await fetch(`${herald.http}/v1/rooms/lobby/messages`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${herald.token("alice")}` },
+    duplex: "half",
+    body: new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 8; i++) controller.enqueue(new TextEncoder().encode("x".repeat(1024)));
+        controller.close();
+      },
+    }),
+  });
+  assert.equal(chunked.headers.get("content-length") === null, true);
+  assert.deepEqual([chunked.status, (await chunked.json()).code], [413, "payload_too_large"], "a body without a length is capped too");
   const history = await herald.api("/v1/rooms/lobby/messages");
   assert.deepEqual(history.json.messages, [], "nothing refused was published");
+});
+
+test("an array frame is refused, not read by position", async () => {
+  const c = await herald.connect("arrays", "alice");
+  await c.take(2);
+  c.send('["publish","t1","chat",{"x":1},null]');
+  assert.equal((await c.next("error")).code, "invalid_field");
+  const history = await herald.api("/v1/rooms/arrays/messages");
+  assert.deepEqual(history.json.messages, []);
+  await c.close();
 });
 
 test("REST refuses unknown routes, wrong methods, bad room ids and bad queries", async () => {

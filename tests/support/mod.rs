@@ -10,13 +10,20 @@
 
 use herald_core::config::{Limits, Retention};
 use herald_core::ids::{ConnId, RoomId, User, UserId};
-use herald_core::room::{Effect, Log, MemoryLog, Room, Sql, SqlLog, SqlValue, StoreError};
+use herald_core::room::{Effect, Log, MemoryLog, Room, Session, Sql, SqlLog, SqlValue, StoreError};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 /// Monday 2026-11-02 09:00 UTC: tests start here.
 pub const T0: i64 = 1_793_610_000_000;
+
+pub const DAY: i64 = 24 * 3600 * 1000;
+
+/// A session of `who` on connection `id`, valid for a day from [`T0`].
+pub fn session(id: &str, who: &User) -> Session {
+    Session { conn: conn(id), user: who.clone(), expires_at: T0 + DAY }
+}
 
 pub fn user(id: &str) -> User {
     User { id: UserId::parse(id).unwrap(), name: Some(format!("{id} name")), avatar: None }
@@ -87,6 +94,8 @@ pub struct Harness<L: Log> {
     open: BTreeSet<ConnId>,
     inbox: BTreeMap<ConnId, Vec<Value>>,
     closed: BTreeMap<ConnId, u16>,
+    /// The alarm the room asked for last, as the platform keeps it.
+    pub alarm: Option<i64>,
 }
 
 impl Harness<MemoryLog> {
@@ -115,7 +124,15 @@ impl Harness<SqlLog<Sqlite>> {
 
 impl<L: Log> Harness<L> {
     pub fn over(room: Room<L>) -> Self {
-        Self { room, now: T0, next_id: 0, open: BTreeSet::new(), inbox: BTreeMap::new(), closed: BTreeMap::new() }
+        Self {
+            room,
+            now: T0,
+            next_id: 0,
+            open: BTreeSet::new(),
+            inbox: BTreeMap::new(),
+            closed: BTreeMap::new(),
+            alarm: None,
+        }
     }
 
     pub fn advance(&mut self, ms: i64) {
@@ -143,6 +160,7 @@ impl<L: Log> Harness<L> {
                     self.open.remove(&to);
                     self.closed.insert(to, code);
                 }
+                Effect::SetAlarm { at } => self.alarm = Some(at),
             }
         }
     }
@@ -152,11 +170,26 @@ impl<L: Log> Harness<L> {
         self.inbox.entry(to.clone()).or_default().push(frame);
     }
 
+    /// Opens connection `id` for `who` with a token valid for a day.
     pub fn connect(&mut self, id: &str, who: &User, since: Option<u64>) {
+        self.connect_until(id, who, since, self.now + DAY);
+    }
+
+    /// Opens connection `id` for `who` with a token valid until `expires_at`.
+    pub fn connect_until(&mut self, id: &str, who: &User, since: Option<u64>, expires_at: i64) {
         let c = conn(id);
         self.open.insert(c.clone());
-        let effects = self.room.on_connect(self.now, c, who.clone(), since);
+        let effects = self.room.on_connect(self.now, Session { conn: c, user: who.clone(), expires_at }, since);
         self.apply(effects);
+    }
+
+    /// The platform fires the room's alarm (if it is due).
+    pub fn fire_alarm(&mut self) {
+        if self.alarm.is_some_and(|at| at <= self.now) {
+            self.alarm = None;
+            let effects = self.room.on_alarm(self.now);
+            self.apply(effects);
+        }
     }
 
     pub fn send(&mut self, id: &str, text: &str) {

@@ -64,6 +64,12 @@ impl Identity {
     }
 }
 
+/// Header fields beyond jwt-compact's own that verification must look at.
+#[derive(Debug, Clone, Deserialize)]
+struct ExtraHeader {
+    crit: Option<serde_json::Value>,
+}
+
 /// Herald's own claims, beside the standard `exp` / `nbf` / `iat` that jwt-compact handles.
 #[derive(Debug, Deserialize)]
 struct HeraldClaims {
@@ -100,14 +106,22 @@ fn invalid(message: impl Into<String>) -> Error {
 impl Verifier {
     /// Verifies `token` at `now_ms` (milliseconds since the epoch).
     pub fn verify(&self, token: &str, now_ms: i64) -> Result<Identity, Error> {
-        let untrusted = UntrustedToken::new(token).map_err(|e| invalid(format!("the token is not a JWT: {e}")))?;
+        let untrusted = UntrustedToken::<ExtraHeader>::try_from(token)
+            .map_err(|e| invalid(format!("the token is not a JWT: {e}")))?;
+        if untrusted.header().other_fields.crit.is_some() {
+            // RFC 7515 §4.1.11: a token whose critical extensions we do not understand must be
+            // refused, and Herald understands none.
+            return Err(invalid(
+                "the token's header names critical extensions (`crit`), which Herald does not support",
+            ));
+        }
         let alg = untrusted.algorithm().to_owned();
         let kid = untrusted.header().key_id.as_deref();
         let accepted = Accepted::by_name(&alg).ok_or_else(|| {
             invalid(format!("tokens signed with {alg:?} are not accepted (use HS256, ES256 or EdDSA)"))
         })?;
 
-        let verified: Token<HeraldClaims> = match accepted {
+        let verified: Token<HeraldClaims, ExtraHeader> = match accepted {
             Accepted::Hs256(hs) => {
                 let key = self.keys.hs256.as_ref().ok_or_else(|| invalid("HS256 tokens are not accepted here"))?;
                 hs.validator(key).validate(&untrusted).map_err(validation_error)?
@@ -130,8 +144,8 @@ impl Verifier {
         &self,
         alg: &str,
         kid: Option<&str>,
-        validate: impl Fn(&PublicKeyKind) -> Option<Result<Token<HeraldClaims>, ValidationError>>,
-    ) -> Result<Token<HeraldClaims>, Error> {
+        validate: impl Fn(&PublicKeyKind) -> Option<Result<Token<HeraldClaims, ExtraHeader>, ValidationError>>,
+    ) -> Result<Token<HeraldClaims, ExtraHeader>, Error> {
         let mut last = None;
         for key in self.keys.candidates(alg, kid) {
             match validate(&key.key) {

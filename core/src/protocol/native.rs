@@ -6,6 +6,7 @@
 
 use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, User};
+use crate::json;
 use crate::message::Draft;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -51,14 +52,8 @@ struct Envelope<'a> {
 }
 
 pub fn decode(text: &str) -> Result<ClientFrame, FrameError> {
-    let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|e| FrameError {
-        error: if e.is_data() {
-            Error::new(ErrorCode::InvalidField, "a frame must be a JSON object")
-        } else {
-            Error::new(ErrorCode::MalformedJson, format!("the frame is not valid JSON: {e}"))
-        },
-        transaction: None,
-    })?;
+    let envelope: Envelope<'_> =
+        json::object(text, "frame").map_err(|error| FrameError { error, transaction: None })?;
     let transaction = match envelope.transaction {
         None | Some(Value::Null) => None,
         Some(Value::String(t)) if t.len() <= TRANSACTION_MAX => Some(Value::String(t)),
@@ -104,8 +99,13 @@ pub enum ServerFrame<'a> {
         user: &'a User,
         room: &'a RoomId,
         seq: u64,
+        /// Messages a resume asked for that retention already dropped.
         #[serde(skip_serializing_if = "Option::is_none")]
-        gap: Option<Gap>,
+        gap: Option<Span>,
+        /// Messages a resume asked for that were not replayed (the replay's size cap): fetch
+        /// them from REST history. Live messages start after `seq` either way.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        truncated: Option<Span>,
     },
     /// Answer to a publish: the message's id and seq. `duplicate` is set when the id had been
     /// published before and this is the first ack again.
@@ -139,12 +139,12 @@ pub enum ServerFrame<'a> {
     },
 }
 
-/// Messages a resuming client asked for that are no longer kept (retention dropped them).
+/// A range of seqs, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Gap {
-    /// First missing seq.
+pub struct Span {
+    /// First seq of the range.
     pub from: u64,
-    /// Last missing seq.
+    /// Last seq of the range.
     pub to: u64,
 }
 
@@ -192,6 +192,7 @@ mod tests {
         assert_eq!(err("{nope").error.code, ErrorCode::MalformedJson);
         assert_eq!(err("[1,2]").error.code, ErrorCode::InvalidField);
         assert_eq!(err("\"publish\"").error.code, ErrorCode::InvalidField);
+        assert_eq!(err(r#"["publish","t1","chat",{"x":1},null]"#).error.code, ErrorCode::InvalidField);
     }
 
     #[test]

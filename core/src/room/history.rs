@@ -1,6 +1,6 @@
 //! Reading a room: history pages and the JSON answers of the read routes.
 
-use super::{Ack, Log, Room};
+use super::{Ack, Entry, Log, Room, StoreError};
 use crate::error::Error;
 use crate::ids::{RoomId, User};
 
@@ -27,19 +27,53 @@ pub struct HistoryQuery {
 pub const PAGE_DEFAULT: usize = 100;
 pub const PAGE_MAX: usize = 1000;
 
+/// The log is read in chunks of this many messages.
+const CHUNK: usize = 256;
+
 impl<L: Log> Room<L> {
-    /// A page of the log, oldest first.
+    /// A page of the log, oldest first: at most `limit` messages and, past the first,
+    /// `max_batch_bytes` of them.
     pub fn history(&mut self, now: i64, query: HistoryQuery) -> Result<Page, Error> {
         let (floor, min_ts) = self.window(now);
         let before = query.before.unwrap_or(u64::MAX).min(self.last_seq + 1);
-        let mut entries = self
-            .log
-            .read(query.after.max(floor), before, min_ts, query.limit + 1)
+        let (entries, more) = self
+            .collect(query.after.max(floor), before, min_ts, query.limit, self.limits.max_batch_bytes)
             .map_err(|e| Error::internal(format!("could not read the room's log: {e}")))?;
-        let more = entries.len() > query.limit;
-        entries.truncate(query.limit);
         let next = if more { entries.last().map(|e| e.seq) } else { None };
         Ok(Page { messages: entries.into_iter().map(|e| e.frame).collect(), next, seq: self.last_seq })
+    }
+
+    /// Entries with `after < seq < before` and `ts >= min_ts`, oldest first, up to `max_count`
+    /// and (past the first) `max_bytes` of frames; `true` when more remain in the range. Reads
+    /// chunk by chunk, so memory stays near the cap whatever the range.
+    pub(super) fn collect(
+        &mut self,
+        after: u64,
+        before: u64,
+        min_ts: i64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<Entry>, bool), StoreError> {
+        let mut out: Vec<Entry> = Vec::new();
+        let mut bytes = 0;
+        let mut cursor = after;
+        loop {
+            // One more than needed tells whether the range goes on.
+            let want = (max_count - out.len()).min(CHUNK) + 1;
+            let chunk = self.log.read(cursor, before, min_ts, want)?;
+            let exhausted = chunk.len() < want;
+            for entry in chunk {
+                if out.len() == max_count || (!out.is_empty() && bytes + entry.frame.len() > max_bytes) {
+                    return Ok((out, true));
+                }
+                bytes += entry.frame.len();
+                cursor = entry.seq;
+                out.push(entry);
+            }
+            if exhausted {
+                return Ok((out, false));
+            }
+        }
     }
 }
 

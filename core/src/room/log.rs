@@ -41,11 +41,14 @@ pub trait Log {
     fn last_seq(&mut self) -> Result<u64, StoreError>;
     /// The seq of the entry `publisher` stored under `id`, if it is still kept.
     fn find(&mut self, publisher: &str, id: &str) -> Result<Option<u64>, StoreError>;
-    /// Stores `entry`; its seq is one more than [`Log::last_seq`].
+    /// Stores `entry`; its seq is one more than [`Log::last_seq`] and its ts is no earlier than
+    /// the last entry's.
     fn append(&mut self, entry: &Entry) -> Result<(), StoreError>;
     /// Up to `limit` entries with `after < seq < before` and `ts >= min_ts`, oldest first.
     fn read(&mut self, after: u64, before: u64, min_ts: i64, limit: usize) -> Result<Vec<Entry>, StoreError>;
-    /// Deletes entries with `seq < below` or `ts < min_ts`, except the newest entry.
+    /// Deletes entries with `seq < below` or `ts < min_ts`, except the newest entry. The room
+    /// appends with non-decreasing `ts`, so both sets are a prefix of the log, and an
+    /// implementation may rely on that.
     fn prune(&mut self, below: u64, min_ts: i64) -> Result<(), StoreError>;
 }
 

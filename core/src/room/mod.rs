@@ -5,18 +5,20 @@
 //! synchronously, before any effect exists: a message is stored with its idempotency key
 //! before anyone can be told about it.
 //!
-//! | input                      | what it does                                                   |
-//! |----------------------------|----------------------------------------------------------------|
-//! | [`Room::on_connect`]       | limits, `welcome`, `presence`, replay after `since`, `joined`   |
-//! | [`Room::on_frame`]         | size, decode, rate, then `publish` → `ack` + `message`, `ping`  |
-//! | [`Room::on_binary`]        | refused: the native protocol is text                          |
-//! | [`Room::on_close`]         | forget the connection; `left` when it was the user's last     |
-//! | [`Room::restore`]          | re-register a connection after the object woke from hibernation |
-//! | [`Room::publish`]          | a REST publish: same order and idempotency as a websocket one |
-//! | [`Room::history`], [`Room::presence`] | reads                                           |
+//! | input                      | what it does                                                   | file |
+//! |----------------------------|----------------------------------------------------------------|------|
+//! | [`Room::on_connect`]       | limits, `welcome`, `presence`, replay after `since`, `joined`   | here |
+//! | [`Room::restore`]          | re-register a connection after the object woke from hibernation | here |
+//! | [`Room::on_close`]         | forget the connection; `left` when it was the user's last     | here |
+//! | [`Room::on_alarm`]         | end the sessions whose token expired                         | here |
+//! | [`Room::on_frame`]         | size, expiry, decode, rate, then `publish` → `ack` + `message`, `ping` | `publish.rs` |
+//! | [`Room::on_binary`]        | refused: the native protocol is text                          | `publish.rs` |
+//! | [`Room::publish`]          | a REST publish: same order and idempotency as a websocket one | `publish.rs` |
+//! | [`Room::history`], [`Room::presence`] | reads                                           | `history.rs` |
 
 mod history;
 mod log;
+mod publish;
 mod rate;
 mod sql_log;
 
@@ -28,9 +30,8 @@ pub use sql_log::{Sql, SqlLog, SqlValue};
 use crate::config::{Limits, Retention};
 use crate::error::{close, Error, ErrorCode};
 use crate::ids::{ConnId, RoomId, User, UserId};
-use crate::message::Draft;
-use crate::protocol::native::{self, error_frame, Command, Gap, ServerFrame};
-use serde::Serialize;
+use crate::protocol::native::{error_frame, ServerFrame, Span};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Something the shell must do. A list of effects is applied in order; the log was already
@@ -41,8 +42,12 @@ pub enum Effect {
     Send { to: ConnId, text: String },
     /// Send `text` to every open connection of the room, except `except`.
     Broadcast { text: String, except: Option<ConnId> },
-    /// Close one connection with `code` and forget its socket.
+    /// Close one connection with `code`, and forget its socket: it must not come back after a
+    /// hibernation even if the client never completes the close.
     Close { to: ConnId, code: u16, reason: String },
+    /// Wake the room at `at` (ms since the epoch) and call [`Room::on_alarm`]. Replaces any
+    /// alarm set before.
+    SetAlarm { at: i64 },
 }
 
 /// The answer to a publish: what the `ack` frame and the REST reply carry.
@@ -55,19 +60,25 @@ pub struct Ack {
     pub duplicate: bool,
 }
 
-/// How many appends pass between two physical prunes. Reads apply retention exactly whatever
-/// is still stored, so pruning can be lazy.
-const PRUNE_EVERY: u32 = 64;
-
-/// Replay reads the log in chunks of this many messages.
-const REPLAY_CHUNK: usize = 256;
+/// One connection as the room knows it: what the shell keeps with the socket (its attachment)
+/// so the connection can be restored after hibernation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub conn: ConnId,
+    pub user: User,
+    /// When the token that opened it stops being valid (ms since the epoch, leeway included).
+    pub expires_at: i64,
+}
 
 struct Conn {
-    user: UserId,
+    /// The profile from this connection's own token: its messages carry it.
+    profile: User,
+    expires_at: i64,
     bucket: TokenBucket,
 }
 
 struct Member {
+    /// The profile of the user's newest connection.
     profile: User,
     connections: usize,
 }
@@ -78,24 +89,33 @@ pub struct Room<L: Log> {
     retention: Retention,
     log: L,
     last_seq: u64,
+    /// The ts of the last message; a new message's ts is never earlier, so retention by age
+    /// drops a prefix of the log.
+    last_ts: i64,
     conns: BTreeMap<ConnId, Conn>,
     members: BTreeMap<UserId, Member>,
-    appends_since_prune: u32,
+    /// The alarm this room asked for and has not seen fire yet.
+    alarm_at: Option<i64>,
 }
 
 impl<L: Log> Room<L> {
     /// Loads a room over its log (a new room when the log is empty).
     pub fn load(id: RoomId, limits: Limits, retention: Retention, mut log: L) -> Result<Self, StoreError> {
         let last_seq = log.last_seq()?;
+        let last_ts = match last_seq {
+            0 => i64::MIN,
+            seq => log.read(seq - 1, seq + 1, i64::MIN, 1)?.first().map_or(i64::MIN, |e| e.ts),
+        };
         Ok(Self {
             id,
             limits,
             retention,
             log,
             last_seq,
+            last_ts,
             conns: BTreeMap::new(),
             members: BTreeMap::new(),
-            appends_since_prune: 0,
+            alarm_at: None,
         })
     }
 
@@ -117,6 +137,7 @@ impl<L: Log> Room<L> {
         self.conns.len()
     }
 
+    /// The log, for tests and tools.
     pub fn log_mut(&mut self) -> &mut L {
         &mut self.log
     }
@@ -146,234 +167,132 @@ impl<L: Log> Room<L> {
     }
 
     /// A connection opens. `since` asks for every message after that seq before live ones.
-    pub fn on_connect(&mut self, now: i64, conn: ConnId, user: User, since: Option<u64>) -> Vec<Effect> {
+    pub fn on_connect(&mut self, now: i64, session: Session, since: Option<u64>) -> Vec<Effect> {
+        let conn = session.conn.clone();
         if let Err((error, code)) = self.admit(since) {
             return refuse(conn, &error, code);
         }
-        let mut effects = Vec::new();
-        match self.replay(now, since, &conn, &user, &mut effects) {
-            Ok(()) => {}
+        let mut effects = match self.greet(now, &session, since) {
+            Ok(effects) => effects,
             Err(e) => {
-                return refuse(conn, &Error::internal(format!("could not read the room's log: {e}")), close::INTERNAL)
+                let error = Error::internal(format!("could not read the room's log: {e}"));
+                return refuse(conn, &error, close::INTERNAL);
             }
+        };
+        let expires_at = session.expires_at;
+        if self.add_connection(now, session) {
+            let profile = &self.members[&self.conns[&conn].profile.id].profile;
+            let text = ServerFrame::Joined { user: profile }.encode();
+            effects.push(Effect::Broadcast { text, except: Some(conn) });
         }
-        let is_new_member = self.add_connection(now, conn.clone(), user);
-        if is_new_member {
-            let profile = &self.members[&self.conns[&conn].user].profile;
-            effects
-                .push(Effect::Broadcast { text: ServerFrame::Joined { user: profile }.encode(), except: Some(conn) });
+        if self.alarm_at.is_none_or(|at| expires_at < at) {
+            self.alarm_at = Some(expires_at);
+            effects.push(Effect::SetAlarm { at: expires_at });
         }
         effects
     }
 
-    /// `welcome`, `presence`, then the messages after `since` (all before the connection is
-    /// registered, so nothing live can slip between them).
-    fn replay(
-        &mut self,
-        now: i64,
-        since: Option<u64>,
-        conn: &ConnId,
-        user: &User,
-        effects: &mut Vec<Effect>,
-    ) -> Result<(), StoreError> {
+    /// `welcome`, `presence`, then the messages after `since`: made before the connection is
+    /// registered, so nothing live can slip between them. The replay holds at most
+    /// `max_batch_bytes` of messages; past that, `welcome.truncated` names the rest to fetch
+    /// over REST history, and `welcome.gap` names what retention already dropped.
+    fn greet(&mut self, now: i64, session: &Session, since: Option<u64>) -> Result<Vec<Effect>, StoreError> {
         let (floor, min_ts) = self.window(now);
-        let first = match since {
-            Some(since) if since < self.last_seq => {
-                self.log.read(since.max(floor), self.last_seq + 1, min_ts, 1)?.into_iter().next()
+        let (replay, truncated, gap) = match since.filter(|&s| s < self.last_seq) {
+            None => (Vec::new(), None, None),
+            Some(since) => {
+                let (entries, more) =
+                    self.collect(since.max(floor), self.last_seq + 1, min_ts, usize::MAX, self.limits.max_batch_bytes)?;
+                let first_kept = entries.first().map_or(self.last_seq + 1, |e| e.seq);
+                let gap = (first_kept > since + 1).then_some(Span { from: since + 1, to: first_kept - 1 });
+                let truncated = entries.last().filter(|_| more).map(|e| Span { from: e.seq + 1, to: self.last_seq });
+                (entries, truncated, gap)
             }
-            _ => None,
         };
-        let gap = since.filter(|&s| s < self.last_seq).and_then(|since| {
-            let first_kept = first.as_ref().map_or(self.last_seq + 1, |e| e.seq);
-            (first_kept > since + 1).then_some(Gap { from: since + 1, to: first_kept - 1 })
-        });
-        let welcome = ServerFrame::Welcome { conn: &conn.0, user, room: &self.id, seq: self.last_seq, gap }.encode();
-        effects.push(Effect::Send { to: conn.clone(), text: welcome });
-
+        let to = &session.conn;
+        let welcome = ServerFrame::Welcome {
+            conn: &to.0,
+            user: &session.user,
+            room: &self.id,
+            seq: self.last_seq,
+            gap,
+            truncated,
+        };
         let mut members: Vec<&User> = self.members.values().map(|m| &m.profile).collect();
-        if !self.members.contains_key(&user.id) {
-            members.push(user);
+        if !self.members.contains_key(&session.user.id) {
+            members.push(&session.user);
         }
-        effects.push(Effect::Send { to: conn.clone(), text: ServerFrame::Presence { members }.encode() });
-
-        let Some(first) = first else { return Ok(()) };
-        let mut after = first.seq;
-        effects.push(Effect::Send { to: conn.clone(), text: first.frame });
-        loop {
-            let chunk = self.log.read(after, self.last_seq + 1, min_ts, REPLAY_CHUNK)?;
-            let done = chunk.len() < REPLAY_CHUNK;
-            for entry in chunk {
-                after = entry.seq;
-                effects.push(Effect::Send { to: conn.clone(), text: entry.frame });
-            }
-            if done {
-                return Ok(());
-            }
-        }
+        let mut effects = vec![
+            Effect::Send { to: to.clone(), text: welcome.encode() },
+            Effect::Send { to: to.clone(), text: ServerFrame::Presence { members }.encode() },
+        ];
+        effects.extend(replay.into_iter().map(|e| Effect::Send { to: to.clone(), text: e.frame }));
+        Ok(effects)
     }
 
     /// Registers a connection; true when it is the user's first (a new member).
-    fn add_connection(&mut self, now: i64, conn: ConnId, user: User) -> bool {
-        let user_id = user.id.clone();
+    fn add_connection(&mut self, now: i64, session: Session) -> bool {
         let bucket = TokenBucket::new(now, self.limits.messages_per_second, self.limits.message_burst);
-        self.conns.insert(conn, Conn { user: user_id.clone(), bucket });
-        let member = self.members.entry(user_id).or_insert(Member { profile: user, connections: 0 });
+        let user_id = session.user.id.clone();
+        let member = self.members.entry(user_id).or_insert(Member { profile: session.user.clone(), connections: 0 });
+        member.profile = session.user.clone();
         member.connections += 1;
-        member.connections == 1
+        let first = member.connections == 1;
+        self.conns.insert(session.conn, Conn { profile: session.user, expires_at: session.expires_at, bucket });
+        first
     }
 
     /// Re-registers a connection that was open before the object hibernated. No frames: the
-    /// client saw nothing happen.
-    pub fn restore(&mut self, now: i64, conn: ConnId, user: User) {
-        if !self.conns.contains_key(&conn) {
-            self.add_connection(now, conn, user);
+    /// client saw nothing happen. Its expiry alarm was set when it connected.
+    pub fn restore(&mut self, now: i64, session: Session) {
+        if !self.conns.contains_key(&session.conn) {
+            self.alarm_at = Some(self.alarm_at.map_or(session.expires_at, |at| at.min(session.expires_at)));
+            self.add_connection(now, session);
         }
-    }
-
-    /// A text frame arrives on `conn`. `fresh_id` names a message published without an id.
-    pub fn on_frame(&mut self, now: i64, conn: &ConnId, text: &str, fresh_id: impl FnOnce() -> String) -> Vec<Effect> {
-        if !self.conns.contains_key(conn) {
-            // A socket the room refused or already closed; its close is under way.
-            return Vec::new();
-        }
-        if text.len() > self.limits.max_frame_bytes {
-            return self.too_big(conn, text.len());
-        }
-        let decoded = native::decode(text);
-        let transaction = match &decoded {
-            Ok(frame) => frame.transaction.clone(),
-            Err(e) => e.transaction.clone(),
-        };
-        let send = |text: String| vec![Effect::Send { to: conn.clone(), text }];
-        if let Err(wait_ms) = self.conns.get_mut(conn).expect("checked above").bucket.take(now) {
-            let error = Error::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "more than {} messages per second; this frame was not processed",
-                    self.limits.messages_per_second
-                ),
-            )
-            .with_details(serde_json::json!({ "retry_after_ms": wait_ms }));
-            return send(error_frame(&error, transaction.as_ref()));
-        }
-        let frame = match decoded {
-            Ok(frame) => frame,
-            Err(e) => return send(error_frame(&e.error, e.transaction.as_ref())),
-        };
-        match frame.command {
-            Command::Ping => send(ServerFrame::Pong { transaction: transaction.as_ref() }.encode()),
-            Command::Publish(draft) => {
-                let from = self.profile_of(conn).clone();
-                match self.commit(now, &from, draft, fresh_id) {
-                    Ok((ack, message)) => {
-                        let ack_frame = ServerFrame::Ack {
-                            id: &ack.id,
-                            seq: ack.seq,
-                            duplicate: ack.duplicate,
-                            transaction: transaction.as_ref(),
-                        };
-                        let mut effects = send(ack_frame.encode());
-                        effects.extend(message.map(|text| Effect::Broadcast { text, except: None }));
-                        effects
-                    }
-                    Err(error) => send(error_frame(&error, transaction.as_ref())),
-                }
-            }
-        }
-    }
-
-    /// A binary frame arrives: the native protocol is JSON text only.
-    pub fn on_binary(&mut self, conn: &ConnId, len: usize) -> Vec<Effect> {
-        if !self.conns.contains_key(conn) {
-            return Vec::new();
-        }
-        if len > self.limits.max_frame_bytes {
-            return self.too_big(conn, len);
-        }
-        let error =
-            Error::new(ErrorCode::InvalidField, "binary frames are not part of the native protocol; send JSON text");
-        vec![Effect::Send { to: conn.clone(), text: error_frame(&error, None) }]
-    }
-
-    /// Refuses the frame and ends the connection: it leaves the room now (with `left` when it
-    /// was the user's last), not when the client gets round to completing the close.
-    fn too_big(&mut self, conn: &ConnId, len: usize) -> Vec<Effect> {
-        let error = Error::new(
-            ErrorCode::FrameTooLarge,
-            format!("a {len}-byte frame is over the {}-byte limit", self.limits.max_frame_bytes),
-        );
-        let mut effects = refuse(conn.clone(), &error, close::MESSAGE_TOO_BIG);
-        effects.extend(self.on_close(conn));
-        effects
     }
 
     /// A connection closed (or errored). Announces `left` when it was the user's last.
     pub fn on_close(&mut self, conn: &ConnId) -> Vec<Effect> {
         let Some(gone) = self.conns.remove(conn) else { return Vec::new() };
-        let member = self.members.get_mut(&gone.user).expect("every connection has a member");
+        let member = self.members.get_mut(&gone.profile.id).expect("every connection has a member");
         member.connections -= 1;
         if member.connections > 0 {
             return Vec::new();
         }
-        let member = self.members.remove(&gone.user).expect("present above");
+        let member = self.members.remove(&gone.profile.id).expect("present above");
         vec![Effect::Broadcast { text: ServerFrame::Left { user: &member.profile }.encode(), except: None }]
     }
 
-    /// A REST publish by `from`: the same order, log and idempotency as a websocket publish.
-    pub fn publish(
-        &mut self,
-        now: i64,
-        from: &User,
-        draft: Draft,
-        fresh_id: impl FnOnce() -> String,
-    ) -> Result<(Ack, Vec<Effect>), Error> {
-        let (ack, message) = self.commit(now, from, draft, fresh_id)?;
-        Ok((ack, message.map(|text| Effect::Broadcast { text, except: None }).into_iter().collect()))
+    /// The room's alarm fired: ends every session whose token has expired, and asks for the
+    /// next alarm if sessions remain.
+    pub fn on_alarm(&mut self, now: i64) -> Vec<Effect> {
+        self.alarm_at = None;
+        let expired: Vec<ConnId> =
+            self.conns.iter().filter(|(_, c)| c.expires_at <= now).map(|(id, _)| id.clone()).collect();
+        let mut effects: Vec<Effect> = expired.iter().flat_map(|conn| self.expire(conn)).collect();
+        if let Some(next) = self.conns.values().map(|c| c.expires_at).min() {
+            self.alarm_at = Some(next);
+            effects.push(Effect::SetAlarm { at: next });
+        }
+        effects
     }
 
-    /// Gives the draft its seq and stores it, or finds the first publish of its key. Returns
-    /// the ack and, for a new message, the `message` frame to broadcast.
-    fn commit(
-        &mut self,
-        now: i64,
-        from: &User,
-        draft: Draft,
-        fresh_id: impl FnOnce() -> String,
-    ) -> Result<(Ack, Option<String>), Error> {
-        let storage = |e: StoreError| Error::internal(format!("the message was not published: {e}"));
-        if let Some(key) = &draft.key {
-            if let Some(seq) = self.log.find(from.id.as_str(), key).map_err(storage)? {
-                return Ok((Ack { id: key.clone(), seq, duplicate: true }, None));
-            }
-        }
-        let id = draft.key.unwrap_or_else(fresh_id);
-        let seq = self.last_seq + 1;
-        let frame = ServerFrame::Message {
-            room: &self.id,
-            seq,
-            id: &id,
-            event: &draft.event,
-            data: &draft.data,
-            from,
-            ts: now,
-        }
-        .encode();
-        let entry = Entry { seq, id, publisher: from.id.as_str().to_owned(), ts: now, frame };
-        self.log.append(&entry).map_err(storage)?;
-        self.last_seq = seq;
-        self.prune_now_and_then(now);
-        Ok((Ack { id: entry.id, seq, duplicate: false }, Some(entry.frame)))
+    /// Ends a session whose token expired: the client is told, then closed with a code that
+    /// says "reconnect only with a new token".
+    fn expire(&mut self, conn: &ConnId) -> Vec<Effect> {
+        let error = Error::new(
+            ErrorCode::TokenExpired,
+            "the token this connection opened with has expired; reconnect with a new one",
+        );
+        self.end(conn, &error, close::TOKEN_EXPIRED)
     }
 
-    fn prune_now_and_then(&mut self, now: i64) {
-        self.appends_since_prune += 1;
-        if self.appends_since_prune < PRUNE_EVERY {
-            return;
-        }
-        self.appends_since_prune = 0;
-        let (floor, min_ts) = self.window(now);
-        // A failed prune only keeps old messages longer; reads apply retention anyway.
-        let _ = self.log.prune(floor + 1, min_ts);
+    /// Tells a registered connection why, closes it, and removes it from the room at once
+    /// (with `left` when it was the user's last), not when the client completes the close.
+    fn end(&mut self, conn: &ConnId, error: &Error, code: u16) -> Vec<Effect> {
+        let mut effects = refuse(conn.clone(), error, code);
+        effects.extend(self.on_close(conn));
+        effects
     }
 
     /// Retention as read bounds: messages at or below `floor`, or older than `min_ts`, are gone.
@@ -384,10 +303,6 @@ impl<L: Log> Room<L> {
     /// The room's members (one entry per user, however many connections), by user id.
     pub fn presence(&self) -> Vec<&User> {
         self.members.values().map(|m| &m.profile).collect()
-    }
-
-    fn profile_of(&self, conn: &ConnId) -> &User {
-        &self.members[&self.conns[conn].user].profile
     }
 }
 

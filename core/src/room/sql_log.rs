@@ -117,15 +117,23 @@ impl<S: Sql> Log for SqlLog<S> {
         let rows = self.sql.exec(
             "SELECT seq, id, publisher, ts, frame FROM room_log
              WHERE seq > ? AND seq < ? AND ts >= ? ORDER BY seq LIMIT ?",
-            &[int(after), int(before.min(SEQ_CEILING)), SqlValue::Int(min_ts), int(limit as u64)],
+            &[int(after.min(SEQ_CEILING)), int(before.min(SEQ_CEILING)), SqlValue::Int(min_ts), int(limit as u64)],
         )?;
         rows.into_iter().map(entry).collect()
     }
 
     fn prune(&mut self, below: u64, min_ts: i64) -> Result<(), StoreError> {
+        // Entries come with non-decreasing ts, so the expired ones are a prefix: the first
+        // entry young enough, found in seq order, ends it (reading only what is deleted next).
+        let young =
+            self.sql.exec("SELECT seq FROM room_log WHERE ts >= ? ORDER BY seq LIMIT 1", &[SqlValue::Int(min_ts)])?;
+        let age_floor = match young.first().and_then(|r| r.first()) {
+            Some(seq) => as_int(seq)? as u64,
+            None => SEQ_CEILING,
+        };
         self.sql.exec(
-            "DELETE FROM room_log WHERE seq < (SELECT MAX(seq) FROM room_log) AND (seq < ? OR ts < ?)",
-            &[int(below), SqlValue::Int(min_ts)],
+            "DELETE FROM room_log WHERE seq < ? AND seq < (SELECT MAX(seq) FROM room_log)",
+            &[int(below.max(age_floor).min(SEQ_CEILING))],
         )?;
         Ok(())
     }
