@@ -18,32 +18,44 @@ mod rooms;
 pub use herald_durable_objects::RoomObject;
 
 use herald_core::error::Error;
-use herald_core::route::Route;
+use herald_core::ids::RoomId;
+use herald_core::route::{RoomRoute, Route};
 use herald_durable_objects::platform::{config, now_ms};
 use herald_durable_objects::respond::{self, internal};
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, Request, Response, Result, Url};
 
 #[event(fetch)]
 pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     Ok(handle(req, &env).await.unwrap_or_else(|e| respond::error(&e)))
 }
 
-async fn handle(mut req: Request, env: &Env) -> std::result::Result<Response, Error> {
+async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error> {
     let url = req.url().map_err(internal)?;
-    let route = Route::parse(req.method().as_ref(), url.path())?;
-    if route == Route::Ping {
-        return respond::json(200, r#"{"ok":true}"#.into()).map_err(internal);
+    match Route::parse(req.method().as_ref(), url.path())? {
+        Route::Ping => respond::json(200, r#"{"ok":true}"#.into()).map_err(internal),
+        Route::Room(room, what) => room_route(req, env, &url, room, what).await,
     }
+}
+
+/// `/v1/rooms/{room}/…`: configuration, then the token (which must allow this room), then the
+/// room's handler.
+async fn room_route(
+    mut req: Request,
+    env: &Env,
+    url: &Url,
+    room: RoomId,
+    what: RoomRoute,
+) -> std::result::Result<Response, Error> {
     let config = config(env)?;
-    if let Route::RoomSocket(_) = route {
+    if what == RoomRoute::Socket {
         rooms::require_upgrade(&req)?;
     }
-    let caller = auth::authenticate(&req, &url, config, now_ms())?;
-    match route {
-        Route::Ping => unreachable!("answered above"),
-        Route::RoomSocket(room) => rooms::connect(env, &url, &caller, room, config).await,
-        Route::RoomPublish(room) => rooms::publish(env, &mut req, &caller, room, config).await,
-        Route::RoomHistory(room) => rooms::history(env, &url, &caller, room).await,
-        Route::RoomPresence(room) => rooms::presence(env, &caller, room).await,
+    let caller = auth::authenticate(&req, url, config, now_ms())?;
+    caller.identity.require_room(&room)?;
+    match what {
+        RoomRoute::Socket => rooms::connect(env, url, &caller, room, config).await,
+        RoomRoute::Publish => rooms::publish(env, &mut req, &caller, room, config).await,
+        RoomRoute::History => rooms::history(env, url, room).await,
+        RoomRoute::Presence => rooms::presence(env, room).await,
     }
 }

@@ -1,23 +1,30 @@
 //! The public HTTP surface as data: which route a method and path name.
 //!
-//! | method | path                          | route                    |
-//! |--------|-------------------------------|--------------------------|
-//! | GET    | `/api/v1/ping`                | [`Route::Ping`]          |
-//! | GET    | `/v1/rooms/{room}/ws`         | [`Route::RoomSocket`]    |
-//! | POST   | `/v1/rooms/{room}/messages`   | [`Route::RoomPublish`]   |
-//! | GET    | `/v1/rooms/{room}/messages`   | [`Route::RoomHistory`]   |
-//! | GET    | `/v1/rooms/{room}/presence`   | [`Route::RoomPresence`]  |
+//! | method | path                          | route                                 |
+//! |--------|-------------------------------|---------------------------------------|
+//! | GET    | `/api/v1/ping`                | [`Route::Ping`]                       |
+//! | GET    | `/v1/rooms/{room}/ws`         | [`Route::Room`] [`RoomRoute::Socket`]   |
+//! | POST   | `/v1/rooms/{room}/messages`   | [`Route::Room`] [`RoomRoute::Publish`]  |
+//! | GET    | `/v1/rooms/{room}/messages`   | [`Route::Room`] [`RoomRoute::History`]  |
+//! | GET    | `/v1/rooms/{room}/presence`   | [`Route::Room`] [`RoomRoute::Presence`] |
 
 use crate::error::{Error, ErrorCode};
 use crate::ids::RoomId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// No token needed.
     Ping,
-    RoomSocket(RoomId),
-    RoomPublish(RoomId),
-    RoomHistory(RoomId),
-    RoomPresence(RoomId),
+    /// Everything about one room: a token allowed in that room is needed.
+    Room(RoomId, RoomRoute),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomRoute {
+    Socket,
+    Publish,
+    History,
+    Presence,
 }
 
 impl Route {
@@ -30,16 +37,15 @@ impl Route {
             ["api", "v1", "ping"] => allow(&method, &["GET", "HEAD"]).map(|_| Self::Ping),
             ["v1", "rooms", room, "ws"] => {
                 allow(&method, &["GET"])?;
-                Ok(Self::RoomSocket(RoomId::parse(room)?))
+                Ok(Self::Room(RoomId::parse(room)?, RoomRoute::Socket))
             }
             ["v1", "rooms", room, "messages"] => {
                 let post = allow(&method, &["GET", "POST"])? == "POST";
-                let room = RoomId::parse(room)?;
-                Ok(if post { Self::RoomPublish(room) } else { Self::RoomHistory(room) })
+                Ok(Self::Room(RoomId::parse(room)?, if post { RoomRoute::Publish } else { RoomRoute::History }))
             }
             ["v1", "rooms", room, "presence"] => {
                 allow(&method, &["GET"])?;
-                Ok(Self::RoomPresence(RoomId::parse(room)?))
+                Ok(Self::Room(RoomId::parse(room)?, RoomRoute::Presence))
             }
             _ => Err(Error::new(ErrorCode::NotFound, format!("no route {method} {path}; see docs/api.md"))),
         }
@@ -69,10 +75,10 @@ mod tests {
     #[test]
     fn known_routes_parse() {
         assert_eq!(Route::parse("GET", "/api/v1/ping"), Ok(Route::Ping));
-        assert_eq!(Route::parse("GET", "/v1/rooms/lobby/ws"), Ok(Route::RoomSocket(room("lobby"))));
-        assert_eq!(Route::parse("post", "/v1/rooms/a:b/messages"), Ok(Route::RoomPublish(room("a:b"))));
-        assert_eq!(Route::parse("GET", "/v1/rooms/a/messages"), Ok(Route::RoomHistory(room("a"))));
-        assert_eq!(Route::parse("GET", "/v1/rooms/a/presence"), Ok(Route::RoomPresence(room("a"))));
+        assert_eq!(Route::parse("GET", "/v1/rooms/lobby/ws"), Ok(Route::Room(room("lobby"), RoomRoute::Socket)));
+        assert_eq!(Route::parse("post", "/v1/rooms/a:b/messages"), Ok(Route::Room(room("a:b"), RoomRoute::Publish)));
+        assert_eq!(Route::parse("GET", "/v1/rooms/a/messages"), Ok(Route::Room(room("a"), RoomRoute::History)));
+        assert_eq!(Route::parse("GET", "/v1/rooms/a/presence"), Ok(Route::Room(room("a"), RoomRoute::Presence)));
     }
 
     #[test]
