@@ -7,6 +7,10 @@
 # disabled in Cargo.toml.
 set -eu
 cd "$(dirname "$0")/.."
-PATH="$HOME/.cargo/bin:$PATH"
-export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
+PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export PATH
+if [ -z "${WASM_BINDGEN_BIN:-}" ]; then
+  WASM_BINDGEN_BIN=$(command -v wasm-bindgen) || { echo "wasm-bindgen not found: run scripts/setup.sh" >&2; exit 1; }
+  export WASM_BINDGEN_BIN
+fi
 exec worker-build --release

@@ -3,7 +3,7 @@
 # and checks the bundle holds the worker and its wasm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export WRANGLER_SEND_METRICS=false
 scripts/setup.sh
 out=$(mktemp -d)

@@ -3,7 +3,7 @@
 # .wrangler/state, on http://127.0.0.1:${PORT:-8787}. No Cloudflare account, no network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export WRANGLER_SEND_METRICS=false
 PORT="${PORT:-8787}"
 

@@ -11,7 +11,7 @@
 #   - .dev.vars, the local-dev secrets, from .dev.vars.example
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 WORKER_BUILD_VERSION=0.8.7
 NODE_MIN_MAJOR=20 # wrangler 4.86 needs Node >= 20.3; 4.87+ needs 22, hence the pin

@@ -3,7 +3,7 @@
 # end-to-end suite against the built worker in workerd (miniflare/, real ws and fetch clients).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export WRANGLER_SEND_METRICS=false
 
 scripts/setup.sh
