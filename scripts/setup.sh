@@ -49,7 +49,7 @@ stamp=miniflare/node_modules/.herald-setup
 want=$(sha256sum miniflare/package-lock.json | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   say "installing the npm packages in miniflare/"
-  (cd miniflare && npm ci --no-audit --no-fund --loglevel=error)
+  (cd miniflare && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error)
   echo "$want" > "$stamp"
 fi
 
