@@ -5,6 +5,7 @@ use herald_core::auth::token::{find_token, TokenSources};
 use herald_core::auth::Identity;
 use herald_core::config::Config;
 use herald_core::error::{Error, ErrorCode};
+use herald_durable_objects::platform::query_param;
 use worker::{Request, Url};
 
 /// A verified caller, and the subprotocol to select when the token came in
@@ -18,7 +19,7 @@ pub fn authenticate(req: &Request, url: &Url, config: &Config, now_ms: i64) -> R
     let headers = req.headers();
     let authorization = headers.get("authorization").ok().flatten();
     let protocols = headers.get("sec-websocket-protocol").ok().flatten();
-    let query_token = url.query_pairs().find(|(k, _)| k == "token").map(|(_, v)| v.into_owned());
+    let query_token = query_param(url, "token");
     let credential = find_token(TokenSources {
         authorization: authorization.as_deref(),
         query_token: query_token.as_deref(),

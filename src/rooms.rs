@@ -9,6 +9,7 @@ use herald_core::ids::RoomId;
 use herald_core::internal::{self as api, header_json, PublishRequest};
 use herald_core::message::Draft;
 use herald_core::room::HistoryQuery;
+use herald_durable_objects::platform::query_param;
 use herald_durable_objects::respond::internal;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub, Url};
 
@@ -35,10 +36,6 @@ async fn call(
     }
     let request = Request::new_with_init(&format!("https://room{path_and_query}"), &init).map_err(internal)?;
     stub(env, room)?.fetch_with_request(request).await.map_err(internal)
-}
-
-fn query_param(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 /// A websocket route reached without `Upgrade: websocket` is told so, not left hanging.

@@ -25,6 +25,11 @@ pub fn fresh_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The first value of query parameter `name`, percent-decoded.
+pub fn query_param(url: &worker::Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
 /// Reads a var or secret as a string (both reach a Worker as strings).
 pub fn var(env: &worker::Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string())

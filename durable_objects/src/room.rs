@@ -8,7 +8,7 @@
 //! made before it are durable. The one effect that needs an `.await`, setting the alarm, is
 //! performed after the others, with no state borrowed.
 
-use crate::platform::{config, fresh_id, now_ms};
+use crate::platform::{config, fresh_id, now_ms, query_param};
 use crate::respond::{self, internal};
 use crate::sql::DurableSql;
 use herald_core::error::{close, Error, ErrorCode};
@@ -257,8 +257,8 @@ impl RoomObject {
 
     fn read_history(&self, req: &Request) -> std::result::Result<Response, Error> {
         let url = req.url().map_err(internal)?;
-        let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
-        let (after, before, limit) = (param("after"), param("before"), param("limit"));
+        let (after, before, limit) =
+            (query_param(&url, "after"), query_param(&url, "before"), query_param(&url, "limit"));
         let query = HistoryQuery::parse(after.as_deref(), before.as_deref(), limit.as_deref())?;
         let now = now_ms();
         let body = self.with_room(|loaded| {

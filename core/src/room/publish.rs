@@ -125,7 +125,7 @@ impl<L: Log> Room<L> {
         self.log.append(&entry).map_err(storage)?;
         self.last_seq = seq;
         self.last_ts = ts;
-        if seq % PRUNE_EVERY == 0 {
+        if seq.is_multiple_of(PRUNE_EVERY) {
             let (floor, min_ts) = self.window(now);
             // A failed prune only keeps old messages longer; reads apply retention anyway.
             let _ = self.log.prune(floor + 1, min_ts);
