@@ -16,21 +16,28 @@ pub struct Caller {
 }
 
 pub fn authenticate(req: &Request, url: &Url, config: &Config, now_ms: i64) -> Result<Caller, Error> {
-    let headers = req.headers();
-    let authorization = headers.get("authorization").ok().flatten();
-    let protocols = headers.get("sec-websocket-protocol").ok().flatten();
-    let query_token = query_param(url, "token");
-    let credential = find_token(TokenSources {
-        authorization: authorization.as_deref(),
-        query_token: query_token.as_deref(),
-        protocols: protocols.as_deref(),
-    })
-    .ok_or_else(|| {
+    authenticate_if_given(req, url, config, now_ms)?.ok_or_else(|| {
         Error::new(
             ErrorCode::TokenMissing,
             "no token: send `Authorization: Bearer <jwt>`, `?token=<jwt>`, or offer it in Sec-WebSocket-Protocol",
         )
-    })?;
+    })
+}
+
+/// The caller when the request carries a token (a bad one is refused), `None` when it carries
+/// none.
+pub fn authenticate_if_given(req: &Request, url: &Url, config: &Config, now_ms: i64) -> Result<Option<Caller>, Error> {
+    let headers = req.headers();
+    let authorization = headers.get("authorization").ok().flatten();
+    let protocols = headers.get("sec-websocket-protocol").ok().flatten();
+    let query_token = query_param(url, "token");
+    let Some(credential) = find_token(TokenSources {
+        authorization: authorization.as_deref(),
+        query_token: query_token.as_deref(),
+        protocols: protocols.as_deref(),
+    }) else {
+        return Ok(None);
+    };
     let identity = config.verifier.verify(&credential.token, now_ms)?;
-    Ok(Caller { identity, select_protocol: credential.select_protocol })
+    Ok(Some(Caller { identity, select_protocol: credential.select_protocol }))
 }

@@ -8,16 +8,19 @@
 //!
 //! - [`auth`]: the token from the request, verified into an identity.
 //! - [`rooms`]: `/v1/rooms/{room}/…`: websocket upgrade, publish, history, presence.
+//! - [`socketio`]: the Socket.IO / Engine.IO paths of the route table, handed to each
+//!   session's home object.
 //!
 //! The Durable Object classes live in the `herald-durable-objects` crate and are re-exported
 //! here so the runtime finds them in this module.
 
 mod auth;
 mod rooms;
+mod socketio;
 
 pub use herald_durable_objects::RoomObject;
 
-use herald_core::error::Error;
+use herald_core::error::{Error, ErrorCode};
 use herald_core::ids::RoomId;
 use herald_core::route::{RoomRoute, Route};
 use herald_durable_objects::platform::{config, now_ms};
@@ -31,9 +34,19 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
 async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error> {
     let url = req.url().map_err(internal)?;
-    match Route::parse(req.method().as_ref(), url.path())? {
-        Route::Ping => respond::json(200, r#"{"ok":true}"#.into()).map_err(internal),
-        Route::Room(room, what) => room_route(req, env, &url, room, what).await,
+    match Route::parse(req.method().as_ref(), url.path()) {
+        Ok(Route::Ping) => respond::json(200, r#"{"ok":true}"#.into()).map_err(internal),
+        Ok(Route::Room(room, what)) => room_route(req, env, &url, room, what).await,
+        // Socket.IO paths are configuration: the route table is consulted for what the fixed
+        // routes do not name.
+        Err(not_found) if not_found.code == ErrorCode::NotFound => {
+            let config = config(env)?;
+            match config.routes.find(url.path()) {
+                Some(kind) => socketio::handle(req, env, &url, kind, config).await,
+                None => Err(not_found),
+            }
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -5,6 +5,8 @@
 //! wrong, never used. `docs/configuration.md` lists every variable with its default.
 
 use crate::auth::{KeySet, Verifier};
+use crate::dialect::routes::{RouteTable, DEFAULT_ROUTES};
+use crate::engineio::session::Settings as EngineSettings;
 use std::fmt;
 use std::str::FromStr;
 
@@ -73,6 +75,10 @@ pub struct Config {
     pub verifier: Verifier,
     pub limits: Limits,
     pub retention: Retention,
+    /// Engine.IO heartbeat and payload size, sent to every Socket.IO client in its handshake.
+    pub engine: EngineSettings,
+    /// Which dialect speaks at which Socket.IO path.
+    pub routes: RouteTable,
 }
 
 /// Hard bounds, so a typo cannot configure something absurd.
@@ -133,7 +139,26 @@ impl Config {
             )? * 1000,
         };
 
-        Ok(Self { verifier, limits, retention })
+        let defaults = EngineSettings::default();
+        let engine = EngineSettings {
+            ping_interval_ms: number(&get, "ENGINEIO_PING_INTERVAL_MS", defaults.ping_interval_ms, 100, 3_600_000)?,
+            ping_timeout_ms: number(&get, "ENGINEIO_PING_TIMEOUT_MS", defaults.ping_timeout_ms, 100, 3_600_000)?,
+            max_payload: number(&get, "ENGINEIO_MAX_PAYLOAD", defaults.max_payload, 1024, 16 * 1024 * 1024)?,
+        };
+        let echo = match get("ECHO_ROUTES").as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "ECHO_ROUTES",
+                    problem: format!("must be true or false, not {other:?}"),
+                })
+            }
+        };
+        let routes = RouteTable::parse(&get("SOCKETIO_ROUTES").unwrap_or_else(|| DEFAULT_ROUTES.into()), echo)
+            .map_err(|problem| ConfigError { var: "SOCKETIO_ROUTES", problem })?;
+
+        Ok(Self { verifier, limits, retention, engine, routes })
     }
 }
 
@@ -207,6 +232,25 @@ mod tests {
         assert_eq!(config(&[("JWT_SECRET", SECRET), ("MAX_BATCH_BYTES", "1000")]).unwrap_err().var, "MAX_BATCH_BYTES");
         let c = config(&[("JWT_SECRET", SECRET), ("MAX_BATCH_BYTES", "65536")]).unwrap();
         assert_eq!(c.limits.max_batch_bytes, 65536);
+    }
+
+    #[test]
+    fn engine_io_settings_and_routes_come_from_vars() {
+        let c = config(&[("JWT_SECRET", SECRET)]).unwrap();
+        assert_eq!(c.engine, EngineSettings::default());
+        assert_eq!(c.routes, RouteTable::default());
+        let c = config(&[
+            ("JWT_SECRET", SECRET),
+            ("ENGINEIO_PING_INTERVAL_MS", "300"),
+            ("ENGINEIO_PING_TIMEOUT_MS", "200"),
+            ("ENGINEIO_MAX_PAYLOAD", "1000000"),
+            ("ECHO_ROUTES", "true"),
+        ])
+        .unwrap();
+        assert_eq!(c.engine, EngineSettings { ping_interval_ms: 300, ping_timeout_ms: 200, max_payload: 1_000_000 });
+        assert!(c.routes.find("/engine.io/").is_some());
+        assert_eq!(config(&[("JWT_SECRET", SECRET), ("ECHO_ROUTES", "yes")]).unwrap_err().var, "ECHO_ROUTES");
+        assert_eq!(config(&[("JWT_SECRET", SECRET), ("SOCKETIO_ROUTES", "/x=?")]).unwrap_err().var, "SOCKETIO_ROUTES");
     }
 
     #[test]

@@ -49,6 +49,15 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// A websocket route reached without `Upgrade: websocket`.
     UpgradeRequired,
+    /// An Engine.IO request without `EIO=4`.
+    UnsupportedProtocol,
+    /// An Engine.IO request whose `transport` is not `polling` or `websocket`.
+    UnknownTransport,
+    /// An Engine.IO request for a session that does not exist (any more).
+    UnknownSession,
+    /// An Engine.IO request the protocol forbids: a handshake by POST, a second GET or POST
+    /// at once, a payload that does not decode (the session is closed).
+    BadRequest,
     /// The deployment's configuration is invalid; the message names the variable.
     ConfigInvalid,
     /// Something failed inside Herald; retrying may help.
@@ -76,6 +85,10 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::UpgradeRequired => "upgrade_required",
+            Self::UnsupportedProtocol => "unsupported_protocol",
+            Self::UnknownTransport => "unknown_transport",
+            Self::UnknownSession => "unknown_session",
+            Self::BadRequest => "bad_request",
             Self::ConfigInvalid => "config_invalid",
             Self::Internal => "internal",
         }
@@ -88,6 +101,7 @@ impl ErrorCode {
             Self::RoomForbidden | Self::AdminRequired => 403,
             Self::InvalidRoomId | Self::MalformedJson | Self::InvalidField | Self::UnknownType => 400,
             Self::SinceAhead => 400,
+            Self::UnsupportedProtocol | Self::UnknownTransport | Self::UnknownSession | Self::BadRequest => 400,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge | Self::FrameTooLarge => 413,

@@ -8,8 +8,10 @@
 //! | `POST /publish`          | body [`PublishRequest`]                                   |
 //! | `GET /messages`          | query `after`, `before`, `limit` (already valid)          |
 //! | `GET /presence`          |                                                           |
+//! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`USER`]? and [`EXPIRES`]? when the handshake carried a token |
 //!
-//! The room is the object itself: it knows its id from its name (`room:{id}`).
+//! A room is the object itself: it knows its id from its name (`room:{id}`). A Socket.IO
+//! session's object is its home (`home:{id}`, see [`crate::home`]).
 
 use crate::ids::User;
 use crate::message::Draft;
@@ -19,6 +21,7 @@ pub const CONNECT: &str = "/connect";
 pub const PUBLISH: &str = "/publish";
 pub const MESSAGES: &str = "/messages";
 pub const PRESENCE: &str = "/presence";
+pub const ENGINE: &str = "/eio";
 
 /// The verified user, as ASCII-only JSON (see [`header_json`]).
 pub const USER: &str = "x-herald-user";
@@ -28,6 +31,11 @@ pub const EXPIRES: &str = "x-herald-expires";
 pub const SINCE: &str = "x-herald-since";
 /// The subprotocol the 101 answer must select.
 pub const PROTOCOL: &str = "x-herald-protocol";
+
+/// The dialect a new Engine.IO session speaks (its route's).
+pub const DIALECT: &str = "x-herald-dialect";
+/// The sid the Worker chose for a new Engine.IO session (it names the home).
+pub const SID: &str = "x-herald-sid";
 
 /// A REST publish, validated by the Worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

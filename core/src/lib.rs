@@ -20,7 +20,11 @@
 
 pub mod auth;
 pub mod config;
+pub mod dialect;
+pub mod engineio;
 pub mod error;
+pub mod gateway;
+pub mod home;
 pub mod ids;
 pub mod internal;
 pub mod json;
@@ -28,5 +32,6 @@ pub mod message;
 pub mod protocol;
 pub mod room;
 pub mod route;
+pub mod socketio;
 
 pub use error::{Error, ErrorCode};

@@ -3,6 +3,8 @@
 //!
 //! - [`room::RoomObject`]: one per room (named `room:{id}`). Holds the room's hibernatable
 //!   websockets, its SQLite log, and a [`herald_core::room::Room`] rebuilt on every wake.
+//! - [`home`]: the same object as the home of Socket.IO / Engine.IO clients (named
+//!   `home:{id}`): their sessions, held long-polls, websockets and heartbeat alarm.
 //! - [`sql`]: the core's [`herald_core::room::Sql`] over Durable Object SQLite.
 //! - [`respond`]: JSON answers and coded errors, shared with the Worker.
 //! - [`platform`]: the clock and fresh ids, from the runtime.
@@ -10,6 +12,7 @@
 //! A request reaches an object only from the Worker, over the internal API described in
 //! [`herald_core::internal`].
 
+pub mod home;
 pub mod platform;
 pub mod respond;
 pub mod room;

@@ -8,6 +8,7 @@
 //! made before it are durable. The one effect that needs an `.await`, setting the alarm, is
 //! performed after the others, with no state borrowed.
 
+use crate::home::Home;
 use crate::platform::{config, fresh_id, now_ms, query_param};
 use crate::respond::{self, internal};
 use crate::sql::DurableSql;
@@ -73,6 +74,8 @@ pub struct RoomObject {
     state: State,
     env: Env,
     loaded: RefCell<Option<Loaded>>,
+    /// Socket.IO clients whose home this object is (see [`crate::home`]).
+    home: Home,
 }
 
 impl DurableObject for RoomObject {
@@ -81,7 +84,7 @@ impl DurableObject for RoomObject {
         if let Ok(pair) = WebSocketRequestResponsePair::new(AUTO_PING, AUTO_PONG) {
             state.set_websocket_auto_response(&pair);
         }
-        Self { state, env, loaded: RefCell::new(None) }
+        Self { state, env, loaded: RefCell::new(None), home: Home::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -91,6 +94,7 @@ impl DurableObject for RoomObject {
             (worker::Method::Post, api::PUBLISH) => self.publish_message(&mut req).await,
             (worker::Method::Get, api::MESSAGES) => self.read_history(&req),
             (worker::Method::Get, api::PRESENCE) => self.read_presence(),
+            (_, api::ENGINE) => self.home.handle(&mut req, &self.env).await,
             _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path}"))),
         };
         Ok(answer.unwrap_or_else(|e| respond::error(&e)))

@@ -1,0 +1,481 @@
+//! One Engine.IO session: handshake, HTTP long-polling, websocket, the upgrade between them,
+//! heartbeat and close (spec: `docs/engine.io-protocol/v4-current.md`).
+//!
+//! The shell owns the transports; this state machine decides what happens on each of them.
+//! Inputs are `on_*` calls, each given `now` (ms); every call returns [`Output`]s, applied in
+//! order. Application messages come out as [`Output::Message`] and go in through
+//! [`Session::send`].
+//!
+//! | input                   | transport | what it does                                               |
+//! |-------------------------|-----------|------------------------------------------------------------|
+//! | [`Session::open`]       | either    | the handshake packet; the first ping is due one interval on |
+//! | [`Session::on_poll`]    | polling   | answer now (buffered packets, `6` while upgrading), hold, or refuse |
+//! | [`Session::on_post`]    | polling   | decode a payload; `ok`, or 400 and close on a bad one      |
+//! | [`Session::on_upgrade_socket`] | websocket | a second transport for this session: probe it, or refuse |
+//! | [`Session::on_frame`]   | websocket | one packet per frame                                       |
+//! | [`Session::on_tick`]    | either    | send the ping that is due, or close when the pong is late  |
+
+use super::packet::{decode_binary, decode_payload, decode_text, encode_payload, Frame, Packet, Payload};
+use serde::{Deserialize, Serialize};
+
+/// Heartbeat and size settings, sent to the client in the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub ping_interval_ms: i64,
+    pub ping_timeout_ms: i64,
+    /// Largest polling payload and websocket frame either side may send, in bytes.
+    pub max_payload: usize,
+}
+
+impl Default for Settings {
+    /// The Engine.IO reference server's defaults.
+    fn default() -> Self {
+        Self { ping_interval_ms: 25_000, ping_timeout_ms: 20_000, max_payload: 1_000_000 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Transport {
+    Polling,
+    Websocket,
+}
+
+impl Transport {
+    /// The `transport` query parameter's value.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "polling" => Some(Self::Polling),
+            "websocket" => Some(Self::Websocket),
+            _ => None,
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client sent `1`, or closed its websocket.
+    ClientClose,
+    /// No pong within the timeout after a ping.
+    PingTimeout,
+    /// Something the protocol forbids: a malformed packet, a second GET, an oversized payload.
+    ProtocolViolation,
+    /// The server ended it (the application asked).
+    ServerClose,
+}
+
+/// What the shell must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Answer the held long-polling GET with this body (status 200).
+    AnswerPoll(String),
+    /// Answer the held long-polling GET with 400: the session moved to its websocket.
+    RefusePoll,
+    /// Send this frame on the session's websocket (the probing one during an upgrade).
+    SendFrame(Frame),
+    /// Close the session's websocket, if it has one.
+    CloseSocket,
+    /// A message from the client, for the application.
+    Message(Payload),
+    /// The session is over: forget it. Nothing more will come out of it.
+    Closed(CloseReason),
+}
+
+/// How to answer a long-polling GET.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Poll {
+    /// Answer now with this body.
+    Now(String),
+    /// Hold the request; an [`Output::AnswerPoll`] answers it later.
+    Hold,
+    /// Answer 400: the session cannot be polled (closed, or upgraded to websocket).
+    Refuse,
+}
+
+/// How to answer a POST: `ok` (200) or 400. Other outputs come along either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Post {
+    Ok,
+    BadRequest,
+    TooLarge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum State {
+    /// Long-polling; `probing` once a websocket answered `2probe` and until `5` completes the
+    /// upgrade.
+    Polling {
+        probing: bool,
+        upgrade_socket: bool,
+    },
+    Websocket,
+    Closed,
+}
+
+/// One session. Serializable so a websocket session survives the object's hibernation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    sid: String,
+    settings: Settings,
+    state: State,
+    /// Packets for a polling client that no GET has taken yet.
+    #[serde(skip)]
+    buffer: Vec<Packet>,
+    /// A long-polling GET is held open.
+    #[serde(skip)]
+    poll_held: bool,
+    /// When the next ping is due; `None` while one waits for its pong.
+    next_ping_at: Option<i64>,
+    /// When the pong to the last ping is late.
+    pong_due_at: Option<i64>,
+    /// While probing: when a GET held since the probe is ended with a noop.
+    #[serde(skip)]
+    noop_at: Option<i64>,
+}
+
+/// How long a GET that arrives during an upgrade is held before it is ended with a noop: the
+/// `5` that completes the upgrade usually follows at once, and then the GET is refused, as it
+/// would be had it come after the `5` (it raced it over another connection).
+pub const PROBE_NOOP_DELAY_MS: i64 = 100;
+
+impl Session {
+    /// A new session on `transport`, and the handshake (`0{...}`) that opens it. Over polling
+    /// the handshake is the first GET's answer; over websocket, the first frame.
+    pub fn open(now: i64, sid: String, settings: Settings, transport: Transport) -> (Self, Packet) {
+        // A websocket session has nothing to upgrade to (spec: Handshake, `upgrades`).
+        let upgrades: &[&str] = match transport {
+            Transport::Polling => &["websocket"],
+            Transport::Websocket => &[],
+        };
+        let handshake = serde_json::json!({
+            "sid": sid,
+            "upgrades": upgrades,
+            "pingInterval": settings.ping_interval_ms,
+            "pingTimeout": settings.ping_timeout_ms,
+            "maxPayload": settings.max_payload,
+        });
+        let state = match transport {
+            Transport::Polling => State::Polling { probing: false, upgrade_socket: false },
+            Transport::Websocket => State::Websocket,
+        };
+        let session = Self {
+            sid,
+            settings,
+            state,
+            buffer: Vec::new(),
+            poll_held: false,
+            next_ping_at: Some(now + settings.ping_interval_ms),
+            pong_due_at: None,
+            noop_at: None,
+        };
+        (session, Packet::Open(handshake.to_string()))
+    }
+
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Which transport carries packets to the client now.
+    pub fn transport(&self) -> Transport {
+        match self.state {
+            State::Websocket => Transport::Websocket,
+            _ => Transport::Polling,
+        }
+    }
+
+    /// Whether a websocket belongs to this session (its own, or the one probing an upgrade).
+    pub fn has_socket(&self) -> bool {
+        matches!(self.state, State::Websocket | State::Polling { upgrade_socket: true, .. })
+    }
+
+    /// The next time [`Session::on_tick`] has something to do.
+    pub fn deadline(&self) -> Option<i64> {
+        if self.is_closed() {
+            return None;
+        }
+        let heartbeat = self.pong_due_at.or(self.next_ping_at);
+        match (heartbeat, self.noop_at) {
+            (Some(h), Some(n)) => Some(h.min(n)),
+            (h, n) => h.or(n),
+        }
+    }
+
+    /// A websocket session restored after hibernation: the heartbeat starts over from `now`.
+    pub fn resume(&mut self, now: i64) {
+        if !self.is_closed() {
+            self.next_ping_at = Some(now + self.settings.ping_interval_ms);
+            self.pong_due_at = None;
+        }
+    }
+
+    /// Time passes: sends the ping that is due and closes the session when a pong is late.
+    /// A ping counts as sent at its scheduled time, so a late tick (or a request that finds the
+    /// session overdue) judges the client by the schedule it was told in the handshake.
+    pub fn on_tick(&mut self, now: i64) -> Vec<Output> {
+        let mut out = Vec::new();
+        if self.is_closed() {
+            return out;
+        }
+        if self.noop_at.is_some_and(|at| at <= now) {
+            self.noop_at = None;
+            if std::mem::take(&mut self.poll_held) {
+                out.push(Output::AnswerPoll(encode_payload(&[Packet::Noop])));
+            }
+        }
+        if let Some(at) = self.next_ping_at.filter(|&at| at <= now) {
+            self.next_ping_at = None;
+            self.pong_due_at = Some(at + self.settings.ping_timeout_ms);
+            out.extend(self.push(Packet::Ping(String::new())));
+        }
+        if self.pong_due_at.is_some_and(|due| due <= now) {
+            out.extend(self.close(CloseReason::PingTimeout));
+        }
+        out
+    }
+
+    /// A long-polling GET arrived. `outputs` gets what else must happen (a duplicate GET ends
+    /// the session, and the held one is answered with `1`).
+    pub fn on_poll(&mut self, now: i64, outputs: &mut Vec<Output>) -> Poll {
+        outputs.extend(self.on_tick(now));
+        match self.state {
+            State::Closed | State::Websocket => Poll::Refuse,
+            State::Polling { .. } if self.poll_held => {
+                // Spec, Receiving data: more than one active GET is an error that closes the
+                // session; the held one learns it from a close packet.
+                outputs.extend(self.close(CloseReason::ProtocolViolation));
+                Poll::Refuse
+            }
+            // Spec, Upgrade: while a websocket is being probed, polling ends with a noop (after
+            // a moment: see PROBE_NOOP_DELAY_MS).
+            State::Polling { probing: true, .. } => {
+                self.poll_held = true;
+                self.noop_at = Some(now + PROBE_NOOP_DELAY_MS);
+                Poll::Hold
+            }
+            State::Polling { .. } if !self.buffer.is_empty() => Poll::Now(self.drain()),
+            State::Polling { .. } => {
+                self.poll_held = true;
+                Poll::Hold
+            }
+        }
+    }
+
+    /// The held GET went away without an answer (the client cancelled it): the session ends,
+    /// as the reference server does, since packets may have been lost with it.
+    pub fn on_poll_cancelled(&mut self) -> Vec<Output> {
+        if !self.poll_held || self.is_closed() {
+            return Vec::new();
+        }
+        self.poll_held = false;
+        self.close(CloseReason::ProtocolViolation)
+    }
+
+    /// A POST with a payload of packets.
+    pub fn on_post(&mut self, now: i64, body: &str) -> (Post, Vec<Output>) {
+        let mut out = self.on_tick(now);
+        if !matches!(self.state, State::Polling { .. }) {
+            return (Post::BadRequest, out);
+        }
+        if body.len() > self.settings.max_payload {
+            out.extend(self.close(CloseReason::ProtocolViolation));
+            return (Post::TooLarge, out);
+        }
+        let packets = match decode_payload(body) {
+            Ok(packets) => packets,
+            Err(_) => {
+                out.extend(self.close(CloseReason::ProtocolViolation));
+                return (Post::BadRequest, out);
+            }
+        };
+        for packet in packets {
+            out.extend(self.on_packet(now, packet));
+            if self.is_closed() {
+                break;
+            }
+        }
+        (Post::Ok, out)
+    }
+
+    /// A websocket opened for an existing session (`sid` in its query). The caller accepts it
+    /// only when this is true; otherwise it closes the new socket at once and the session is
+    /// untouched (spec: one websocket per session).
+    pub fn on_upgrade_socket(&mut self, now: i64) -> (bool, Vec<Output>) {
+        let out = self.on_tick(now);
+        match self.state {
+            State::Polling { probing: false, upgrade_socket: false } => {
+                self.state = State::Polling { probing: false, upgrade_socket: true };
+                (true, out)
+            }
+            _ => (false, out),
+        }
+    }
+
+    /// A websocket frame from the session's socket (or the one probing an upgrade).
+    pub fn on_frame(&mut self, now: i64, frame: Frame) -> Vec<Output> {
+        let mut out = self.on_tick(now);
+        if self.is_closed() {
+            return out;
+        }
+        let size = match &frame {
+            Frame::Text(text) => text.len(),
+            Frame::Binary(bytes) => bytes.len(),
+        };
+        if size > self.settings.max_payload {
+            out.extend(self.close(CloseReason::ProtocolViolation));
+            return out;
+        }
+        let packet = match frame {
+            Frame::Text(text) => match decode_text(&text) {
+                Ok(packet) => packet,
+                Err(_) => {
+                    out.extend(self.close(CloseReason::ProtocolViolation));
+                    return out;
+                }
+            },
+            Frame::Binary(bytes) => decode_binary(bytes),
+        };
+        if let State::Polling { probing, .. } = self.state {
+            out.extend(self.on_probe_packet(probing, packet));
+        } else {
+            out.extend(self.on_packet(now, packet));
+        }
+        out
+    }
+
+    /// The session's websocket closed (or failed) under it.
+    pub fn on_socket_closed(&mut self) -> Vec<Output> {
+        match self.state {
+            State::Websocket => {
+                self.state = State::Closed;
+                vec![Output::Closed(CloseReason::ClientClose)]
+            }
+            // A failed probe leaves the polling session as it was (spec: Upgrade).
+            State::Polling { .. } => {
+                self.state = State::Polling { probing: false, upgrade_socket: false };
+                Vec::new()
+            }
+            State::Closed => Vec::new(),
+        }
+    }
+
+    /// A message packet from the application to the client.
+    pub fn send(&mut self, payload: Payload) -> Vec<Output> {
+        if self.is_closed() {
+            return Vec::new();
+        }
+        self.push(Packet::Message(payload))
+    }
+
+    /// The application ends the session.
+    pub fn close_by_server(&mut self) -> Vec<Output> {
+        self.close(CloseReason::ServerClose)
+    }
+
+    /// Packets on the websocket that is probing an upgrade (spec: Upgrade): `2probe` is
+    /// answered `3probe` and pending polling ends with a noop; `5` completes the upgrade and
+    /// what was buffered for polling follows on the websocket.
+    fn on_probe_packet(&mut self, probing: bool, packet: Packet) -> Vec<Output> {
+        match packet {
+            Packet::Ping(data) if data == "probe" && !probing => {
+                self.state = State::Polling { probing: true, upgrade_socket: true };
+                let mut out = vec![Output::SendFrame(Packet::Pong(data).to_frame())];
+                if std::mem::take(&mut self.poll_held) {
+                    out.push(Output::AnswerPoll(encode_payload(&[Packet::Noop])));
+                }
+                out
+            }
+            Packet::Upgrade if probing => {
+                self.state = State::Websocket;
+                self.noop_at = None;
+                let mut out = Vec::new();
+                if std::mem::take(&mut self.poll_held) {
+                    out.push(Output::RefusePoll);
+                }
+                out.extend(std::mem::take(&mut self.buffer).into_iter().map(|p| Output::SendFrame(p.to_frame())));
+                out
+            }
+            // Anything else on a socket that has not finished its upgrade is a broken client.
+            _ => self.close(CloseReason::ProtocolViolation),
+        }
+    }
+
+    /// A packet from the client on the session's current transport.
+    fn on_packet(&mut self, now: i64, packet: Packet) -> Vec<Output> {
+        match packet {
+            Packet::Message(payload) => vec![Output::Message(payload)],
+            Packet::Pong(_) => {
+                if self.pong_due_at.take().is_some() {
+                    self.next_ping_at = Some(now + self.settings.ping_interval_ms);
+                }
+                Vec::new()
+            }
+            Packet::Close => self.close(CloseReason::ClientClose),
+            Packet::Noop => Vec::new(),
+            // Open and upgrade never come from a client on an open transport; a client ping
+            // is an Engine.IO v3 habit the v4 server does not answer.
+            Packet::Open(_) | Packet::Upgrade | Packet::Ping(_) => self.close(CloseReason::ProtocolViolation),
+        }
+    }
+
+    /// Queues or sends a packet to the client on the current transport.
+    fn push(&mut self, packet: Packet) -> Vec<Output> {
+        match self.state {
+            State::Closed => Vec::new(),
+            State::Websocket => vec![Output::SendFrame(packet.to_frame())],
+            State::Polling { .. } => {
+                self.buffer.push(packet);
+                if std::mem::take(&mut self.poll_held) {
+                    vec![Output::AnswerPoll(self.drain())]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+
+    /// Takes as many buffered packets as fit in one payload of `max_payload` bytes (always at
+    /// least one), in order.
+    fn drain(&mut self) -> String {
+        let mut size = 0;
+        let mut count = 0;
+        for packet in &self.buffer {
+            let len = packet.encoded_len() + usize::from(count > 0);
+            if count > 0 && size + len > self.settings.max_payload {
+                break;
+            }
+            size += len;
+            count += 1;
+        }
+        let taken: Vec<Packet> = self.buffer.drain(..count).collect();
+        encode_payload(&taken)
+    }
+
+    /// Ends the session. A held GET is answered: with a noop when the client asked to close
+    /// (it is waiting for nothing more), with a close packet otherwise.
+    fn close(&mut self, reason: CloseReason) -> Vec<Output> {
+        if self.is_closed() {
+            return Vec::new();
+        }
+        let had_socket = self.has_socket();
+        self.state = State::Closed;
+        self.buffer.clear();
+        let mut out = Vec::new();
+        if std::mem::take(&mut self.poll_held) {
+            let last = if reason == CloseReason::ClientClose { Packet::Noop } else { Packet::Close };
+            out.push(Output::AnswerPoll(encode_payload(&[last])));
+        }
+        if had_socket {
+            out.push(Output::CloseSocket);
+        }
+        out.push(Output::Closed(reason));
+        out
+    }
+}

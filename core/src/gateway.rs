@@ -1,0 +1,116 @@
+//! A Socket.IO (or plain Engine.IO) client as its home object holds it: the Engine.IO
+//! [`Session`] below, the dialect's [`Endpoint`] above, and the loop between them.
+//!
+//! Each `on_*` call runs the session, hands every message it yields to the endpoint, feeds what
+//! the endpoint sends back into the session, and returns the [`Action`]s left for the shell,
+//! in order. The shell performs them and nothing else.
+
+use crate::dialect::{DialectKind, Effect, Endpoint};
+use crate::engineio::session::{CloseReason, Output, Poll, Post, Session, Settings, Transport};
+use crate::engineio::{Frame, Packet};
+use serde::{Deserialize, Serialize};
+
+/// What the shell must do for a client, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Answer the held long-polling GET with this body.
+    AnswerPoll(String),
+    /// Answer the held long-polling GET with 400.
+    RefusePoll,
+    /// Send a frame on the client's websocket.
+    SendFrame(Frame),
+    /// Close the client's websocket.
+    CloseSocket,
+    /// The client is gone: forget it.
+    Closed(CloseReason),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Client {
+    session: Session,
+    endpoint: Endpoint,
+}
+
+impl Client {
+    /// A new client on `transport`, and its handshake packet.
+    pub fn open(now: i64, sid: String, settings: Settings, transport: Transport, kind: DialectKind) -> (Self, Packet) {
+        let (session, handshake) = Session::open(now, sid, settings, transport);
+        (Self { session, endpoint: Endpoint::new(kind) }, handshake)
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// When [`Client::on_tick`] has something to do next.
+    pub fn deadline(&self) -> Option<i64> {
+        self.session.deadline()
+    }
+
+    /// The object woke from hibernation with this client's websocket still open.
+    pub fn resume(&mut self, now: i64) {
+        self.session.resume(now);
+    }
+
+    pub fn on_tick(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
+        let outputs = self.session.on_tick(now);
+        self.settle(outputs, fresh_id)
+    }
+
+    pub fn on_poll(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> (Poll, Vec<Action>) {
+        let mut outputs = Vec::new();
+        let poll = self.session.on_poll(now, &mut outputs);
+        (poll, self.settle(outputs, fresh_id))
+    }
+
+    pub fn on_poll_cancelled(&mut self, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
+        let outputs = self.session.on_poll_cancelled();
+        self.settle(outputs, fresh_id)
+    }
+
+    pub fn on_post(&mut self, now: i64, body: &str, fresh_id: &mut dyn FnMut() -> String) -> (Post, Vec<Action>) {
+        let (post, outputs) = self.session.on_post(now, body);
+        (post, self.settle(outputs, fresh_id))
+    }
+
+    /// A websocket for this client's session arrived; accept it only when the first is true.
+    pub fn on_upgrade_socket(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> (bool, Vec<Action>) {
+        let (accepted, outputs) = self.session.on_upgrade_socket(now);
+        (accepted, self.settle(outputs, fresh_id))
+    }
+
+    pub fn on_frame(&mut self, now: i64, frame: Frame, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
+        let outputs = self.session.on_frame(now, frame);
+        self.settle(outputs, fresh_id)
+    }
+
+    pub fn on_socket_closed(&mut self, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
+        let outputs = self.session.on_socket_closed();
+        self.settle(outputs, fresh_id)
+    }
+
+    /// Runs the session's outputs through the endpoint until only transport work is left.
+    fn settle(&mut self, outputs: Vec<Output>, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let mut pending: std::collections::VecDeque<Output> = outputs.into();
+        while let Some(output) = pending.pop_front() {
+            match output {
+                Output::AnswerPoll(body) => actions.push(Action::AnswerPoll(body)),
+                Output::RefusePoll => actions.push(Action::RefusePoll),
+                Output::SendFrame(frame) => actions.push(Action::SendFrame(frame)),
+                Output::CloseSocket => actions.push(Action::CloseSocket),
+                Output::Closed(reason) => actions.push(Action::Closed(reason)),
+                Output::Message(payload) => {
+                    for effect in self.endpoint.on_message(payload, fresh_id) {
+                        let more = match effect {
+                            Effect::Send(payload) => self.session.send(payload),
+                            Effect::Close => self.session.close_by_server(),
+                        };
+                        pending.extend(more);
+                    }
+                }
+            }
+        }
+        actions
+    }
+}

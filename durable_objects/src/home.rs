@@ -1,0 +1,331 @@
+//! The home side of the object: Socket.IO / Engine.IO clients whose sid names this object.
+//!
+//! Each client is a core [`Client`] plus its transports: the held long-polling GET (a channel
+//! its answer goes through) and its websocket. Every event runs the core and performs the
+//! [`Action`]s it returns. A timer task, running while clients exist, ticks each client at its
+//! deadline (pings, ping timeouts).
+//!
+//! Engine.IO websockets are accepted without hibernation: the server pings every
+//! `pingInterval` anyway, and local workerd keeps the TCP connection of a hibernatable socket
+//! open ~10 s after the object closes it from anywhere but that socket's own event (a ping
+//! timeout is exactly such a close). Polling clients always have a request in flight.
+//! Either way a home holds its clients in memory, in [`Home`], shared with the tasks that read
+//! the sockets and run the timer.
+
+use crate::platform::{config, fresh_id, now_ms, query_param};
+use crate::respond::internal;
+use futures_channel::{mpsc, oneshot};
+use futures_util::future::{select, Either};
+use futures_util::StreamExt;
+use herald_core::dialect::DialectKind;
+use herald_core::engineio::packet::encode_payload;
+use herald_core::engineio::session::{Poll, Post, Settings, Transport};
+use herald_core::engineio::Frame;
+use herald_core::error::{Error, ErrorCode};
+use herald_core::gateway::{Action, Client};
+use herald_core::internal as api;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+use worker::wasm_bindgen_futures::spawn_local;
+use worker::{Delay, Env, Method, Request, Response, WebSocket, WebSocketPair, WebsocketEvent};
+
+/// The clients of one home, shared by the object's handlers and its tasks. Never borrowed
+/// across an `.await`.
+#[derive(Clone, Default)]
+pub struct Home(Rc<RefCell<Clients>>);
+
+#[derive(Default)]
+struct Clients {
+    by_sid: HashMap<String, Live>,
+    /// Wakes the timer task when a deadline earlier than the one it sleeps to appears; `None`
+    /// while no timer task runs.
+    timer: Option<(mpsc::UnboundedSender<()>, i64)>,
+}
+
+struct Live {
+    client: Client,
+    /// The answer channel of the held long-polling GET.
+    poll: Option<oneshot::Sender<Option<String>>>,
+    /// The client's websocket (the one probing an upgrade, then the transport).
+    socket: Option<WebSocket>,
+}
+
+impl Live {
+    /// Performs the actions in order; true when the client is gone.
+    fn perform(&mut self, actions: Vec<Action>) -> bool {
+        let mut gone = false;
+        for action in actions {
+            match action {
+                Action::AnswerPoll(body) => {
+                    if let Some(poll) = self.poll.take() {
+                        let _ = poll.send(Some(body));
+                    }
+                }
+                Action::RefusePoll => {
+                    if let Some(poll) = self.poll.take() {
+                        let _ = poll.send(None);
+                    }
+                }
+                // Send errors come from a socket already closing; its close event cleans up.
+                Action::SendFrame(Frame::Text(text)) => {
+                    if let Some(ws) = &self.socket {
+                        let _ = ws.send_with_str(text);
+                    }
+                }
+                Action::SendFrame(Frame::Binary(bytes)) => {
+                    if let Some(ws) = &self.socket {
+                        let _ = ws.send_with_bytes(&bytes);
+                    }
+                }
+                Action::CloseSocket => {
+                    if let Some(ws) = self.socket.take() {
+                        let _ = ws.close(Some(1000), Some("session closed"));
+                    }
+                }
+                Action::Closed(_) => gone = true,
+            }
+        }
+        gone
+    }
+}
+
+impl Home {
+    /// `GET`/`POST /eio?…` from the Worker: a handshake, a poll, a post, or a websocket.
+    pub async fn handle(&self, req: &mut Request, env: &Env) -> Result<Response, Error> {
+        let url = req.url().map_err(internal)?;
+        let header = |name: &str| req.headers().get(name).map_err(internal);
+        let upgrade = header("upgrade")?.is_some();
+        let Some(sid) = query_param(&url, "sid") else {
+            let sid = header(api::SID)?.ok_or_else(|| Error::internal("internal handshake without a sid"))?;
+            let kind = header(api::DIALECT)?
+                .and_then(|d| DialectKind::parse(&d))
+                .ok_or_else(|| Error::internal("internal handshake without a dialect"))?;
+            let settings = config(env)?.engine;
+            return if upgrade {
+                self.open_websocket(sid, settings, kind)
+            } else {
+                self.open_polling(sid, settings, kind)
+            };
+        };
+        if upgrade {
+            self.upgrade(&sid)
+        } else if req.method() == Method::Post {
+            let body = req.text().await.map_err(internal)?;
+            self.post(&sid, &body)
+        } else {
+            self.poll(&sid).await
+        }
+    }
+
+    /// A handshake over polling: the first GET's answer.
+    pub fn open_polling(&self, sid: String, settings: Settings, kind: DialectKind) -> Result<Response, Error> {
+        let (client, open) = Client::open(now_ms(), sid.clone(), settings, Transport::Polling, kind);
+        self.insert(sid, Live { client, poll: None, socket: None });
+        text(200, encode_payload(&[open]))
+    }
+
+    /// A handshake over websocket: the handshake is the socket's first frame.
+    pub fn open_websocket(&self, sid: String, settings: Settings, kind: DialectKind) -> Result<Response, Error> {
+        let pair = WebSocketPair::new().map_err(internal)?;
+        pair.server.accept().map_err(internal)?;
+        let (client, open) = Client::open(now_ms(), sid.clone(), settings, Transport::Websocket, kind);
+        let _ = pair.server.send_with_str(open.encode_text());
+        self.insert(sid.clone(), Live { client, poll: None, socket: Some(pair.server.clone()) });
+        self.read_socket(sid, pair.server);
+        Response::from_websocket(pair.client).map_err(internal)
+    }
+
+    /// A long-polling GET: answered now, or held until the client has something to receive.
+    pub async fn poll(&self, sid: &str) -> Result<Response, Error> {
+        let waiting = self.with_client(sid, |live| {
+            let (poll, actions) = live.client.on_poll(now_ms(), &mut fresh_id);
+            let answer = match poll {
+                Poll::Now(body) => Ok(body),
+                Poll::Refuse => Err(None),
+                Poll::Hold => {
+                    let (sender, receiver) = oneshot::channel();
+                    live.poll = Some(sender);
+                    Err(Some(receiver))
+                }
+            };
+            (answer, live.perform(actions))
+        })?;
+        match waiting {
+            Ok(body) => text(200, body),
+            Err(None) => Err(Error::new(ErrorCode::BadRequest, "this session cannot be polled now")),
+            Err(Some(receiver)) => match receiver.await {
+                Ok(Some(body)) => text(200, body),
+                Ok(None) => Err(Error::new(ErrorCode::BadRequest, "the session moved to its websocket")),
+                Err(_) => Err(Error::new(ErrorCode::BadRequest, "the session ended")),
+            },
+        }
+    }
+
+    /// A POST of packets.
+    pub fn post(&self, sid: &str, body: &str) -> Result<Response, Error> {
+        let post = self.with_client(sid, |live| {
+            let (post, actions) = live.client.on_post(now_ms(), body, &mut fresh_id);
+            (post, live.perform(actions))
+        })?;
+        match post {
+            Post::Ok => text(200, "ok".into()),
+            Post::BadRequest => Err(Error::new(ErrorCode::BadRequest, "the payload does not decode; session closed")),
+            Post::TooLarge => Err(Error::new(ErrorCode::PayloadTooLarge, "the payload is over maxPayload")),
+        }
+    }
+
+    /// A websocket for an existing session: the upgrade from polling, or one too many.
+    pub fn upgrade(&self, sid: &str) -> Result<Response, Error> {
+        let pair = WebSocketPair::new().map_err(internal)?;
+        pair.server.accept().map_err(internal)?;
+        let accepted = self
+            .with_client(sid, |live| {
+                let (accepted, actions) = live.client.on_upgrade_socket(now_ms(), &mut fresh_id);
+                if accepted {
+                    live.socket = Some(pair.server.clone());
+                }
+                (accepted, live.perform(actions))
+            })
+            .unwrap_or(false);
+        if accepted {
+            self.read_socket(sid.to_owned(), pair.server);
+        } else {
+            // Spec, WebSocket: a second websocket for a session (or one for no session) is
+            // closed. It is completed first, so the client sees a close, not a failed upgrade.
+            let _ = pair.server.close(Some(1008), Some("no session to upgrade"));
+        }
+        Response::from_websocket(pair.client).map_err(internal)
+    }
+
+    /// Reads a client's websocket until it closes, feeding each frame to the client.
+    fn read_socket(&self, sid: String, ws: WebSocket) {
+        // Binary messages as ArrayBuffers: at recent compatibility dates a socket's default
+        // binaryType is the standard "blob", which cannot be read synchronously.
+        let _ = worker::js_sys::Reflect::set(ws.as_ref(), &"binaryType".into(), &"arraybuffer".into());
+        let home = self.clone();
+        spawn_local(async move {
+            let Ok(mut events) = ws.events() else { return };
+            while let Some(event) = events.next().await {
+                let frame = match event {
+                    Ok(WebsocketEvent::Message(message)) => match (message.text(), message.bytes()) {
+                        (Some(text), _) => Frame::Text(text),
+                        (None, Some(bytes)) => Frame::Binary(bytes),
+                        (None, None) => continue,
+                    },
+                    Ok(WebsocketEvent::Close(_)) | Err(_) => break,
+                };
+                let _ = home.with_client(&sid, |live| {
+                    // Frames from a socket that is no longer the client's are dropped.
+                    if live.socket.as_ref() != Some(&ws) {
+                        return ((), false);
+                    }
+                    let actions = live.client.on_frame(now_ms(), frame, &mut fresh_id);
+                    ((), live.perform(actions))
+                });
+            }
+            let _ = home.with_client(&sid, |live| {
+                if live.socket.as_ref() != Some(&ws) {
+                    return ((), false);
+                }
+                live.socket = None;
+                let actions = live.client.on_socket_closed(&mut fresh_id);
+                ((), live.perform(actions))
+            });
+        });
+    }
+
+    /// Runs `event` on one client; `event` returns its result and whether the client is gone.
+    /// Afterwards the timer is told about the client's new deadline.
+    fn with_client<T>(&self, sid: &str, event: impl FnOnce(&mut Live) -> (T, bool)) -> Result<T, Error> {
+        let mut clients = self.0.borrow_mut();
+        let live = clients.by_sid.get_mut(sid).ok_or_else(|| unknown(sid))?;
+        let (answer, gone) = event(live);
+        let deadline = live.client.deadline();
+        if gone {
+            clients.by_sid.remove(sid);
+        }
+        drop(clients);
+        if let Some(at) = deadline.filter(|_| !gone) {
+            self.wake_timer(at);
+        }
+        Ok(answer)
+    }
+
+    fn insert(&self, sid: String, live: Live) {
+        let deadline = live.client.deadline();
+        self.0.borrow_mut().by_sid.insert(sid, live);
+        if let Some(at) = deadline {
+            self.wake_timer(at);
+        }
+    }
+
+    /// Makes sure the timer task runs and wakes no later than `at`.
+    fn wake_timer(&self, at: i64) {
+        let mut clients = self.0.borrow_mut();
+        match &mut clients.timer {
+            Some((wake, target)) => {
+                if at < *target {
+                    *target = at;
+                    let _ = wake.unbounded_send(());
+                }
+            }
+            None => {
+                let (wake, woken) = mpsc::unbounded();
+                clients.timer = Some((wake, at));
+                drop(clients);
+                spawn_local(self.clone().run_timer(woken));
+            }
+        }
+    }
+
+    /// Ticks every client at its deadline, while there are clients.
+    async fn run_timer(self, mut woken: mpsc::UnboundedReceiver<()>) {
+        loop {
+            let target = match &self.0.borrow().timer {
+                Some((_, target)) => *target,
+                None => return,
+            };
+            let wait = (target - now_ms()).max(0) as u64;
+            if wait > 0 {
+                let sleep = Delay::from(Duration::from_millis(wait));
+                if let Either::Right((Some(()), _)) = select(sleep, woken.next()).await {
+                    continue;
+                }
+            }
+            let mut clients = self.0.borrow_mut();
+            let now = now_ms();
+            let mut gone = Vec::new();
+            for (sid, live) in clients.by_sid.iter_mut() {
+                if live.client.deadline().is_some_and(|at| at <= now) {
+                    let actions = live.client.on_tick(now, &mut fresh_id);
+                    if live.perform(actions) {
+                        gone.push(sid.clone());
+                    }
+                }
+            }
+            for sid in gone {
+                clients.by_sid.remove(&sid);
+            }
+            let next = clients.by_sid.values().filter_map(|l| l.client.deadline()).min();
+            match (next, &mut clients.timer) {
+                (Some(next), Some((_, target))) => *target = next,
+                _ => {
+                    clients.timer = None;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn unknown(sid: &str) -> Error {
+    Error::new(ErrorCode::UnknownSession, format!("no session {sid:?} (it ended, or never existed)"))
+}
+
+fn text(status: u16, body: String) -> Result<Response, Error> {
+    let response = Response::ok(body).map_err(internal)?.with_status(status);
+    response.headers().set("content-type", "text/plain; charset=utf-8").map_err(internal)?;
+    Ok(response)
+}

@@ -1,0 +1,114 @@
+//! Socket.IO and Engine.IO endpoints (the route table in the configuration names them): the
+//! Worker checks the Engine.IO query, authenticates a token when the handshake carries one,
+//! and hands the request to the session's home object. A handshake chooses the home
+//! ([`herald_core::home::choose_home`]); every later request finds it in the `sid`, so any
+//! Worker instance reaches the same object.
+
+use crate::auth;
+use futures_util::StreamExt;
+use herald_core::config::Config;
+use herald_core::dialect::DialectKind;
+use herald_core::engineio::session::Transport;
+use herald_core::error::{Error, ErrorCode};
+use herald_core::home;
+use herald_core::internal::{self as api, header_json};
+use herald_durable_objects::platform::{fresh_id, now_ms, query_param};
+use herald_durable_objects::respond::internal;
+use worker::{Env, Headers, Method, Request, RequestInit, Response, Url};
+
+/// The binding of the object class in wrangler.toml (homes and rooms are the same class).
+const OBJECTS: &str = "ROOMS";
+
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    url: &Url,
+    kind: DialectKind,
+    config: &Config,
+) -> Result<Response, Error> {
+    // Spec, Transports: a missing or wrong mandatory parameter is answered 400.
+    match query_param(url, "EIO").as_deref() {
+        Some("4") => {}
+        other => {
+            return Err(Error::new(
+                ErrorCode::UnsupportedProtocol,
+                format!("EIO must be 4 (Engine.IO v4, Socket.IO v3 and later clients), not {other:?}"),
+            ))
+        }
+    }
+    let transport = query_param(url, "transport");
+    let Some(transport) = transport.as_deref().and_then(Transport::parse) else {
+        return Err(Error::new(
+            ErrorCode::UnknownTransport,
+            format!("transport must be polling or websocket, not {transport:?}"),
+        ));
+    };
+    let upgrade = req.headers().get("upgrade").map_err(internal)?.unwrap_or_default();
+    let is_upgrade = upgrade.eq_ignore_ascii_case("websocket");
+    let method = req.method();
+    match (transport, &method, is_upgrade) {
+        (Transport::Websocket, Method::Get, true) | (Transport::Polling, Method::Get | Method::Post, false) => {}
+        (Transport::Websocket, _, _) => {
+            return Err(Error::new(ErrorCode::BadRequest, "transport=websocket needs a GET with Upgrade: websocket"))
+        }
+        _ => return Err(Error::new(ErrorCode::BadRequest, "polling takes GET (receive) and POST (send)")),
+    }
+
+    let headers = Headers::new();
+    let home = match query_param(url, "sid") {
+        Some(sid) => home::home_of(&sid)
+            .ok_or_else(|| Error::new(ErrorCode::UnknownSession, format!("no session {sid:?}")))?
+            .to_owned(),
+        None => {
+            if method == Method::Post {
+                return Err(Error::new(ErrorCode::BadRequest, "a session opens with a GET, not a POST"));
+            }
+            // A token on the handshake is checked here, before any object; Socket.IO clients
+            // more often send theirs in the CONNECT auth payload, which the home checks.
+            if let Some(caller) = auth::authenticate_if_given(&req, url, config, now_ms())? {
+                headers.set(api::USER, &header_json(&caller.identity.user)).map_err(internal)?;
+                let leeway_ms = i64::from(config.verifier.leeway_seconds) * 1000;
+                let expires = caller.identity.expires_at.saturating_add(leeway_ms);
+                headers.set(api::EXPIRES, &expires.to_string()).map_err(internal)?;
+            }
+            let fresh = fresh_id();
+            let home = home::choose_home(&fresh).to_owned();
+            headers.set(api::SID, &home::new_sid(&home, &fresh)).map_err(internal)?;
+            home
+        }
+    };
+    headers.set(api::DIALECT, kind.as_str()).map_err(internal)?;
+    if is_upgrade {
+        headers.set("upgrade", "websocket").map_err(internal)?;
+    }
+
+    let mut init = RequestInit::new();
+    init.with_method(method.clone()).with_headers(headers);
+    if method == Method::Post {
+        init.with_body(Some(read_body(&mut req, config.engine.max_payload).await?.into()));
+    }
+    let query = url.query().unwrap_or_default();
+    let request = Request::new_with_init(&format!("https://home{}?{query}", api::ENGINE), &init).map_err(internal)?;
+    let stub =
+        env.durable_object(OBJECTS).and_then(|ns| ns.get_by_name(&home::object_name(&home))).map_err(internal)?;
+    stub.fetch_with_request(request).await.map_err(internal)
+}
+
+/// A POST body, refused past `limit` bytes (spec: maxPayload) whatever it declares.
+async fn read_body(req: &mut Request, limit: usize) -> Result<String, Error> {
+    let too_large = |len: usize| {
+        Error::new(ErrorCode::PayloadTooLarge, format!("the payload is {len} bytes; maxPayload is {limit}"))
+            .with_details(serde_json::json!({ "limit": limit }))
+    };
+    let mut bytes = Vec::new();
+    if req.inner().body().is_some() {
+        let mut stream = req.stream().map_err(internal)?;
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.map_err(internal)?);
+            if bytes.len() > limit {
+                return Err(too_large(bytes.len()));
+            }
+        }
+    }
+    String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::BadRequest, "the payload is not UTF-8"))
+}
