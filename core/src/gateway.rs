@@ -111,6 +111,12 @@ impl Client {
                 }
             }
         }
+        // Everything this event produced for a polling client leaves in one answer.
+        for output in self.session.flush() {
+            if let Output::AnswerPoll(body) = output {
+                actions.push(Action::AnswerPoll(body));
+            }
+        }
         actions
     }
 }

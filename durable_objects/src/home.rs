@@ -19,7 +19,7 @@ use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use herald_core::dialect::DialectKind;
 use herald_core::engineio::packet::encode_payload;
-use herald_core::engineio::session::{Poll, Post, Settings, Transport};
+use herald_core::engineio::session::{CloseReason, Poll, Post, Settings, Transport};
 use herald_core::engineio::Frame;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::gateway::{Action, Client};
@@ -44,6 +44,13 @@ struct Clients {
     timer: Option<(mpsc::UnboundedSender<()>, i64)>,
 }
 
+/// How a GET is answered.
+enum Waiting {
+    Ready(String),
+    Refused(Error),
+    Held(oneshot::Receiver<Option<String>>),
+}
+
 struct Live {
     client: Client,
     /// The answer channel of the held long-polling GET.
@@ -53,9 +60,9 @@ struct Live {
 }
 
 impl Live {
-    /// Performs the actions in order; true when the client is gone.
-    fn perform(&mut self, actions: Vec<Action>) -> bool {
-        let mut gone = false;
+    /// Performs the actions in order; why the client ended, when it did.
+    fn perform(&mut self, actions: Vec<Action>) -> Option<CloseReason> {
+        let mut ended = None;
         for action in actions {
             match action {
                 Action::AnswerPoll(body) => {
@@ -84,10 +91,10 @@ impl Live {
                         let _ = ws.close(Some(1000), Some("session closed"));
                     }
                 }
-                Action::Closed(_) => gone = true,
+                Action::Closed(reason) => ended = Some(reason),
             }
         }
-        gone
+        ended
     }
 }
 
@@ -141,21 +148,30 @@ impl Home {
     pub async fn poll(&self, sid: &str) -> Result<Response, Error> {
         let waiting = self.with_client(sid, |live| {
             let (poll, actions) = live.client.on_poll(now_ms(), &mut fresh_id);
-            let answer = match poll {
-                Poll::Now(body) => Ok(body),
-                Poll::Refuse => Err(None),
-                Poll::Hold => {
+            let ended = live.perform(actions);
+            let waiting = match (poll, ended) {
+                (Poll::Now(body), _) => Waiting::Ready(body),
+                // This GET found the session overdue: it timed out before the GET came.
+                (Poll::Refuse, Some(CloseReason::PingTimeout)) => Waiting::Refused(unknown(sid)),
+                (Poll::Refuse, Some(_)) => Waiting::Refused(Error::new(
+                    ErrorCode::BadRequest,
+                    "a second GET while one is held; session closed",
+                )),
+                (Poll::Refuse, None) => {
+                    Waiting::Refused(Error::new(ErrorCode::BadRequest, "this session moved to its websocket"))
+                }
+                (Poll::Hold, _) => {
                     let (sender, receiver) = oneshot::channel();
                     live.poll = Some(sender);
-                    Err(Some(receiver))
+                    Waiting::Held(receiver)
                 }
             };
-            (answer, live.perform(actions))
+            (waiting, ended.is_some())
         })?;
         match waiting {
-            Ok(body) => text(200, body),
-            Err(None) => Err(Error::new(ErrorCode::BadRequest, "this session cannot be polled now")),
-            Err(Some(receiver)) => match receiver.await {
+            Waiting::Ready(body) => text(200, body),
+            Waiting::Refused(error) => Err(error),
+            Waiting::Held(receiver) => match receiver.await {
                 Ok(Some(body)) => text(200, body),
                 Ok(None) => Err(Error::new(ErrorCode::BadRequest, "the session moved to its websocket")),
                 Err(_) => Err(Error::new(ErrorCode::BadRequest, "the session ended")),
@@ -167,7 +183,7 @@ impl Home {
     pub fn post(&self, sid: &str, body: &str) -> Result<Response, Error> {
         let post = self.with_client(sid, |live| {
             let (post, actions) = live.client.on_post(now_ms(), body, &mut fresh_id);
-            (post, live.perform(actions))
+            (post, live.perform(actions).is_some())
         })?;
         match post {
             Post::Ok => text(200, "ok".into()),
@@ -186,7 +202,7 @@ impl Home {
                 if accepted {
                     live.socket = Some(pair.server.clone());
                 }
-                (accepted, live.perform(actions))
+                (accepted, live.perform(actions).is_some())
             })
             .unwrap_or(false);
         if accepted {
@@ -222,7 +238,7 @@ impl Home {
                         return ((), false);
                     }
                     let actions = live.client.on_frame(now_ms(), frame, &mut fresh_id);
-                    ((), live.perform(actions))
+                    ((), live.perform(actions).is_some())
                 });
             }
             let _ = home.with_client(&sid, |live| {
@@ -231,7 +247,7 @@ impl Home {
                 }
                 live.socket = None;
                 let actions = live.client.on_socket_closed(&mut fresh_id);
-                ((), live.perform(actions))
+                ((), live.perform(actions).is_some())
             });
         });
     }
@@ -300,7 +316,7 @@ impl Home {
             for (sid, live) in clients.by_sid.iter_mut() {
                 if live.client.deadline().is_some_and(|at| at <= now) {
                     let actions = live.client.on_tick(now, &mut fresh_id);
-                    if live.perform(actions) {
+                    if live.perform(actions).is_some() {
                         gone.push(sid.clone());
                     }
                 }

@@ -4,6 +4,8 @@
 //!   (order, the resume seam, idempotency, presence, limits, retention, failure, waking up).
 //! - `log_suite.rs`: one suite every room log implementation passes (memory, SQL).
 //! - `jwt.rs`: which tokens verify and which are refused, with which code.
+//! - `engineio_scenarios.rs`: Engine.IO sessions (polling, websocket, upgrade, heartbeat,
+//!   close) and Socket.IO clients of the echo dialects, over a fake clock.
 //! - this file: [`Harness`] (a room over a fake clock and fake connections, applying each
 //!   [`Effect`] as the Durable Object shell does and keeping what each connection received,
 //!   parsed), [`Sqlite`] (the core's [`Sql`] over rusqlite), users and ids.

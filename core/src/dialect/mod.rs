@@ -14,7 +14,7 @@ pub mod routes;
 pub use routes::{DialectKind, RouteTable};
 
 use crate::engineio::Payload;
-use crate::socketio::connection::{to_messages, Connection};
+use crate::socketio::connection::{to_messages, Connection, Incoming};
 use crate::socketio::Packet;
 use serde::{Deserialize, Serialize};
 
@@ -61,9 +61,16 @@ impl Endpoint {
             Ok(None) => return Vec::new(),
             Err(_) => return vec![Effect::Close],
         };
-        match self.kind {
-            DialectKind::Echo => echo::on_incoming(&mut self.socketio, incoming, fresh_id),
-            DialectKind::EngineEcho | DialectKind::Native => Vec::new(),
+        match (self.kind, incoming) {
+            (DialectKind::Echo, incoming) => echo::on_incoming(&mut self.socketio, incoming, fresh_id),
+            // Rooms over Socket.IO (the home registering with each room's object) are not
+            // served yet: a client is told so at once instead of waiting for events that
+            // never come.
+            (DialectKind::Native, Incoming::Connect { nsp, .. }) => {
+                let data = serde_json::json!({ "code": "not_implemented" });
+                Effect::emit(&Connection::refuse(&nsp, "the native Socket.IO dialect is not served yet", Some(data)))
+            }
+            (DialectKind::EngineEcho | DialectKind::Native, _) => Vec::new(),
         }
     }
 }

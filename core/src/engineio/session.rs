@@ -238,6 +238,7 @@ impl Session {
         if self.pong_due_at.is_some_and(|due| due <= now) {
             out.extend(self.close(CloseReason::PingTimeout));
         }
+        out.extend(self.flush());
         out
     }
 
@@ -366,7 +367,8 @@ impl Session {
         }
     }
 
-    /// A message packet from the application to the client.
+    /// A message packet from the application to the client: a frame over websocket; over
+    /// polling it waits in the buffer for a GET (see [`Session::flush`]).
     pub fn send(&mut self, payload: Payload) -> Vec<Output> {
         if self.is_closed() {
             return Vec::new();
@@ -432,13 +434,20 @@ impl Session {
             State::Websocket => vec![Output::SendFrame(packet.to_frame())],
             State::Polling { .. } => {
                 self.buffer.push(packet);
-                if std::mem::take(&mut self.poll_held) {
-                    vec![Output::AnswerPoll(self.drain())]
-                } else {
-                    Vec::new()
-                }
+                Vec::new()
             }
         }
+    }
+
+    /// Answers the held GET with what is buffered, if both exist. Called once at the end of
+    /// each event rather than per packet, so replies made together leave in one payload.
+    pub fn flush(&mut self) -> Vec<Output> {
+        // While probing, a held GET waits for its noop; the buffer goes to the websocket.
+        if !matches!(self.state, State::Polling { probing: false, .. }) || self.buffer.is_empty() || !self.poll_held {
+            return Vec::new();
+        }
+        self.poll_held = false;
+        vec![Output::AnswerPoll(self.drain())]
     }
 
     /// Takes as many buffered packets as fit in one payload of `max_payload` bytes (always at
