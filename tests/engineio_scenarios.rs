@@ -559,3 +559,26 @@ fn over_polling_a_violation_answers_the_held_get_with_a_close_packet() {
     assert_eq!(actions, vec![Action::AnswerPoll("1".into()), Action::Closed(CloseReason::ServerClose)]);
     assert_eq!(peer.get(), (Poll::Refuse, vec![]));
 }
+
+#[test]
+fn a_socketio_client_that_never_joins_a_namespace_is_closed_after_the_connect_timeout() {
+    use herald_core::gateway::CONNECT_TIMEOUT_MS;
+    let settings = Settings { ping_interval_ms: 60_000, ping_timeout_ms: 60_000, max_payload: 1_000_000 };
+    let (mut idle, _) = Client::open(T0, "idle".into(), settings, Transport::Websocket, DialectKind::Echo);
+    let (mut joined, _) = Client::open(T0, "joined".into(), settings, Transport::Websocket, DialectKind::Echo);
+    let mut ids = {
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("socket-{n}")
+        }
+    };
+    joined.on_frame(T0 + 1, text("40"), &mut ids);
+    assert_eq!(idle.deadline(), Some(T0 + CONNECT_TIMEOUT_MS));
+    assert_eq!(idle.on_tick(T0 + CONNECT_TIMEOUT_MS - 1, &mut ids), vec![]);
+    assert_eq!(
+        idle.on_tick(T0 + CONNECT_TIMEOUT_MS, &mut ids),
+        vec![Action::CloseSocket, Action::Closed(CloseReason::ServerClose)]
+    );
+    assert_eq!(joined.on_tick(T0 + CONNECT_TIMEOUT_MS, &mut ids), vec![], "a client in a namespace stays");
+}

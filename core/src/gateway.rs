@@ -25,17 +25,24 @@ pub enum Action {
     Closed(CloseReason),
 }
 
+/// How long a Socket.IO client may stay without joining any namespace (the reference
+/// server's `connectTimeout`): a client that answers pings but never sends CONNECT is closed.
+pub const CONNECT_TIMEOUT_MS: i64 = 45_000;
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Client {
     session: Session,
     endpoint: Endpoint,
+    /// Until the client first joins a namespace: when it is closed for not having done so.
+    connect_by: Option<i64>,
 }
 
 impl Client {
     /// A new client on `transport`, and its handshake packet.
     pub fn open(now: i64, sid: String, settings: Settings, transport: Transport, kind: DialectKind) -> (Self, Packet) {
         let (session, handshake) = Session::open(now, sid, settings, transport);
-        (Self { session, endpoint: Endpoint::new(kind) }, handshake)
+        let connect_by = kind.is_socketio().then_some(now + CONNECT_TIMEOUT_MS);
+        (Self { session, endpoint: Endpoint::new(kind), connect_by }, handshake)
     }
 
     pub fn session(&self) -> &Session {
@@ -44,7 +51,10 @@ impl Client {
 
     /// When [`Client::on_tick`] has something to do next.
     pub fn deadline(&self) -> Option<i64> {
-        self.session.deadline()
+        match (self.session.deadline(), self.connect_by) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b).filter(|_| !self.session.is_closed()),
+        }
     }
 
     /// The object woke from hibernation with this client's websocket still open.
@@ -53,7 +63,11 @@ impl Client {
     }
 
     pub fn on_tick(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
-        let outputs = self.session.on_tick(now);
+        let mut outputs = self.session.on_tick(now);
+        if self.connect_by.is_some_and(|at| at <= now) {
+            self.connect_by = None;
+            outputs.extend(self.session.close_by_server());
+        }
         self.settle(outputs, fresh_id)
     }
 
@@ -110,6 +124,9 @@ impl Client {
                     }
                 }
             }
+        }
+        if self.endpoint.has_joined() {
+            self.connect_by = None;
         }
         // Everything this event produced for a polling client leaves in one answer.
         for output in self.session.flush() {

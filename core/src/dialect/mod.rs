@@ -51,6 +51,12 @@ impl Endpoint {
         self.kind
     }
 
+    /// Whether the client is in at least one Socket.IO namespace (always true for plain
+    /// Engine.IO, which has none to join).
+    pub fn has_joined(&self) -> bool {
+        !self.kind.is_socketio() || self.socketio.namespaces().next().is_some()
+    }
+
     /// A message from the client.
     pub fn on_message(&mut self, payload: Payload, fresh_id: &mut dyn FnMut() -> String) -> Vec<Effect> {
         if self.kind == DialectKind::EngineEcho {
