@@ -78,7 +78,18 @@ pub async fn publish(
     room: RoomId,
     config: &Config,
 ) -> Result<Response, Error> {
-    let limit = config.limits.max_frame_bytes;
+    let bytes = read_body(req, config.limits.max_frame_bytes).await?;
+    let body = String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::MalformedJson, "the body is not UTF-8"))?;
+    let key = req.headers().get("idempotency-key").map_err(internal)?;
+    let draft = Draft::from_rest_body(&body, key.as_deref())?;
+    let request = PublishRequest { user: caller.identity.user.clone(), draft };
+    let body = serde_json::to_string(&request).map_err(|e| Error::internal(e.to_string()))?;
+    call(env, &room, Method::Post, api::PUBLISH, Headers::new(), Some(body)).await
+}
+
+/// A request body of at most `limit` bytes, whatever it declares (chunked bodies declare
+/// nothing): `payload_too_large` past it, naming the limit.
+pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
     let too_large = |len: usize| {
         Error::new(ErrorCode::PayloadTooLarge, format!("the body is {len} bytes; the limit is {limit}"))
             .with_details(serde_json::json!({ "limit": limit }))
@@ -87,7 +98,6 @@ pub async fn publish(
     if let Some(len) = declared.filter(|&len| len > limit) {
         return Err(too_large(len));
     }
-    // Read no more than the limit, whatever the body claims (chunked bodies declare nothing).
     let mut bytes = Vec::new();
     if req.inner().body().is_some() {
         let mut stream = req.stream().map_err(internal)?;
@@ -98,12 +108,7 @@ pub async fn publish(
             }
         }
     }
-    let body = String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::MalformedJson, "the body is not UTF-8"))?;
-    let key = req.headers().get("idempotency-key").map_err(internal)?;
-    let draft = Draft::from_rest_body(&body, key.as_deref())?;
-    let request = PublishRequest { user: caller.identity.user.clone(), draft };
-    let body = serde_json::to_string(&request).map_err(|e| Error::internal(e.to_string()))?;
-    call(env, &room, Method::Post, api::PUBLISH, Headers::new(), Some(body)).await
+    Ok(bytes)
 }
 
 /// `GET /v1/rooms/{room}/messages?after=&before=&limit=`

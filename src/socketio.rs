@@ -4,8 +4,7 @@
 //! ([`herald_core::home::choose_home`]); every later request finds it in the `sid`, so any
 //! Worker instance reaches the same object.
 
-use crate::auth;
-use futures_util::StreamExt;
+use crate::{auth, rooms};
 use herald_core::config::Config;
 use herald_core::dialect::DialectKind;
 use herald_core::engineio::session::Transport;
@@ -85,30 +84,15 @@ pub async fn handle(
     let mut init = RequestInit::new();
     init.with_method(method.clone()).with_headers(headers);
     if method == Method::Post {
-        init.with_body(Some(read_body(&mut req, config.engine.max_payload).await?.into()));
+        // Spec: a payload is at most maxPayload bytes.
+        let bytes = rooms::read_body(&mut req, config.engine.max_payload).await?;
+        let body =
+            String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::BadRequest, "the payload is not UTF-8"))?;
+        init.with_body(Some(body.into()));
     }
     let query = url.query().unwrap_or_default();
     let request = Request::new_with_init(&format!("https://home{}?{query}", api::ENGINE), &init).map_err(internal)?;
     let stub =
         env.durable_object(OBJECTS).and_then(|ns| ns.get_by_name(&home::object_name(&home))).map_err(internal)?;
     stub.fetch_with_request(request).await.map_err(internal)
-}
-
-/// A POST body, refused past `limit` bytes (spec: maxPayload) whatever it declares.
-async fn read_body(req: &mut Request, limit: usize) -> Result<String, Error> {
-    let too_large = |len: usize| {
-        Error::new(ErrorCode::PayloadTooLarge, format!("the payload is {len} bytes; maxPayload is {limit}"))
-            .with_details(serde_json::json!({ "limit": limit }))
-    };
-    let mut bytes = Vec::new();
-    if req.inner().body().is_some() {
-        let mut stream = req.stream().map_err(internal)?;
-        while let Some(chunk) = stream.next().await {
-            bytes.extend_from_slice(&chunk.map_err(internal)?);
-            if bytes.len() > limit {
-                return Err(too_large(bytes.len()));
-            }
-        }
-    }
-    String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::BadRequest, "the payload is not UTF-8"))
 }
