@@ -57,11 +57,6 @@ impl Client {
         }
     }
 
-    /// The object woke from hibernation with this client's websocket still open.
-    pub fn resume(&mut self, now: i64) {
-        self.session.resume(now);
-    }
-
     pub fn on_tick(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
         let mut outputs = self.session.on_tick(now);
         if self.connect_by.is_some_and(|at| at <= now) {

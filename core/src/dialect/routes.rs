@@ -94,10 +94,6 @@ impl RouteTable {
         let path = normalize(path);
         self.routes.iter().find(|(p, _)| *p == path).map(|(_, kind)| *kind)
     }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&str, DialectKind)> {
-        self.routes.iter().map(|(p, k)| (p.as_str(), *k))
-    }
 }
 
 impl Default for RouteTable {

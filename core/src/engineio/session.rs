@@ -208,14 +208,6 @@ impl Session {
         }
     }
 
-    /// A websocket session restored after hibernation: the heartbeat starts over from `now`.
-    pub fn resume(&mut self, now: i64) {
-        if !self.is_closed() {
-            self.next_ping_at = Some(now + self.settings.ping_interval_ms);
-            self.pong_due_at = None;
-        }
-    }
-
     /// Time passes: sends the ping that is due and closes the session when a pong is late.
     /// A ping counts as sent at its scheduled time, so a late tick (or a request that finds the
     /// session overdue) judges the client by the schedule it was told in the handshake.
