@@ -1,5 +1,5 @@
 # The two commands a newcomer needs; each runs scripts/setup.sh first.
-.PHONY: dev test setup build check-dev check-deploy
+.PHONY: dev test setup build check-dev check-deploy bench-socketio
 
 dev:          ## run Herald locally on http://127.0.0.1:$${PORT:-8787}
 	scripts/dev.sh
@@ -18,3 +18,8 @@ check-deploy: ## build the bundle a real deployment would upload (wrangler deplo
 
 check-dev:    ## start `make dev` on a spare port, publish and read back, stop
 	scripts/check-dev.sh
+
+bench-socketio: ## benchmark a room of 100 clients: JSON protocol, Socket.IO websocket and polling (QUICK=1: one short step)
+	scripts/setup.sh
+	scripts/build.sh
+	node bench/socketio.mjs $(if $(QUICK),--quick)

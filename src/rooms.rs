@@ -9,15 +9,12 @@ use herald_core::ids::RoomId;
 use herald_core::internal::{self as api, header_json, PublishRequest};
 use herald_core::message::Draft;
 use herald_core::room::HistoryQuery;
-use herald_durable_objects::platform::query_param;
+use herald_durable_objects::platform::{object, query_param};
 use herald_durable_objects::respond::internal;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub, Url};
 
-/// The binding of the room class in wrangler.toml.
-const ROOMS: &str = "ROOMS";
-
 fn stub(env: &Env, room: &RoomId) -> Result<Stub, Error> {
-    env.durable_object(ROOMS).and_then(|ns| ns.get_by_name(&room.object_name())).map_err(internal)
+    object(env, &room.object_name())
 }
 
 /// Calls the room's object. `path_and_query` is an internal path (see `herald_core::internal`).

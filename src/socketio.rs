@@ -11,12 +11,9 @@ use herald_core::engineio::session::Transport;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::home;
 use herald_core::internal::{self as api, header_json};
-use herald_durable_objects::platform::{fresh_id, now_ms, query_param};
+use herald_durable_objects::platform::{fresh_id, now_ms, object, query_param};
 use herald_durable_objects::respond::internal;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Url};
-
-/// The binding of the object class in wrangler.toml (homes and rooms are the same class).
-const OBJECTS: &str = "ROOMS";
 
 pub async fn handle(
     mut req: Request,
@@ -65,10 +62,7 @@ pub async fn handle(
             // A token on the handshake is checked here, before any object; Socket.IO clients
             // more often send theirs in the CONNECT auth payload, which the home checks.
             if let Some(caller) = auth::authenticate_if_given(&req, url, config, now_ms())? {
-                headers.set(api::USER, &header_json(&caller.identity.user)).map_err(internal)?;
-                let leeway_ms = i64::from(config.verifier.leeway_seconds) * 1000;
-                let expires = caller.identity.expires_at.saturating_add(leeway_ms);
-                headers.set(api::EXPIRES, &expires.to_string()).map_err(internal)?;
+                headers.set(api::IDENTITY, &header_json(&caller.identity)).map_err(internal)?;
             }
             let fresh = fresh_id();
             let home = home::choose_home(&fresh).to_owned();
@@ -92,7 +86,5 @@ pub async fn handle(
     }
     let query = url.query().unwrap_or_default();
     let request = Request::new_with_init(&format!("https://home{}?{query}", api::ENGINE), &init).map_err(internal)?;
-    let stub =
-        env.durable_object(OBJECTS).and_then(|ns| ns.get_by_name(&home::object_name(&home))).map_err(internal)?;
-    stub.fetch_with_request(request).await.map_err(internal)
+    object(env, &home::object_name(&home))?.fetch_with_request(request).await.map_err(internal)
 }

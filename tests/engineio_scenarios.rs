@@ -10,7 +10,7 @@ use herald_core::engineio::session::{
 };
 use herald_core::engineio::{Frame, Packet, Payload};
 use herald_core::gateway::{Action, Client};
-use herald_tests::T0;
+use herald_tests::{no_handshake_auth, T0};
 use serde_json::{json, Value};
 
 /// The conformance suites' settings: a ping every 300 ms, 200 ms to answer it.
@@ -388,7 +388,7 @@ struct Peer {
 
 impl Peer {
     fn open(transport: Transport, kind: DialectKind) -> Self {
-        let (client, _) = Client::open(T0, "sid-1".into(), settings(), transport, kind);
+        let (client, _) = Client::open(T0, "sid-1".into(), settings(), transport, kind, no_handshake_auth());
         let mut count = 0;
         let ids = Box::new(move || {
             count += 1;
@@ -564,8 +564,10 @@ fn over_polling_a_violation_answers_the_held_get_with_a_close_packet() {
 fn a_socketio_client_that_never_joins_a_namespace_is_closed_after_the_connect_timeout() {
     use herald_core::gateway::CONNECT_TIMEOUT_MS;
     let settings = Settings { ping_interval_ms: 60_000, ping_timeout_ms: 60_000, max_payload: 1_000_000 };
-    let (mut idle, _) = Client::open(T0, "idle".into(), settings, Transport::Websocket, DialectKind::Echo);
-    let (mut joined, _) = Client::open(T0, "joined".into(), settings, Transport::Websocket, DialectKind::Echo);
+    let (mut idle, _) =
+        Client::open(T0, "idle".into(), settings, Transport::Websocket, DialectKind::Echo, no_handshake_auth());
+    let (mut joined, _) =
+        Client::open(T0, "joined".into(), settings, Transport::Websocket, DialectKind::Echo, no_handshake_auth());
     let mut ids = {
         let mut n = 0;
         move || {

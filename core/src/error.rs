@@ -43,6 +43,10 @@ pub enum ErrorCode {
     RoomFull,
     /// A resume point (`since`) beyond the room's last message.
     SinceAhead,
+    /// A Socket.IO `join` of a room the connection is already in.
+    AlreadyJoined,
+    /// A Socket.IO `publish` or `leave` in a room the connection is not in (or no longer is).
+    NotJoined,
     /// A route that does not exist.
     NotFound,
     /// A route that exists, with another method.
@@ -82,6 +86,8 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::RoomFull => "room_full",
             Self::SinceAhead => "since_ahead",
+            Self::AlreadyJoined => "already_joined",
+            Self::NotJoined => "not_joined",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::UpgradeRequired => "upgrade_required",
@@ -100,7 +106,7 @@ impl ErrorCode {
             Self::TokenMissing | Self::TokenInvalid | Self::TokenExpired | Self::TokenNotYetValid => 401,
             Self::RoomForbidden | Self::AdminRequired => 403,
             Self::InvalidRoomId | Self::MalformedJson | Self::InvalidField | Self::UnknownType => 400,
-            Self::SinceAhead => 400,
+            Self::SinceAhead | Self::AlreadyJoined | Self::NotJoined => 400,
             Self::UnsupportedProtocol | Self::UnknownTransport | Self::UnknownSession | Self::BadRequest => 400,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,

@@ -5,10 +5,10 @@
 //! the endpoint sends back into the session, and returns the [`Action`]s left for the shell,
 //! in order. The shell performs them and nothing else.
 
-use crate::dialect::{DialectKind, Effect, Endpoint};
+use crate::dialect::{Auth, DialectKind, Effect, Endpoint, RoomCommand, RoomEvent};
 use crate::engineio::session::{CloseReason, Output, Poll, Post, Session, Settings, Transport};
 use crate::engineio::{Frame, Packet};
-use serde::{Deserialize, Serialize};
+use crate::ids::RoomId;
 
 /// What the shell must do for a client, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,9 @@ pub enum Action {
     SendFrame(Frame),
     /// Close the client's websocket.
     CloseSocket,
+    /// Ask a room's object for something on this client's behalf (commands for one room keep
+    /// their order).
+    Room { room: RoomId, command: RoomCommand },
     /// The client is gone: forget it.
     Closed(CloseReason),
 }
@@ -29,7 +32,7 @@ pub enum Action {
 /// server's `connectTimeout`): a client that answers pings but never sends CONNECT is closed.
 pub const CONNECT_TIMEOUT_MS: i64 = 45_000;
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug)]
 pub struct Client {
     session: Session,
     endpoint: Endpoint,
@@ -39,10 +42,17 @@ pub struct Client {
 
 impl Client {
     /// A new client on `transport`, and its handshake packet.
-    pub fn open(now: i64, sid: String, settings: Settings, transport: Transport, kind: DialectKind) -> (Self, Packet) {
+    pub fn open(
+        now: i64,
+        sid: String,
+        settings: Settings,
+        transport: Transport,
+        kind: DialectKind,
+        auth: Auth,
+    ) -> (Self, Packet) {
         let (session, handshake) = Session::open(now, sid, settings, transport);
         let connect_by = kind.is_socketio().then_some(now + CONNECT_TIMEOUT_MS);
-        (Self { session, endpoint: Endpoint::new(kind), connect_by }, handshake)
+        (Self { session, endpoint: Endpoint::new(kind, auth), connect_by }, handshake)
     }
 
     pub fn session(&self) -> &Session {
@@ -63,44 +73,80 @@ impl Client {
             self.connect_by = None;
             outputs.extend(self.session.close_by_server());
         }
-        self.settle(outputs, fresh_id)
+        self.settle(now, outputs, fresh_id)
     }
 
     pub fn on_poll(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> (Poll, Vec<Action>) {
         let mut outputs = Vec::new();
         let poll = self.session.on_poll(now, &mut outputs);
-        (poll, self.settle(outputs, fresh_id))
+        (poll, self.settle(now, outputs, fresh_id))
     }
 
-    pub fn on_poll_cancelled(&mut self, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
+    pub fn on_poll_cancelled(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
         let outputs = self.session.on_poll_cancelled();
-        self.settle(outputs, fresh_id)
+        self.settle(now, outputs, fresh_id)
     }
 
     pub fn on_post(&mut self, now: i64, body: &str, fresh_id: &mut dyn FnMut() -> String) -> (Post, Vec<Action>) {
         let (post, outputs) = self.session.on_post(now, body);
-        (post, self.settle(outputs, fresh_id))
+        (post, self.settle(now, outputs, fresh_id))
     }
 
     /// A websocket for this client's session arrived; accept it only when the first is true.
     pub fn on_upgrade_socket(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> (bool, Vec<Action>) {
         let (accepted, outputs) = self.session.on_upgrade_socket(now);
-        (accepted, self.settle(outputs, fresh_id))
+        (accepted, self.settle(now, outputs, fresh_id))
     }
 
     pub fn on_frame(&mut self, now: i64, frame: Frame, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
         let outputs = self.session.on_frame(now, frame);
-        self.settle(outputs, fresh_id)
+        self.settle(now, outputs, fresh_id)
     }
 
-    pub fn on_socket_closed(&mut self, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
+    pub fn on_socket_closed(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
         let outputs = self.session.on_socket_closed();
-        self.settle(outputs, fresh_id)
+        self.settle(now, outputs, fresh_id)
+    }
+
+    /// Something from `room` for this client; `None` when the client is not a member there.
+    pub fn on_room(
+        &mut self,
+        now: i64,
+        room: &RoomId,
+        event: RoomEvent<'_>,
+        fresh_id: &mut dyn FnMut() -> String,
+    ) -> Option<Vec<Action>> {
+        let effects = self.endpoint.on_room(room, event)?;
+        let mut actions = Vec::new();
+        let outputs = self.perform(effects, &mut actions);
+        Some(self.settle_into(now, outputs, fresh_id, actions))
     }
 
     /// Runs the session's outputs through the endpoint until only transport work is left.
-    fn settle(&mut self, outputs: Vec<Output>, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
-        let mut actions = Vec::new();
+    fn settle(&mut self, now: i64, outputs: Vec<Output>, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
+        self.settle_into(now, outputs, fresh_id, Vec::new())
+    }
+
+    /// The endpoint's effects: room commands become actions, the rest session outputs.
+    fn perform(&mut self, effects: Vec<Effect>, actions: &mut Vec<Action>) -> Vec<Output> {
+        let mut outputs = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::Send(payload) => outputs.extend(self.session.send(payload)),
+                Effect::Close => outputs.extend(self.session.close_by_server()),
+                Effect::Room { room, command } => actions.push(Action::Room { room, command }),
+            }
+        }
+        outputs
+    }
+
+    fn settle_into(
+        &mut self,
+        now: i64,
+        outputs: Vec<Output>,
+        fresh_id: &mut dyn FnMut() -> String,
+        mut actions: Vec<Action>,
+    ) -> Vec<Action> {
         let mut pending: std::collections::VecDeque<Output> = outputs.into();
         while let Some(output) = pending.pop_front() {
             match output {
@@ -108,15 +154,17 @@ impl Client {
                 Output::RefusePoll => actions.push(Action::RefusePoll),
                 Output::SendFrame(frame) => actions.push(Action::SendFrame(frame)),
                 Output::CloseSocket => actions.push(Action::CloseSocket),
-                Output::Closed(reason) => actions.push(Action::Closed(reason)),
+                Output::Closed(reason) => {
+                    // The rooms the client joined are left before it is forgotten.
+                    let leaves = self.endpoint.on_closed();
+                    let more = self.perform(leaves, &mut actions);
+                    pending.extend(more);
+                    actions.push(Action::Closed(reason));
+                }
                 Output::Message(payload) => {
-                    for effect in self.endpoint.on_message(payload, fresh_id) {
-                        let more = match effect {
-                            Effect::Send(payload) => self.session.send(payload),
-                            Effect::Close => self.session.close_by_server(),
-                        };
-                        pending.extend(more);
-                    }
+                    let effects = self.endpoint.on_message(payload, now, fresh_id);
+                    let more = self.perform(effects, &mut actions);
+                    pending.extend(more);
                 }
             }
         }

@@ -8,12 +8,15 @@
 //! | `POST /publish`          | body [`PublishRequest`]                                   |
 //! | `GET /messages`          | query `after`, `before`, `limit` (already valid)          |
 //! | `GET /presence`          |                                                           |
-//! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`USER`]? and [`EXPIRES`]? when the handshake carried a token |
+//! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`IDENTITY`]? when the handshake carried a token |
+//! | `POST /members` (home → room) | body [`MemberBatch`]: joins, frames and leaves of remote members, in order |
+//! | `POST /deliver` (room → home) | body [`Delivery`]; answered with [`DeliveryAnswer`] |
 //!
 //! A room is the object itself: it knows its id from its name (`room:{id}`). A Socket.IO
-//! session's object is its home (`home:{id}`, see [`crate::home`]).
+//! session's object is its home (`home:{id}`, see [`crate::home`]). Homes and rooms call each
+//! other only with `/members` and `/deliver` (DESIGN.md, "Where a connection lives").
 
-use crate::ids::User;
+use crate::ids::{RoomId, User};
 use crate::message::Draft;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +25,8 @@ pub const PUBLISH: &str = "/publish";
 pub const MESSAGES: &str = "/messages";
 pub const PRESENCE: &str = "/presence";
 pub const ENGINE: &str = "/eio";
+pub const MEMBERS: &str = "/members";
+pub const DELIVER: &str = "/deliver";
 
 /// The verified user, as ASCII-only JSON (see [`header_json`]).
 pub const USER: &str = "x-herald-user";
@@ -36,6 +41,60 @@ pub const PROTOCOL: &str = "x-herald-protocol";
 pub const DIALECT: &str = "x-herald-dialect";
 /// The sid the Worker chose for a new Engine.IO session (it names the home).
 pub const SID: &str = "x-herald-sid";
+
+/// The verified [`crate::auth::Identity`] of an Engine.IO handshake that carried a token, as
+/// [`header_json`].
+pub const IDENTITY: &str = "x-herald-identity";
+
+/// What a home asks of a room for its sessions, in the order the sessions asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberBatch {
+    /// The home's id: where the room delivers to these members.
+    pub home: String,
+    pub commands: Vec<MemberCommand>,
+}
+
+/// One command for the member `conn` (the session's Engine.IO sid).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberCommand {
+    pub conn: String,
+    #[serde(flatten)]
+    pub op: MemberOp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum MemberOp {
+    /// Join the room as `user` until `expires_at` (ms since the epoch), resuming after `since`.
+    Join { user: User, expires_at: i64, since: Option<u64> },
+    /// A native protocol frame from the member, as a websocket client would send it.
+    Frame { text: String },
+    /// Leave the room. The room answers with a [`DeliveryItem::Close`] once it is done.
+    Leave,
+}
+
+/// What a room sends to the members one home holds, in the room's order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub room: RoomId,
+    pub items: Vec<DeliveryItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum DeliveryItem {
+    /// A native protocol frame for each member in `to`.
+    Frame { to: Vec<String>, text: String },
+    /// The membership of `to` ended (the room closed it, or a leave completed).
+    Close { to: String },
+}
+
+/// A home's answer to a [`Delivery`]: the members it does not hold (their session ended, or
+/// the home lost it); the room drops them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DeliveryAnswer {
+    pub unknown: Vec<String>,
+}
 
 /// A REST publish, validated by the Worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,30 +11,45 @@
 //! timeout is exactly such a close). Polling clients always have a request in flight.
 //! Either way a home holds its clients in memory, in [`Home`], shared with the tasks that read
 //! the sockets and run the timer.
+//!
+//! Sessions of the `native` dialect join rooms: their commands for a room go out in order, in
+//! batches, one call to that room at a time (`POST /members`); what rooms send them comes in
+//! through `POST /deliver`, which answers with the sessions this home does not hold.
 
-use crate::platform::{config, fresh_id, now_ms, query_param};
-use crate::respond::internal;
+use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param};
+use crate::respond::{self, internal};
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
-use herald_core::dialect::DialectKind;
+use herald_core::auth::Identity;
+use herald_core::dialect::{Auth, DialectKind, RoomCommand, RoomEvent};
 use herald_core::engineio::packet::encode_payload;
 use herald_core::engineio::session::{CloseReason, Poll, Post, Settings, Transport};
 use herald_core::engineio::Frame;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::gateway::{Action, Client};
-use herald_core::internal as api;
+use herald_core::home;
+use herald_core::ids::RoomId;
+use herald_core::internal::{
+    self as api, Delivery, DeliveryAnswer, DeliveryItem, MemberBatch, MemberCommand, MemberOp,
+};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 use std::time::Duration;
 use worker::wasm_bindgen_futures::spawn_local;
 use worker::{Delay, Env, Method, Request, Response, WebSocket, WebSocketPair, WebsocketEvent};
 
+/// Most commands in one call to a room.
+const MEMBER_BATCH_MAX: usize = 256;
+
 /// The clients of one home, shared by the object's handlers and its tasks. Never borrowed
 /// across an `.await`.
-#[derive(Clone, Default)]
-pub struct Home(Rc<RefCell<Clients>>);
+#[derive(Clone)]
+pub struct Home {
+    clients: Rc<RefCell<Clients>>,
+    env: Env,
+}
 
 #[derive(Default)]
 struct Clients {
@@ -42,6 +57,9 @@ struct Clients {
     /// Wakes the timer task when a deadline earlier than the one it sleeps to appears; `None`
     /// while no timer task runs.
     timer: Option<(mpsc::UnboundedSender<()>, i64)>,
+    /// Commands for each room, in order, not yet sent; a room is in here while a call to it
+    /// is in flight.
+    links: HashMap<RoomId, Vec<MemberCommand>>,
 }
 
 /// How a GET is answered.
@@ -52,14 +70,21 @@ enum Waiting {
 }
 
 struct Live {
+    sid: String,
     client: Client,
     /// The answer channel of the held long-polling GET.
     poll: Option<oneshot::Sender<Option<String>>>,
     /// The client's websocket (the one probing an upgrade, then the transport).
     socket: Option<WebSocket>,
+    /// Commands for rooms the last event produced, for [`Home::with_client`] to send.
+    outgoing: Vec<(RoomId, MemberCommand)>,
 }
 
 impl Live {
+    fn new(sid: String, client: Client, socket: Option<WebSocket>) -> Self {
+        Self { sid, client, poll: None, socket, outgoing: Vec::new() }
+    }
+
     /// Performs the actions in order; why the client ended, when it did.
     fn perform(&mut self, actions: Vec<Action>) -> Option<CloseReason> {
         let mut ended = None;
@@ -91,6 +116,14 @@ impl Live {
                         let _ = ws.close(Some(1000), Some("session closed"));
                     }
                 }
+                Action::Room { room, command } => {
+                    let op = match command {
+                        RoomCommand::Join { user, expires_at, since } => MemberOp::Join { user, expires_at, since },
+                        RoomCommand::Frame(text) => MemberOp::Frame { text },
+                        RoomCommand::Leave => MemberOp::Leave,
+                    };
+                    self.outgoing.push((room, MemberCommand { conn: self.sid.clone(), op }));
+                }
                 Action::Closed(reason) => ended = Some(reason),
             }
         }
@@ -99,8 +132,12 @@ impl Live {
 }
 
 impl Home {
+    pub fn new(env: Env) -> Self {
+        Self { clients: Rc::default(), env }
+    }
+
     /// `GET`/`POST /eio?…` from the Worker: a handshake, a poll, a post, or a websocket.
-    pub async fn handle(&self, req: &mut Request, env: &Env) -> Result<Response, Error> {
+    pub async fn handle(&self, req: &mut Request) -> Result<Response, Error> {
         let url = req.url().map_err(internal)?;
         let header = |name: &str| req.headers().get(name).map_err(internal);
         let upgrade = header("upgrade")?.is_some();
@@ -109,12 +146,14 @@ impl Home {
             let kind = header(api::DIALECT)?
                 .and_then(|d| DialectKind::parse(&d))
                 .ok_or_else(|| Error::internal("internal handshake without a dialect"))?;
-            let settings = config(env)?.engine;
-            return if upgrade {
-                self.open_websocket(sid, settings, kind)
-            } else {
-                self.open_polling(sid, settings, kind)
-            };
+            let handshake = header(api::IDENTITY)?
+                .map(|json| serde_json::from_str::<Identity>(&json))
+                .transpose()
+                .map_err(|e| Error::internal(format!("internal handshake with a bad identity: {e}")))?;
+            let config = config(&self.env)?;
+            let opening =
+                Opening { settings: config.engine, kind, auth: Auth { verifier: &config.verifier, handshake } };
+            return if upgrade { self.open_websocket(sid, opening) } else { self.open_polling(sid, opening) };
         };
         if upgrade {
             self.upgrade(&sid)
@@ -127,19 +166,19 @@ impl Home {
     }
 
     /// A handshake over polling: the first GET's answer.
-    pub fn open_polling(&self, sid: String, settings: Settings, kind: DialectKind) -> Result<Response, Error> {
-        let (client, open) = Client::open(now_ms(), sid.clone(), settings, Transport::Polling, kind);
-        self.insert(sid, Live { client, poll: None, socket: None });
+    fn open_polling(&self, sid: String, o: Opening) -> Result<Response, Error> {
+        let (client, open) = Client::open(now_ms(), sid.clone(), o.settings, Transport::Polling, o.kind, o.auth);
+        self.insert(sid.clone(), Live::new(sid, client, None));
         text(200, encode_payload(&[open]))
     }
 
     /// A handshake over websocket: the handshake is the socket's first frame.
-    pub fn open_websocket(&self, sid: String, settings: Settings, kind: DialectKind) -> Result<Response, Error> {
+    fn open_websocket(&self, sid: String, o: Opening) -> Result<Response, Error> {
         let pair = WebSocketPair::new().map_err(internal)?;
         pair.server.accept().map_err(internal)?;
-        let (client, open) = Client::open(now_ms(), sid.clone(), settings, Transport::Websocket, kind);
+        let (client, open) = Client::open(now_ms(), sid.clone(), o.settings, Transport::Websocket, o.kind, o.auth);
         let _ = pair.server.send_with_str(open.encode_text());
-        self.insert(sid.clone(), Live { client, poll: None, socket: Some(pair.server.clone()) });
+        self.insert(sid.clone(), Live::new(sid.clone(), client, Some(pair.server.clone())));
         self.read_socket(sid, pair.server);
         Response::from_websocket(pair.client).map_err(internal)
     }
@@ -246,7 +285,7 @@ impl Home {
                     return ((), false);
                 }
                 live.socket = None;
-                let actions = live.client.on_socket_closed(&mut fresh_id);
+                let actions = live.client.on_socket_closed(now_ms(), &mut fresh_id);
                 ((), live.perform(actions).is_some())
             });
         });
@@ -255,23 +294,98 @@ impl Home {
     /// Runs `event` on one client; `event` returns its result and whether the client is gone.
     /// Afterwards the timer is told about the client's new deadline.
     fn with_client<T>(&self, sid: &str, event: impl FnOnce(&mut Live) -> (T, bool)) -> Result<T, Error> {
-        let mut clients = self.0.borrow_mut();
+        let mut clients = self.clients.borrow_mut();
         let live = clients.by_sid.get_mut(sid).ok_or_else(|| unknown(sid))?;
         let (answer, gone) = event(live);
         let deadline = live.client.deadline();
+        let outgoing = std::mem::take(&mut live.outgoing);
         if gone {
             clients.by_sid.remove(sid);
         }
         drop(clients);
+        self.send_to_rooms(outgoing);
         if let Some(at) = deadline.filter(|_| !gone) {
             self.wake_timer(at);
         }
         Ok(answer)
     }
 
+    /// Queues commands for their rooms, and starts a sender for each room without one.
+    fn send_to_rooms(&self, commands: Vec<(RoomId, MemberCommand)>) {
+        for (room, command) in commands {
+            let mut clients = self.clients.borrow_mut();
+            let idle = !clients.links.contains_key(&room);
+            clients.links.entry(room.clone()).or_default().push(command);
+            drop(clients);
+            if idle {
+                spawn_local(self.clone().run_link(room));
+            }
+        }
+    }
+
+    /// Sends a room the commands queued for it, one call at a time, until none are left. A call
+    /// that fails is reported to each session it carried commands of: they are no longer
+    /// members there.
+    async fn run_link(self, room: RoomId) {
+        loop {
+            let batch: Vec<MemberCommand> = {
+                let mut clients = self.clients.borrow_mut();
+                let Some(queue) = clients.links.get_mut(&room) else { return };
+                if queue.is_empty() {
+                    clients.links.remove(&room);
+                    return;
+                }
+                let take = queue.len().min(MEMBER_BATCH_MAX);
+                queue.drain(..take).collect()
+            };
+            let Some(home) = batch.first().and_then(|c| home::home_of(&c.conn)).map(str::to_owned) else { continue };
+            let sessions: BTreeSet<String> = batch.iter().map(|c| c.conn.clone()).collect();
+            let body = serde_json::to_string(&MemberBatch { home, commands: batch }).expect("batches serialize");
+            if let Err(error) = post_to_object(&self.env, &room.object_name(), api::MEMBERS, body).await {
+                worker::console_error!("room {room} unreachable from its members' home: {error}");
+                for sid in sessions {
+                    let _ = self.with_client(&sid, |live| {
+                        let actions = live
+                            .client
+                            .on_room(now_ms(), &room, RoomEvent::Failed(&error), &mut fresh_id)
+                            .unwrap_or_default();
+                        ((), live.perform(actions).is_some())
+                    });
+                }
+            }
+        }
+    }
+
+    /// `POST /deliver` from a room: frames and closes for sessions here, in the room's order.
+    pub async fn deliver(&self, req: &mut Request) -> Result<Response, Error> {
+        let body = req.text().await.map_err(internal)?;
+        let delivery: Delivery = serde_json::from_str(&body)
+            .map_err(|e| Error::internal(format!("internal delivery with a bad body: {e}")))?;
+        let room = &delivery.room;
+        let mut unknown = BTreeSet::new();
+        for item in &delivery.items {
+            let (to, event) = match item {
+                DeliveryItem::Frame { to, text } => (to.as_slice(), RoomEvent::Frame(text)),
+                DeliveryItem::Close { to } => (std::slice::from_ref(to), RoomEvent::Closed),
+            };
+            for sid in to {
+                let known =
+                    self.with_client(sid, |live| match live.client.on_room(now_ms(), room, event, &mut fresh_id) {
+                        Some(actions) => (true, live.perform(actions).is_some()),
+                        None => (false, false),
+                    });
+                if !matches!(known, Ok(true)) && matches!(event, RoomEvent::Frame(_)) {
+                    unknown.insert(sid.clone());
+                }
+            }
+        }
+        let answer = DeliveryAnswer { unknown: unknown.into_iter().collect() };
+        respond::json(200, serde_json::to_string(&answer).expect("answers serialize")).map_err(internal)
+    }
+
     fn insert(&self, sid: String, live: Live) {
         let deadline = live.client.deadline();
-        self.0.borrow_mut().by_sid.insert(sid, live);
+        self.clients.borrow_mut().by_sid.insert(sid, live);
         if let Some(at) = deadline {
             self.wake_timer(at);
         }
@@ -279,7 +393,7 @@ impl Home {
 
     /// Makes sure the timer task runs and wakes no later than `at`.
     fn wake_timer(&self, at: i64) {
-        let mut clients = self.0.borrow_mut();
+        let mut clients = self.clients.borrow_mut();
         match &mut clients.timer {
             Some((wake, target)) => {
                 if at < *target {
@@ -299,7 +413,7 @@ impl Home {
     /// Ticks every client at its deadline, while there are clients.
     async fn run_timer(self, mut woken: mpsc::UnboundedReceiver<()>) {
         loop {
-            let target = match &self.0.borrow().timer {
+            let target = match &self.clients.borrow().timer {
                 Some((_, target)) => *target,
                 None => return,
             };
@@ -310,19 +424,26 @@ impl Home {
                     continue;
                 }
             }
-            let mut clients = self.0.borrow_mut();
+            let mut clients = self.clients.borrow_mut();
             let now = now_ms();
             let mut gone = Vec::new();
+            let mut outgoing = Vec::new();
             for (sid, live) in clients.by_sid.iter_mut() {
                 if live.client.deadline().is_some_and(|at| at <= now) {
                     let actions = live.client.on_tick(now, &mut fresh_id);
                     if live.perform(actions).is_some() {
                         gone.push(sid.clone());
                     }
+                    outgoing.append(&mut live.outgoing);
                 }
             }
             for sid in gone {
                 clients.by_sid.remove(&sid);
+            }
+            if !outgoing.is_empty() {
+                drop(clients);
+                self.send_to_rooms(outgoing);
+                clients = self.clients.borrow_mut();
             }
             let next = clients.by_sid.values().filter_map(|l| l.client.deadline()).min();
             match (next, &mut clients.timer) {
@@ -334,6 +455,13 @@ impl Home {
             }
         }
     }
+}
+
+/// What a handshake opens a client with.
+struct Opening {
+    settings: Settings,
+    kind: DialectKind,
+    auth: Auth,
 }
 
 fn unknown(sid: &str) -> Error {

@@ -44,3 +44,28 @@ pub fn config(env: &worker::Env) -> Result<&'static Config, Error> {
         .as_ref()
         .map_err(|e| Error::new(ErrorCode::ConfigInvalid, format!("Herald is misconfigured: {e}")))
 }
+
+/// The binding of Herald's one object class in wrangler.toml (rooms and homes alike).
+pub const OBJECTS: &str = "ROOMS";
+
+/// The object named `name` (`room:{id}`, `home:{id}`).
+pub fn object(env: &worker::Env, name: &str) -> Result<worker::Stub, Error> {
+    env.durable_object(OBJECTS).and_then(|ns| ns.get_by_name(name)).map_err(crate::respond::internal)
+}
+
+/// POSTs `body` (JSON) to `path` of the object named `name`, between objects: what it
+/// answers, or an error when it could not be reached or answered with one.
+pub async fn post_to_object(env: &worker::Env, name: &str, path: &str, body: String) -> Result<String, Error> {
+    let internal = crate::respond::internal;
+    let headers = worker::Headers::new();
+    headers.set("content-type", "application/json").map_err(internal)?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(body.into()));
+    let request = worker::Request::new_with_init(&format!("https://object{path}"), &init).map_err(internal)?;
+    let mut response = object(env, name)?.fetch_with_request(request).await.map_err(internal)?;
+    let text = response.text().await.map_err(internal)?;
+    match response.status_code() {
+        200..=299 => Ok(text),
+        status => Err(Error::internal(format!("{name} answered {path} with {status}: {text}"))),
+    }
+}

@@ -7,18 +7,26 @@
 //! event is atomic, and the runtime's output gate holds every send until the SQLite writes
 //! made before it are durable. The one effect that needs an `.await`, setting the alarm, is
 //! performed after the others, with no state borrowed.
+//!
+//! Some connections are remote: Socket.IO sessions held by their home objects, which join with
+//! `POST /members`. What the room sends them goes through [`Remotes`], one outbox per home,
+//! delivered by a task per home with one `POST /deliver` in flight at a time; members are kept
+//! in SQLite ([`MemberRows`]) and restored on load like sockets are.
 
 use crate::home::Home;
-use crate::platform::{config, fresh_id, now_ms, query_param};
+use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param};
 use crate::respond::{self, internal};
 use crate::sql::DurableSql;
 use herald_core::error::{close, Error, ErrorCode};
+use herald_core::home;
 use herald_core::ids::{ConnId, RoomId, User};
-use herald_core::internal::{self as api, PublishRequest};
+use herald_core::internal::{self as api, Delivery, DeliveryAnswer, MemberBatch, MemberOp, PublishRequest};
 use herald_core::protocol::native::error_frame;
-use herald_core::room::{ack_json, presence_json, Effect, HistoryQuery, Room, Session, SqlLog};
+use herald_core::room::{ack_json, presence_json, Effect, HistoryQuery, MemberRows, Remotes, Room, Session, SqlLog};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
+use worker::wasm_bindgen_futures::spawn_local;
 use worker::{
     durable_object, js_sys, wasm_bindgen::JsValue, DurableObject, Env, Request, Response, Result, ScheduledTime, State,
     WebSocket, WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
@@ -31,7 +39,12 @@ pub const AUTO_PONG: &str = r#"{"type":"pong"}"#;
 struct Loaded {
     room: Room<SqlLog<DurableSql>>,
     sockets: HashMap<ConnId, WebSocket>,
+    remotes: Remotes,
+    members: MemberRows<DurableSql>,
 }
+
+/// The loaded room, shared with the delivery tasks.
+type Slot = Rc<RefCell<Option<Loaded>>>;
 
 impl Loaded {
     /// Performs the core's effects, in order, and returns the alarm to set, if any (setting it
@@ -43,6 +56,9 @@ impl Loaded {
         for effect in effects {
             match effect {
                 Effect::Send { to, text } => {
+                    if self.remotes.send(&to, &text) {
+                        continue;
+                    }
                     if let Some(ws) = self.sockets.get(&to) {
                         let _ = ws.send_with_str(&text);
                     }
@@ -53,9 +69,12 @@ impl Loaded {
                             let _ = ws.send_with_str(&text);
                         }
                     }
+                    self.remotes.broadcast(&text, except.as_ref());
                 }
                 Effect::Close { to, code, reason } => {
-                    if let Some(ws) = self.sockets.remove(&to) {
+                    if self.remotes.close(&to) {
+                        self.forget_member(&to);
+                    } else if let Some(ws) = self.sockets.remove(&to) {
                         // Drop the session first: a client that never completes the close must
                         // not be restored as a member when the room next wakes.
                         let _ = ws.serialize_attachment(Option::<Session>::None);
@@ -67,13 +86,100 @@ impl Loaded {
         }
         alarm
     }
+
+    /// Deletes a remote member's row. A failed delete only brings the member back after the
+    /// next wake, where the first delivery to its home drops it again.
+    fn forget_member(&mut self, conn: &ConnId) {
+        if let Err(e) = self.members.delete(conn) {
+            worker::console_error!("room {}: remote member {} not deleted: {e}", self.room.id(), conn.0);
+        }
+    }
+
+    /// Members a home no longer holds leave the room (with `left` to the others).
+    fn drop_members(&mut self, gone: Vec<ConnId>) {
+        for conn in gone {
+            self.forget_member(&conn);
+            let effects = self.room.on_close(&conn);
+            // Closing never asks for an alarm.
+            let _ = self.apply(effects);
+        }
+    }
+
+    /// What a home asks for its sessions, in order; the alarm to set, if any.
+    fn on_members(&mut self, now: i64, batch: MemberBatch) -> Option<i64> {
+        let mut alarm = None;
+        for command in batch.commands {
+            let conn = ConnId(command.conn);
+            let held = self.remotes.is_remote(&conn) && self.room.has_connection(&conn);
+            let effects = match command.op {
+                MemberOp::Join { user, expires_at, since } => {
+                    // Joining again replaces the membership.
+                    let mut effects = if held { self.room.on_close(&conn) } else { Vec::new() };
+                    let session = Session { conn: conn.clone(), user, expires_at };
+                    if let Err(e) = self.members.insert(&batch.home, &session) {
+                        worker::console_error!("room {}: remote member not stored: {e}", self.room.id());
+                    }
+                    self.remotes.add(conn, batch.home.clone());
+                    effects.extend(self.room.on_connect(now, session, since));
+                    effects
+                }
+                MemberOp::Frame { text } if held => self.room.on_frame(now, &conn, &text, fresh_id),
+                MemberOp::Leave if held => {
+                    // Closed first, so the member does not get its own `left`.
+                    let done = Effect::Close { to: conn.clone(), code: close::NORMAL, reason: "left".into() };
+                    std::iter::once(done).chain(self.room.on_close(&conn)).collect()
+                }
+                // A session the room already dropped: its home learns it is not a member.
+                MemberOp::Frame { .. } | MemberOp::Leave => {
+                    self.remotes.close_unknown(&batch.home, &conn.0);
+                    Vec::new()
+                }
+            };
+            alarm = self.apply(effects).or(alarm);
+        }
+        alarm
+    }
+}
+
+/// Starts a delivery for each home with something queued and none in flight.
+fn deliver(slot: &Slot, env: &Env) {
+    let (room, ready) = match slot.borrow_mut().as_mut() {
+        Some(loaded) => (loaded.room.id().clone(), loaded.remotes.ready()),
+        None => return,
+    };
+    for (home, items) in ready {
+        let body = serde_json::to_string(&Delivery { room: room.clone(), items }).expect("deliveries serialize");
+        spawn_local(deliver_to(slot.clone(), env.clone(), home, body));
+    }
+}
+
+/// One delivery call to a home. Its answer names the sessions the home does not hold, and a
+/// failed call means the home holds none: either way those members leave the room. Then the
+/// next delivery, if anything piled up meanwhile.
+async fn deliver_to(slot: Slot, env: Env, home: String, body: String) {
+    let result = post_to_object(&env, &home::object_name(&home), api::DELIVER, body).await;
+    if let Some(loaded) = slot.borrow_mut().as_mut() {
+        let gone = match result.map(|text| serde_json::from_str::<DeliveryAnswer>(&text)) {
+            Ok(Ok(answer)) => loaded.remotes.delivered(&home, &answer.unknown),
+            Ok(Err(e)) => {
+                worker::console_error!("home {home} answered a delivery with a bad body: {e}");
+                loaded.remotes.failed(&home)
+            }
+            Err(e) => {
+                worker::console_error!("room {}: home {home} unreachable, its members dropped: {e}", loaded.room.id());
+                loaded.remotes.failed(&home)
+            }
+        };
+        loaded.drop_members(gone);
+    }
+    deliver(&slot, &env);
 }
 
 #[durable_object]
 pub struct RoomObject {
     state: State,
     env: Env,
-    loaded: RefCell<Option<Loaded>>,
+    loaded: Slot,
     /// Socket.IO clients whose home this object is (see [`crate::home`]).
     home: Home,
 }
@@ -84,7 +190,8 @@ impl DurableObject for RoomObject {
         if let Ok(pair) = WebSocketRequestResponsePair::new(AUTO_PING, AUTO_PONG) {
             state.set_websocket_auto_response(&pair);
         }
-        Self { state, env, loaded: RefCell::new(None), home: Home::default() }
+        let home = Home::new(env.clone());
+        Self { state, env, loaded: Slot::default(), home }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -92,9 +199,11 @@ impl DurableObject for RoomObject {
         let answer = match (req.method(), path.as_str()) {
             (worker::Method::Get, api::CONNECT) => self.open_socket(&req).await,
             (worker::Method::Post, api::PUBLISH) => self.publish_message(&mut req).await,
+            (worker::Method::Post, api::MEMBERS) => self.remote_members(&mut req).await,
             (worker::Method::Get, api::MESSAGES) => self.read_history(&req),
             (worker::Method::Get, api::PRESENCE) => self.read_presence(),
-            (_, api::ENGINE) => self.home.handle(&mut req, &self.env).await,
+            (_, api::ENGINE) => self.home.handle(&mut req).await,
+            (worker::Method::Post, api::DELIVER) => self.home.deliver(&mut req).await,
             _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path}"))),
         };
         Ok(answer.unwrap_or_else(|e| respond::error(&e)))
@@ -148,13 +257,18 @@ impl DurableObject for RoomObject {
 }
 
 impl RoomObject {
-    /// Runs `f` on the loaded room, loading it first after construction or hibernation.
+    /// Runs `f` on the loaded room, loading it first after construction or hibernation; then
+    /// starts the deliveries to homes that `f` queued.
     fn with_room<T>(&self, f: impl FnOnce(&mut Loaded) -> T) -> std::result::Result<T, Error> {
-        let mut slot = self.loaded.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(self.load()?);
-        }
-        Ok(f(slot.as_mut().expect("loaded above")))
+        let answer = {
+            let mut slot = self.loaded.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(self.load()?);
+            }
+            f(slot.as_mut().expect("loaded above"))
+        };
+        deliver(&self.loaded, &self.env);
+        Ok(answer)
     }
 
     fn load(&self) -> std::result::Result<Loaded, Error> {
@@ -164,6 +278,8 @@ impl RoomObject {
             .ok_or_else(|| Error::internal(format!("this object's name {name:?} is not a room's")))?;
         let log = SqlLog::open(DurableSql(self.state.storage().sql()))
             .map_err(|e| Error::internal(format!("could not open the room's log: {e}")))?;
+        let members = MemberRows::open(DurableSql(self.state.storage().sql()))
+            .map_err(|e| Error::internal(format!("could not open the room's members: {e}")))?;
         let mut room = Room::load(id, config.limits.clone(), config.retention.clone(), log)
             .map_err(|e| Error::internal(format!("could not load the room: {e}")))?;
         let now = now_ms();
@@ -180,14 +296,21 @@ impl RoomObject {
                 }
             }
         }
+        let mut remotes = Remotes::default();
+        let rows = members.all().map_err(|e| Error::internal(format!("could not read the room's members: {e}")))?;
+        for (home, session) in rows {
+            remotes.add(session.conn.clone(), home);
+            room.restore(now, session);
+        }
         // One line per wake, not per message: operators see hibernation working.
         worker::console_log!(
-            "room {} loaded: {} sockets restored, last seq {}",
+            "room {} loaded: {} sockets and {} remote members restored, last seq {}",
             room.id(),
             sockets.len(),
+            remotes.len(),
             room.last_seq()
         );
-        Ok(Loaded { room, sockets })
+        Ok(Loaded { room, sockets, remotes, members })
     }
 
     async fn set_alarm(&self, at: Option<i64>) {
@@ -257,6 +380,17 @@ impl RoomObject {
             Ok::<_, Error>(ack)
         })??;
         respond::json(if ack.duplicate { 200 } else { 201 }, ack_json(&ack)).map_err(internal)
+    }
+
+    /// Joins, frames and leaves of remote members, from the home that holds them.
+    async fn remote_members(&self, req: &mut Request) -> std::result::Result<Response, Error> {
+        let body = req.text().await.map_err(internal)?;
+        let batch: MemberBatch = serde_json::from_str(&body)
+            .map_err(|e| Error::internal(format!("internal member commands with a bad body: {e}")))?;
+        let now = now_ms();
+        let alarm = self.with_room(|loaded| loaded.on_members(now, batch))?;
+        self.set_alarm(alarm).await;
+        respond::json(200, "{}".into()).map_err(internal)
     }
 
     fn read_history(&self, req: &Request) -> std::result::Result<Response, Error> {

@@ -10,7 +10,9 @@
 //!   [`Effect`] as the Durable Object shell does and keeping what each connection received,
 //!   parsed), [`Sqlite`] (the core's [`Sql`] over rusqlite), users and ids.
 
-use herald_core::config::{Limits, Retention};
+use herald_core::auth::Verifier;
+use herald_core::config::{Config, Limits, Retention};
+use herald_core::dialect::Auth;
 use herald_core::ids::{ConnId, RoomId, User, UserId};
 use herald_core::room::{Effect, Log, MemoryLog, Room, Session, Sql, SqlLog, SqlValue, StoreError};
 use serde_json::Value;
@@ -25,6 +27,21 @@ pub const DAY: i64 = 24 * 3600 * 1000;
 /// A session of `who` on connection `id`, valid for a day from [`T0`].
 pub fn session(id: &str, who: &User) -> Session {
     Session { conn: conn(id), user: who.clone(), expires_at: T0 + DAY }
+}
+
+/// The HS256 secret of [`verifier`].
+pub const SECRET: &str = "a-local-test-secret-that-is-32-bytes!";
+
+/// A verifier of HS256 tokens signed with [`SECRET`], as the object shells get one: for the
+/// life of the process.
+pub fn verifier() -> &'static Verifier {
+    let config = Config::from_vars(|name| (name == "JWT_SECRET").then(|| SECRET.to_owned())).unwrap();
+    Box::leak(Box::new(config.verifier))
+}
+
+/// How a Socket.IO session is authenticated when its handshake carried no token.
+pub fn no_handshake_auth() -> Auth {
+    Auth { verifier: verifier(), handshake: None }
 }
 
 pub fn user(id: &str) -> User {

@@ -6,17 +6,21 @@
 //! route the client connected to ([`routes`]).
 //!
 //! - [`routes`]: which dialect speaks at which path (configuration).
+//! - [`native`]: Herald's room protocol as Socket.IO events, rooms joined after connecting.
 //! - [`echo`]: the conformance dialects `engine-echo` and `echo`.
 
 pub mod echo;
+pub mod native;
 pub mod routes;
 
+pub use native::{Auth, RoomCommand, RoomEvent};
 pub use routes::{DialectKind, RouteTable};
 
 use crate::engineio::Payload;
-use crate::socketio::connection::{to_messages, Connection, Incoming};
+use crate::ids::RoomId;
+use crate::socketio::connection::{to_messages, Connection};
 use crate::socketio::Packet;
-use serde::{Deserialize, Serialize};
+use native::Native;
 
 /// What the shell must do for an endpoint, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +29,8 @@ pub enum Effect {
     Send(Payload),
     /// End the session (a protocol violation, or the dialect's decision).
     Close,
+    /// Ask `room` (its object) for something on this session's behalf.
+    Room { room: RoomId, command: RoomCommand },
 }
 
 impl Effect {
@@ -34,17 +40,17 @@ impl Effect {
     }
 }
 
-/// One client's application side. Serializable: a websocket session's endpoint survives the
-/// object's hibernation.
-#[derive(Debug, Serialize, Deserialize)]
+/// One client's application side.
+#[derive(Debug)]
 pub struct Endpoint {
     kind: DialectKind,
     socketio: Connection,
+    native: Native,
 }
 
 impl Endpoint {
-    pub fn new(kind: DialectKind) -> Self {
-        Self { kind, socketio: Connection::new() }
+    pub fn new(kind: DialectKind, auth: Auth) -> Self {
+        Self { kind, socketio: Connection::new(), native: Native::new(auth) }
     }
 
     pub fn kind(&self) -> DialectKind {
@@ -58,7 +64,7 @@ impl Endpoint {
     }
 
     /// A message from the client.
-    pub fn on_message(&mut self, payload: Payload, fresh_id: &mut dyn FnMut() -> String) -> Vec<Effect> {
+    pub fn on_message(&mut self, payload: Payload, now: i64, fresh_id: &mut dyn FnMut() -> String) -> Vec<Effect> {
         if self.kind == DialectKind::EngineEcho {
             return vec![Effect::Send(payload)];
         }
@@ -67,16 +73,20 @@ impl Endpoint {
             Ok(None) => return Vec::new(),
             Err(_) => return vec![Effect::Close],
         };
-        match (self.kind, incoming) {
-            (DialectKind::Echo, incoming) => echo::on_incoming(&mut self.socketio, incoming, fresh_id),
-            // Rooms over Socket.IO (the home registering with each room's object) are not
-            // served yet: a client is told so at once instead of waiting for events that
-            // never come.
-            (DialectKind::Native, Incoming::Connect { nsp, .. }) => {
-                let data = serde_json::json!({ "code": "not_implemented" });
-                Effect::emit(&Connection::refuse(&nsp, "the native Socket.IO dialect is not served yet", Some(data)))
-            }
-            (DialectKind::EngineEcho | DialectKind::Native, _) => Vec::new(),
+        match self.kind {
+            DialectKind::Echo => echo::on_incoming(&mut self.socketio, incoming, fresh_id),
+            DialectKind::Native => self.native.on_incoming(&mut self.socketio, incoming, now, fresh_id),
+            DialectKind::EngineEcho => Vec::new(),
         }
+    }
+
+    /// Something from a room this client joined; `None` when it is not a member there.
+    pub fn on_room(&mut self, room: &RoomId, event: RoomEvent<'_>) -> Option<Vec<Effect>> {
+        self.native.on_room(room, event)
+    }
+
+    /// The session ended: what the rooms it joined must be told.
+    pub fn on_closed(&mut self) -> Vec<Effect> {
+        self.native.on_closed()
     }
 }

@@ -15,16 +15,22 @@
 //! | [`Room::on_binary`]        | refused: the native protocol is text                          | `publish.rs` |
 //! | [`Room::publish`]          | a REST publish: same order and idempotency as a websocket one | `publish.rs` |
 //! | [`Room::history`], [`Room::presence`] | reads                                           | `history.rs` |
+//!
+//! A connection may be remote: a Socket.IO session held by its home object. The room core does
+//! not tell them apart; the shell routes what is sent to remote members through [`Remotes`]
+//! (`remote.rs`).
 
 mod history;
 mod log;
 mod publish;
 mod rate;
+mod remote;
 mod sql_log;
 
 pub use history::{ack_json, presence_json, HistoryQuery, Page, PAGE_DEFAULT, PAGE_MAX};
 pub use log::{Entry, Log, MemoryLog, StoreError};
 pub use rate::TokenBucket;
+pub use remote::{MemberRows, Remotes, DELIVERY_MAX_ITEMS};
 pub use sql_log::{Sql, SqlLog, SqlValue};
 
 use crate::config::{Limits, Retention};

@@ -1,0 +1,404 @@
+//! The `native` dialect: Herald's room protocol as Socket.IO events, any number of rooms over
+//! one connection (docs/socketio.md, "The native dialect").
+//!
+//! The session lives in its home object; each room it joins is a membership here and a
+//! connection of that room's object, reached with [`RoomCommand`]s. What the room sends back
+//! arrives as [`RoomEvent`]s: native frames, each turned into an event named by its `type`
+//! (or into the answer to a pending ack), with the room's id added where the frame lacks it.
+//!
+//! | client event | becomes                          | answered by                         |
+//! |--------------|----------------------------------|-------------------------------------|
+//! | `join`       | [`RoomCommand::Join`]            | the room's `welcome` (or `error`)   |
+//! | `publish`    | [`RoomCommand::Frame`] (publish) | the room's `ack` (or `error`)       |
+//! | `leave`      | [`RoomCommand::Leave`]           | the room's close of the membership  |
+
+use super::Effect;
+use crate::auth::{Identity, Verifier};
+use crate::engineio::Payload;
+use crate::error::{Error, ErrorCode};
+use crate::ids::{RoomId, User};
+use crate::socketio::connection::{Connection, Incoming};
+use crate::socketio::{Kind, Packet};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// The only namespace of the dialect.
+const NSP: &str = "/";
+/// Transactions the dialect puts on publishes that wait for a Socket.IO ack.
+const ACK_TRANSACTION: &str = "sio-ack:";
+
+/// What a session asks of a room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomCommand {
+    /// Become a member as `user` until `expires_at`, resuming after `since`.
+    Join {
+        user: User,
+        expires_at: i64,
+        since: Option<u64>,
+    },
+    /// A native protocol frame, as a websocket client of the room would send it.
+    Frame(String),
+    Leave,
+}
+
+/// What reaches a session from a room.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RoomEvent<'a> {
+    /// A native protocol frame the room sent this member.
+    Frame(&'a str),
+    /// The room ended the membership (after a leave, or on its own after an `error` frame).
+    Closed,
+    /// The room could not be reached with this session's commands: the membership is gone.
+    Failed(&'a Error),
+}
+
+/// How sessions prove who they are: the deployment's verifier, and the identity the handshake
+/// request carried (its token was checked by the Worker).
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub verifier: &'static Verifier,
+    pub handshake: Option<Identity>,
+}
+
+#[derive(Debug)]
+pub struct Native {
+    auth: Auth,
+    identity: Option<Identity>,
+    rooms: BTreeMap<RoomId, Membership>,
+}
+
+#[derive(Debug)]
+struct Membership {
+    phase: Phase,
+    /// Publishes waiting for their Socket.IO ack, by the transaction given to the room.
+    acks: BTreeMap<String, u64>,
+    /// The last frame delivered was an `error`: the client already knows why a close follows.
+    told: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    /// Waiting for the `welcome`; the join's ack id.
+    Joining(Option<u64>),
+    Joined,
+    /// Waiting for the room to close the membership; the leave's ack id.
+    Leaving(Option<u64>),
+}
+
+impl Native {
+    pub fn new(auth: Auth) -> Self {
+        Self { auth, identity: None, rooms: BTreeMap::new() }
+    }
+
+    pub fn on_incoming(
+        &mut self,
+        socketio: &mut Connection,
+        incoming: Incoming,
+        now: i64,
+        fresh_id: &mut dyn FnMut() -> String,
+    ) -> Vec<Effect> {
+        match incoming {
+            Incoming::Connect { nsp, .. } if nsp != NSP => {
+                Effect::emit(&Connection::refuse(&nsp, "Invalid namespace", None))
+            }
+            Incoming::Connect { nsp, auth } => match self.authenticate(auth.as_ref(), now) {
+                Ok(identity) => {
+                    self.identity = Some(identity);
+                    Effect::emit(&socketio.accept(&nsp, fresh_id()))
+                }
+                Err(e) => Effect::emit(&Connection::refuse(&nsp, &e.message, Some(json!({ "code": e.code })))),
+            },
+            Incoming::Disconnect { .. } => {
+                self.identity = None;
+                self.on_closed()
+            }
+            Incoming::Packet(packet) if packet.kind == Kind::Event => self.on_event(packet, now),
+            // The dialect never asks the client for an ack.
+            Incoming::Packet(_) => Vec::new(),
+        }
+    }
+
+    /// The session ended: leave every room.
+    pub fn on_closed(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.rooms)
+            .into_keys()
+            .map(|room| Effect::Room { room, command: RoomCommand::Leave })
+            .collect()
+    }
+
+    /// Something from `room`; `None` when this session is not (any more) a member there.
+    pub fn on_room(&mut self, room: &RoomId, event: RoomEvent<'_>) -> Option<Vec<Effect>> {
+        let membership = self.rooms.get_mut(room)?;
+        Some(match event {
+            RoomEvent::Frame(text) => membership.on_frame(room, text),
+            RoomEvent::Closed => {
+                let membership = self.rooms.remove(room).expect("found above");
+                membership.on_closed(room)
+            }
+            RoomEvent::Failed(error) => {
+                let membership = self.rooms.remove(room).expect("found above");
+                membership.on_failed(room, error)
+            }
+        })
+    }
+
+    /// The identity of a CONNECT: a token in the auth payload, else the handshake's.
+    fn authenticate(&self, auth: Option<&Value>, now: i64) -> Result<Identity, Error> {
+        match auth.and_then(|a| a.get("token")) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(token)) => return self.auth.verifier.verify(token, now),
+            Some(_) => return Err(Error::invalid_field("token", "must be a string (a JWT)")),
+        }
+        match &self.auth.handshake {
+            Some(identity) if now >= self.session_end(identity) => Err(expired()),
+            Some(identity) => Ok(identity.clone()),
+            None => Err(Error::new(
+                ErrorCode::TokenMissing,
+                "no token: give it in the auth payload ({\"token\": \"<jwt>\"}) or on the handshake (?token=)",
+            )),
+        }
+    }
+
+    /// When a session of `identity` ends: its token's expiry plus the leeway.
+    fn session_end(&self, identity: &Identity) -> i64 {
+        identity.expires_at.saturating_add(i64::from(self.auth.verifier.leeway_seconds) * 1000)
+    }
+
+    fn on_event(&mut self, mut packet: Packet, now: i64) -> Vec<Effect> {
+        let ack = packet.id;
+        let Some(Value::Array(args)) = packet.data.take() else { return Vec::new() };
+        let mut args = args.into_iter();
+        let name = args.next().and_then(|n| n.as_str().map(str::to_owned)).unwrap_or_default();
+        let answer = |error: Error, room: Option<&RoomId>| reply(ack, error_object(&error, room));
+        if !matches!(name.as_str(), "join" | "publish" | "leave") {
+            let error = Error::new(
+                ErrorCode::UnknownType,
+                format!("unknown event {name:?} (expected \"join\", \"publish\" or \"leave\")"),
+            )
+            .with_details(json!({ "event": name }));
+            return answer(error, None);
+        }
+        if !packet.attachments.is_empty() {
+            let error = Error::invalid_field("data", "binary attachments are not part of the native dialect");
+            return answer(error, None);
+        }
+        let Some(Value::Object(fields)) = args.next() else {
+            return answer(Error::invalid_field("arguments", format!("`{name}` takes one object")), None);
+        };
+        let room = match fields.get("room") {
+            Some(Value::String(raw)) => RoomId::parse(raw),
+            Some(_) => Err(Error::invalid_field("room", "must be a string")),
+            None => Err(Error::invalid_field("room", "is required")),
+        };
+        let room = match room {
+            Ok(room) => room,
+            Err(error) => return answer(error, None),
+        };
+        let effects = match name.as_str() {
+            "join" => self.join(&room, &fields, ack, now),
+            "publish" => self.publish(&room, fields, ack),
+            _ => self.leave(&room, ack),
+        };
+        effects.unwrap_or_else(|error| answer(error, Some(&room)))
+    }
+
+    fn join(
+        &mut self,
+        room: &RoomId,
+        fields: &Map<String, Value>,
+        ack: Option<u64>,
+        now: i64,
+    ) -> Result<Vec<Effect>, Error> {
+        let identity = self.identity.as_ref().expect("events come only after a CONNECT");
+        identity.require_room(room)?;
+        if let Some(membership) = self.rooms.get(room) {
+            let why = match membership.phase {
+                Phase::Leaving(_) => "is being left; join again once `leave` is answered",
+                _ => "is already joined",
+            };
+            return Err(Error::new(ErrorCode::AlreadyJoined, format!("room {room} {why}")));
+        }
+        let since = match fields.get("since") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_u64().ok_or_else(|| Error::invalid_field("since", "must be a non-negative integer"))?),
+        };
+        let expires_at = self.session_end(identity);
+        if now >= expires_at {
+            return Err(expired());
+        }
+        let command = RoomCommand::Join { user: identity.user.clone(), expires_at, since };
+        self.rooms.insert(room.clone(), Membership { phase: Phase::Joining(ack), acks: BTreeMap::new(), told: false });
+        Ok(vec![Effect::Room { room: room.clone(), command }])
+    }
+
+    fn publish(
+        &mut self,
+        room: &RoomId,
+        mut fields: Map<String, Value>,
+        ack: Option<u64>,
+    ) -> Result<Vec<Effect>, Error> {
+        let membership = self
+            .rooms
+            .get_mut(room)
+            .filter(|m| !matches!(m.phase, Phase::Leaving(_)))
+            .ok_or_else(|| not_joined(room))?;
+        fields.remove("room");
+        fields.insert("type".into(), Value::from("publish"));
+        if let Some(id) = ack {
+            let transaction = format!("{ACK_TRANSACTION}{id}");
+            fields.insert("transaction".into(), Value::from(transaction.clone()));
+            membership.acks.insert(transaction, id);
+        }
+        let text = Value::Object(fields).to_string();
+        Ok(vec![Effect::Room { room: room.clone(), command: RoomCommand::Frame(text) }])
+    }
+
+    fn leave(&mut self, room: &RoomId, ack: Option<u64>) -> Result<Vec<Effect>, Error> {
+        let membership = self
+            .rooms
+            .get_mut(room)
+            .filter(|m| !matches!(m.phase, Phase::Leaving(_)))
+            .ok_or_else(|| not_joined(room))?;
+        membership.phase = Phase::Leaving(ack);
+        Ok(vec![Effect::Room { room: room.clone(), command: RoomCommand::Leave }])
+    }
+}
+
+impl Membership {
+    fn on_frame(&mut self, room: &RoomId, text: &str) -> Vec<Effect> {
+        let kind = frame_type(text).unwrap_or_default();
+        self.told = kind == "error";
+        match kind {
+            "welcome" => {
+                let Phase::Joining(ack) = self.phase else { return event(kind, text, room) };
+                self.phase = Phase::Joined;
+                match ack {
+                    Some(id) => reply(Some(id), parse(text)),
+                    None => event(kind, text, room),
+                }
+            }
+            "ack" | "error" => {
+                let mut object = parse(text);
+                object.insert("room".into(), Value::from(room.as_str()));
+                let pending = match object.get("transaction") {
+                    Some(Value::String(t)) => self.acks.remove(t),
+                    // An error without a transaction while joining answers the join.
+                    None => match self.phase {
+                        Phase::Joining(ack @ Some(_)) if kind == "error" => {
+                            self.phase = Phase::Joining(None);
+                            ack
+                        }
+                        _ => None,
+                    },
+                    Some(_) => None,
+                };
+                if pending.is_some() {
+                    object.remove("transaction");
+                }
+                reply(pending, object)
+            }
+            _ => event(kind, text, room),
+        }
+    }
+
+    /// The room ended this membership: a leave is answered; a pending join or publish learns
+    /// it will get no answer.
+    fn on_closed(self, room: &RoomId) -> Vec<Effect> {
+        if let Phase::Leaving(ack) = self.phase {
+            let done = json!({ "type": "leave", "room": room });
+            let mut effects = self.fail_pending(room, &not_joined(room));
+            effects.extend(ack.map(|id| reply(Some(id), as_object(done))).unwrap_or_default());
+            return effects;
+        }
+        let error = Error::new(ErrorCode::NotJoined, format!("room {room} ended this membership"));
+        let told = self.told;
+        let effects = self.fail_pending(room, &error);
+        if effects.is_empty() && !told {
+            return reply(None, error_object(&error, Some(room)));
+        }
+        effects
+    }
+
+    /// The room could not be reached: every pending answer is this error; with none pending,
+    /// the client is told with an `error` event.
+    fn on_failed(self, room: &RoomId, error: &Error) -> Vec<Effect> {
+        let effects = self.fail_pending(room, error);
+        if effects.is_empty() {
+            return reply(None, error_object(error, Some(room)));
+        }
+        effects
+    }
+
+    fn fail_pending(self, room: &RoomId, error: &Error) -> Vec<Effect> {
+        let join = match self.phase {
+            Phase::Joining(ack) => ack,
+            _ => None,
+        };
+        join.into_iter()
+            .chain(self.acks.into_values())
+            .flat_map(|id| reply(Some(id), error_object(error, Some(room))))
+            .collect()
+    }
+}
+
+/// Sends `object` as the ack `id`, or, without one, as an event named by its `type`.
+fn reply(ack: Option<u64>, object: Map<String, Value>) -> Vec<Effect> {
+    let packet = match ack {
+        Some(id) => Packet::ack(NSP, id, json!([object])),
+        None => {
+            let name = object.get("type").cloned().unwrap_or(Value::from("error"));
+            Packet::event(NSP, json!([name, object]))
+        }
+    };
+    Effect::emit(&packet)
+}
+
+/// A room frame as the event named by its `type`, with `room` added unless the frame has it.
+/// Built as text: messages are the hot path, and are passed on without being parsed.
+fn event(kind: &str, text: &str, room: &RoomId) -> Vec<Effect> {
+    let frame = match kind {
+        "message" | "welcome" => text.to_owned(),
+        _ => {
+            let head = format!(r#"{{"type":"{kind}""#);
+            let rest = text.strip_prefix(head.as_str()).unwrap_or("}");
+            // Room ids need no escaping (their characters are A-Z a-z 0-9 _ - . :).
+            format!(r#"{head},"room":"{room}"{rest}"#)
+        }
+    };
+    vec![Effect::Send(Payload::Text(format!(r#"2["{kind}",{frame}]"#)))]
+}
+
+/// The `type` of a server frame: frames are written with it first.
+fn frame_type(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix(r#"{"type":""#)?;
+    rest.split('"').next()
+}
+
+fn parse(text: &str) -> Map<String, Value> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn as_object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// An `error` object as the native protocol writes it, with `room` when one is concerned.
+fn error_object(error: &Error, room: Option<&RoomId>) -> Map<String, Value> {
+    let mut object = as_object(serde_json::to_value(error).expect("errors serialize"));
+    object.insert("type".into(), Value::from("error"));
+    if let Some(room) = room {
+        object.insert("room".into(), Value::from(room.as_str()));
+    }
+    object
+}
+
+fn not_joined(room: &RoomId) -> Error {
+    Error::new(ErrorCode::NotJoined, format!("room {room} is not joined; emit `join` first"))
+}
+
+fn expired() -> Error {
+    Error::new(ErrorCode::TokenExpired, "the token this connection opened with has expired; connect with a new one")
+}
