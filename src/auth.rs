@@ -24,6 +24,15 @@ pub fn authenticate(req: &Request, url: &Url, config: &Config, now_ms: i64) -> R
     })
 }
 
+/// The token a request carries in `Authorization: Bearer` or `?token=`, unverified.
+pub fn handshake_token(req: &Request, url: &Url) -> Option<String> {
+    let authorization = req.headers().get("authorization").ok().flatten();
+    let query_token = query_param(url, "token");
+    let sources =
+        TokenSources { authorization: authorization.as_deref(), query_token: query_token.as_deref(), protocols: None };
+    find_token(sources).map(|credential| credential.token)
+}
+
 /// The caller when the request carries a token (a bad one is refused), `None` when it carries
 /// none.
 pub fn authenticate_if_given(req: &Request, url: &Url, config: &Config, now_ms: i64) -> Result<Option<Caller>, Error> {

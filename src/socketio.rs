@@ -1,6 +1,6 @@
 //! Socket.IO and Engine.IO endpoints (the route table in the configuration names them): the
-//! Worker checks the Engine.IO query, authenticates a token when the handshake carries one,
-//! and hands the request to the session's home object. A handshake chooses the home
+//! Worker checks the Engine.IO query, passes on the token a handshake carries (the dialect
+//! checks it at CONNECT), and hands the request to the session's home object. A handshake chooses the home
 //! ([`herald_core::home::choose_home`]); every later request finds it in the `sid`, so any
 //! Worker instance reaches the same object.
 
@@ -10,8 +10,8 @@ use herald_core::dialect::DialectKind;
 use herald_core::engineio::session::Transport;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::home;
-use herald_core::internal::{self as api, header_json};
-use herald_durable_objects::platform::{fresh_id, now_ms, object, query_param};
+use herald_core::internal as api;
+use herald_durable_objects::platform::{fresh_id, object, query_param};
 use herald_durable_objects::respond::internal;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Url};
 
@@ -59,10 +59,11 @@ pub async fn handle(
             if method == Method::Post {
                 return Err(Error::new(ErrorCode::BadRequest, "a session opens with a GET, not a POST"));
             }
-            // A token on the handshake is checked here, before any object; Socket.IO clients
-            // more often send theirs in the CONNECT auth payload, which the home checks.
-            if let Some(caller) = auth::authenticate_if_given(&req, url, config, now_ms())? {
-                headers.set(api::IDENTITY, &header_json(&caller.identity)).map_err(internal)?;
+            // A token on the handshake is checked by the dialect at CONNECT, beside (and after)
+            // one in the CONNECT auth payload, so a bad one is a CONNECT_ERROR the client can
+            // read rather than a failed handshake.
+            if let Some(token) = auth::handshake_token(&req, url) {
+                headers.set(api::TOKEN, &token).map_err(internal)?;
             }
             let fresh = fresh_id();
             let home = home::choose_home(&fresh).to_owned();

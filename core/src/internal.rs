@@ -8,7 +8,7 @@
 //! | `POST /publish`          | body [`PublishRequest`]                                   |
 //! | `GET /messages`          | query `after`, `before`, `limit` (already valid)          |
 //! | `GET /presence`          |                                                           |
-//! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`IDENTITY`]? when the handshake carried a token |
+//! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`TOKEN`]? when the handshake carried one |
 //! | `POST /members` (home → room) | body [`MemberBatch`]: joins, frames and leaves of remote members, in order |
 //! | `POST /deliver` (room → home) | body [`Delivery`]; answered with [`DeliveryAnswer`] |
 //!
@@ -42,9 +42,9 @@ pub const DIALECT: &str = "x-herald-dialect";
 /// The sid the Worker chose for a new Engine.IO session (it names the home).
 pub const SID: &str = "x-herald-sid";
 
-/// The verified [`crate::auth::Identity`] of an Engine.IO handshake that carried a token, as
-/// [`header_json`].
-pub const IDENTITY: &str = "x-herald-identity";
+/// The token an Engine.IO handshake carried (`?token=` or `Authorization: Bearer`), for the
+/// dialect to check at CONNECT.
+pub const TOKEN: &str = "x-herald-token";
 
 /// What a home asks of a room for its sessions, in the order the sessions asked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,9 +14,15 @@
 //! - [`json`]: how every JSON body and frame is read (objects only, coded errors).
 //! - [`message`]: a publish ([`message::Draft`]) and its validation.
 //! - [`protocol::native`]: the JSON websocket protocol's frames.
-//! - [`room`]: the room state machine, its log ([`room::Log`]; SQL and in-memory).
+//! - [`room`]: the room state machine, its log ([`room::Log`]; SQL and in-memory), its remote
+//!   members ([`room::Remotes`]: Socket.IO sessions held by homes, one outbox per home).
 //! - [`route`]: the public HTTP routes.
-//! - [`internal`]: Worker → Durable Object requests.
+//! - [`internal`]: Worker → Durable Object requests, and the calls between homes and rooms.
+//! - [`engineio`], [`socketio`]: the two protocols under `socket.io-client`.
+//! - [`gateway`]: one Socket.IO / Engine.IO client as its home holds it (session + dialect).
+//! - [`dialect`]: what speaks over Socket.IO: `native` (rooms), `echo` (conformance); the
+//!   route table.
+//! - [`home`]: which home object a new session lives in (the policy), and sids.
 
 pub mod auth;
 pub mod config;

@@ -21,7 +21,6 @@ use crate::respond::{self, internal};
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
-use herald_core::auth::Identity;
 use herald_core::dialect::{Auth, DialectKind, RoomCommand, RoomEvent};
 use herald_core::engineio::packet::encode_payload;
 use herald_core::engineio::session::{CloseReason, Poll, Post, Settings, Transport};
@@ -146,13 +145,9 @@ impl Home {
             let kind = header(api::DIALECT)?
                 .and_then(|d| DialectKind::parse(&d))
                 .ok_or_else(|| Error::internal("internal handshake without a dialect"))?;
-            let handshake = header(api::IDENTITY)?
-                .map(|json| serde_json::from_str::<Identity>(&json))
-                .transpose()
-                .map_err(|e| Error::internal(format!("internal handshake with a bad identity: {e}")))?;
             let config = config(&self.env)?;
-            let opening =
-                Opening { settings: config.engine, kind, auth: Auth { verifier: &config.verifier, handshake } };
+            let auth = Auth { verifier: &config.verifier, handshake_token: header(api::TOKEN)? };
+            let opening = Opening { settings: config.engine, kind, auth };
             return if upgrade { self.open_websocket(sid, opening) } else { self.open_polling(sid, opening) };
         };
         if upgrade {

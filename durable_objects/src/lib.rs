@@ -4,7 +4,9 @@
 //! - [`room::RoomObject`]: one per room (named `room:{id}`). Holds the room's hibernatable
 //!   websockets, its SQLite log, and a [`herald_core::room::Room`] rebuilt on every wake.
 //! - [`home`]: the same object as the home of Socket.IO / Engine.IO clients (named
-//!   `home:{id}`): their sessions, held long-polls, websockets and heartbeat alarm.
+//!   `home:{id}`): their sessions, held long-polls, websockets and heartbeat timer, and the
+//!   calls to the rooms its sessions joined. A room delivers to the homes of its remote
+//!   members (see [`room`]).
 //! - [`sql`]: the core's [`herald_core::room::Sql`] over Durable Object SQLite.
 //! - [`respond`]: JSON answers and coded errors, shared with the Worker.
 //! - [`platform`]: the clock and fresh ids, from the runtime.

@@ -20,7 +20,7 @@ use crate::sql::DurableSql;
 use herald_core::error::{close, Error, ErrorCode};
 use herald_core::home;
 use herald_core::ids::{ConnId, RoomId, User};
-use herald_core::internal::{self as api, Delivery, DeliveryAnswer, MemberBatch, MemberOp, PublishRequest};
+use herald_core::internal::{self as api, Delivery, DeliveryAnswer, MemberBatch, PublishRequest};
 use herald_core::protocol::native::error_frame;
 use herald_core::room::{ack_json, presence_json, Effect, HistoryQuery, MemberRows, Remotes, Room, Session, SqlLog};
 use std::cell::RefCell;
@@ -109,32 +109,12 @@ impl Loaded {
     fn on_members(&mut self, now: i64, batch: MemberBatch) -> Option<i64> {
         let mut alarm = None;
         for command in batch.commands {
-            let conn = ConnId(command.conn);
-            let held = self.remotes.is_remote(&conn) && self.room.has_connection(&conn);
-            let effects = match command.op {
-                MemberOp::Join { user, expires_at, since } => {
-                    // Joining again replaces the membership.
-                    let mut effects = if held { self.room.on_close(&conn) } else { Vec::new() };
-                    let session = Session { conn: conn.clone(), user, expires_at };
-                    if let Err(e) = self.members.insert(&batch.home, &session) {
-                        worker::console_error!("room {}: remote member not stored: {e}", self.room.id());
-                    }
-                    self.remotes.add(conn, batch.home.clone());
-                    effects.extend(self.room.on_connect(now, session, since));
-                    effects
+            let (joined, effects) = self.room.on_member_command(now, &mut self.remotes, &batch.home, command, fresh_id);
+            if let Some(session) = joined {
+                if let Err(e) = self.members.insert(&batch.home, &session) {
+                    worker::console_error!("room {}: remote member not stored: {e}", self.room.id());
                 }
-                MemberOp::Frame { text } if held => self.room.on_frame(now, &conn, &text, fresh_id),
-                MemberOp::Leave if held => {
-                    // Closed first, so the member does not get its own `left`.
-                    let done = Effect::Close { to: conn.clone(), code: close::NORMAL, reason: "left".into() };
-                    std::iter::once(done).chain(self.room.on_close(&conn)).collect()
-                }
-                // A session the room already dropped: its home learns it is not a member.
-                MemberOp::Frame { .. } | MemberOp::Leave => {
-                    self.remotes.close_unknown(&batch.home, &conn.0);
-                    Vec::new()
-                }
-            };
+            }
             alarm = self.apply(effects).or(alarm);
         }
         alarm

@@ -498,10 +498,28 @@ describe("refusals", () => {
     const both = open({ query: { token: herald.token("sio-by-query") }, auth: { token: herald.token("sio-by-auth") } });
     await connected(both.socket);
     await joined(both.socket, "nsio-token-both", "sio-by-auth");
-    const badQuery = open({ query: { token: "not.a.jwt" }, auth: { token: herald.token("sio-auth-ok") } });
-    await connected(badQuery.socket);
-    await joined(badQuery.socket, "nsio-token-both", "sio-auth-ok");
-    for (const c of [viaQuery, viaHeader, both, badQuery]) c.socket.close();
+    for (const c of [viaQuery, viaHeader, both]) c.socket.close();
+  });
+
+  test("a bad token on the handshake request is a CONNECT_ERROR, and a good auth payload wins over it", async () => {
+    // The auth payload wins when both are given, so a bad handshake token must not refuse
+    // the Engine.IO handshake itself; alone, it is refused like any bad token: CONNECT_ERROR.
+    for (const transports of [["polling"], ["websocket"]]) {
+      const badQuery = open({ transports, query: { token: "not.a.jwt" }, auth: { token: herald.token("sio-auth-ok") } });
+      await connected(badQuery.socket);
+      await joined(badQuery.socket, "nsio-token-auth-wins", "sio-auth-ok");
+      badQuery.socket.close();
+      const badHeader = open({ transports, extraHeaders: { authorization: "Bearer not.a.jwt" }, auth: { token: herald.token("sio-auth-ok") } });
+      await connected(badHeader.socket);
+      badHeader.socket.close();
+      const alone = open({ transports, query: { token: "not.a.jwt" } });
+      const error = await connected(alone.socket).then(
+        () => assert.fail("connected"),
+        (e) => e,
+      );
+      alone.socket.close();
+      assert.equal(error.data?.code, "token_invalid", `${transports}: refused with "${error.message}", not a CONNECT_ERROR`);
+    }
   });
 
   test("a refused CONNECT leaves the Engine.IO connection open for another CONNECT", async () => {
@@ -576,18 +594,46 @@ describe("refusals", () => {
     await joined(socket, "allowed-1", "sio-refused");
     assertError(await join(socket, "allowed-1"), "already_joined", "allowed-1");
     assertError(await ask(socket, "publish", { room: "allowed-1", event: 42 }), "invalid_field", "allowed-1");
-    // Without an ack callback the error comes as an `error` event, echoing the transaction.
-    socket.emit("publish", { room: "allowed-2", event: "n", transaction: "tx-refused" });
-    const [error] = await events.wait(1, is("error"));
-    assertError(error, "not_joined", "allowed-2");
-    assert.equal(error.transaction, "tx-refused");
     assert.ok(socket.connected, "still connected after every refusal");
+    assert.deepEqual(events.all(is("error")), [], "answers with a callback come only to the callback");
     const ack = await ask(socket, "publish", { room: "allowed-1", event: "chat", data: "still fine" });
     assert.deepEqual([ack.type, ack.room, ack.seq], ["ack", "allowed-1", 1]);
     const history = await herald.api("/v1/rooms/allowed-1/messages");
     assert.deepEqual(history.json.messages.map((m) => m.data), ["still fine"], "nothing refused was published");
     socket.close();
   });
+});
+
+test("without an ack callback each answer comes as an event named by its type, echoing the transaction", async () => {
+  const room = "nsio-no-callback";
+  const { socket, events } = await sio("sio-nocb");
+  const answer = async (event, arg, type) => {
+    const before = events.all(is(type)).length;
+    socket.emit(event, arg);
+    return (await events.wait(before + 1, is(type))).at(-1);
+  };
+  const welcome = await answer("join", { room }, "welcome");
+  assert.equal(welcome.room, room);
+  assert.deepEqual(welcome.user, USER("sio-nocb"));
+  const ack = await answer("publish", { room, event: "n", data: 1, transaction: "tx-ack" }, "ack");
+  assert.deepEqual([ack.room, ack.seq, ack.transaction], [room, 1, "tx-ack"]);
+  const refusals = [
+    ["publish", { room, event: 42, transaction: "tx-field" }, "invalid_field", room],
+    ["publish", { room: "nsio-elsewhere", event: "n", transaction: "tx-not-joined" }, "not_joined", "nsio-elsewhere"],
+    ["leave", { room: "nsio-elsewhere", transaction: "tx-leave" }, "not_joined", "nsio-elsewhere"],
+    ["join", { room, transaction: "tx-again" }, "already_joined", room],
+    ["join", { room: "-bad-", transaction: "tx-room-id" }, "invalid_room_id", undefined],
+    ["shout", { room, transaction: "tx-unknown" }, "unknown_type", undefined],
+  ];
+  const wrong = [];
+  for (const [event, arg, code, errorRoom] of refusals) {
+    const error = await answer(event, arg, "error");
+    assertError(error, code, errorRoom);
+    if (error.transaction !== arg.transaction) wrong.push(`${code}: transaction ${JSON.stringify(error.transaction)}`);
+  }
+  assert.deepEqual(wrong, [], "every error event echoes its transaction");
+  assert.deepEqual(await answer("leave", { room }, "leave"), { type: "leave", room });
+  socket.close();
 });
 
 describe("limits per membership", () => {
@@ -617,11 +663,16 @@ describe("limits per membership", () => {
     const room = "nsio-big";
     const watcher = await limited.connect(room, "watch-big");
     await watcher.take(2);
-    const { socket } = await sio("sio-big", { on: limited });
+    const { socket, events } = await sio("sio-big", { on: limited });
     await joined(socket, room);
     await joined(socket, "nsio-big-other");
     await watcher.next("joined");
-    assertError(await ask(socket, "publish", { room, event: "n", data: "x".repeat(5000) }), "frame_too_large", room);
+    const answer = await ask(socket, "publish", { room, event: "n", data: "x".repeat(5000) });
+    // The room refuses the frame unread and ends the membership: the callback gets the room's
+    // reason, which also came as an `error` event for the room (the frame has no transaction).
+    assertError(answer, "frame_too_large", room);
+    const [cause] = await events.wait(1, is("error", room));
+    assertError(cause, "frame_too_large", room);
     assert.deepEqual((await watcher.next("left")).user, USER("sio-big"));
     const history = await limited.api(`/v1/rooms/${room}/messages`);
     assert.deepEqual(history.json.messages, [], "nothing was published");

@@ -6,6 +6,9 @@
 //! - `jwt.rs`: which tokens verify and which are refused, with which code.
 //! - `engineio_scenarios.rs`: Engine.IO sessions (polling, websocket, upgrade, heartbeat,
 //!   close) and Socket.IO clients of the echo dialects, over a fake clock.
+//! - `socketio_native.rs`: the `native` dialect, and Socket.IO members held by homes in a room
+//!   (the calls between them carried by hand): same sequence as a direct connection, failed
+//!   and forgetful homes dropped.
 //! - this file: [`Harness`] (a room over a fake clock and fake connections, applying each
 //!   [`Effect`] as the Durable Object shell does and keeping what each connection received,
 //!   parsed), [`Sqlite`] (the core's [`Sql`] over rusqlite), users and ids.
@@ -39,9 +42,24 @@ pub fn verifier() -> &'static Verifier {
     Box::leak(Box::new(config.verifier))
 }
 
+/// An HS256 token for `sub` signed with [`SECRET`], valid from [`T0`] for a day, with `extra`
+/// claims (`name` is `"{sub} name"` unless given).
+pub fn token(sub: &str, extra: Value) -> String {
+    use jwt_compact::alg::{Hs256, Hs256Key};
+    use jwt_compact::{AlgorithmExt, Claims, Header, TimeOptions};
+    let mut custom = serde_json::json!({ "sub": sub, "name": format!("{sub} name") });
+    if let (Value::Object(custom), Value::Object(extra)) = (&mut custom, extra) {
+        custom.extend(extra);
+    }
+    let at = chrono::DateTime::from_timestamp_millis(T0).unwrap();
+    let time = TimeOptions::new(chrono::Duration::seconds(0), move || at);
+    let claims = Claims::new(custom).set_duration_and_issuance(&time, chrono::Duration::milliseconds(DAY));
+    Hs256.token(&Header::empty(), &claims, &Hs256Key::new(SECRET)).unwrap()
+}
+
 /// How a Socket.IO session is authenticated when its handshake carried no token.
 pub fn no_handshake_auth() -> Auth {
-    Auth { verifier: verifier(), handshake: None }
+    Auth { verifier: verifier(), handshake_token: None }
 }
 
 pub fn user(id: &str) -> User {

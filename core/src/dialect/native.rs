@@ -17,6 +17,7 @@ use crate::auth::{Identity, Verifier};
 use crate::engineio::Payload;
 use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, User};
+use crate::protocol::native::TRANSACTION_MAX;
 use crate::socketio::connection::{Connection, Incoming};
 use crate::socketio::{Kind, Packet};
 use serde_json::{json, Map, Value};
@@ -52,12 +53,13 @@ pub enum RoomEvent<'a> {
     Failed(&'a Error),
 }
 
-/// How sessions prove who they are: the deployment's verifier, and the identity the handshake
-/// request carried (its token was checked by the Worker).
+/// How sessions prove who they are: the deployment's verifier, and the token the handshake
+/// request carried (`?token=` or `Authorization: Bearer`), checked at CONNECT like a token
+/// in the auth payload, which wins when both are given.
 #[derive(Debug, Clone)]
 pub struct Auth {
     pub verifier: &'static Verifier,
-    pub handshake: Option<Identity>,
+    pub handshake_token: Option<String>,
 }
 
 #[derive(Debug)]
@@ -72,8 +74,9 @@ struct Membership {
     phase: Phase,
     /// Publishes waiting for their Socket.IO ack, by the transaction given to the room.
     acks: BTreeMap<String, u64>,
-    /// The last frame delivered was an `error`: the client already knows why a close follows.
-    told: bool,
+    /// The `error` the room sent last, when it was the last frame: the reason of a close that
+    /// follows, which the client has already seen.
+    told: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -149,9 +152,8 @@ impl Native {
             Some(Value::String(token)) => return self.auth.verifier.verify(token, now),
             Some(_) => return Err(Error::invalid_field("token", "must be a string (a JWT)")),
         }
-        match &self.auth.handshake {
-            Some(identity) if now >= self.session_end(identity) => Err(expired()),
-            Some(identity) => Ok(identity.clone()),
+        match &self.auth.handshake_token {
+            Some(token) => self.auth.verifier.verify(token, now),
             None => Err(Error::new(
                 ErrorCode::TokenMissing,
                 "no token: give it in the auth payload ({\"token\": \"<jwt>\"}) or on the handshake (?token=)",
@@ -169,7 +171,19 @@ impl Native {
         let Some(Value::Array(args)) = packet.data.take() else { return Vec::new() };
         let mut args = args.into_iter();
         let name = args.next().and_then(|n| n.as_str().map(str::to_owned)).unwrap_or_default();
-        let answer = |error: Error, room: Option<&RoomId>| reply(ack, error_object(&error, room));
+        let argument = args.next();
+        // Without an ack callback, an error echoes the client's own `transaction`.
+        let transaction = match (&argument, ack) {
+            (Some(Value::Object(fields)), None) => fields.get("transaction").filter(|t| is_transaction(t)).cloned(),
+            _ => None,
+        };
+        let answer = |error: Error, room: Option<&RoomId>| {
+            let mut object = error_object(&error, room);
+            if let Some(transaction) = &transaction {
+                object.insert("transaction".into(), transaction.clone());
+            }
+            reply(ack, object)
+        };
         if !matches!(name.as_str(), "join" | "publish" | "leave") {
             let error = Error::new(
                 ErrorCode::UnknownType,
@@ -182,7 +196,7 @@ impl Native {
             let error = Error::invalid_field("data", "binary attachments are not part of the native dialect");
             return answer(error, None);
         }
-        let Some(Value::Object(fields)) = args.next() else {
+        let Some(Value::Object(fields)) = argument else {
             return answer(Error::invalid_field("arguments", format!("`{name}` takes one object")), None);
         };
         let room = match fields.get("room") {
@@ -227,7 +241,7 @@ impl Native {
             return Err(expired());
         }
         let command = RoomCommand::Join { user: identity.user.clone(), expires_at, since };
-        self.rooms.insert(room.clone(), Membership { phase: Phase::Joining(ack), acks: BTreeMap::new(), told: false });
+        self.rooms.insert(room.clone(), Membership { phase: Phase::Joining(ack), acks: BTreeMap::new(), told: None });
         Ok(vec![Effect::Room { room: room.clone(), command }])
     }
 
@@ -266,8 +280,15 @@ impl Native {
 
 impl Membership {
     fn on_frame(&mut self, room: &RoomId, text: &str) -> Vec<Effect> {
-        let kind = frame_type(text).unwrap_or_default();
-        self.told = kind == "error";
+        let parsed;
+        let kind = match frame_type(text) {
+            Some(kind) => kind,
+            None => {
+                parsed = parse(text);
+                parsed.get("type").and_then(Value::as_str).unwrap_or("error")
+            }
+        };
+        self.told = None;
         match kind {
             "welcome" => {
                 let Phase::Joining(ack) = self.phase else { return event(kind, text, room) };
@@ -295,26 +316,30 @@ impl Membership {
                 if pending.is_some() {
                     object.remove("transaction");
                 }
+                if kind == "error" {
+                    self.told = Some(object.clone());
+                }
                 reply(pending, object)
             }
             _ => event(kind, text, room),
         }
     }
 
-    /// The room ended this membership: a leave is answered; a pending join or publish learns
-    /// it will get no answer.
-    fn on_closed(self, room: &RoomId) -> Vec<Effect> {
+    /// The room ended this membership: a leave is answered; a pending join or publish gets
+    /// the reason the room gave (`not_joined` when it gave none).
+    fn on_closed(mut self, room: &RoomId) -> Vec<Effect> {
         if let Phase::Leaving(ack) = self.phase {
-            let done = json!({ "type": "leave", "room": room });
-            let mut effects = self.fail_pending(room, &not_joined(room));
-            effects.extend(ack.map(|id| reply(Some(id), as_object(done))).unwrap_or_default());
+            let done = as_object(json!({ "type": "leave", "room": room }));
+            let mut effects = self.fail_pending(&error_object(&not_joined(room), Some(room)));
+            effects.extend(reply(ack, done));
             return effects;
         }
-        let error = Error::new(ErrorCode::NotJoined, format!("room {room} ended this membership"));
-        let told = self.told;
-        let effects = self.fail_pending(room, &error);
-        if effects.is_empty() && !told {
-            return reply(None, error_object(&error, Some(room)));
+        let told = self.told.take();
+        let ended = Error::new(ErrorCode::NotJoined, format!("room {room} ended this membership"));
+        let reason = told.clone().unwrap_or_else(|| error_object(&ended, Some(room)));
+        let effects = self.fail_pending(&reason);
+        if effects.is_empty() && told.is_none() {
+            return reply(None, reason);
         }
         effects
     }
@@ -322,22 +347,23 @@ impl Membership {
     /// The room could not be reached: every pending answer is this error; with none pending,
     /// the client is told with an `error` event.
     fn on_failed(self, room: &RoomId, error: &Error) -> Vec<Effect> {
-        let effects = self.fail_pending(room, error);
+        let reason = error_object(error, Some(room));
+        let effects = self.fail_pending(&reason);
         if effects.is_empty() {
-            return reply(None, error_object(error, Some(room)));
+            return reply(None, reason);
         }
         effects
     }
 
-    fn fail_pending(self, room: &RoomId, error: &Error) -> Vec<Effect> {
+    /// Answers every pending join and publish with `reason`.
+    fn fail_pending(self, reason: &Map<String, Value>) -> Vec<Effect> {
         let join = match self.phase {
             Phase::Joining(ack) => ack,
             _ => None,
         };
-        join.into_iter()
-            .chain(self.acks.into_values())
-            .flat_map(|id| reply(Some(id), error_object(error, Some(room))))
-            .collect()
+        let mut reason = reason.clone();
+        reason.remove("transaction");
+        join.into_iter().chain(self.acks.into_values()).flat_map(|id| reply(Some(id), reason.clone())).collect()
     }
 }
 
@@ -354,16 +380,19 @@ fn reply(ack: Option<u64>, object: Map<String, Value>) -> Vec<Effect> {
 }
 
 /// A room frame as the event named by its `type`, with `room` added unless the frame has it.
-/// Built as text: messages are the hot path, and are passed on without being parsed.
+/// Built as text: messages are the hot path, and are passed on without being parsed. (Frames
+/// the room writes start with their `type`; any other shape takes the slow path.)
 fn event(kind: &str, text: &str, room: &RoomId) -> Vec<Effect> {
+    let head = format!(r#"{{"type":"{kind}""#);
+    let Some(rest) = text.strip_prefix(head.as_str()) else {
+        let mut object = parse(text);
+        object.insert("room".into(), Value::from(room.as_str()));
+        return reply(None, object);
+    };
     let frame = match kind {
         "message" | "welcome" => text.to_owned(),
-        _ => {
-            let head = format!(r#"{{"type":"{kind}""#);
-            let rest = text.strip_prefix(head.as_str()).unwrap_or("}");
-            // Room ids need no escaping (their characters are A-Z a-z 0-9 _ - . :).
-            format!(r#"{head},"room":"{room}"{rest}"#)
-        }
+        // Room ids need no escaping (their characters are A-Z a-z 0-9 _ - . :).
+        _ => format!(r#"{head},"room":"{room}"{rest}"#),
     };
     vec![Effect::Send(Payload::Text(format!(r#"2["{kind}",{frame}]"#)))]
 }
@@ -393,6 +422,15 @@ fn error_object(error: &Error, room: Option<&RoomId>) -> Map<String, Value> {
         object.insert("room".into(), Value::from(room.as_str()));
     }
     object
+}
+
+/// A `transaction` the native protocol accepts (and so echoes).
+fn is_transaction(value: &Value) -> bool {
+    match value {
+        Value::String(t) => t.len() <= TRANSACTION_MAX,
+        Value::Number(_) => true,
+        _ => false,
+    }
 }
 
 fn not_joined(room: &RoomId) -> Error {

@@ -6,9 +6,10 @@
 //! on a socket. Each home has one outbox, delivered by one call at a time: order holds, and
 //! what piles up while a call is in flight leaves in the next call, as one batch.
 
-use super::{Session, Sql, SqlValue, StoreError};
+use super::{Effect, Log, Room, Session, Sql, SqlValue, StoreError};
+use crate::error::close;
 use crate::ids::ConnId;
-use crate::internal::DeliveryItem;
+use crate::internal::{DeliveryItem, MemberCommand, MemberOp};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Most items in one delivery call.
@@ -131,6 +132,44 @@ impl Remotes {
     fn tidy(&mut self, home: &str) {
         if self.homes.get(home).is_some_and(|o| o.members.is_empty() && o.queue.is_empty() && !o.in_flight) {
             self.homes.remove(home);
+        }
+    }
+}
+
+impl<L: Log> Room<L> {
+    /// A command of `home` for one of its sessions. Returns the session to store as a member
+    /// (on a join) and the effects, whose sends and closes for remote members the shell routes
+    /// through `remotes`.
+    pub fn on_member_command(
+        &mut self,
+        now: i64,
+        remotes: &mut Remotes,
+        home: &str,
+        command: MemberCommand,
+        fresh_id: impl FnOnce() -> String,
+    ) -> (Option<Session>, Vec<Effect>) {
+        let conn = ConnId(command.conn);
+        let held = remotes.is_remote(&conn) && self.has_connection(&conn);
+        match command.op {
+            MemberOp::Join { user, expires_at, since } => {
+                // Joining again replaces the membership.
+                let mut effects = if held { self.on_close(&conn) } else { Vec::new() };
+                let session = Session { conn: conn.clone(), user, expires_at };
+                remotes.add(conn, home.to_owned());
+                effects.extend(self.on_connect(now, session.clone(), since));
+                (Some(session), effects)
+            }
+            MemberOp::Frame { text } if held => (None, self.on_frame(now, &conn, &text, fresh_id)),
+            MemberOp::Leave if held => {
+                // Closed first, so the member does not get its own `left`.
+                let done = Effect::Close { to: conn.clone(), code: close::NORMAL, reason: "left".into() };
+                (None, std::iter::once(done).chain(self.on_close(&conn)).collect())
+            }
+            // A session the room already dropped: its home learns it is not a member.
+            MemberOp::Frame { .. } | MemberOp::Leave => {
+                remotes.close_unknown(home, &conn.0);
+                (None, Vec::new())
+            }
         }
     }
 }

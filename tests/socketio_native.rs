@@ -1,0 +1,668 @@
+//! The `native` Socket.IO dialect, inside the core: Socket.IO clients (the gateway over a
+//! websocket transport) held by homes, a room with direct connections and remote members, and
+//! the calls between them (`/members`, `/deliver`) carried by hand, as the object shells
+//! carry them — including a home that fails or forgets its sessions.
+
+use herald_core::dialect::{Auth, DialectKind, RoomCommand, RoomEvent};
+use herald_core::engineio::session::{Settings, Transport};
+use herald_core::engineio::Frame;
+use herald_core::gateway::{Action, Client};
+use herald_core::ids::{ConnId, RoomId};
+use herald_core::internal::{DeliveryItem, MemberCommand, MemberOp};
+use herald_core::message::Draft;
+use herald_core::room::{Effect, MemoryLog, Remotes, Room, Session};
+use herald_tests::{no_handshake_auth, room_id, token, user, verifier, DAY, T0};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Pings far apart: heartbeats play no part here.
+const SETTINGS: Settings = Settings { ping_interval_ms: 600_000, ping_timeout_ms: 600_000, max_payload: 1_000_000 };
+
+/// What a Socket.IO client received, decoded.
+#[derive(Debug, Clone, PartialEq)]
+enum Got {
+    Connected,
+    ConnectError(Value),
+    Event(String, Value),
+    Ack(u64, Value),
+}
+
+/// Decodes the Engine.IO message frames a client was sent.
+fn decode(actions: &[Action]) -> Vec<Got> {
+    let mut got = Vec::new();
+    for action in actions {
+        let Action::SendFrame(Frame::Text(text)) = action else { continue };
+        let Some(packet) = text.strip_prefix('4') else { continue };
+        let (kind, rest) = packet.split_at(1);
+        // A namespace other than `/` comes first, up to its comma.
+        let rest = if rest.starts_with('/') { &rest[rest.find(',').unwrap() + 1..] } else { rest };
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let (id, json) = rest.split_at(digits);
+        let data: Value = serde_json::from_str(json).unwrap_or(Value::Null);
+        got.push(match kind {
+            "0" => Got::Connected,
+            "4" => Got::ConnectError(data),
+            "2" => Got::Event(data[0].as_str().unwrap().to_owned(), data[1].clone()),
+            "3" => Got::Ack(id.parse().unwrap(), data[0].clone()),
+            other => panic!("unexpected packet type {other} in {text}"),
+        });
+    }
+    got
+}
+
+fn room_commands(actions: &[Action]) -> Vec<(RoomId, RoomCommand)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Room { room, command } => Some((room.clone(), command.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// One Socket.IO client of the native dialect, over a websocket.
+struct Sio {
+    client: Client,
+    now: i64,
+}
+
+impl Sio {
+    fn open(sid: &str, auth: Auth) -> Self {
+        Self::open_at(T0, sid, auth)
+    }
+
+    fn open_at(now: i64, sid: &str, auth: Auth) -> Self {
+        let (client, _) = Client::open(now, sid.into(), SETTINGS, Transport::Websocket, DialectKind::Native, auth);
+        Self { client, now }
+    }
+
+    /// A client connected to `/` with a token for `sub` in its auth payload.
+    fn connected(sid: &str, sub: &str) -> Self {
+        let mut sio = Self::open(sid, no_handshake_auth());
+        let got = decode(&sio.frame(&format!(r#"40{{"token":"{}"}}"#, token(sub, json!({})))));
+        assert_eq!(got, vec![Got::Connected]);
+        sio
+    }
+
+    fn frame(&mut self, text: &str) -> Vec<Action> {
+        let mut ids = fresh_ids("socket");
+        self.client.on_frame(self.now, Frame::Text(text.into()), &mut ids)
+    }
+
+    /// Emits `event` with `argument`, asking for an ack `ack` when given.
+    fn emit(&mut self, event: &str, argument: Value, ack: Option<u64>) -> Vec<Action> {
+        let id = ack.map(|n| n.to_string()).unwrap_or_default();
+        self.frame(&format!("42{id}{}", json!([event, argument])))
+    }
+
+    fn on_room(&mut self, room: &str, event: RoomEvent<'_>) -> Option<Vec<Action>> {
+        let mut ids = fresh_ids("socket");
+        self.client.on_room(self.now, &room_id(room), event, &mut ids)
+    }
+}
+
+fn fresh_ids(prefix: &'static str) -> impl FnMut() -> String {
+    let mut n = 0;
+    move || {
+        n += 1;
+        format!("{prefix}-{n}")
+    }
+}
+
+/// The one frame a client's actions send to a room.
+fn frame_sent(actions: &[Action]) -> String {
+    match room_commands(actions).as_slice() {
+        [(_, RoomCommand::Frame(text))] => text.clone(),
+        other => panic!("expected one frame for a room, got {other:?}"),
+    }
+}
+
+/// The error object an ack or event carries, as `(code, room)`.
+fn code_and_room(value: &Value) -> (&str, Option<&str>) {
+    (value["code"].as_str().unwrap_or("?"), value["room"].as_str())
+}
+
+// --- The dialect alone: connect, commands, answers ---
+
+#[test]
+fn a_token_in_the_auth_payload_or_on_the_handshake_connects_and_none_or_a_bad_one_is_refused_with_a_code() {
+    let connect_error = |auth: Auth, packet: &str| {
+        let mut sio = Sio::open("0000000000000001.0000000000000001", auth);
+        match decode(&sio.frame(packet)).as_slice() {
+            [Got::ConnectError(data)] => data["data"]["code"].as_str().unwrap().to_owned(),
+            other => panic!("expected a CONNECT_ERROR, got {other:?}"),
+        }
+    };
+    assert_eq!(connect_error(no_handshake_auth(), "40"), "token_missing");
+    assert_eq!(connect_error(no_handshake_auth(), r#"40{"token":"not.a.jwt"}"#), "token_invalid");
+    assert_eq!(connect_error(no_handshake_auth(), r#"40{"token":7}"#), "invalid_field");
+
+    // A token from the handshake request counts when the auth payload has none, and loses to
+    // one that it has; a bad or expired one is refused at CONNECT, with its code.
+    let handshake = |token: String| Auth { verifier: verifier(), handshake_token: Some(token) };
+    let mut sio = Sio::open("0000000000000001.0000000000000002", handshake(token("hand", json!({}))));
+    assert_eq!(decode(&sio.frame("40")), vec![Got::Connected]);
+    assert_eq!(connect_error(handshake("bad".into()), "40"), "token_invalid");
+    let mut payload_wins = Sio::open("0000000000000001.0000000000000004", handshake("bad".into()));
+    let connect = format!(r#"40{{"token":"{}"}}"#, token("payload", json!({})));
+    assert_eq!(decode(&payload_wins.frame(&connect)), vec![Got::Connected]);
+    let mut late = Sio::open_at(T0 + 2 * DAY, "0000000000000001.0000000000000005", handshake(token("hand", json!({}))));
+    match decode(&late.frame("40")).as_slice() {
+        [Got::ConnectError(data)] => assert_eq!(data["data"]["code"], "token_expired"),
+        got => panic!("{got:?}"),
+    }
+
+    let mut other = Sio::open("0000000000000001.0000000000000003", no_handshake_auth());
+    match decode(&other.frame(&format!(r#"40/other,{{"token":"{}"}}"#, token("u", json!({}))))).as_slice() {
+        [Got::ConnectError(data)] => assert_eq!(data, &json!({ "message": "Invalid namespace" })),
+        got => panic!("{got:?}"),
+    }
+}
+
+#[test]
+fn join_asks_the_room_and_the_welcome_answers_its_ack_then_frames_become_events_with_the_room() {
+    let mut sio = Sio::connected("0000000000000001.0000000000000001", "alice");
+    let actions = sio.emit("join", json!({ "room": "lobby", "since": 3 }), Some(1));
+    assert!(decode(&actions).is_empty(), "nothing is answered before the room does");
+    let leeway = i64::from(verifier().leeway_seconds) * 1000;
+    let join = RoomCommand::Join { user: user("alice"), expires_at: T0 + DAY + leeway, since: Some(3) };
+    assert_eq!(room_commands(&actions), vec![(room_id("lobby"), join)]);
+
+    let welcome = r#"{"type":"welcome","conn":"c","user":{"id":"alice"},"room":"lobby","seq":5}"#;
+    let got = decode(&sio.on_room("lobby", RoomEvent::Frame(welcome)).unwrap());
+    assert_eq!(got, vec![Got::Ack(1, serde_json::from_str(welcome).unwrap())]);
+    let presence = r#"{"type":"presence","members":[{"id":"alice"}]}"#;
+    let got = decode(&sio.on_room("lobby", RoomEvent::Frame(presence)).unwrap());
+    assert_eq!(
+        got,
+        vec![Got::Event(
+            "presence".into(),
+            json!({ "type": "presence", "room": "lobby", "members": [{ "id": "alice" }] })
+        )]
+    );
+    let message =
+        r#"{"type":"message","room":"lobby","seq":6,"id":"m","event":"e","data":[1],"from":{"id":"bob"},"ts":1}"#;
+    let got = decode(&sio.on_room("lobby", RoomEvent::Frame(message)).unwrap());
+    assert_eq!(got, vec![Got::Event("message".into(), serde_json::from_str(message).unwrap())]);
+}
+
+#[test]
+fn without_an_ack_callback_the_welcome_and_the_publish_ack_come_as_events_with_the_clients_transaction() {
+    let mut sio = Sio::connected("0000000000000001.0000000000000001", "alice");
+    sio.emit("join", json!({ "room": "lobby" }), None);
+    let welcome = r#"{"type":"welcome","conn":"c","user":{"id":"alice"},"room":"lobby","seq":0}"#;
+    let got = decode(&sio.on_room("lobby", RoomEvent::Frame(welcome)).unwrap());
+    assert_eq!(got, vec![Got::Event("welcome".into(), serde_json::from_str(welcome).unwrap())]);
+
+    let actions = sio.emit("publish", json!({ "room": "lobby", "event": "e", "transaction": "t1" }), None);
+    let text = frame_sent(&actions);
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({ "type": "publish", "event": "e", "transaction": "t1" })
+    );
+    let ack = r#"{"type":"ack","id":"x","seq":1,"transaction":"t1"}"#;
+    let got = decode(&sio.on_room("lobby", RoomEvent::Frame(ack)).unwrap());
+    assert_eq!(
+        got,
+        vec![Got::Event(
+            "ack".into(),
+            json!({ "type": "ack", "id": "x", "seq": 1, "transaction": "t1", "room": "lobby" })
+        )]
+    );
+}
+
+#[test]
+fn a_publish_with_an_ack_callback_is_answered_by_the_rooms_ack_or_error_for_it() {
+    let mut sio = Sio::connected("0000000000000001.0000000000000001", "alice");
+    sio.emit("join", json!({ "room": "lobby" }), None);
+    let actions = sio.emit("publish", json!({ "room": "lobby", "event": "e", "data": { "x": 1 }, "id": "k" }), Some(7));
+    let text = frame_sent(&actions);
+    let frame: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(frame["type"], "publish");
+    assert_eq!(frame["data"], json!({ "x": 1 }));
+    assert_eq!(frame["id"], "k");
+    assert!(frame.get("room").is_none(), "the room is the membership's, not a field of the frame");
+    let transaction = frame["transaction"].as_str().unwrap().to_owned();
+
+    let error = json!({ "type": "error", "code": "rate_limited", "message": "slow down", "transaction": transaction });
+    let got = decode(&sio.on_room("lobby", RoomEvent::Frame(&error.to_string())).unwrap());
+    assert_eq!(
+        got,
+        vec![Got::Ack(7, json!({ "type": "error", "code": "rate_limited", "message": "slow down", "room": "lobby" }))]
+    );
+    // Answered once: the same frame again is an event.
+    let got = decode(&sio.on_room("lobby", RoomEvent::Frame(&error.to_string())).unwrap());
+    assert!(matches!(got.as_slice(), [Got::Event(name, _)] if name == "error"));
+}
+
+#[test]
+fn bad_commands_are_answered_with_a_coded_error_and_the_connection_stays() {
+    let mut sio = Sio::open("0000000000000001.0000000000000001", no_handshake_auth());
+    sio.frame(&format!(r#"40{{"token":"{}"}}"#, token("alice", json!({ "rooms": ["team-*"] }))));
+    let answer =
+        |sio: &mut Sio, event: &str, argument: Value| match decode(&sio.emit(event, argument, Some(1))).as_slice() {
+            [Got::Ack(1, value)] => value.clone(),
+            other => panic!("{event}: expected an ack, got {other:?}"),
+        };
+    assert_eq!(code_and_room(&answer(&mut sio, "join", json!({ "room": "../x" }))), ("invalid_room_id", None));
+    assert_eq!(code_and_room(&answer(&mut sio, "join", json!({}))), ("invalid_field", None));
+    assert_eq!(code_and_room(&answer(&mut sio, "join", json!("team-1"))), ("invalid_field", None));
+    assert_eq!(code_and_room(&answer(&mut sio, "join", json!({ "room": "lobby" }))), ("room_forbidden", Some("lobby")));
+    assert_eq!(
+        code_and_room(&answer(&mut sio, "join", json!({ "room": "team-1", "since": -1 }))),
+        ("invalid_field", Some("team-1"))
+    );
+    assert_eq!(
+        code_and_room(&answer(&mut sio, "publish", json!({ "room": "team-1", "event": "e" }))),
+        ("not_joined", Some("team-1"))
+    );
+    assert_eq!(code_and_room(&answer(&mut sio, "leave", json!({ "room": "team-1" }))), ("not_joined", Some("team-1")));
+    assert_eq!(code_and_room(&answer(&mut sio, "shout", json!({ "room": "team-1" }))), ("unknown_type", None));
+    let binary = sio.frame(r#"451-2["publish",{"room":"team-1","data":{"_placeholder":true,"num":0}}]"#);
+    assert!(binary.is_empty(), "waits for its attachment");
+    let got = decode(&sio.client.on_frame(T0, Frame::Binary(vec![1, 2]), &mut fresh_ids("s")));
+    assert!(matches!(&got[..], [Got::Ack(2, v)] if v["code"] == "invalid_field"), "{got:?}");
+
+    assert!(room_commands(&sio.emit("join", json!({ "room": "team-1" }), Some(3))).len() == 1);
+    assert_eq!(
+        code_and_room(&answer(&mut sio, "join", json!({ "room": "team-1" }))),
+        ("already_joined", Some("team-1"))
+    );
+    // Without an ack callback the error is an event, echoing the client's transaction.
+    let got = decode(&sio.emit("publish", json!({ "room": "team-2", "event": "e", "transaction": "tx-1" }), None));
+    assert!(
+        matches!(&got[..], [Got::Event(n, e)] if n == "error" && e["code"] == "not_joined" && e["transaction"] == "tx-1"),
+        "{got:?}"
+    );
+    assert!(!sio.client.session().is_closed());
+}
+
+#[test]
+fn a_leave_is_answered_when_the_room_closes_the_membership_and_pending_publishes_learn_they_get_no_answer() {
+    let mut sio = Sio::connected("0000000000000001.0000000000000001", "alice");
+    sio.emit("join", json!({ "room": "lobby" }), None);
+    sio.emit("publish", json!({ "room": "lobby", "event": "e" }), Some(4));
+    let actions = sio.emit("leave", json!({ "room": "lobby" }), Some(5));
+    assert_eq!(room_commands(&actions), vec![(room_id("lobby"), RoomCommand::Leave)]);
+    assert!(decode(&actions).is_empty());
+    let got = decode(&sio.on_room("lobby", RoomEvent::Closed).unwrap());
+    assert!(
+        matches!(&got[..], [Got::Ack(4, e), Got::Ack(5, left)]
+        if e["code"] == "not_joined" && left == &json!({ "type": "leave", "room": "lobby" })),
+        "{got:?}"
+    );
+    assert!(sio.on_room("lobby", RoomEvent::Frame("{}")).is_none(), "no longer a member");
+    // Without a callback, the end of a leave is a `leave` event.
+    sio.emit("join", json!({ "room": "lobby" }), None);
+    sio.emit("leave", json!({ "room": "lobby" }), None);
+    let got = decode(&sio.on_room("lobby", RoomEvent::Closed).unwrap());
+    assert_eq!(got, vec![Got::Event("leave".into(), json!({ "type": "leave", "room": "lobby" }))]);
+}
+
+#[test]
+fn a_membership_the_room_ends_is_told_once_and_a_failed_room_answers_what_was_pending() {
+    let mut sio = Sio::connected("0000000000000001.0000000000000001", "alice");
+    sio.emit("join", json!({ "room": "a" }), None);
+    sio.emit("join", json!({ "room": "b" }), None);
+    sio.emit("join", json!({ "room": "c" }), Some(9));
+    // The room explains, then closes: no second error.
+    let expired = r#"{"type":"error","code":"token_expired","message":"m"}"#;
+    let got = decode(&sio.on_room("a", RoomEvent::Frame(expired)).unwrap());
+    assert!(matches!(&got[..], [Got::Event(n, e)] if n == "error" && e["room"] == "a"));
+    assert!(decode(&sio.on_room("a", RoomEvent::Closed).unwrap()).is_empty());
+    // A close with no explanation is told as not_joined.
+    let got = decode(&sio.on_room("b", RoomEvent::Closed).unwrap());
+    assert!(matches!(&got[..], [Got::Event(n, e)] if n == "error" && code_and_room(e) == ("not_joined", Some("b"))));
+    // A join the room refuses is answered by the refusal; the close that follows adds nothing.
+    sio.emit("join", json!({ "room": "e", "since": 99 }), Some(12));
+    let ahead = r#"{"type":"error","code":"since_ahead","message":"m"}"#;
+    let got = decode(&sio.on_room("e", RoomEvent::Frame(ahead)).unwrap());
+    assert!(matches!(&got[..], [Got::Ack(12, e)] if code_and_room(e) == ("since_ahead", Some("e"))), "{got:?}");
+    assert!(decode(&sio.on_room("e", RoomEvent::Closed).unwrap()).is_empty());
+    // A publish pending when the room explains and closes gets the room's reason.
+    sio.emit("join", json!({ "room": "d" }), None);
+    sio.emit("publish", json!({ "room": "d", "event": "e" }), Some(11));
+    let too_big = r#"{"type":"error","code":"frame_too_large","message":"m"}"#;
+    sio.on_room("d", RoomEvent::Frame(too_big)).unwrap();
+    let got = decode(&sio.on_room("d", RoomEvent::Closed).unwrap());
+    assert!(matches!(&got[..], [Got::Ack(11, e)] if code_and_room(e) == ("frame_too_large", Some("d"))), "{got:?}");
+    // The room could not be reached: the pending join gets the error.
+    let error = herald_core::Error::internal("unreachable");
+    let got = decode(&sio.on_room("c", RoomEvent::Failed(&error)).unwrap());
+    assert!(matches!(&got[..], [Got::Ack(9, e)] if code_and_room(e) == ("internal", Some("c"))), "{got:?}");
+    assert!(sio.on_room("c", RoomEvent::Closed).is_none());
+}
+
+#[test]
+fn a_session_that_ends_leaves_every_room_it_joined_before_it_is_forgotten() {
+    let mut sio = Sio::connected("0000000000000001.0000000000000001", "alice");
+    sio.emit("join", json!({ "room": "a" }), None);
+    sio.emit("join", json!({ "room": "b" }), None);
+    let actions = sio.frame("1"); // Engine.IO close
+    let leaves = room_commands(&actions);
+    assert_eq!(leaves, vec![(room_id("a"), RoomCommand::Leave), (room_id("b"), RoomCommand::Leave)]);
+    let leave_at = actions.iter().position(|a| matches!(a, Action::Room { .. })).unwrap();
+    let closed_at = actions.iter().position(|a| matches!(a, Action::Closed(_))).unwrap();
+    assert!(leave_at < closed_at);
+}
+
+// --- Homes and a room, the calls between them carried by hand ---
+
+/// One room with direct connections and Socket.IO members held by homes.
+struct World {
+    now: i64,
+    room: Room<MemoryLog>,
+    remotes: Remotes,
+    /// Frames each direct connection received.
+    direct: BTreeMap<String, Vec<Value>>,
+    /// Socket.IO clients by sid, and what each received.
+    clients: BTreeMap<String, Sio>,
+    received: BTreeMap<String, Vec<Got>>,
+    /// Commands on their way to the room, in order (one room, so one link).
+    to_room: Vec<(String, MemberCommand)>,
+    /// Homes whose delivery calls fail.
+    down: BTreeSet<String>,
+    ids: u64,
+}
+
+impl World {
+    fn new() -> Self {
+        let room = Room::load(room_id("lobby"), Default::default(), Default::default(), MemoryLog::new()).unwrap();
+        Self {
+            now: T0,
+            room,
+            remotes: Remotes::default(),
+            direct: BTreeMap::new(),
+            clients: BTreeMap::new(),
+            received: BTreeMap::new(),
+            to_room: Vec::new(),
+            down: BTreeSet::new(),
+            ids: 0,
+        }
+    }
+
+    fn fresh(&mut self) -> String {
+        self.ids += 1;
+        format!("msg-{}", self.ids)
+    }
+
+    fn connect_direct(&mut self, id: &str, sub: &str) {
+        self.direct.insert(id.into(), Vec::new());
+        let session = Session { conn: ConnId(id.into()), user: user(sub), expires_at: T0 + DAY };
+        let effects = self.room.on_connect(self.now, session, None);
+        self.apply(effects);
+    }
+
+    fn publish_direct(&mut self, id: &str, key: &str) {
+        let text = json!({ "type": "publish", "event": "e", "id": key }).to_string();
+        let fresh = self.fresh();
+        let effects = self.room.on_frame(self.now, &ConnId(id.into()), &text, || fresh);
+        self.apply(effects);
+    }
+
+    fn publish_rest(&mut self, key: &str) {
+        let draft = Draft::from_rest_body(r#"{"event":"e"}"#, Some(key)).unwrap();
+        let fresh = self.fresh();
+        let (_, effects) = self.room.publish(self.now, &user("api"), draft, || fresh).unwrap();
+        self.apply(effects);
+    }
+
+    /// A Socket.IO client of `sub` on home `home` that joins the room (with `since`).
+    fn join_sio(&mut self, sid: &str, sub: &str, since: Option<u64>) {
+        self.clients.insert(sid.into(), Sio::connected(sid, sub));
+        self.emit(sid, "join", json!({ "room": "lobby", "since": since }), Some(1));
+    }
+
+    fn emit(&mut self, sid: &str, event: &str, argument: Value, ack: Option<u64>) {
+        let actions = self.clients.get_mut(sid).unwrap().emit(event, argument, ack);
+        self.take(sid, actions);
+    }
+
+    /// What a client's actions send: packets to it, commands to the room.
+    fn take(&mut self, sid: &str, actions: Vec<Action>) {
+        self.received.entry(sid.into()).or_default().extend(decode(&actions));
+        for (_, command) in room_commands(&actions) {
+            let op = match command {
+                RoomCommand::Join { user, expires_at, since } => MemberOp::Join { user, expires_at, since },
+                RoomCommand::Frame(text) => MemberOp::Frame { text },
+                RoomCommand::Leave => MemberOp::Leave,
+            };
+            let home = sid.split('.').next().unwrap().to_owned();
+            self.to_room.push((home, MemberCommand { conn: sid.into(), op }));
+        }
+    }
+
+    /// Routes the room's effects as the room object does.
+    fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Send { to, text } => {
+                    if !self.remotes.send(&to, &text) {
+                        if let Some(inbox) = self.direct.get_mut(&to.0) {
+                            inbox.push(serde_json::from_str(&text).unwrap());
+                        }
+                    }
+                }
+                Effect::Broadcast { text, except } => {
+                    for (id, inbox) in &mut self.direct {
+                        if except.as_ref().map(|c| &c.0) != Some(id) {
+                            inbox.push(serde_json::from_str(&text).unwrap());
+                        }
+                    }
+                    self.remotes.broadcast(&text, except.as_ref());
+                }
+                Effect::Close { to, .. } => {
+                    if !self.remotes.close(&to) {
+                        self.direct.remove(&to.0);
+                    }
+                }
+                Effect::SetAlarm { .. } => {}
+            }
+        }
+    }
+
+    /// Carries calls both ways until nothing is in flight.
+    fn settle(&mut self) {
+        loop {
+            let commands = std::mem::take(&mut self.to_room);
+            for (home, command) in commands {
+                let fresh = self.fresh();
+                let (_, effects) = self.room.on_member_command(self.now, &mut self.remotes, &home, command, || fresh);
+                self.apply(effects);
+            }
+            let ready = self.remotes.ready();
+            if ready.is_empty() && self.to_room.is_empty() {
+                return;
+            }
+            for (home, items) in ready {
+                let gone = if self.down.contains(&home) {
+                    self.remotes.failed(&home)
+                } else {
+                    let unknown = self.deliver(&items);
+                    self.remotes.delivered(&home, &unknown)
+                };
+                for conn in gone {
+                    let effects = self.room.on_close(&conn);
+                    self.apply(effects);
+                }
+            }
+        }
+    }
+
+    /// A home receives a delivery: the sessions it does not hold.
+    fn deliver(&mut self, items: &[DeliveryItem]) -> Vec<String> {
+        let mut unknown = Vec::new();
+        for item in items {
+            let (to, event) = match item {
+                DeliveryItem::Frame { to, text } => (to.clone(), RoomEvent::Frame(text)),
+                DeliveryItem::Close { to } => (vec![to.clone()], RoomEvent::Closed),
+            };
+            for sid in to {
+                match self.clients.get_mut(&sid).and_then(|c| c.on_room("lobby", event)) {
+                    Some(actions) => self.take(&sid, actions),
+                    None => unknown.push(sid),
+                }
+            }
+        }
+        unknown
+    }
+
+    /// The `(seq, id)` of every message a direct connection received.
+    fn direct_messages(&self, id: &str) -> Vec<(u64, String)> {
+        self.direct[id]
+            .iter()
+            .filter(|f| f["type"] == "message")
+            .map(|f| (f["seq"].as_u64().unwrap(), f["id"].as_str().unwrap().into()))
+            .collect()
+    }
+
+    fn sio_messages(&self, sid: &str) -> Vec<(u64, String)> {
+        self.sio_events(sid, "message")
+            .iter()
+            .map(|f| (f["seq"].as_u64().unwrap(), f["id"].as_str().unwrap().into()))
+            .collect()
+    }
+
+    fn sio_events(&self, sid: &str, name: &str) -> Vec<Value> {
+        self.received[sid]
+            .iter()
+            .filter_map(|g| match g {
+                Got::Event(n, v) if n == name => Some(v.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn presence(&self) -> Vec<String> {
+        self.room.presence().iter().map(|u| u.id.as_str().to_owned()).collect()
+    }
+}
+
+const A1: &str = "00000000000000aa.0000000000000001";
+const A2: &str = "00000000000000aa.0000000000000002";
+const B1: &str = "00000000000000bb.0000000000000001";
+
+#[test]
+fn members_held_by_homes_see_exactly_the_sequence_a_direct_connection_sees() {
+    let mut w = World::new();
+    w.connect_direct("d1", "dora");
+    w.join_sio(A1, "alice", None);
+    w.join_sio(A2, "amir", None);
+    w.join_sio(B1, "bea", None);
+    w.settle();
+    for round in 0..30 {
+        w.publish_direct("d1", &format!("d-{round}"));
+        w.emit(A1, "publish", json!({ "room": "lobby", "event": "e", "id": format!("a-{round}") }), Some(100 + round));
+        w.publish_rest(&format!("r-{round}"));
+        // Calls are carried at uneven moments: several piled-up publishes leave in one delivery.
+        if round % 4 == 0 {
+            w.settle();
+        }
+    }
+    w.settle();
+    let direct = w.direct_messages("d1");
+    assert_eq!(direct.iter().map(|m| m.0).collect::<Vec<_>>(), (1..=90).collect::<Vec<_>>());
+    for sid in [A1, A2, B1] {
+        assert_eq!(w.sio_messages(sid), direct, "{sid}");
+    }
+    let acks: Vec<u64> = w.received[A1]
+        .iter()
+        .filter_map(|g| match g {
+            Got::Ack(id, v) if v["type"] == "ack" => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(acks, (100..130).collect::<Vec<_>>(), "every publish acked once, in order");
+}
+
+#[test]
+fn a_join_with_since_replays_through_the_home_after_the_welcome_ack() {
+    let mut w = World::new();
+    w.connect_direct("d1", "dora");
+    for i in 0..5 {
+        w.publish_direct("d1", &format!("m{i}"));
+    }
+    w.join_sio(A1, "alice", Some(2));
+    w.settle();
+    let got = &w.received[A1];
+    assert!(matches!(&got[0], Got::Ack(1, welcome) if welcome["type"] == "welcome" && welcome["seq"] == 5), "{got:?}");
+    assert!(matches!(&got[1], Got::Event(name, _) if name == "presence"));
+    assert_eq!(w.sio_messages(A1).iter().map(|m| m.0).collect::<Vec<_>>(), vec![3, 4, 5]);
+    assert_eq!(w.direct["d1"].iter().filter(|f| f["type"] == "joined").count(), 1);
+}
+
+#[test]
+fn a_home_whose_delivery_fails_loses_its_members_and_the_others_are_not_held_up() {
+    let mut w = World::new();
+    w.connect_direct("d1", "dora");
+    w.join_sio(A1, "alice", None);
+    w.join_sio(B1, "bea", None);
+    w.settle();
+    w.down.insert("00000000000000aa".into());
+    w.publish_rest("m1");
+    w.settle();
+    assert_eq!(w.presence(), vec!["bea", "dora"]);
+    let left: Vec<Value> = w.direct["d1"].iter().filter(|f| f["type"] == "left").cloned().collect();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["user"]["id"], "alice");
+    assert_eq!(w.sio_events(B1, "left").len(), 1, "other homes hear it too");
+    assert_eq!(w.sio_messages(B1), vec![(1, "m1".into())]);
+    w.publish_rest("m2");
+    w.settle();
+    assert_eq!(w.sio_messages(B1).len(), 2);
+    assert_eq!(w.direct_messages("d1").len(), 2);
+    assert!(!w.remotes.is_remote(&ConnId(A1.into())));
+}
+
+#[test]
+fn a_home_that_no_longer_holds_a_session_gets_it_dropped_and_a_late_publish_from_it_is_answered() {
+    let mut w = World::new();
+    w.connect_direct("d1", "dora");
+    w.join_sio(A1, "alice", None);
+    w.join_sio(A2, "amir", None);
+    w.settle();
+    // The home lost A1 (say it restarted) without telling the room.
+    let mut lost = w.clients.remove(A1).unwrap();
+    w.publish_rest("m1");
+    w.settle();
+    assert_eq!(w.presence(), vec!["amir", "dora"]);
+    assert_eq!(w.sio_messages(A2), vec![(1, "m1".into())]);
+    // Were the session still around, its next publish would be answered, not lost.
+    let actions = lost.emit("publish", json!({ "room": "lobby", "event": "e" }), Some(8));
+    w.clients.insert(A1.into(), lost);
+    w.take(A1, actions);
+    w.settle();
+    let last = w.received[A1].last().unwrap().clone();
+    assert!(matches!(&last, Got::Ack(8, e) if code_and_room(e) == ("not_joined", Some("lobby"))), "{last:?}");
+    assert_eq!(w.room.last_seq(), 1, "nothing was published for a session the room dropped");
+}
+
+#[test]
+fn leaving_and_ending_a_session_take_the_member_out_with_left_for_the_others() {
+    let mut w = World::new();
+    w.connect_direct("d1", "dora");
+    w.join_sio(A1, "alice", None);
+    w.join_sio(B1, "bea", None);
+    w.settle();
+    w.emit(A1, "leave", json!({ "room": "lobby" }), Some(2));
+    w.settle();
+    assert!(
+        matches!(w.received[A1].last().unwrap(), Got::Ack(2, v) if v == &json!({ "type": "leave", "room": "lobby" }))
+    );
+    assert!(w.sio_events(A1, "left").is_empty(), "a member does not get its own left");
+    w.publish_rest("after");
+    w.settle();
+    assert!(w.sio_messages(A1).is_empty());
+    assert_eq!(w.presence(), vec!["bea", "dora"]);
+    // B1's session ends: its home leaves for it.
+    let actions = w.clients.get_mut(B1).unwrap().frame("1");
+    w.take(B1, actions);
+    w.settle();
+    assert_eq!(w.presence(), vec!["dora"]);
+    let left: Vec<String> = w.direct["d1"]
+        .iter()
+        .filter(|f| f["type"] == "left")
+        .map(|f| f["user"]["id"].as_str().unwrap().into())
+        .collect();
+    assert_eq!(left, vec!["alice", "bea"]);
+}
