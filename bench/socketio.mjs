@@ -10,7 +10,8 @@
 //
 // The built worker (build/) must exist: `make bench-socketio` builds it first. See bench/README.md.
 import { createRequire } from "node:module";
-import { mkdirSync, writeFileSync, renameSync } from "node:fs";
+import { mkdirSync, writeFileSync, renameSync, readFileSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { cpus, totalmem, platform, release } from "node:os";
 import { join, dirname, relative } from "node:path";
@@ -470,6 +471,16 @@ function gitCommit() {
   }
 }
 
+/** The bundle that ran (build/ can be newer than the commit). */
+function buildInfo() {
+  try {
+    const wasm = join(root, "build", "index_bg.wasm");
+    return { wasmSha256: createHash("sha256").update(readFileSync(wasm)).digest("hex").slice(0, 16), builtAt: statSync(wasm).mtime.toISOString() };
+  } catch {
+    return null;
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 const started = new Date();
@@ -487,6 +498,7 @@ const report = {
   finishedAt: new Date().toISOString(),
   quick: OPTS.quick,
   herald: gitCommit(),
+  build: buildInfo(),
   machine,
   settings: {
     clients: OPTS.clients,
