@@ -114,7 +114,23 @@ export function tempDir() {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-const WAIT_MS = 5000;
+export const WAIT_MS = 5000;
+
+/** `promise`, or a failure naming `what` after `ms`. */
+export function within(promise, what, ms = WAIT_MS) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+    timer.unref(); // a wait nobody finished must not keep the test process alive
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The arguments of the next `event` on `emitter` (a socket.io-client socket or manager). */
+export const next = (emitter, event, ms) =>
+  within(new Promise((resolve) => emitter.once(event, (...args) => resolve(args))), event, ms);
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A `ws` client that queues every frame, parsed, and lets a test wait for the next ones. */
 export class Client {

@@ -35,7 +35,7 @@ test("an evicted room keeps its sockets, answers pings asleep, and wakes with pr
     assert.deepEqual([message.seq, message.data], [2, 2], "bob's socket was restored from its attachment");
     const woke = loads(herald, "sleepy");
     assert.equal(woke.length, 2, "the room was evicted and loaded again");
-    assert.match(woke[1], /2 sockets restored, last seq 1/);
+    assert.match(woke[1], /2 sockets and 0 remote members restored, last seq 1/);
 
     const presence = await herald.api("/v1/rooms/sleepy/presence");
     assert.deepEqual(presence.json.members.map((m) => m.id), ["alice", "bob"]);

@@ -5,10 +5,9 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { io, Manager } from "socket.io-client";
-import { startHerald, tempDir, pending } from "../harness.mjs";
+import { startHerald, tempDir, pending, within, next, sleep, WAIT_MS } from "../harness.mjs";
 
 const PATH = "/v1/socket.io/";
-const WAIT_MS = 5000;
 const USER = (sub) => ({ id: sub, name: `${sub} name` });
 const HEX32 = /^[0-9a-f]{32}$/;
 
@@ -20,20 +19,6 @@ after(async () => {
   await herald.stop();
 });
 
-/** `promise`, or a failure naming `what` after `ms`. */
-function within(promise, what, ms = WAIT_MS) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-    timer.unref(); // a wait nobody finished must not keep the test process alive
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The arguments of the next `event` on `emitter`. */
-const next = (emitter, event, ms) => within(new Promise((resolve) => emitter.once(event, (...args) => resolve(args))), event, ms);
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const range = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const seqs = (messages) => messages.map((m) => m.seq);
 const ids = (members) => members.map((m) => m.id).sort();

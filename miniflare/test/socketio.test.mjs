@@ -4,7 +4,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { io } from "socket.io-client";
-import { startHerald } from "../harness.mjs";
+import { startHerald, within, next, sleep, WAIT_MS } from "../harness.mjs";
 
 // A short heartbeat so that ping timeouts happen within a test.
 const PING_INTERVAL = 300;
@@ -15,7 +15,6 @@ const VARS = {
   ENGINEIO_PING_TIMEOUT_MS: String(PING_TIMEOUT),
   ENGINEIO_MAX_PAYLOAD: "1000000",
 };
-const WAIT_MS = 5000;
 const SID = /^([0-9a-f]{16})\.([0-9a-f]{16})$/;
 
 let herald;
@@ -26,20 +25,6 @@ after(async () => {
   await herald.stop();
 });
 
-/** `promise`, or a failure naming `what` after `ms`. */
-function within(promise, what, ms = WAIT_MS) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-    timer.unref(); // a wait nobody finished must not keep the test process alive
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The arguments of the next `event` on `emitter`. */
-const next = (emitter, event, ms) => within(new Promise((resolve) => emitter.once(event, (...args) => resolve(args))), event, ms);
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A `socket.io-client` socket on its own connection (no reconnection) to namespace `nsp` of
