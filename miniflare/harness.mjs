@@ -132,6 +132,32 @@ export const next = (emitter, event, ms) =>
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * A raw Engine.IO websocket to `url` that queues its text frames (`frame()` waits for the
+ * next); it answers pings only when told to.
+ */
+export function engineSocket(url, { pong = false } = {}) {
+  const ws = new WebSocket(url);
+  const frames = [];
+  let wake = () => {};
+  ws.on("message", (data) => {
+    const text = data.toString();
+    if (pong && text === "2") ws.send("3");
+    else frames.push(text);
+    wake();
+  });
+  const closed = new Promise((resolve) => ws.on("close", (code) => resolve(code)));
+  const frame = () =>
+    within(
+      (async () => {
+        while (frames.length === 0) await new Promise((resolve) => (wake = resolve));
+        return frames.shift();
+      })(),
+      "a websocket frame",
+    );
+  return { ws, frames, frame, closed, opened: next(ws, "open") };
+}
+
 /** A `ws` client that queues every frame, parsed, and lets a test wait for the next ones. */
 export class Client {
   constructor(socket) {

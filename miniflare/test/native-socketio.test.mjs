@@ -5,7 +5,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { io, Manager } from "socket.io-client";
-import { startHerald, tempDir, pending, within, next, sleep, WAIT_MS } from "../harness.mjs";
+import { startHerald, tempDir, pending, within, next, sleep, WAIT_MS, engineSocket } from "../harness.mjs";
 
 const PATH = "/v1/socket.io/";
 const USER = (sub) => ({ id: sub, name: `${sub} name` });
@@ -508,23 +508,9 @@ describe("refusals", () => {
   });
 
   test("a refused CONNECT leaves the Engine.IO connection open for another CONNECT", async () => {
-    const ws = new WebSocket(`${herald.ws}${PATH}?EIO=4&transport=websocket`);
-    const frames = [];
-    let wake = () => {};
-    ws.on("message", (data) => {
-      frames.push(data.toString());
-      wake();
-    });
-    const frame = () =>
-      within(
-        (async () => {
-          while (frames.length === 0) await new Promise((resolve) => (wake = resolve));
-          return frames.shift();
-        })(),
-        "a websocket frame",
-      );
+    const { ws, frame, opened } = engineSocket(`${herald.ws}${PATH}?EIO=4&transport=websocket`, { pong: true });
     try {
-      await next(ws, "open");
+      await opened;
       assert.match(await frame(), /^0\{/);
       ws.send('40{"token":"not.a.jwt"}');
       const bad = await frame();

@@ -4,7 +4,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { io } from "socket.io-client";
-import { startHerald, within, next, sleep, WAIT_MS } from "../harness.mjs";
+import { startHerald, within, next, sleep, WAIT_MS, engineSocket } from "../harness.mjs";
 
 // A short heartbeat so that ping timeouts happen within a test.
 const PING_INTERVAL = 300;
@@ -171,31 +171,8 @@ test("clients that answer pings stay connected across several intervals, on eith
   }
 });
 
-/**
- * A raw Engine.IO websocket (`query` after the transport) that queues its text frames; it
- * answers pings only when told to.
- */
-function rawSocket(query, { pong = false } = {}) {
-  const ws = new WebSocket(`${herald.ws}/engine.io/?EIO=4&transport=websocket${query}`);
-  const frames = [];
-  let wake = () => {};
-  ws.on("message", (data) => {
-    const text = data.toString();
-    if (pong && text === "2") ws.send("3");
-    else frames.push(text);
-    wake();
-  });
-  const closed = new Promise((resolve) => ws.on("close", (code) => resolve(code)));
-  const frame = () =>
-    within(
-      (async () => {
-        while (frames.length === 0) await new Promise((resolve) => (wake = resolve));
-        return frames.shift();
-      })(),
-      "a websocket frame",
-    );
-  return { ws, frames, frame, closed, opened: next(ws, "open") };
-}
+/** A raw Engine.IO websocket on the engine-echo route (`query` after the transport). */
+const rawSocket = (query, options) => engineSocket(`${herald.ws}/engine.io/?EIO=4&transport=websocket${query}`, options);
 
 test("a raw websocket that never answers pings is closed after the ping timeout", async () => {
   const { ws, frames, closed, opened } = rawSocket("");
