@@ -9,13 +9,9 @@ use herald_core::ids::RoomId;
 use herald_core::internal::{self as api, header_json, PublishRequest};
 use herald_core::message::Draft;
 use herald_core::room::HistoryQuery;
-use herald_durable_objects::platform::{object, query_param};
+use herald_durable_objects::platform::{call_object, query_param};
 use herald_durable_objects::respond::internal;
-use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub, Url};
-
-fn stub(env: &Env, room: &RoomId) -> Result<Stub, Error> {
-    object(env, &room.object_name())
-}
+use worker::{Env, Headers, Method, Request, Response, Url};
 
 /// Calls the room's object. `path_and_query` is an internal path (see `herald_core::internal`).
 async fn call(
@@ -26,13 +22,7 @@ async fn call(
     headers: Headers,
     body: Option<String>,
 ) -> Result<Response, Error> {
-    let mut init = RequestInit::new();
-    init.with_method(method).with_headers(headers);
-    if let Some(body) = body {
-        init.with_body(Some(body.into()));
-    }
-    let request = Request::new_with_init(&format!("https://room{path_and_query}"), &init).map_err(internal)?;
-    stub(env, room)?.fetch_with_request(request).await.map_err(internal)
+    call_object(env, &room.object_name(), method, path_and_query, headers, body).await
 }
 
 /// A websocket route reached without `Upgrade: websocket` is told so, not left hanging.
@@ -55,8 +45,7 @@ pub async fn connect(env: &Env, url: &Url, caller: &Caller, room: RoomId, config
     let headers = Headers::new();
     headers.set("upgrade", "websocket").map_err(internal)?;
     headers.set(api::USER, &header_json(&caller.identity.user)).map_err(internal)?;
-    let leeway_ms = i64::from(config.verifier.leeway_seconds) * 1000;
-    let expires = caller.identity.expires_at.saturating_add(leeway_ms);
+    let expires = config.verifier.session_end(&caller.identity);
     headers.set(api::EXPIRES, &expires.to_string()).map_err(internal)?;
     if let Some(since) = since {
         headers.set(api::SINCE, &since.to_string()).map_err(internal)?;

@@ -11,9 +11,9 @@ use herald_core::engineio::session::Transport;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::home;
 use herald_core::internal as api;
-use herald_durable_objects::platform::{fresh_id, object, query_param};
+use herald_durable_objects::platform::{call_object, fresh_id, query_param};
 use herald_durable_objects::respond::internal;
-use worker::{Env, Headers, Method, Request, RequestInit, Response, Url};
+use worker::{Env, Headers, Method, Request, Response, Url};
 
 pub async fn handle(
     mut req: Request,
@@ -76,16 +76,13 @@ pub async fn handle(
         headers.set("upgrade", "websocket").map_err(internal)?;
     }
 
-    let mut init = RequestInit::new();
-    init.with_method(method.clone()).with_headers(headers);
-    if method == Method::Post {
+    let body = if method == Method::Post {
         // Spec: a payload is at most maxPayload bytes.
         let bytes = rooms::read_body(&mut req, config.engine.max_payload).await?;
-        let body =
-            String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::BadRequest, "the payload is not UTF-8"))?;
-        init.with_body(Some(body.into()));
-    }
-    let query = url.query().unwrap_or_default();
-    let request = Request::new_with_init(&format!("https://home{}?{query}", api::ENGINE), &init).map_err(internal)?;
-    object(env, &home::object_name(&home))?.fetch_with_request(request).await.map_err(internal)
+        Some(String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::BadRequest, "the payload is not UTF-8"))?)
+    } else {
+        None
+    };
+    let path = format!("{}?{}", api::ENGINE, url.query().unwrap_or_default());
+    call_object(env, &home::object_name(&home), method, &path, headers, body).await
 }

@@ -8,7 +8,7 @@ use herald_core::engineio::session::{Settings, Transport};
 use herald_core::engineio::Frame;
 use herald_core::gateway::{Action, Client};
 use herald_core::ids::{ConnId, RoomId};
-use herald_core::internal::{DeliveryItem, MemberCommand, MemberOp};
+use herald_core::internal::{DeliveryItem, MemberCommand};
 use herald_core::message::Draft;
 use herald_core::room::{Effect, MemoryLog, Remotes, Room, Session};
 use herald_tests::{no_handshake_auth, room_id, token, user, verifier, DAY, T0};
@@ -422,13 +422,8 @@ impl World {
     fn take(&mut self, sid: &str, actions: Vec<Action>) {
         self.received.entry(sid.into()).or_default().extend(decode(&actions));
         for (_, command) in room_commands(&actions) {
-            let op = match command {
-                RoomCommand::Join { user, expires_at, since } => MemberOp::Join { user, expires_at, since },
-                RoomCommand::Frame(text) => MemberOp::Frame { text },
-                RoomCommand::Leave => MemberOp::Leave,
-            };
             let home = sid.split('.').next().unwrap().to_owned();
-            self.to_room.push((home, MemberCommand { conn: sid.into(), op }));
+            self.to_room.push((home, MemberCommand { conn: sid.into(), op: command.into() }));
         }
     }
 

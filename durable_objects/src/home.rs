@@ -21,7 +21,7 @@ use crate::respond::{self, internal};
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
-use herald_core::dialect::{Auth, DialectKind, RoomCommand, RoomEvent};
+use herald_core::dialect::{Auth, DialectKind, RoomEvent};
 use herald_core::engineio::packet::encode_payload;
 use herald_core::engineio::session::{CloseReason, Poll, Post, Settings, Transport};
 use herald_core::engineio::Frame;
@@ -29,9 +29,7 @@ use herald_core::error::{Error, ErrorCode};
 use herald_core::gateway::{Action, Client};
 use herald_core::home;
 use herald_core::ids::RoomId;
-use herald_core::internal::{
-    self as api, Delivery, DeliveryAnswer, DeliveryItem, MemberBatch, MemberCommand, MemberOp,
-};
+use herald_core::internal::{self as api, Delivery, DeliveryAnswer, DeliveryItem, MemberBatch, MemberCommand};
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
@@ -116,12 +114,7 @@ impl Live {
                     }
                 }
                 Action::Room { room, command } => {
-                    let op = match command {
-                        RoomCommand::Join { user, expires_at, since } => MemberOp::Join { user, expires_at, since },
-                        RoomCommand::Frame(text) => MemberOp::Frame { text },
-                        RoomCommand::Leave => MemberOp::Leave,
-                    };
-                    self.outgoing.push((room, MemberCommand { conn: self.sid.clone(), op }));
+                    self.outgoing.push((room, MemberCommand { conn: self.sid.clone(), op: command.into() }));
                 }
                 Action::Closed(reason) => ended = Some(reason),
             }

@@ -48,9 +48,26 @@ pub fn config(env: &worker::Env) -> Result<&'static Config, Error> {
 /// The binding of Herald's one object class in wrangler.toml (rooms and homes alike).
 pub const OBJECTS: &str = "ROOMS";
 
-/// The object named `name` (`room:{id}`, `home:{id}`).
-pub fn object(env: &worker::Env, name: &str) -> Result<worker::Stub, Error> {
-    env.durable_object(OBJECTS).and_then(|ns| ns.get_by_name(name)).map_err(crate::respond::internal)
+/// Calls the object named `name` (`room:{id}`, `home:{id}`) over the internal API (see
+/// `herald_core::internal`): `path_and_query` with `method`, `headers` and `body`.
+pub async fn call_object(
+    env: &worker::Env,
+    name: &str,
+    method: worker::Method,
+    path_and_query: &str,
+    headers: worker::Headers,
+    body: Option<String>,
+) -> Result<worker::Response, Error> {
+    let internal = crate::respond::internal;
+    let mut init = worker::RequestInit::new();
+    init.with_method(method).with_headers(headers);
+    if let Some(body) = body {
+        init.with_body(Some(body.into()));
+    }
+    let request =
+        worker::Request::new_with_init(&format!("https://object{path_and_query}"), &init).map_err(internal)?;
+    let stub = env.durable_object(OBJECTS).and_then(|ns| ns.get_by_name(name)).map_err(internal)?;
+    stub.fetch_with_request(request).await.map_err(internal)
 }
 
 /// POSTs `body` (JSON) to `path` of the object named `name`, between objects: what it
@@ -59,10 +76,7 @@ pub async fn post_to_object(env: &worker::Env, name: &str, path: &str, body: Str
     let internal = crate::respond::internal;
     let headers = worker::Headers::new();
     headers.set("content-type", "application/json").map_err(internal)?;
-    let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(body.into()));
-    let request = worker::Request::new_with_init(&format!("https://object{path}"), &init).map_err(internal)?;
-    let mut response = object(env, name)?.fetch_with_request(request).await.map_err(internal)?;
+    let mut response = call_object(env, name, worker::Method::Post, path, headers, Some(body)).await?;
     let text = response.text().await.map_err(internal)?;
     match response.status_code() {
         200..=299 => Ok(text),

@@ -104,6 +104,12 @@ fn invalid(message: impl Into<String>) -> Error {
 }
 
 impl Verifier {
+    /// When a session opened with `identity`'s token ends: the token's expiry plus the leeway,
+    /// in milliseconds since the epoch.
+    pub fn session_end(&self, identity: &Identity) -> i64 {
+        identity.expires_at.saturating_add(i64::from(self.leeway_seconds) * 1000)
+    }
+
     /// Verifies `token` at `now_ms` (milliseconds since the epoch).
     pub fn verify(&self, token: &str, now_ms: i64) -> Result<Identity, Error> {
         let untrusted = UntrustedToken::<ExtraHeader>::try_from(token)

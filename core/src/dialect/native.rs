@@ -17,7 +17,8 @@ use crate::auth::{Identity, Verifier};
 use crate::engineio::Payload;
 use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, User};
-use crate::protocol::native::TRANSACTION_MAX;
+use crate::internal::MemberOp;
+use crate::protocol::native::{ServerFrame, TRANSACTION_MAX};
 use crate::socketio::connection::{Connection, Incoming};
 use crate::socketio::{Kind, Packet};
 use serde_json::{json, Map, Value};
@@ -40,6 +41,17 @@ pub enum RoomCommand {
     /// A native protocol frame, as a websocket client of the room would send it.
     Frame(String),
     Leave,
+}
+
+impl From<RoomCommand> for MemberOp {
+    /// A command as the home sends it to the room's object.
+    fn from(command: RoomCommand) -> Self {
+        match command {
+            RoomCommand::Join { user, expires_at, since } => MemberOp::Join { user, expires_at, since },
+            RoomCommand::Frame(text) => MemberOp::Frame { text },
+            RoomCommand::Leave => MemberOp::Leave,
+        }
+    }
 }
 
 /// What reaches a session from a room.
@@ -161,11 +173,6 @@ impl Native {
         }
     }
 
-    /// When a session of `identity` ends: its token's expiry plus the leeway.
-    fn session_end(&self, identity: &Identity) -> i64 {
-        identity.expires_at.saturating_add(i64::from(self.auth.verifier.leeway_seconds) * 1000)
-    }
-
     fn on_event(&mut self, mut packet: Packet, now: i64) -> Vec<Effect> {
         let ack = packet.id;
         let Some(Value::Array(args)) = packet.data.take() else { return Vec::new() };
@@ -177,13 +184,7 @@ impl Native {
             (Some(Value::Object(fields)), None) => fields.get("transaction").filter(|t| is_transaction(t)).cloned(),
             _ => None,
         };
-        let answer = |error: Error, room: Option<&RoomId>| {
-            let mut object = error_object(&error, room);
-            if let Some(transaction) = &transaction {
-                object.insert("transaction".into(), transaction.clone());
-            }
-            reply(ack, object)
-        };
+        let answer = |error: Error, room: Option<&RoomId>| reply(ack, error_object(&error, room, transaction.as_ref()));
         if !matches!(name.as_str(), "join" | "publish" | "leave") {
             let error = Error::new(
                 ErrorCode::UnknownType,
@@ -236,7 +237,7 @@ impl Native {
             None | Some(Value::Null) => None,
             Some(v) => Some(v.as_u64().ok_or_else(|| Error::invalid_field("since", "must be a non-negative integer"))?),
         };
-        let expires_at = self.session_end(identity);
+        let expires_at = self.auth.verifier.session_end(identity);
         if now >= expires_at {
             return Err(expired());
         }
@@ -330,13 +331,13 @@ impl Membership {
     fn on_closed(mut self, room: &RoomId) -> Vec<Effect> {
         if let Phase::Leaving(ack) = self.phase {
             let done = as_object(json!({ "type": "leave", "room": room }));
-            let mut effects = self.fail_pending(&error_object(&not_joined(room), Some(room)));
+            let mut effects = self.fail_pending(&error_object(&not_joined(room), Some(room), None));
             effects.extend(reply(ack, done));
             return effects;
         }
         let told = self.told.take();
         let ended = Error::new(ErrorCode::NotJoined, format!("room {room} ended this membership"));
-        let reason = told.clone().unwrap_or_else(|| error_object(&ended, Some(room)));
+        let reason = told.clone().unwrap_or_else(|| error_object(&ended, Some(room), None));
         let effects = self.fail_pending(&reason);
         if effects.is_empty() && told.is_none() {
             return reply(None, reason);
@@ -347,7 +348,7 @@ impl Membership {
     /// The room could not be reached: every pending answer is this error; with none pending,
     /// the client is told with an `error` event.
     fn on_failed(self, room: &RoomId, error: &Error) -> Vec<Effect> {
-        let reason = error_object(error, Some(room));
+        let reason = error_object(error, Some(room), None);
         let effects = self.fail_pending(&reason);
         if effects.is_empty() {
             return reply(None, reason);
@@ -414,10 +415,11 @@ fn as_object(value: Value) -> Map<String, Value> {
     }
 }
 
-/// An `error` object as the native protocol writes it, with `room` when one is concerned.
-fn error_object(error: &Error, room: Option<&RoomId>) -> Map<String, Value> {
-    let mut object = as_object(serde_json::to_value(error).expect("errors serialize"));
-    object.insert("type".into(), Value::from("error"));
+/// The native protocol's `error` frame as an object, with `room` when one is concerned.
+fn error_object(error: &Error, room: Option<&RoomId>, transaction: Option<&Value>) -> Map<String, Value> {
+    let frame =
+        ServerFrame::Error { code: error.code, message: &error.message, details: error.details.as_ref(), transaction };
+    let mut object = as_object(serde_json::to_value(frame).expect("frames serialize"));
     if let Some(room) = room {
         object.insert("room".into(), Value::from(room.as_str()));
     }
