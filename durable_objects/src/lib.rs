@@ -9,10 +9,11 @@
 //!   members (see [`room`]).
 //! - [`sql`]: the core's [`herald_core::room::Sql`] over Durable Object SQLite.
 //! - [`respond`]: JSON answers and coded errors, shared with the Worker.
-//! - [`platform`]: the clock and fresh ids, from the runtime.
+//! - [`platform`]: the clock, fresh ids, vars and the configuration from the runtime, and calls
+//!   to an object (the Worker's to rooms and homes, and theirs to each other).
 //!
-//! A request reaches an object only from the Worker, over the internal API described in
-//! [`herald_core::internal`].
+//! A request reaches an object only from the Worker or from another object (a home and the
+//! rooms its sessions joined), over the internal API described in [`herald_core::internal`].
 
 pub mod home;
 pub mod platform;

@@ -1,4 +1,5 @@
-//! What the core takes as arguments and the runtime provides: the time and fresh random ids.
+//! What the core takes as arguments and the runtime provides: the time, fresh random ids,
+//! vars and the configuration, and calls to objects.
 
 use herald_core::config::{Config, ConfigError};
 use herald_core::error::{Error, ErrorCode};
