@@ -20,6 +20,7 @@ mod socketio;
 
 pub use herald_durable_objects::RoomObject;
 
+use herald_core::dialect::DialectKind;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::ids::RoomId;
 use herald_core::route::{RoomRoute, Route};
@@ -42,7 +43,11 @@ async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error>
         Err(not_found) if not_found.code == ErrorCode::NotFound => {
             let config = config(env)?;
             match config.routes.find(url.path()) {
-                Some(kind) => socketio::handle(req, env, &url, kind, config).await,
+                Some(route) if route.kind == DialectKind::Tndata => Err(Error::new(
+                    ErrorCode::NotFound,
+                    "tndata conversations are not served yet",
+                )),
+                Some(route) => socketio::handle(req, env, &url, route, config).await,
                 None => Err(not_found),
             }
         }

@@ -68,9 +68,21 @@ pub async fn publish(
     let body = String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::MalformedJson, "the body is not UTF-8"))?;
     let key = req.headers().get("idempotency-key").map_err(internal)?;
     let draft = Draft::from_rest_body(&body, key.as_deref())?;
-    let request = PublishRequest { user: caller.identity.user.clone(), draft };
+    let request = PublishRequest { user: caller.identity.user.clone(), draft, except: socket_id(req)? };
     let body = serde_json::to_string(&request).map_err(|e| Error::internal(e.to_string()))?;
     call(env, &room, Method::Post, api::PUBLISH, Headers::new(), Some(body)).await
+}
+
+/// The `x-socket-id` a REST call names: that Socket.IO socket is not sent what the call
+/// publishes (3D Repo's convention; any dialect's socket id works).
+fn socket_id(req: &Request) -> Result<Option<String>, Error> {
+    let id = req.headers().get("x-socket-id").map_err(internal)?;
+    match id {
+        Some(id) if id.len() > 128 || id.is_empty() => {
+            Err(Error::invalid_field("x-socket-id", "must be a socket id (1 to 128 characters)"))
+        }
+        other => Ok(other),
+    }
 }
 
 /// A request body of at most `limit` bytes, whatever it declares (chunked bodies declare

@@ -6,7 +6,7 @@
 
 use crate::{auth, rooms};
 use herald_core::config::Config;
-use herald_core::dialect::DialectKind;
+use herald_core::dialect::routes::Found;
 use herald_core::engineio::session::Transport;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::home;
@@ -19,7 +19,7 @@ pub async fn handle(
     mut req: Request,
     env: &Env,
     url: &Url,
-    kind: DialectKind,
+    route: Found<'_>,
     config: &Config,
 ) -> Result<Response, Error> {
     // Spec, Transports: a missing or wrong mandatory parameter is answered 400.
@@ -62,8 +62,11 @@ pub async fn handle(
             // A token on the handshake is checked by the dialect at CONNECT, beside (and after)
             // one in the CONNECT auth payload, so a bad one is a CONNECT_ERROR the client can
             // read rather than a failed handshake.
-            if let Some(token) = auth::handshake_token(&req, url) {
+            if let Some(token) = auth::handshake_token(&req, url, route.options.cookie.as_deref()) {
                 headers.set(api::TOKEN, &token).map_err(internal)?;
+            }
+            if route.options.anonymous {
+                headers.set(api::ANONYMOUS, "1").map_err(internal)?;
             }
             let fresh = fresh_id();
             let home = home::choose_home(&fresh).to_owned();
@@ -71,7 +74,7 @@ pub async fn handle(
             home
         }
     };
-    headers.set(api::DIALECT, kind.as_str()).map_err(internal)?;
+    headers.set(api::DIALECT, route.kind.as_str()).map_err(internal)?;
     if is_upgrade {
         headers.set("upgrade", "websocket").map_err(internal)?;
     }

@@ -127,7 +127,7 @@ fn a_repeated_id_returns_the_first_ack_and_publishes_nothing() {
     assert_eq!(acks[2], json!({ "type": "ack", "id": "k", "seq": 1, "duplicate": true }));
     assert_eq!(h.seqs("b"), vec![1, 2]);
     // REST retries of the same key by the same user are duplicates too.
-    let (ack, effects) = h.room.publish(h.now, &user("alice"), draft("chat", Some("k")), || "x".into()).unwrap();
+    let (ack, effects) = h.room.publish(h.now, &user("alice"), draft("chat", Some("k")), None, || "x".into()).unwrap();
     assert_eq!((ack.seq, ack.duplicate), (1, true));
     assert!(effects.is_empty());
 }
@@ -150,7 +150,7 @@ fn rest_publishes_share_the_order_and_reach_every_socket() {
     h.connect("a", &user("alice"), None);
     h.take("a");
     h.publish("a", "chat", json!(1), None);
-    let (ack, effects) = h.room.publish(h.now, &user("api"), draft("note", None), || "rest-1".into()).unwrap();
+    let (ack, effects) = h.room.publish(h.now, &user("api"), draft("note", None), None, || "rest-1".into()).unwrap();
     assert_eq!((ack.id.as_str(), ack.seq, ack.duplicate), ("rest-1", 2, false));
     h.apply(effects);
     let messages = h.take_type("a", "message");
@@ -295,7 +295,7 @@ fn retention_by_count_bounds_history_and_reports_the_gap_on_resume() {
     h.connect("a", &user("alice"), None);
     for i in 0..130 {
         h.advance(1);
-        h.room.publish(h.now, &user("api"), draft("e", None), || format!("m{i}")).unwrap();
+        h.room.publish(h.now, &user("api"), draft("e", None), None, || format!("m{i}")).unwrap();
     }
     let page = h.room.history(h.now, HistoryQuery { after: 0, before: None, limit: 1000 }).unwrap();
     assert_eq!(page.messages.len(), 10);
@@ -312,13 +312,13 @@ fn retention_by_age_drops_old_messages_but_never_reuses_a_seq() {
     let retention = Retention { max_age_ms: 60_000, ..Retention::default() };
     let mut h = Harness::with(Limits::default(), retention);
     for i in 0..3 {
-        h.room.publish(h.now, &user("api"), draft("e", None), || format!("m{i}")).unwrap();
+        h.room.publish(h.now, &user("api"), draft("e", None), None, || format!("m{i}")).unwrap();
     }
     h.advance(61_000);
     let page = h.room.history(h.now, HistoryQuery { after: 0, before: None, limit: 100 }).unwrap();
     assert!(page.messages.is_empty());
     assert_eq!(page.seq, 3);
-    let (ack, _) = h.room.publish(h.now, &user("api"), draft("e", None), || "new".into()).unwrap();
+    let (ack, _) = h.room.publish(h.now, &user("api"), draft("e", None), None, || "new".into()).unwrap();
     assert_eq!(ack.seq, 4);
 }
 
@@ -344,7 +344,7 @@ fn a_failed_write_publishes_nothing_and_leaves_no_gap() {
 fn history_pages_walk_the_whole_log_oldest_first() {
     let mut h = Harness::new();
     for i in 0..25 {
-        h.room.publish(h.now, &user("api"), draft("e", None), || format!("m{i}")).unwrap();
+        h.room.publish(h.now, &user("api"), draft("e", None), None, || format!("m{i}")).unwrap();
     }
     let mut after = 0;
     let mut seen = Vec::new();
@@ -396,7 +396,7 @@ fn a_woken_room_keeps_its_order_and_rebuilds_presence_silently() {
     assert_eq!(h.seqs("b"), vec![1, 2]);
     h.publish("b", "chat", json!(3), None);
     assert_eq!(h.seqs("b"), vec![3]);
-    let (ack, _) = h.room.publish(h.now, &user("alice"), draft("chat", Some("k")), || "x".into()).unwrap();
+    let (ack, _) = h.room.publish(h.now, &user("alice"), draft("chat", Some("k")), None, || "x".into()).unwrap();
     assert_eq!((ack.seq, ack.duplicate), (1, true), "keys survive hibernation");
 }
 
@@ -471,7 +471,7 @@ fn a_large_resume_is_capped_and_says_what_to_fetch_over_rest() {
     let limits = Limits { max_batch_bytes: 2_000, ..Limits::default() };
     let mut h = Harness::with(limits, Retention::default());
     for i in 0..40 {
-        h.room.publish(h.now, &user("api"), draft("e", None), || format!("m{i}")).unwrap();
+        h.room.publish(h.now, &user("api"), draft("e", None), None, || format!("m{i}")).unwrap();
     }
     h.connect("b", &user("bob"), Some(5));
     let frames = h.take("b");
@@ -486,7 +486,7 @@ fn a_large_resume_is_capped_and_says_what_to_fetch_over_rest() {
     // The rest is there in history, and live messages continue after welcome.seq.
     let page = h.room.history(h.now, HistoryQuery { after: last, before: Some(41), limit: 1000 }).unwrap();
     assert!(!page.messages.is_empty());
-    h.room.publish(h.now, &user("api"), draft("e", None), || "live".into()).map(|(_, fx)| h.apply(fx)).unwrap();
+    h.room.publish(h.now, &user("api"), draft("e", None), None, || "live".into()).map(|(_, fx)| h.apply(fx)).unwrap();
     assert_eq!(h.seqs("b"), vec![41]);
 }
 
@@ -495,7 +495,7 @@ fn history_pages_are_capped_by_bytes_and_still_walk_everything() {
     let limits = Limits { max_batch_bytes: 1_500, ..Limits::default() };
     let mut h = Harness::with(limits, Retention::default());
     for i in 0..30 {
-        h.room.publish(h.now, &user("api"), draft("e", None), || format!("m{i}")).unwrap();
+        h.room.publish(h.now, &user("api"), draft("e", None), None, || format!("m{i}")).unwrap();
     }
     let (mut after, mut seen, mut pages) = (0, Vec::new(), 0);
     loop {
@@ -549,7 +549,7 @@ fn storage_is_pruned_however_often_the_room_wakes() {
     for wake in 0..20 {
         let mut h = Harness::sqlite(&db, Limits::default(), retention.clone());
         for i in 0..10 {
-            h.room.publish(h.now, &user("api"), draft("e", None), || format!("w{wake}-{i}")).unwrap();
+            h.room.publish(h.now, &user("api"), draft("e", None), None, || format!("w{wake}-{i}")).unwrap();
         }
     }
     assert!(db.count("room_log") <= 5 + 64, "{} rows kept", db.count("room_log"));

@@ -139,7 +139,7 @@ fn a_token_in_the_auth_payload_or_on_the_handshake_connects_and_none_or_a_bad_on
 
     // A token from the handshake request counts when the auth payload has none, and loses to
     // one that it has; a bad or expired one is refused at CONNECT, with its code.
-    let handshake = |token: String| Auth { verifier: verifier(), handshake_token: Some(token) };
+    let handshake = |token: String| Auth { handshake_token: Some(token), ..Auth::new(verifier()) };
     let mut sio = Sio::open("0000000000000001.0000000000000002", handshake(token("hand", json!({}))));
     assert_eq!(decode(&sio.frame("40")), vec![Got::Connected]);
     assert_eq!(connect_error(handshake("bad".into()), "40"), "token_invalid");
@@ -165,7 +165,7 @@ fn join_asks_the_room_and_the_welcome_answers_its_ack_then_frames_become_events_
     let actions = sio.emit("join", json!({ "room": "lobby", "since": 3 }), Some(1));
     assert!(decode(&actions).is_empty(), "nothing is answered before the room does");
     let leeway = i64::from(verifier().leeway_seconds) * 1000;
-    let join = RoomCommand::Join { user: user("alice"), expires_at: T0 + DAY + leeway, since: Some(3) };
+    let join = RoomCommand::Join { user: user("alice"), expires_at: T0 + DAY + leeway, since: Some(3), tag: None };
     assert_eq!(room_commands(&actions), vec![(room_id("lobby"), join)]);
 
     let welcome = r#"{"type":"welcome","conn":"c","user":{"id":"alice"},"room":"lobby","seq":5}"#;
@@ -388,7 +388,7 @@ impl World {
 
     fn connect_direct(&mut self, id: &str, sub: &str) {
         self.direct.insert(id.into(), Vec::new());
-        let session = Session { conn: ConnId(id.into()), user: user(sub), expires_at: T0 + DAY };
+        let session = Session { conn: ConnId(id.into()), user: user(sub), expires_at: T0 + DAY, tag: None };
         let effects = self.room.on_connect(self.now, session, None);
         self.apply(effects);
     }
@@ -403,7 +403,7 @@ impl World {
     fn publish_rest(&mut self, key: &str) {
         let draft = Draft::from_rest_body(r#"{"event":"e"}"#, Some(key)).unwrap();
         let fresh = self.fresh();
-        let (_, effects) = self.room.publish(self.now, &user("api"), draft, || fresh).unwrap();
+        let (_, effects) = self.room.publish(self.now, &user("api"), draft, None, || fresh).unwrap();
         self.apply(effects);
     }
 

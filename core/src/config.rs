@@ -155,8 +155,8 @@ impl Config {
                 })
             }
         };
-        let routes = RouteTable::parse(&get("SOCKETIO_ROUTES").unwrap_or_else(|| DEFAULT_ROUTES.into()), echo)
-            .map_err(|problem| ConfigError { var: "SOCKETIO_ROUTES", problem })?;
+        let routes = RouteTable::parse(&get("ROUTES").unwrap_or_else(|| DEFAULT_ROUTES.into()), echo)
+            .map_err(|problem| ConfigError { var: "ROUTES", problem })?;
 
         Ok(Self { verifier, limits, retention, engine, routes })
     }
@@ -250,7 +250,7 @@ mod tests {
         assert_eq!(c.engine, EngineSettings { ping_interval_ms: 300, ping_timeout_ms: 200, max_payload: 1_000_000 });
         assert!(c.routes.find("/engine.io/").is_some());
         assert_eq!(config(&[("JWT_SECRET", SECRET), ("ECHO_ROUTES", "yes")]).unwrap_err().var, "ECHO_ROUTES");
-        assert_eq!(config(&[("JWT_SECRET", SECRET), ("SOCKETIO_ROUTES", "/x=?")]).unwrap_err().var, "SOCKETIO_ROUTES");
+        assert_eq!(config(&[("JWT_SECRET", SECRET), ("ROUTES", "/x=?")]).unwrap_err().var, "ROUTES");
     }
 
     #[test]

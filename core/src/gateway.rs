@@ -61,10 +61,10 @@ impl Client {
 
     /// When [`Client::on_tick`] has something to do next.
     pub fn deadline(&self) -> Option<i64> {
-        match (self.session.deadline(), self.connect_by) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b).filter(|_| !self.session.is_closed()),
+        if self.session.is_closed() {
+            return None;
         }
+        [self.session.deadline(), self.connect_by, self.endpoint.deadline()].into_iter().flatten().min()
     }
 
     pub fn on_tick(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
@@ -73,7 +73,12 @@ impl Client {
             self.connect_by = None;
             outputs.extend(self.session.close_by_server());
         }
-        self.settle(now, outputs, fresh_id)
+        let mut actions = Vec::new();
+        if !self.session.is_closed() {
+            let effects = self.endpoint.on_tick(now);
+            outputs.extend(self.perform(effects, &mut actions));
+        }
+        self.settle_into(now, outputs, fresh_id, actions)
     }
 
     pub fn on_poll(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> (Poll, Vec<Action>) {
@@ -116,7 +121,7 @@ impl Client {
         event: RoomEvent<'_>,
         fresh_id: &mut dyn FnMut() -> String,
     ) -> Option<Vec<Action>> {
-        let effects = self.endpoint.on_room(room, event)?;
+        let effects = self.endpoint.on_room(room, event, now)?;
         let mut actions = Vec::new();
         let outputs = self.perform(effects, &mut actions);
         Some(self.settle_into(now, outputs, fresh_id, actions))

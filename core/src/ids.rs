@@ -48,6 +48,25 @@ impl RoomId {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The room a dialect names by `parts` under its own `prefix` (`alert`, `3drepo`, …), so
+    /// that no dialect's rooms can be reached as another's: `prefix:part:part`. Each part is
+    /// kept as it is when it has only `A-Z a-z 0-9 - .`; any other byte (`_` and `:` too) is
+    /// written `_XX` (hex), so different parts never make the same id.
+    pub fn compose(prefix: &str, parts: &[&str]) -> Result<Self, Error> {
+        let mut id = prefix.to_owned();
+        for part in parts {
+            id.push(':');
+            for byte in part.bytes() {
+                if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.') {
+                    id.push(byte as char);
+                } else {
+                    id.push_str(&format!("_{byte:02X}"));
+                }
+            }
+        }
+        Self::parse(&id)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -155,6 +174,17 @@ mod tests {
             let err = RoomId::parse(bad).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidRoomId, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn composed_ids_escape_their_parts_so_different_parts_never_collide() {
+        let id = |parts: &[&str]| RoomId::compose("x", parts).unwrap();
+        assert_eq!(id(&["D5DB0B29", "a.b-c"]).as_str(), "x:D5DB0B29:a.b-c");
+        assert_eq!(id(&["Room 1"]).as_str(), "x:Room_201");
+        assert_ne!(id(&["a:b", "c"]), id(&["a", "b:c"]));
+        assert_ne!(id(&["a_3Ab"]), id(&["a:b"]));
+        assert_eq!(id(&["é"]).as_str(), "x:_C3_A9");
+        assert_eq!(RoomId::compose("x", &[&"y".repeat(127)]).unwrap_err().code, ErrorCode::InvalidRoomId);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! | `POST /publish`          | body [`PublishRequest`]                                   |
 //! | `GET /messages`          | query `after`, `before`, `limit` (already valid)          |
 //! | `GET /presence`          |                                                           |
-//! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`TOKEN`]? when the handshake carried one |
+//! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`TOKEN`]? when the handshake carried one, [`ANONYMOUS`]? when its route allows it |
 //! | `POST /members` (home → room) | body [`MemberBatch`]: joins, frames and leaves of remote members, in order |
 //! | `POST /deliver` (room → home) | body [`Delivery`]; answered with [`DeliveryAnswer`] |
 //!
@@ -46,6 +46,9 @@ pub const SID: &str = "x-herald-sid";
 /// dialect to check at CONNECT.
 pub const TOKEN: &str = "x-herald-token";
 
+/// Set on an Engine.IO handshake whose route lets clients in without a token.
+pub const ANONYMOUS: &str = "x-herald-anonymous";
+
 /// What a home asks of a room for its sessions, in the order the sessions asked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemberBatch {
@@ -66,7 +69,14 @@ pub struct MemberCommand {
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum MemberOp {
     /// Join the room as `user` until `expires_at` (ms since the epoch), resuming after `since`.
-    Join { user: User, expires_at: i64, since: Option<u64> },
+    Join {
+        user: User,
+        expires_at: i64,
+        since: Option<u64>,
+        /// The session's socket id (see [`crate::room::Session::tag`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tag: Option<String>,
+    },
     /// A native protocol frame from the member, as a websocket client would send it.
     Frame { text: String },
     /// Leave the room. The room answers with a [`DeliveryItem::Close`] once it is done.
@@ -101,6 +111,9 @@ pub struct DeliveryAnswer {
 pub struct PublishRequest {
     pub user: User,
     pub draft: Draft,
+    /// The socket id (`x-socket-id`) of a connection that must not be sent the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub except: Option<String>,
 }
 
 /// JSON that is safe as an HTTP header value: every non-ASCII character is written as a

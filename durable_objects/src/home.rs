@@ -139,7 +139,11 @@ impl Home {
                 .and_then(|d| DialectKind::parse(&d))
                 .ok_or_else(|| Error::internal("internal handshake without a dialect"))?;
             let config = config(&self.env)?;
-            let auth = Auth { verifier: &config.verifier, handshake_token: header(api::TOKEN)? };
+            let auth = Auth {
+                verifier: &config.verifier,
+                handshake_token: header(api::TOKEN)?,
+                anonymous: header(api::ANONYMOUS)?.is_some(),
+            };
             let opening = Opening { settings: config.engine, kind, auth };
             return if upgrade { self.open_websocket(sid, opening) } else { self.open_polling(sid, opening) };
         };

@@ -341,7 +341,7 @@ impl RoomObject {
             return refuse_socket(pair, &error, code, protocol);
         }
 
-        let session = Session { conn: ConnId(fresh_id()), user, expires_at };
+        let session = Session { conn: ConnId(fresh_id()), user, expires_at, tag: None };
         self.state.accept_websocket_with_tags(&pair.server, &[&session.conn.0]);
         // Stored before the room can send anything: every registered socket has its session.
         pair.server.serialize_attachment(&session).map_err(internal)?;
@@ -361,7 +361,7 @@ impl RoomObject {
             .map_err(|e| Error::internal(format!("internal publish with a bad body: {e}")))?;
         let now = now_ms();
         let ack = self.with_room(|loaded| {
-            let (ack, effects) = loaded.room.publish(now, &request.user, request.draft, fresh_id)?;
+            let (ack, effects) = loaded.room.publish(now, &request.user, request.draft, request.except.as_deref(), fresh_id)?;
             // Publishing never asks for an alarm.
             let _ = loaded.apply(effects);
             Ok::<_, Error>(ack)

@@ -9,6 +9,8 @@
 //! - `socketio_native.rs`: the `native` dialect, and Socket.IO members held by homes in a room
 //!   (the calls between them carried by hand): same sequence as a direct connection, failed
 //!   and forgetful homes dropped.
+//! - `dialect_alert.rs`, `dialect_threedrepo.rs`, `dialect_workspace.rs`, `dialect_tndata.rs`:
+//!   each seed dialect's translation between its client's events and the rooms' frames.
 //! - this file: [`Harness`] (a room over a fake clock and fake connections, applying each
 //!   [`Effect`] as the Durable Object shell does and keeping what each connection received,
 //!   parsed), [`Sqlite`] (the core's [`Sql`] over rusqlite), users and ids.
@@ -29,7 +31,7 @@ pub const DAY: i64 = 24 * 3600 * 1000;
 
 /// A session of `who` on connection `id`, valid for a day from [`T0`].
 pub fn session(id: &str, who: &User) -> Session {
-    Session { conn: conn(id), user: who.clone(), expires_at: T0 + DAY }
+    Session { conn: conn(id), user: who.clone(), expires_at: T0 + DAY, tag: None }
 }
 
 /// The HS256 secret of [`verifier`].
@@ -59,7 +61,7 @@ pub fn token(sub: &str, extra: Value) -> String {
 
 /// How a Socket.IO session is authenticated when its handshake carried no token.
 pub fn no_handshake_auth() -> Auth {
-    Auth { verifier: verifier(), handshake_token: None }
+    Auth::new(verifier())
 }
 
 pub fn user(id: &str) -> User {
@@ -216,7 +218,7 @@ impl<L: Log> Harness<L> {
     pub fn connect_until(&mut self, id: &str, who: &User, since: Option<u64>, expires_at: i64) {
         let c = conn(id);
         self.open.insert(c.clone());
-        let effects = self.room.on_connect(self.now, Session { conn: c, user: who.clone(), expires_at }, since);
+        let effects = self.room.on_connect(self.now, Session { conn: c, user: who.clone(), expires_at, tag: None }, since);
         self.apply(effects);
     }
 

@@ -1,6 +1,7 @@
-//! Where a token is found on a request: `Authorization: Bearer <jwt>`, the `token` query
-//! parameter, or an entry of `Sec-WebSocket-Protocol` (browsers cannot set headers on a
-//! websocket, so the token rides as an offered subprotocol).
+//! Where a token is found on a request: `Authorization: Bearer <jwt>` (or `token <jwt>`, the
+//! scheme tndata's clients use), the `token` query parameter, a cookie a route names (3D
+//! Repo's session cookie), or an entry of `Sec-WebSocket-Protocol` (browsers cannot set headers
+//! on a websocket, so the token rides as an offered subprotocol).
 
 /// The subprotocol Herald's native websocket clients offer beside their token.
 pub const SUBPROTOCOL: &str = "herald";
@@ -20,16 +21,22 @@ pub struct Credential {
 pub struct TokenSources<'a> {
     pub authorization: Option<&'a str>,
     pub query_token: Option<&'a str>,
+    /// The value of the route's token cookie (see [`cookie`]).
+    pub cookie: Option<&'a str>,
     pub protocols: Option<&'a str>,
 }
 
-/// Finds the token, in order: `Authorization`, `?token=`, `Sec-WebSocket-Protocol`.
+/// Finds the token, in order: `Authorization`, `?token=`, the cookie, `Sec-WebSocket-Protocol`.
 pub fn find_token(sources: TokenSources<'_>) -> Option<Credential> {
     let offered: Vec<&str> =
         sources.protocols.unwrap_or_default().split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
     let offered_token = offered.iter().copied().find(|p| looks_like_jwt(p));
-    let token =
-        sources.authorization.and_then(bearer).or(sources.query_token.filter(|t| !t.is_empty())).or(offered_token)?;
+    let token = sources
+        .authorization
+        .and_then(bearer)
+        .or(sources.query_token.filter(|t| !t.is_empty()))
+        .or(sources.cookie.filter(|t| !t.is_empty()))
+        .or(offered_token)?;
     let select_protocol = if offered.contains(&SUBPROTOCOL) {
         Some(SUBPROTOCOL.to_owned())
     } else if offered.len() == 1 && offered_token.is_some() {
@@ -40,11 +47,21 @@ pub fn find_token(sources: TokenSources<'_>) -> Option<Credential> {
     Some(Credential { token: token.to_owned(), select_protocol })
 }
 
-/// `Bearer <token>`, scheme case-insensitive (RFC 9110 §11.1).
+/// `Bearer <token>` or `token <token>`, scheme case-insensitive (RFC 9110 §11.1).
 fn bearer(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    let known = scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token");
+    (known && !token.is_empty()).then_some(token)
+}
+
+/// The value of cookie `name` in a `Cookie` header (RFC 6265 §4.2.1), without the quotes
+/// it may be wrapped in.
+pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').filter_map(|pair| pair.trim().split_once('=')).find(|(n, _)| *n == name).map(|(_, value)| {
+        let value = value.trim();
+        value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value)
+    })
 }
 
 /// A compact JWS: three base64url parts joined by dots.
@@ -63,6 +80,7 @@ mod tests {
         let found = find_token(TokenSources {
             authorization: Some("Bearer abc.def.ghi"),
             query_token: Some("q.q.q"),
+            cookie: Some("c.c.c"),
             protocols: Some(JWT),
         });
         assert_eq!(found.unwrap().token, "abc.def.ghi");
@@ -74,6 +92,23 @@ mod tests {
         assert_eq!(lower.unwrap().token, "x.y.z");
         let basic = find_token(TokenSources { authorization: Some("Basic dXNlcjpwdw=="), ..Default::default() });
         assert_eq!(basic, None);
+    }
+
+    #[test]
+    fn the_token_scheme_is_read_like_bearer() {
+        let found = find_token(TokenSources { authorization: Some("token x.y.z"), ..Default::default() });
+        assert_eq!(found.unwrap().token, "x.y.z");
+    }
+
+    #[test]
+    fn a_cookie_is_found_by_name_and_comes_after_the_query() {
+        assert_eq!(cookie("a=1; connect.sid=x.y.z; b=2", "connect.sid"), Some("x.y.z"));
+        assert_eq!(cookie("connect.sid=\"q.r.s\"", "connect.sid"), Some("q.r.s"));
+        assert_eq!(cookie("xconnect.sid=1", "connect.sid"), None);
+        let both = find_token(TokenSources { query_token: Some("q.q.q"), cookie: Some("c.c.c"), ..Default::default() });
+        assert_eq!(both.unwrap().token, "q.q.q");
+        let only = find_token(TokenSources { cookie: Some("c.c.c"), ..Default::default() });
+        assert_eq!(only.unwrap().token, "c.c.c");
     }
 
     #[test]

@@ -7,14 +7,39 @@
 //!   when none); `message` is answered with `message-back` carrying the same arguments,
 //!   binary included; `message-with-ack` is acknowledged with the same arguments.
 
-use super::Effect;
+use super::{Dialect, Effect, RoomEvent};
+use crate::ids::RoomId;
 use crate::socketio::connection::{Connection, Incoming};
 use crate::socketio::{Kind, Packet};
 use serde_json::Value;
 
 const NAMESPACES: [&str; 2] = ["/", "/custom"];
 
-pub fn on_incoming(conn: &mut Connection, incoming: Incoming, fresh_id: &mut dyn FnMut() -> String) -> Vec<Effect> {
+/// The `echo` dialect (it joins no rooms).
+#[derive(Debug)]
+pub struct Echo;
+
+impl Dialect for Echo {
+    fn on_incoming(
+        &mut self,
+        conn: &mut Connection,
+        incoming: Incoming,
+        _now: i64,
+        fresh_id: &mut dyn FnMut() -> String,
+    ) -> Vec<Effect> {
+        on_incoming(conn, incoming, fresh_id)
+    }
+
+    fn on_room(&mut self, _room: &RoomId, _event: RoomEvent<'_>, _now: i64) -> Option<Vec<Effect>> {
+        None
+    }
+
+    fn on_closed(&mut self) -> Vec<Effect> {
+        Vec::new()
+    }
+}
+
+fn on_incoming(conn: &mut Connection, incoming: Incoming, fresh_id: &mut dyn FnMut() -> String) -> Vec<Effect> {
     match incoming {
         Incoming::Connect { nsp, auth } if NAMESPACES.contains(&nsp.as_str()) => {
             let accepted = conn.accept(&nsp, fresh_id());

@@ -12,8 +12,9 @@
 //! | `publish`    | [`RoomCommand::Frame`] (publish) | the room's `ack` (or `error`)       |
 //! | `leave`      | [`RoomCommand::Leave`]           | the room's close of the membership  |
 
-use super::Effect;
-use crate::auth::{Identity, Verifier};
+use super::session::{authenticate, Auth};
+use super::{Dialect, Effect};
+use crate::auth::Identity;
 use crate::engineio::Payload;
 use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, User};
@@ -37,6 +38,8 @@ pub enum RoomCommand {
         user: User,
         expires_at: i64,
         since: Option<u64>,
+        /// The session's socket id, for REST publishes that name it (`x-socket-id`).
+        tag: Option<String>,
     },
     /// A native protocol frame, as a websocket client of the room would send it.
     Frame(String),
@@ -47,7 +50,7 @@ impl From<RoomCommand> for MemberOp {
     /// A command as the home sends it to the room's object.
     fn from(command: RoomCommand) -> Self {
         match command {
-            RoomCommand::Join { user, expires_at, since } => MemberOp::Join { user, expires_at, since },
+            RoomCommand::Join { user, expires_at, since, tag } => MemberOp::Join { user, expires_at, since, tag },
             RoomCommand::Frame(text) => MemberOp::Frame { text },
             RoomCommand::Leave => MemberOp::Leave,
         }
@@ -63,15 +66,6 @@ pub enum RoomEvent<'a> {
     Closed,
     /// The room could not be reached with this session's commands: the membership is gone.
     Failed(&'a Error),
-}
-
-/// How sessions prove who they are: the deployment's verifier, and the token the handshake
-/// request carried (`?token=` or `Authorization: Bearer`), checked at CONNECT like a token
-/// in the auth payload, which wins when both are given.
-#[derive(Debug, Clone)]
-pub struct Auth {
-    pub verifier: &'static Verifier,
-    pub handshake_token: Option<String>,
 }
 
 #[derive(Debug)]
@@ -105,7 +99,10 @@ impl Native {
         Self { auth, identity: None, rooms: BTreeMap::new() }
     }
 
-    pub fn on_incoming(
+}
+
+impl Dialect for Native {
+    fn on_incoming(
         &mut self,
         socketio: &mut Connection,
         incoming: Incoming,
@@ -116,7 +113,7 @@ impl Native {
             Incoming::Connect { nsp, .. } if nsp != NSP => {
                 Effect::emit(&Connection::refuse(&nsp, "Invalid namespace", None))
             }
-            Incoming::Connect { nsp, auth } => match self.authenticate(auth.as_ref(), now) {
+            Incoming::Connect { nsp, auth } => match authenticate(&self.auth, auth.as_ref(), now) {
                 Ok(identity) => {
                     self.identity = Some(identity);
                     Effect::emit(&socketio.accept(&nsp, fresh_id()))
@@ -134,7 +131,7 @@ impl Native {
     }
 
     /// The session ended: leave every room.
-    pub fn on_closed(&mut self) -> Vec<Effect> {
+    fn on_closed(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.rooms)
             .into_keys()
             .map(|room| Effect::Room { room, command: RoomCommand::Leave })
@@ -142,7 +139,7 @@ impl Native {
     }
 
     /// Something from `room`; `None` when this session is not (any more) a member there.
-    pub fn on_room(&mut self, room: &RoomId, event: RoomEvent<'_>) -> Option<Vec<Effect>> {
+    fn on_room(&mut self, room: &RoomId, event: RoomEvent<'_>, _now: i64) -> Option<Vec<Effect>> {
         let membership = self.rooms.get_mut(room)?;
         Some(match event {
             RoomEvent::Frame(text) => membership.on_frame(room, text),
@@ -157,22 +154,9 @@ impl Native {
         })
     }
 
-    /// The identity of a CONNECT: a token in the auth payload, else the handshake's.
-    fn authenticate(&self, auth: Option<&Value>, now: i64) -> Result<Identity, Error> {
-        match auth.and_then(|a| a.get("token")) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(token)) => return self.auth.verifier.verify(token, now),
-            Some(_) => return Err(Error::invalid_field("token", "must be a string (a JWT)")),
-        }
-        match &self.auth.handshake_token {
-            Some(token) => self.auth.verifier.verify(token, now),
-            None => Err(Error::new(
-                ErrorCode::TokenMissing,
-                "no token: give it in the auth payload ({\"token\": \"<jwt>\"}) or on the handshake (?token=)",
-            )),
-        }
-    }
+}
 
+impl Native {
     fn on_event(&mut self, mut packet: Packet, now: i64) -> Vec<Effect> {
         let ack = packet.id;
         let Some(Value::Array(args)) = packet.data.take() else { return Vec::new() };
@@ -241,7 +225,7 @@ impl Native {
         if now >= expires_at {
             return Err(expired());
         }
-        let command = RoomCommand::Join { user: identity.user.clone(), expires_at, since };
+        let command = RoomCommand::Join { user: identity.user.clone(), expires_at, since, tag: None };
         self.rooms.insert(room.clone(), Membership { phase: Phase::Joining(ack), acks: BTreeMap::new(), told: None });
         Ok(vec![Effect::Room { room: room.clone(), command }])
     }

@@ -74,6 +74,10 @@ pub struct Session {
     pub user: User,
     /// When the token that opened it stops being valid (ms since the epoch, leeway included).
     pub expires_at: i64,
+    /// A name the connection is also known by outside the room: a Socket.IO session's socket
+    /// id, which a REST publish names (`x-socket-id`) to not be echoed to that socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 struct Conn {
@@ -81,6 +85,7 @@ struct Conn {
     profile: User,
     expires_at: i64,
     bucket: TokenBucket,
+    tag: Option<String>,
 }
 
 struct Member {
@@ -137,6 +142,11 @@ impl<L: Log> Room<L> {
     /// Whether `conn` is registered (a refused connection never is).
     pub fn has_connection(&self, conn: &ConnId) -> bool {
         self.conns.contains_key(conn)
+    }
+
+    /// The connection known by `tag` (see [`Session::tag`]).
+    pub fn tagged(&self, tag: &str) -> Option<&ConnId> {
+        self.conns.iter().find(|(_, c)| c.tag.as_deref() == Some(tag)).map(|(id, _)| id)
     }
 
     pub fn connection_count(&self) -> usize {
@@ -244,7 +254,8 @@ impl<L: Log> Room<L> {
         member.profile = session.user.clone();
         member.connections += 1;
         let first = member.connections == 1;
-        self.conns.insert(session.conn, Conn { profile: session.user, expires_at: session.expires_at, bucket });
+        let conn = Conn { profile: session.user, expires_at: session.expires_at, bucket, tag: session.tag };
+        self.conns.insert(session.conn, conn);
         first
     }
 

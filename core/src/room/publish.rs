@@ -89,15 +89,19 @@ impl<L: Log> Room<L> {
     }
 
     /// A REST publish by `from`: the same order, log and idempotency as a websocket publish.
+    /// The connection tagged `except` (a Socket.IO socket id the caller named) is not sent
+    /// the message; an unknown tag excludes nobody.
     pub fn publish(
         &mut self,
         now: i64,
         from: &User,
         draft: Draft,
+        except: Option<&str>,
         fresh_id: impl FnOnce() -> String,
     ) -> Result<(Ack, Vec<Effect>), Error> {
         let (ack, message) = self.commit(now, from, draft, fresh_id)?;
-        Ok((ack, message.map(|text| Effect::Broadcast { text, except: None }).into_iter().collect()))
+        let except = except.and_then(|tag| self.tagged(tag)).cloned();
+        Ok((ack, message.map(|text| Effect::Broadcast { text, except }).into_iter().collect()))
     }
 
     /// Gives the draft its seq and stores it, or finds the first publish of its key. Returns

@@ -151,10 +151,10 @@ impl<L: Log> Room<L> {
         let conn = ConnId(command.conn);
         let held = remotes.is_remote(&conn) && self.has_connection(&conn);
         match command.op {
-            MemberOp::Join { user, expires_at, since } => {
+            MemberOp::Join { user, expires_at, since, tag } => {
                 // Joining again replaces the membership.
                 let mut effects = if held { self.on_close(&conn) } else { Vec::new() };
-                let session = Session { conn: conn.clone(), user, expires_at };
+                let session = Session { conn: conn.clone(), user, expires_at, tag };
                 remotes.add(conn, home.to_owned());
                 effects.extend(self.on_connect(now, session.clone(), since));
                 (Some(session), effects)

@@ -1,0 +1,222 @@
+//! The `alert` dialect: the Flask-SocketIO room chat of `seeds/alert-socketio-chat.md`
+//! (docs/dialects.md, "alert").
+//!
+//! | client event          | becomes                                                              |
+//! |-----------------------|----------------------------------------------------------------------|
+//! | `joined {name, room}` | join room `alert:{room}`, then publish `status {name, state: "joined"}` |
+//! | `text {name, msg}`    | publish `message {name, msg}`                                        |
+//! | `left {name}`         | publish `status {name, state: "left"}`, then leave                   |
+//!
+//! Every message of the room reaches every member (the sender too) as the event it was
+//! published under, with its data as the argument: `status` and `message` from alert clients,
+//! any other event an app publishes over REST. A session is in one room at a time (a
+//! `joined` for another room leaves the first, announced); a session that ends while in a
+//! room is announced as `left` there. Clients need no token unless the route says so
+//! (`anonymous=false`); a token given in the auth payload or on the handshake is checked.
+//! Refusals are `error {code, message, event}` events, and the ack when the client asked for
+//! one; a handled event is acked with no arguments, as Flask-SocketIO does.
+
+use super::rooms::{Memberships, RoomFrame, Update};
+use super::session::{ack, anonymous, authenticate, emit, emit_raw, event_parts, Auth, NSP};
+use super::{Dialect, Effect, RoomCommand, RoomEvent};
+use crate::auth::Identity;
+use crate::error::{Error, ErrorCode};
+use crate::ids::{RoomId, NAME_MAX};
+use crate::socketio::connection::{Connection, Incoming};
+use crate::socketio::Kind;
+use serde_json::{json, Map, Value};
+
+/// The prefix of alert rooms' ids.
+pub const ROOM_PREFIX: &str = "alert";
+
+#[derive(Debug)]
+pub struct Alert {
+    auth: Auth,
+    identity: Option<Identity>,
+    rooms: Memberships,
+    /// The room the session is in, and the name it joined with.
+    current: Option<(RoomId, String)>,
+}
+
+impl Alert {
+    pub fn new(auth: Auth) -> Self {
+        Self { auth, identity: None, rooms: Memberships::default(), current: None }
+    }
+
+    fn connect(&self, payload: Option<&Value>, now: i64, socket_id: &str) -> Result<Identity, Error> {
+        match self.auth.token(payload)? {
+            None if self.auth.anonymous => Ok(anonymous(socket_id, now)),
+            _ => authenticate(&self.auth, payload, now),
+        }
+    }
+
+    fn on_event(&mut self, name: &str, argument: Option<Value>) -> Result<Vec<Effect>, Error> {
+        if !matches!(name, "joined" | "text" | "left") {
+            return Err(Error::new(
+                ErrorCode::UnknownType,
+                format!("unknown event {name:?} (expected \"joined\", \"text\" or \"left\")"),
+            ));
+        }
+        let Some(Value::Object(fields)) = argument else {
+            return Err(Error::invalid_field("arguments", format!("`{name}` takes one object")));
+        };
+        let who = text_field(&fields, "name", NAME_MAX)?;
+        match name {
+            "joined" => {
+                let raw = text_field(&fields, "room", usize::MAX)?;
+                let room = RoomId::compose(ROOM_PREFIX, &[raw])?;
+                self.join(room, who)
+            }
+            "text" => {
+                let msg = match fields.get("msg") {
+                    Some(Value::String(msg)) => msg,
+                    Some(_) => return Err(Error::invalid_field("msg", "must be a string")),
+                    None => return Err(Error::invalid_field("msg", "is required")),
+                };
+                let (room, _) = self.current.as_ref().ok_or_else(not_in_a_room)?;
+                Ok(vec![self.rooms.publish(room, "message", &json!({ "name": who, "msg": msg }))?])
+            }
+            _ => {
+                let (room, _) = self.current.take().ok_or_else(not_in_a_room)?;
+                Ok(self.part(&room, who))
+            }
+        }
+    }
+
+    fn join(&mut self, room: RoomId, name: &str) -> Result<Vec<Effect>, Error> {
+        let identity = self.identity.as_ref().expect("events come only after a CONNECT");
+        identity.require_room(&room)?;
+        let mut user = identity.user.clone();
+        user.name = Some(name.to_owned());
+        let expires_at = self.auth.session_end(identity);
+        let mut effects = Vec::new();
+        match self.current.take() {
+            Some((current, _)) if current == room => {
+                self.current = Some((current, name.to_owned()));
+                return Err(Error::new(ErrorCode::AlreadyJoined, "this connection is already in that room"));
+            }
+            Some((previous, previous_name)) => effects.extend(self.part(&previous, &previous_name)),
+            None => {}
+        }
+        let command = RoomCommand::Join { user, expires_at, since: None, tag: None };
+        effects.push(self.rooms.join(&room, command)?);
+        effects.push(self.rooms.publish(&room, "status", &json!({ "name": name, "state": "joined" }))?);
+        self.current = Some((room, name.to_owned()));
+        Ok(effects)
+    }
+
+    /// Announces `name` as left in `room`, and leaves it.
+    fn part(&mut self, room: &RoomId, name: &str) -> Vec<Effect> {
+        let announce = self.rooms.publish(room, "status", &json!({ "name": name, "state": "left" }));
+        announce.into_iter().chain(self.rooms.leave(room)).collect()
+    }
+
+    fn forget(&mut self, room: &RoomId) {
+        if self.current.as_ref().is_some_and(|(current, _)| current == room) {
+            self.current = None;
+        }
+    }
+}
+
+impl Dialect for Alert {
+    fn on_incoming(
+        &mut self,
+        socketio: &mut Connection,
+        incoming: Incoming,
+        now: i64,
+        fresh_id: &mut dyn FnMut() -> String,
+    ) -> Vec<Effect> {
+        match incoming {
+            Incoming::Connect { nsp, .. } if nsp != NSP => {
+                Effect::emit(&Connection::refuse(&nsp, "Invalid namespace", None))
+            }
+            Incoming::Connect { nsp, auth } => {
+                let socket_id = fresh_id();
+                match self.connect(auth.as_ref(), now, &socket_id) {
+                    Ok(identity) => {
+                        self.identity = Some(identity);
+                        Effect::emit(&socketio.accept(&nsp, socket_id))
+                    }
+                    Err(e) => Effect::emit(&Connection::refuse(&nsp, &e.message, Some(json!({ "code": e.code })))),
+                }
+            }
+            Incoming::Disconnect { .. } => {
+                self.identity = None;
+                self.on_closed()
+            }
+            Incoming::Packet(packet) if packet.kind == Kind::Event => {
+                let id = packet.id;
+                let Some((name, argument)) = event_parts(packet.data) else { return Vec::new() };
+                match self.on_event(&name, argument) {
+                    Ok(mut effects) => {
+                        effects.extend(id.map(|id| ack(id, &[])));
+                        effects
+                    }
+                    Err(error) => {
+                        let object = refusal(&error, Some(&name));
+                        let mut effects = vec![emit("error", std::slice::from_ref(&object))];
+                        effects.extend(id.map(|id| ack(id, &[object])));
+                        effects
+                    }
+                }
+            }
+            Incoming::Packet(_) => Vec::new(),
+        }
+    }
+
+    fn on_room(&mut self, room: &RoomId, event: RoomEvent<'_>, _now: i64) -> Option<Vec<Effect>> {
+        let effects = match self.rooms.on_room(room, event)? {
+            Update::Frame { frame: RoomFrame::Message(message), .. } => {
+                vec![emit_raw(&message.event, message.data.get())]
+            }
+            Update::Frame { frame: RoomFrame::Error { code, message, .. }, .. } => {
+                vec![emit("error", &[json!({ "code": code, "message": message })])]
+            }
+            Update::Frame { .. } => Vec::new(),
+            Update::Ended { .. } => {
+                self.forget(room);
+                Vec::new()
+            }
+            Update::Failed(error) => {
+                self.forget(room);
+                vec![emit("error", &[refusal(error, None)])]
+            }
+        };
+        Some(effects)
+    }
+
+    fn on_closed(&mut self) -> Vec<Effect> {
+        let mut effects = match self.current.take() {
+            Some((room, name)) => self.part(&room, &name),
+            None => Vec::new(),
+        };
+        effects.extend(self.rooms.leave_all());
+        effects
+    }
+}
+
+/// The `error` event's argument.
+fn refusal(error: &Error, event: Option<&str>) -> Value {
+    let mut object = Map::new();
+    object.insert("code".into(), json!(error.code));
+    object.insert("message".into(), json!(error.message));
+    if let Some(event) = event {
+        object.insert("event".into(), json!(event));
+    }
+    Value::Object(object)
+}
+
+/// A required non-empty string field of at most `max` bytes.
+fn text_field<'a>(fields: &'a Map<String, Value>, name: &str, max: usize) -> Result<&'a str, Error> {
+    match fields.get(name) {
+        Some(Value::String(text)) if !text.is_empty() && text.len() <= max => Ok(text),
+        Some(Value::String(text)) if text.is_empty() => Err(Error::invalid_field(name, "must not be empty")),
+        Some(Value::String(_)) => Err(Error::invalid_field(name, format!("is longer than {max} bytes"))),
+        Some(_) => Err(Error::invalid_field(name, "must be a string")),
+        None => Err(Error::invalid_field(name, "is required")),
+    }
+}
+
+fn not_in_a_room() -> Error {
+    Error::new(ErrorCode::NotJoined, "this connection is in no room; emit `joined` first")
+}

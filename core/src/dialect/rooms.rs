@@ -1,0 +1,276 @@
+//! The rooms a Socket.IO session of a seed dialect is in, and what those rooms send it.
+//!
+//! A session's memberships go Joining → Joined (the room's `welcome`) → Leaving → gone (the
+//! room closes the membership). [`Memberships`] turns the dialect's wishes into
+//! [`RoomCommand`]s and the room's answers into [`Update`]s: native frames parsed into
+//! [`RoomFrame`]s, which the dialect translates into its own events.
+
+use super::{Effect, RoomCommand, RoomEvent};
+use crate::error::{Error, ErrorCode};
+use crate::ids::{RoomId, User};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Asked to join; no `welcome` yet.
+    Joining,
+    Joined,
+    /// Asked to leave; the room has not closed the membership yet.
+    Leaving,
+}
+
+/// A native frame from a room, as the seed dialects read it (docs/protocol.md).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoomFrame<'a> {
+    Welcome { seq: u64 },
+    Presence { members: Vec<User> },
+    Message(Message<'a>),
+    Joined { user: User },
+    Left { user: User },
+    Ack { seq: u64, transaction: Option<Value> },
+    Error { code: String, message: String, transaction: Option<Value> },
+    /// A frame type the dialects do not use.
+    Other,
+}
+
+/// A room's message.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Message<'a> {
+    pub seq: u64,
+    pub id: String,
+    pub event: String,
+    #[serde(borrow)]
+    pub data: &'a RawValue,
+    pub from: User,
+    pub ts: i64,
+}
+
+impl PartialEq for Message<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.seq, &self.id, &self.event, self.data.get(), &self.from, self.ts)
+            == (other.seq, &other.id, &other.event, other.data.get(), &other.from, other.ts)
+    }
+}
+
+impl<'a> RoomFrame<'a> {
+    /// Parses a frame a room sent (frames the room writes start with their `type`).
+    pub fn parse(text: &'a str) -> Self {
+        #[derive(Deserialize)]
+        struct Welcome {
+            seq: u64,
+        }
+        #[derive(Deserialize)]
+        struct Presence {
+            members: Vec<User>,
+        }
+        #[derive(Deserialize)]
+        struct Member {
+            user: User,
+        }
+        #[derive(Deserialize)]
+        struct Ack {
+            seq: u64,
+            transaction: Option<Value>,
+        }
+        #[derive(Deserialize)]
+        struct Failure {
+            code: String,
+            message: String,
+            transaction: Option<Value>,
+        }
+        let kind = text.strip_prefix(r#"{"type":""#).and_then(|rest| rest.split('"').next()).unwrap_or_default();
+        let parsed = match kind {
+            "message" => serde_json::from_str(text).map(RoomFrame::Message),
+            "welcome" => serde_json::from_str(text).map(|w: Welcome| RoomFrame::Welcome { seq: w.seq }),
+            "presence" => serde_json::from_str(text).map(|p: Presence| RoomFrame::Presence { members: p.members }),
+            "joined" => serde_json::from_str(text).map(|m: Member| RoomFrame::Joined { user: m.user }),
+            "left" => serde_json::from_str(text).map(|m: Member| RoomFrame::Left { user: m.user }),
+            "ack" => serde_json::from_str(text).map(|a: Ack| RoomFrame::Ack { seq: a.seq, transaction: a.transaction }),
+            "error" => serde_json::from_str(text).map(|f: Failure| RoomFrame::Error {
+                code: f.code,
+                message: f.message,
+                transaction: f.transaction,
+            }),
+            _ => return RoomFrame::Other,
+        };
+        parsed.unwrap_or(RoomFrame::Other)
+    }
+}
+
+/// What a room's event means for the session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update<'a> {
+    /// A frame; a `welcome` has already moved the membership to [`Phase::Joined`], and
+    /// `joining` says it did (it answers the join).
+    Frame { frame: RoomFrame<'a>, joining: bool },
+    /// The room closed the membership: as asked (`asked`, after a leave), or on its own (after
+    /// an `error` frame it sent, or a refused join).
+    Ended { asked: bool },
+    /// The room could not be reached: the membership is gone.
+    Failed(&'a Error),
+}
+
+#[derive(Debug, Default)]
+pub struct Memberships {
+    rooms: BTreeMap<RoomId, Phase>,
+}
+
+impl Memberships {
+    pub fn phase(&self, room: &RoomId) -> Option<Phase> {
+        self.rooms.get(room).copied()
+    }
+
+    /// Rooms joined or being joined (not those being left).
+    pub fn active(&self) -> impl Iterator<Item = &RoomId> {
+        self.rooms.iter().filter(|(_, p)| **p != Phase::Leaving).map(|(room, _)| room)
+    }
+
+    /// Asks to join `room` with `command` (a [`RoomCommand::Join`]).
+    pub fn join(&mut self, room: &RoomId, command: RoomCommand) -> Result<Effect, Error> {
+        if let Some(phase) = self.rooms.get(room) {
+            let why = match phase {
+                Phase::Leaving => "is being left; join again once that is done",
+                _ => "is already joined",
+            };
+            return Err(Error::new(ErrorCode::AlreadyJoined, format!("room {room} {why}")));
+        }
+        self.rooms.insert(room.clone(), Phase::Joining);
+        Ok(Effect::Room { room: room.clone(), command })
+    }
+
+    /// A native publish of `event` with `data` into `room`, which must be joined or being
+    /// joined (commands keep their order, so a publish right after the join is the member's).
+    pub fn publish(&self, room: &RoomId, event: &str, data: &Value) -> Result<Effect, Error> {
+        let frame = json!({ "type": "publish", "event": event, "data": data });
+        self.frame(room, frame.to_string())
+    }
+
+    /// Any native frame from the member into `room`.
+    pub fn frame(&self, room: &RoomId, text: String) -> Result<Effect, Error> {
+        match self.rooms.get(room) {
+            Some(Phase::Joining | Phase::Joined) => Ok(Effect::Room { room: room.clone(), command: RoomCommand::Frame(text) }),
+            _ => Err(not_joined(room)),
+        }
+    }
+
+    /// Asks to leave `room`.
+    pub fn leave(&mut self, room: &RoomId) -> Result<Effect, Error> {
+        match self.rooms.get_mut(room) {
+            Some(phase @ (Phase::Joining | Phase::Joined)) => {
+                *phase = Phase::Leaving;
+                Ok(Effect::Room { room: room.clone(), command: RoomCommand::Leave })
+            }
+            _ => Err(not_joined(room)),
+        }
+    }
+
+    /// Leaves every room at once (the session ended): nothing more will be reported.
+    pub fn leave_all(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.rooms)
+            .into_iter()
+            .filter(|(_, phase)| *phase != Phase::Leaving)
+            .map(|(room, _)| Effect::Room { room, command: RoomCommand::Leave })
+            .collect()
+    }
+
+    /// A room's event; `None` when this session is not a member there.
+    pub fn on_room<'a>(&mut self, room: &RoomId, event: RoomEvent<'a>) -> Option<Update<'a>> {
+        let phase = self.rooms.get_mut(room)?;
+        Some(match event {
+            RoomEvent::Frame(text) => {
+                let frame = RoomFrame::parse(text);
+                let joining = matches!(frame, RoomFrame::Welcome { .. }) && *phase == Phase::Joining;
+                if joining {
+                    *phase = Phase::Joined;
+                }
+                Update::Frame { frame, joining }
+            }
+            RoomEvent::Closed => {
+                let asked = self.rooms.remove(room) == Some(Phase::Leaving);
+                Update::Ended { asked }
+            }
+            RoomEvent::Failed(error) => {
+                self.rooms.remove(room);
+                Update::Failed(error)
+            }
+        })
+    }
+}
+
+pub fn not_joined(room: &RoomId) -> Error {
+    Error::new(ErrorCode::NotJoined, format!("room {room} is not joined"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::UserId;
+
+    fn room(id: &str) -> RoomId {
+        RoomId::parse(id).unwrap()
+    }
+
+    fn join_command() -> RoomCommand {
+        let user = User::anonymous_profile(UserId::parse("u").unwrap());
+        RoomCommand::Join { user, expires_at: 10, since: None, tag: None }
+    }
+
+    #[test]
+    fn frames_parse_into_what_the_dialects_read() {
+        let text = r#"{"type":"message","room":"r","seq":3,"id":"m","event":"text","data":{"msg":"hi"},"from":{"id":"u","name":"U"},"ts":5}"#;
+        let RoomFrame::Message(message) = RoomFrame::parse(text) else { panic!("not a message") };
+        assert_eq!((message.seq, message.event.as_str(), message.data.get()), (3, "text", r#"{"msg":"hi"}"#));
+        assert_eq!(message.from.name.as_deref(), Some("U"));
+        assert_eq!(RoomFrame::parse(r#"{"type":"welcome","conn":"c","user":{"id":"u"},"room":"r","seq":4}"#), RoomFrame::Welcome { seq: 4 });
+        let left = RoomFrame::parse(r#"{"type":"left","user":{"id":"u"}}"#);
+        assert!(matches!(left, RoomFrame::Left { user } if user.id.as_str() == "u"));
+        let error = RoomFrame::parse(r#"{"type":"error","code":"rate_limited","message":"slow down","transaction":1}"#);
+        assert_eq!(error, RoomFrame::Error { code: "rate_limited".into(), message: "slow down".into(), transaction: Some(json!(1)) });
+        assert_eq!(RoomFrame::parse(r#"{"type":"pong"}"#), RoomFrame::Other);
+        assert_eq!(RoomFrame::parse(r#"{"type":"message"}"#), RoomFrame::Other);
+    }
+
+    #[test]
+    fn a_membership_goes_joining_joined_leaving_gone() {
+        let mut rooms = Memberships::default();
+        let r = room("r");
+        assert!(matches!(rooms.join(&r, join_command()), Ok(Effect::Room { command: RoomCommand::Join { .. }, .. })));
+        assert_eq!(rooms.join(&r, join_command()).unwrap_err().code, ErrorCode::AlreadyJoined);
+        assert!(rooms.publish(&r, "e", &json!(1)).is_ok(), "a publish may follow the join at once");
+        let welcome = r#"{"type":"welcome","conn":"c","user":{"id":"u"},"room":"r","seq":0}"#;
+        assert!(matches!(rooms.on_room(&r, RoomEvent::Frame(welcome)), Some(Update::Frame { joining: true, .. })));
+        assert_eq!(rooms.phase(&r), Some(Phase::Joined));
+        assert!(matches!(rooms.leave(&r), Ok(Effect::Room { command: RoomCommand::Leave, .. })));
+        assert_eq!(rooms.publish(&r, "e", &json!(1)).unwrap_err().code, ErrorCode::NotJoined);
+        assert_eq!(rooms.leave(&r).unwrap_err().code, ErrorCode::NotJoined);
+        assert_eq!(rooms.on_room(&r, RoomEvent::Closed), Some(Update::Ended { asked: true }));
+        assert_eq!(rooms.on_room(&r, RoomEvent::Closed), None);
+    }
+
+    #[test]
+    fn a_room_ending_a_membership_on_its_own_is_told_apart_from_a_leave() {
+        let mut rooms = Memberships::default();
+        let r = room("r");
+        rooms.join(&r, join_command()).unwrap();
+        assert_eq!(rooms.on_room(&r, RoomEvent::Closed), Some(Update::Ended { asked: false }));
+        rooms.join(&r, join_command()).unwrap();
+        let error = Error::internal("down");
+        assert_eq!(rooms.on_room(&r, RoomEvent::Failed(&error)), Some(Update::Failed(&error)));
+        assert_eq!(rooms.phase(&r), None);
+    }
+
+    #[test]
+    fn leaving_everything_skips_rooms_already_being_left() {
+        let mut rooms = Memberships::default();
+        let (a, b) = (room("a"), room("b"));
+        rooms.join(&a, join_command()).unwrap();
+        rooms.join(&b, join_command()).unwrap();
+        rooms.leave(&a).unwrap();
+        let leaves = rooms.leave_all();
+        assert_eq!(leaves, vec![Effect::Room { room: b, command: RoomCommand::Leave }]);
+        assert_eq!(rooms.active().count(), 0);
+    }
+}

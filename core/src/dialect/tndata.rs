@@ -1,0 +1,1 @@
+//! The `tndata` dialect (placeholder: being written).

@@ -1,0 +1,1 @@
+//! The `alert` dialect's translation, natively (being written).

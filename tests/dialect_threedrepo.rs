@@ -1,0 +1,1 @@
+//! The `threedrepo` dialect's translation, natively (being written).

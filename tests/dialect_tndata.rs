@@ -1,0 +1,1 @@
+//! The `tndata` dialect's translation, natively (being written).

@@ -1,0 +1,1 @@
+//! The `workspace` dialect's translation, natively (being written).
