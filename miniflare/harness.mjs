@@ -133,6 +133,60 @@ export const next = (emitter, event, ms) =>
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Every event a Socket.IO socket receives, in arrival order, as `{event, frame, args}` (`frame`
+ * is the first argument: the native dialect and most seed dialects send one); a test waits for
+ * the ones it needs.
+ */
+export class Events {
+  constructor(socket) {
+    this.log = [];
+    this.waiters = [];
+    socket.onAny((event, ...args) => this.push({ event, frame: args[0], args }));
+    socket.on("disconnect", () => this.wake());
+  }
+
+  push(entry) {
+    this.log.push(entry);
+    this.wake();
+  }
+
+  /** A marker in the log (for example where an ack arrived), to check what came before it. */
+  mark(label) {
+    this.push({ event: `#${label}` });
+  }
+
+  wake() {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** The frames of every event so far that `pred` matches. */
+  all(pred) {
+    return this.log.filter(pred).map((e) => e.frame);
+  }
+
+  /** Waits until `count` events match `pred`; the frames of the first `count` of them. */
+  async wait(count, pred, timeoutMs = WAIT_MS) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const matching = this.all(pred);
+      if (matching.length >= count) return matching.slice(0, count);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const seen = JSON.stringify(this.log.map(({ event, frame }) => [event, frame])).slice(0, 2000);
+        throw new Error(`wanted ${count} events, got ${matching.length}: ${seen}`);
+      }
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+/**
  * A raw Engine.IO websocket to `url` that queues its text frames (`frame()` waits for the
  * next); it answers pings only when told to.
  */

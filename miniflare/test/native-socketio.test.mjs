@@ -5,7 +5,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { io, Manager } from "socket.io-client";
-import { startHerald, tempDir, pending, within, next, sleep, WAIT_MS, engineSocket } from "../harness.mjs";
+import { startHerald, tempDir, pending, within, next, sleep, WAIT_MS, engineSocket, Events } from "../harness.mjs";
 
 const PATH = "/v1/socket.io/";
 const USER = (sub) => ({ id: sub, name: `${sub} name` });
@@ -23,58 +23,6 @@ const range = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => from
 const seqs = (messages) => messages.map((m) => m.seq);
 const ids = (members) => members.map((m) => m.id).sort();
 
-/**
- * Every event a Socket.IO socket receives, in arrival order, as `{event, frame, args}` (the
- * native dialect sends one argument, the frame); a test waits for the ones it needs.
- */
-class Events {
-  constructor(socket) {
-    this.log = [];
-    this.waiters = [];
-    socket.onAny((event, ...args) => this.push({ event, frame: args[0], args }));
-    socket.on("disconnect", () => this.wake());
-  }
-
-  push(entry) {
-    this.log.push(entry);
-    this.wake();
-  }
-
-  /** A marker in the log (for example where an ack arrived), to check what came before it. */
-  mark(label) {
-    this.push({ event: `#${label}` });
-  }
-
-  wake() {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  /** The frames of every event so far that `pred` matches. */
-  all(pred) {
-    return this.log.filter(pred).map((e) => e.frame);
-  }
-
-  /** Waits until `count` events match `pred`; the frames of the first `count` of them. */
-  async wait(count, pred, timeoutMs = WAIT_MS) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const matching = this.all(pred);
-      if (matching.length >= count) return matching.slice(0, count);
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        const seen = JSON.stringify(this.log.map(({ event, frame }) => [event, frame])).slice(0, 2000);
-        throw new Error(`wanted ${count} events, got ${matching.length}: ${seen}`);
-      }
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-}
 
 /** Matches events named `event` (of `room` when given). */
 const is = (event, room) => (e) => e.event === event && (room === undefined || e.frame?.room === room);
