@@ -3,111 +3,17 @@
 //! the calls between them (`/members`, `/deliver`) carried by hand, as the object shells
 //! carry them — including a home that fails or forgets its sessions.
 
-use herald_core::dialect::{Auth, DialectKind, RoomCommand, RoomEvent};
-use herald_core::engineio::session::{Settings, Transport};
+use herald_core::dialect::{Auth, RoomCommand, RoomEvent};
 use herald_core::engineio::Frame;
-use herald_core::gateway::{Action, Client};
-use herald_core::ids::{ConnId, RoomId};
+use herald_core::gateway::Action;
+use herald_core::ids::ConnId;
 use herald_core::internal::{DeliveryItem, MemberCommand};
 use herald_core::message::Draft;
 use herald_core::room::{Effect, MemoryLog, Remotes, Room, Session};
+use herald_tests::sio::{decode, fresh_ids, room_commands, Got, Sio};
 use herald_tests::{no_handshake_auth, room_id, token, user, verifier, DAY, T0};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Pings far apart: heartbeats play no part here.
-const SETTINGS: Settings = Settings { ping_interval_ms: 600_000, ping_timeout_ms: 600_000, max_payload: 1_000_000 };
-
-/// What a Socket.IO client received, decoded.
-#[derive(Debug, Clone, PartialEq)]
-enum Got {
-    Connected,
-    ConnectError(Value),
-    Event(String, Value),
-    Ack(u64, Value),
-}
-
-/// Decodes the Engine.IO message frames a client was sent.
-fn decode(actions: &[Action]) -> Vec<Got> {
-    let mut got = Vec::new();
-    for action in actions {
-        let Action::SendFrame(Frame::Text(text)) = action else { continue };
-        let Some(packet) = text.strip_prefix('4') else { continue };
-        let (kind, rest) = packet.split_at(1);
-        // A namespace other than `/` comes first, up to its comma.
-        let rest = if rest.starts_with('/') { &rest[rest.find(',').unwrap() + 1..] } else { rest };
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let (id, json) = rest.split_at(digits);
-        let data: Value = serde_json::from_str(json).unwrap_or(Value::Null);
-        got.push(match kind {
-            "0" => Got::Connected,
-            "4" => Got::ConnectError(data),
-            "2" => Got::Event(data[0].as_str().unwrap().to_owned(), data[1].clone()),
-            "3" => Got::Ack(id.parse().unwrap(), data[0].clone()),
-            other => panic!("unexpected packet type {other} in {text}"),
-        });
-    }
-    got
-}
-
-fn room_commands(actions: &[Action]) -> Vec<(RoomId, RoomCommand)> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Room { room, command } => Some((room.clone(), command.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
-/// One Socket.IO client of the native dialect, over a websocket.
-struct Sio {
-    client: Client,
-    now: i64,
-}
-
-impl Sio {
-    fn open(sid: &str, auth: Auth) -> Self {
-        Self::open_at(T0, sid, auth)
-    }
-
-    fn open_at(now: i64, sid: &str, auth: Auth) -> Self {
-        let (client, _) = Client::open(now, sid.into(), SETTINGS, Transport::Websocket, DialectKind::Native, auth);
-        Self { client, now }
-    }
-
-    /// A client connected to `/` with a token for `sub` in its auth payload.
-    fn connected(sid: &str, sub: &str) -> Self {
-        let mut sio = Self::open(sid, no_handshake_auth());
-        let got = decode(&sio.frame(&format!(r#"40{{"token":"{}"}}"#, token(sub, json!({})))));
-        assert_eq!(got, vec![Got::Connected]);
-        sio
-    }
-
-    fn frame(&mut self, text: &str) -> Vec<Action> {
-        let mut ids = fresh_ids("socket");
-        self.client.on_frame(self.now, Frame::Text(text.into()), &mut ids)
-    }
-
-    /// Emits `event` with `argument`, asking for an ack `ack` when given.
-    fn emit(&mut self, event: &str, argument: Value, ack: Option<u64>) -> Vec<Action> {
-        let id = ack.map(|n| n.to_string()).unwrap_or_default();
-        self.frame(&format!("42{id}{}", json!([event, argument])))
-    }
-
-    fn on_room(&mut self, room: &str, event: RoomEvent<'_>) -> Option<Vec<Action>> {
-        let mut ids = fresh_ids("socket");
-        self.client.on_room(self.now, &room_id(room), event, &mut ids)
-    }
-}
-
-fn fresh_ids(prefix: &'static str) -> impl FnMut() -> String {
-    let mut n = 0;
-    move || {
-        n += 1;
-        format!("{prefix}-{n}")
-    }
-}
 
 /// The one frame a client's actions send to a room.
 fn frame_sent(actions: &[Action]) -> String {

@@ -320,14 +320,14 @@ describe("without ECHO_ROUTES", () => {
   before(async () => (plain = await startHerald()));
   after(() => plain.stop());
 
-  test("/socket.io/ and /engine.io/ are not routes, while the configured /v1/socket.io/ is", async () => {
-    for (const path of ["/socket.io/", "/engine.io/"]) {
-      const res = await plain.api(`${path}?EIO=4&transport=polling`, { token: null });
-      assert.equal(res.status, 404, path);
-      assert.equal(res.json.code, "not_found", path);
+  test("/engine.io/ is not a route and /socket.io/ is alert's, while the configured /v1/socket.io/ is native", async () => {
+    const engine = await plain.api("/engine.io/?EIO=4&transport=polling", { token: null });
+    assert.equal(engine.status, 404);
+    assert.equal(engine.json.code, "not_found");
+    for (const path of ["/socket.io/", "/v1/socket.io/"]) {
+      const open = await plain.api(`${path}?EIO=4&transport=polling`, { token: null });
+      assert.equal(open.status, 200, path);
+      assert.match(open.text, /^0\{"/, path);
     }
-    const native = await plain.api("/v1/socket.io/?EIO=4&transport=polling", { token: null });
-    assert.equal(native.status, 200);
-    assert.match(native.text, /^0\{"/);
   });
 });

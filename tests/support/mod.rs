@@ -11,9 +11,12 @@
 //!   and forgetful homes dropped.
 //! - `dialect_alert.rs`, `dialect_threedrepo.rs`, `dialect_workspace.rs`, `dialect_tndata.rs`:
 //!   each seed dialect's translation between its client's events and the rooms' frames.
+//! - `sio.rs`: Socket.IO clients of any dialect ([`sio::Sio`]) and what they were sent, decoded.
 //! - this file: [`Harness`] (a room over a fake clock and fake connections, applying each
 //!   [`Effect`] as the Durable Object shell does and keeping what each connection received,
 //!   parsed), [`Sqlite`] (the core's [`Sql`] over rusqlite), users and ids.
+
+pub mod sio;
 
 use herald_core::auth::Verifier;
 use herald_core::config::{Config, Limits, Retention};

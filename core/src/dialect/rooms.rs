@@ -81,7 +81,21 @@ impl<'a> RoomFrame<'a> {
             message: String,
             transaction: Option<Value>,
         }
-        let kind = text.strip_prefix(r#"{"type":""#).and_then(|rest| rest.split('"').next()).unwrap_or_default();
+        #[derive(Deserialize)]
+        struct Kind {
+            #[serde(rename = "type")]
+            kind: String,
+        }
+        // Frames the room writes start with their `type`; any other order takes the slow path.
+        let fast = text.strip_prefix(r#"{"type":""#).and_then(|rest| rest.split('"').next());
+        let slow;
+        let kind = match fast {
+            Some(kind) => kind,
+            None => {
+                slow = serde_json::from_str::<Kind>(text).map(|k| k.kind).unwrap_or_default();
+                slow.as_str()
+            }
+        };
         let parsed = match kind {
             "message" => serde_json::from_str(text).map(RoomFrame::Message),
             "welcome" => serde_json::from_str(text).map(|w: Welcome| RoomFrame::Welcome { seq: w.seq }),
@@ -230,6 +244,7 @@ mod tests {
         let error = RoomFrame::parse(r#"{"type":"error","code":"rate_limited","message":"slow down","transaction":1}"#);
         assert_eq!(error, RoomFrame::Error { code: "rate_limited".into(), message: "slow down".into(), transaction: Some(json!(1)) });
         assert_eq!(RoomFrame::parse(r#"{"type":"pong"}"#), RoomFrame::Other);
+        assert_eq!(RoomFrame::parse(r#"{"seq":2,"type":"welcome"}"#), RoomFrame::Welcome { seq: 2 });
         assert_eq!(RoomFrame::parse(r#"{"type":"message"}"#), RoomFrame::Other);
     }
 
