@@ -43,10 +43,9 @@ async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error>
         Err(not_found) if not_found.code == ErrorCode::NotFound => {
             let config = config(env)?;
             match config.routes.find(url.path()) {
-                Some(route) if route.kind == DialectKind::Tndata => Err(Error::new(
-                    ErrorCode::NotFound,
-                    "tndata conversations are not served yet",
-                )),
+                Some(route) if route.kind == DialectKind::Tndata => {
+                    Err(Error::new(ErrorCode::NotFound, "tndata conversations are not served yet"))
+                }
                 Some(route) => socketio::handle(req, env, &url, route, config).await,
                 None => Err(not_found),
             }

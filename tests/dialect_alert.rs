@@ -95,7 +95,10 @@ fn text_and_left_publish_into_the_room_and_the_room_s_messages_become_events_of_
     let actions = sio.emit("text", json!({ "name": "Ann", "msg": "Class ends in 5 minutes" }), Some(4));
     assert_eq!(
         commands(&actions),
-        vec![("alert:r1".into(), json!({ "publish": ["message", { "name": "Ann", "msg": "Class ends in 5 minutes" }] }))]
+        vec![(
+            "alert:r1".into(),
+            json!({ "publish": ["message", { "name": "Ann", "msg": "Class ends in 5 minutes" }] })
+        )]
     );
     assert_eq!(decode(&actions), vec![Got::Ack(4, Value::Null)], "a handled event is acked with no arguments");
 
@@ -120,13 +123,15 @@ fn text_and_left_publish_into_the_room_and_the_room_s_messages_become_events_of_
     );
 
     let actions = sio.emit("left", json!({ "name": "Ann" }), None);
-    assert_eq!(
-        commands(&actions),
-        vec![
-            ("alert:r1".into(), json!({ "publish": ["status", { "name": "Ann", "state": "left" }] })),
-            ("alert:r1".into(), json!("leave")),
-        ]
-    );
+    assert_eq!(commands(&actions), announced_left("alert:r1", "Ann"));
+}
+
+/// What leaving `room` as `name` sends the room: the `left` status, then the leave.
+fn announced_left(room: &str, name: &str) -> Vec<(String, Value)> {
+    vec![
+        (room.into(), json!({ "publish": ["status", { "name": name, "state": "left" }] })),
+        (room.into(), json!("leave")),
+    ]
 }
 
 #[test]
@@ -139,11 +144,16 @@ fn joining_another_room_announces_leaving_the_first() {
         .map(|(room, what)| (room, what.as_object().map_or("leave".into(), |o| o.keys().next().unwrap().clone())))
         .collect();
     let pairs: Vec<(&str, &str)> = rooms_and_kinds.iter().map(|(r, k)| (r.as_str(), k.as_str())).collect();
-    assert_eq!(pairs, [("alert:one", "publish"), ("alert:one", "leave"), ("alert:two", "join"), ("alert:two", "publish")]);
+    assert_eq!(
+        pairs,
+        [("alert:one", "publish"), ("alert:one", "leave"), ("alert:two", "join"), ("alert:two", "publish")]
+    );
 
     let again = sio.emit("joined", json!({ "name": "Ann", "room": "two" }), None);
     assert_eq!(room_commands(&again), vec![]);
-    assert!(matches!(decode(&again).as_slice(), [Got::Event(name, e)] if name == "error" && e["code"] == "already_joined"));
+    assert!(
+        matches!(decode(&again).as_slice(), [Got::Event(name, e)] if name == "error" && e["code"] == "already_joined")
+    );
 }
 
 #[test]
@@ -151,13 +161,7 @@ fn a_session_that_ends_in_a_room_is_announced_as_left_there() {
     let mut sio = connected(anonymous_route(), "40");
     sio.emit("joined", json!({ "name": "Ann", "room": "r1" }), None);
     let actions = sio.frame("41");
-    assert_eq!(
-        commands(&actions),
-        vec![
-            ("alert:r1".into(), json!({ "publish": ["status", { "name": "Ann", "state": "left" }] })),
-            ("alert:r1".into(), json!("leave")),
-        ]
-    );
+    assert_eq!(commands(&actions), announced_left("alert:r1", "Ann"));
 }
 
 #[test]
@@ -175,13 +179,19 @@ fn malformed_events_are_refused_with_a_coded_error_and_the_connection_stays_usab
         }
     };
     let code = |e: Value| (e["code"].as_str().unwrap().to_owned(), e["event"].as_str().unwrap().to_owned());
-    assert_eq!(code(refusal(&mut sio, "text", json!({ "name": "Ann", "msg": "hi" }))), ("not_joined".into(), "text".into()));
+    assert_eq!(
+        code(refusal(&mut sio, "text", json!({ "name": "Ann", "msg": "hi" }))),
+        ("not_joined".into(), "text".into())
+    );
     assert_eq!(code(refusal(&mut sio, "left", json!({ "name": "Ann" }))), ("not_joined".into(), "left".into()));
     assert_eq!(code(refusal(&mut sio, "joined", json!("lobby"))).0, "invalid_field");
     assert_eq!(code(refusal(&mut sio, "joined", json!({ "room": "r" }))).0, "invalid_field");
     assert_eq!(code(refusal(&mut sio, "joined", json!({ "name": 5, "room": "r" }))).0, "invalid_field");
     assert_eq!(code(refusal(&mut sio, "joined", json!({ "name": "Ann", "room": "" }))).0, "invalid_field");
-    assert_eq!(code(refusal(&mut sio, "joined", json!({ "name": "Ann", "room": "x".repeat(200) }))).0, "invalid_room_id");
+    assert_eq!(
+        code(refusal(&mut sio, "joined", json!({ "name": "Ann", "room": "x".repeat(200) }))).0,
+        "invalid_room_id"
+    );
     assert_eq!(code(refusal(&mut sio, "shout", json!({ "name": "Ann" }))).0, "unknown_type");
     let error = refusal(&mut sio, "text", json!({ "name": "Ann" }));
     assert_eq!(error["code"], "invalid_field");

@@ -361,7 +361,8 @@ impl RoomObject {
             .map_err(|e| Error::internal(format!("internal publish with a bad body: {e}")))?;
         let now = now_ms();
         let ack = self.with_room(|loaded| {
-            let (ack, effects) = loaded.room.publish(now, &request.user, request.draft, request.except.as_deref(), fresh_id)?;
+            let (ack, effects) =
+                loaded.room.publish(now, &request.user, request.draft, request.except.as_deref(), fresh_id)?;
             // Publishing never asks for an alarm.
             let _ = loaded.apply(effects);
             Ok::<_, Error>(ack)

@@ -17,7 +17,7 @@
 //! one; a handled event is acked with no arguments, as Flask-SocketIO does.
 
 use super::rooms::{Memberships, RoomFrame, Update};
-use super::session::{ack, anonymous, authenticate, emit, emit_raw, event_parts, Auth, NSP};
+use super::session::{ack, anonymous, authenticate, emit, emit_raw, event_parts, on_connect, Auth};
 use super::{Dialect, Effect, RoomCommand, RoomEvent};
 use crate::auth::Identity;
 use crate::error::{Error, ErrorCode};
@@ -127,19 +127,10 @@ impl Dialect for Alert {
         fresh_id: &mut dyn FnMut() -> String,
     ) -> Vec<Effect> {
         match incoming {
-            Incoming::Connect { nsp, .. } if nsp != NSP => {
-                Effect::emit(&Connection::refuse(&nsp, "Invalid namespace", None))
-            }
-            Incoming::Connect { nsp, auth } => {
-                let socket_id = fresh_id();
-                match self.connect(auth.as_ref(), now, &socket_id) {
-                    Ok(identity) => {
-                        self.identity = Some(identity);
-                        Effect::emit(&socketio.accept(&nsp, socket_id))
-                    }
-                    Err(e) => Effect::emit(&Connection::refuse(&nsp, &e.message, Some(json!({ "code": e.code })))),
-                }
-            }
+            Incoming::Connect { nsp, auth } => on_connect(socketio, &nsp, fresh_id(), |socket_id| {
+                self.identity = Some(self.connect(auth.as_ref(), now, socket_id)?);
+                Ok(())
+            }),
             Incoming::Disconnect { .. } => {
                 self.identity = None;
                 self.on_closed()

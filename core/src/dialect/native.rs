@@ -12,7 +12,7 @@
 //! | `publish`    | [`RoomCommand::Frame`] (publish) | the room's `ack` (or `error`)       |
 //! | `leave`      | [`RoomCommand::Leave`]           | the room's close of the membership  |
 
-use super::session::{authenticate, Auth};
+use super::session::{authenticate, on_connect, Auth, NSP};
 use super::{Dialect, Effect};
 use crate::auth::Identity;
 use crate::engineio::Payload;
@@ -25,8 +25,6 @@ use crate::socketio::{Kind, Packet};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-/// The only namespace of the dialect.
-const NSP: &str = "/";
 /// Transactions the dialect puts on publishes that wait for a Socket.IO ack.
 const ACK_TRANSACTION: &str = "sio-ack:";
 
@@ -98,7 +96,6 @@ impl Native {
     pub fn new(auth: Auth) -> Self {
         Self { auth, identity: None, rooms: BTreeMap::new() }
     }
-
 }
 
 impl Dialect for Native {
@@ -110,16 +107,10 @@ impl Dialect for Native {
         fresh_id: &mut dyn FnMut() -> String,
     ) -> Vec<Effect> {
         match incoming {
-            Incoming::Connect { nsp, .. } if nsp != NSP => {
-                Effect::emit(&Connection::refuse(&nsp, "Invalid namespace", None))
-            }
-            Incoming::Connect { nsp, auth } => match authenticate(&self.auth, auth.as_ref(), now) {
-                Ok(identity) => {
-                    self.identity = Some(identity);
-                    Effect::emit(&socketio.accept(&nsp, fresh_id()))
-                }
-                Err(e) => Effect::emit(&Connection::refuse(&nsp, &e.message, Some(json!({ "code": e.code })))),
-            },
+            Incoming::Connect { nsp, auth } => on_connect(socketio, &nsp, fresh_id(), |_| {
+                self.identity = Some(authenticate(&self.auth, auth.as_ref(), now)?);
+                Ok(())
+            }),
             Incoming::Disconnect { .. } => {
                 self.identity = None;
                 self.on_closed()
@@ -153,7 +144,6 @@ impl Dialect for Native {
             }
         })
     }
-
 }
 
 impl Native {

@@ -25,13 +25,28 @@ pub enum Phase {
 /// A native frame from a room, as the seed dialects read it (docs/protocol.md).
 #[derive(Debug, Clone, PartialEq)]
 pub enum RoomFrame<'a> {
-    Welcome { seq: u64 },
-    Presence { members: Vec<User> },
+    Welcome {
+        seq: u64,
+    },
+    Presence {
+        members: Vec<User>,
+    },
     Message(Message<'a>),
-    Joined { user: User },
-    Left { user: User },
-    Ack { seq: u64, transaction: Option<Value> },
-    Error { code: String, message: String, transaction: Option<Value> },
+    Joined {
+        user: User,
+    },
+    Left {
+        user: User,
+    },
+    Ack {
+        seq: u64,
+        transaction: Option<Value>,
+    },
+    Error {
+        code: String,
+        message: String,
+        transaction: Option<Value>,
+    },
     /// A frame type the dialects do not use.
     Other,
 }
@@ -165,7 +180,9 @@ impl Memberships {
     /// Any native frame from the member into `room`.
     pub fn frame(&self, room: &RoomId, text: String) -> Result<Effect, Error> {
         match self.rooms.get(room) {
-            Some(Phase::Joining | Phase::Joined) => Ok(Effect::Room { room: room.clone(), command: RoomCommand::Frame(text) }),
+            Some(Phase::Joining | Phase::Joined) => {
+                Ok(Effect::Room { room: room.clone(), command: RoomCommand::Frame(text) })
+            }
             _ => Err(not_joined(room)),
         }
     }
@@ -238,11 +255,17 @@ mod tests {
         let RoomFrame::Message(message) = RoomFrame::parse(text) else { panic!("not a message") };
         assert_eq!((message.seq, message.event.as_str(), message.data.get()), (3, "text", r#"{"msg":"hi"}"#));
         assert_eq!(message.from.name.as_deref(), Some("U"));
-        assert_eq!(RoomFrame::parse(r#"{"type":"welcome","conn":"c","user":{"id":"u"},"room":"r","seq":4}"#), RoomFrame::Welcome { seq: 4 });
+        assert_eq!(
+            RoomFrame::parse(r#"{"type":"welcome","conn":"c","user":{"id":"u"},"room":"r","seq":4}"#),
+            RoomFrame::Welcome { seq: 4 }
+        );
         let left = RoomFrame::parse(r#"{"type":"left","user":{"id":"u"}}"#);
         assert!(matches!(left, RoomFrame::Left { user } if user.id.as_str() == "u"));
         let error = RoomFrame::parse(r#"{"type":"error","code":"rate_limited","message":"slow down","transaction":1}"#);
-        assert_eq!(error, RoomFrame::Error { code: "rate_limited".into(), message: "slow down".into(), transaction: Some(json!(1)) });
+        assert_eq!(
+            error,
+            RoomFrame::Error { code: "rate_limited".into(), message: "slow down".into(), transaction: Some(json!(1)) }
+        );
         assert_eq!(RoomFrame::parse(r#"{"type":"pong"}"#), RoomFrame::Other);
         assert_eq!(RoomFrame::parse(r#"{"seq":2,"type":"welcome"}"#), RoomFrame::Welcome { seq: 2 });
         assert_eq!(RoomFrame::parse(r#"{"type":"message"}"#), RoomFrame::Other);

@@ -42,15 +42,8 @@ pub enum DialectKind {
 }
 
 impl DialectKind {
-    pub const ALL: [DialectKind; 7] = [
-        Self::EngineEcho,
-        Self::Echo,
-        Self::Native,
-        Self::Alert,
-        Self::ThreeDRepo,
-        Self::Workspace,
-        Self::Tndata,
-    ];
+    pub const ALL: [DialectKind; 7] =
+        [Self::EngineEcho, Self::Echo, Self::Native, Self::Alert, Self::ThreeDRepo, Self::Workspace, Self::Tndata];
 
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == raw)
@@ -277,7 +270,8 @@ mod tests {
 
     #[test]
     fn settings_change_a_route() {
-        let table = RouteTable::parse("/a/=alert?anonymous=false /r=3drepo?cookie=sess /n=native?cookie=t", false).unwrap();
+        let table =
+            RouteTable::parse("/a/=alert?anonymous=false /r=3drepo?cookie=sess /n=native?cookie=t", false).unwrap();
         assert!(!table.find("/a").unwrap().options.anonymous);
         assert_eq!(table.find("/r").unwrap().options.cookie.as_deref(), Some("sess"));
         assert_eq!(table.find("/n").unwrap().options.cookie.as_deref(), Some("t"));

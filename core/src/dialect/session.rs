@@ -5,7 +5,8 @@ use crate::auth::{Identity, Verifier};
 use crate::engineio::Payload;
 use crate::error::{Error, ErrorCode};
 use crate::ids::{User, UserId};
-use serde_json::Value;
+use crate::socketio::connection::Connection;
+use serde_json::{json, Value};
 
 /// The only namespace of the seed dialects and of `native`.
 pub const NSP: &str = "/";
@@ -64,6 +65,24 @@ pub fn anonymous(socket_id: &str, now: i64) -> Identity {
     Identity { user: User::anonymous_profile(id), admin: false, rooms: None, expires_at: now + ANONYMOUS_SESSION_MS }
 }
 
+/// A CONNECT to `nsp`: a namespace other than `/` is refused ("Invalid namespace"); for `/`,
+/// `admit` (given the new socket's id) lets the client in, or refuses with an error whose code
+/// the CONNECT_ERROR carries (`{message, data: {code}}`).
+pub fn on_connect(
+    socketio: &mut Connection,
+    nsp: &str,
+    socket_id: String,
+    admit: impl FnOnce(&str) -> Result<(), Error>,
+) -> Vec<Effect> {
+    if nsp != NSP {
+        return Effect::emit(&Connection::refuse(nsp, "Invalid namespace", None));
+    }
+    match admit(&socket_id) {
+        Ok(()) => Effect::emit(&socketio.accept(nsp, socket_id)),
+        Err(e) => Effect::emit(&Connection::refuse(nsp, &e.message, Some(json!({ "code": e.code })))),
+    }
+}
+
 /// The event `name` with one argument already encoded as JSON (a room message's `data`,
 /// passed on without being parsed again).
 pub fn emit_raw(name: &str, data_json: &str) -> Effect {
@@ -95,7 +114,6 @@ pub fn event_parts(data: Option<Value>) -> Option<(String, Option<Value>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn text(effect: Effect) -> String {
         match effect {
