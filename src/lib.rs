@@ -10,6 +10,8 @@
 //! - [`rooms`]: `/v1/rooms/{room}/…`: websocket upgrade, publish, history, presence.
 //! - [`socketio`]: the Socket.IO / Engine.IO paths of the route table, handed to each
 //!   session's home object.
+//! - [`tndata`]: tndata's `/chat/{user}/` websocket (the route table's `{user}` route) and
+//!   `/api/chat/{user}/` history, handed to the conversation's room object.
 //!
 //! The Durable Object classes live in the `herald-durable-objects` crate and are re-exported
 //! here so the runtime finds them in this module.
@@ -17,6 +19,7 @@
 mod auth;
 mod rooms;
 mod socketio;
+mod tndata;
 
 pub use herald_durable_objects::RoomObject;
 
@@ -38,13 +41,14 @@ async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error>
     match Route::parse(req.method().as_ref(), url.path()) {
         Ok(Route::Ping) => respond::json(200, r#"{"ok":true}"#.into()).map_err(internal),
         Ok(Route::Room(room, what)) => room_route(req, env, &url, room, what).await,
+        Ok(Route::ChatHistory(user)) => tndata::history(&req, env, &url, &user, config(env)?).await,
         // Socket.IO paths are configuration: the route table is consulted for what the fixed
         // routes do not name.
         Err(not_found) if not_found.code == ErrorCode::NotFound => {
             let config = config(env)?;
             match config.routes.find(url.path()) {
                 Some(route) if route.kind == DialectKind::Tndata => {
-                    Err(Error::new(ErrorCode::NotFound, "tndata conversations are not served yet"))
+                    tndata::connect(&req, env, &url, route.user.unwrap_or_default(), config).await
                 }
                 Some(route) => socketio::handle(req, env, &url, route, config).await,
                 None => Err(not_found),

@@ -47,6 +47,8 @@ pub enum ErrorCode {
     AlreadyJoined,
     /// A Socket.IO `publish` or `leave` in a room the connection is not in (or no longer is).
     NotJoined,
+    /// A tndata conversation (`/chat/{user}/`) with the token's own user.
+    ChatWithSelf,
     /// A route that does not exist.
     NotFound,
     /// A route that exists, with another method.
@@ -88,6 +90,7 @@ impl ErrorCode {
             Self::SinceAhead => "since_ahead",
             Self::AlreadyJoined => "already_joined",
             Self::NotJoined => "not_joined",
+            Self::ChatWithSelf => "chat_with_self",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::UpgradeRequired => "upgrade_required",
@@ -106,7 +109,7 @@ impl ErrorCode {
             Self::TokenMissing | Self::TokenInvalid | Self::TokenExpired | Self::TokenNotYetValid => 401,
             Self::RoomForbidden | Self::AdminRequired => 403,
             Self::InvalidRoomId | Self::MalformedJson | Self::InvalidField | Self::UnknownType => 400,
-            Self::SinceAhead | Self::AlreadyJoined | Self::NotJoined => 400,
+            Self::SinceAhead | Self::AlreadyJoined | Self::NotJoined | Self::ChatWithSelf => 400,
             Self::UnsupportedProtocol | Self::UnknownTransport | Self::UnknownSession | Self::BadRequest => 400,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,

@@ -4,10 +4,12 @@
 //!
 //! | internal request         | carries                                                   |
 //! |--------------------------|-----------------------------------------------------------|
-//! | `GET /connect` (upgrade) | [`USER`], [`EXPIRES`], [`SINCE`]?, [`PROTOCOL`]?           |
+//! | `GET /connect` (upgrade) | [`USER`], [`EXPIRES`], [`SINCE`]?, [`PROTOCOL`]?, [`DIALECT`]? (`tndata` for a socket that speaks it) |
 //! | `POST /publish`          | body [`PublishRequest`]                                   |
 //! | `GET /messages`          | query `after`, `before`, `limit` (already valid)          |
 //! | `GET /presence`          |                                                           |
+//! | `GET /tndata/history`    | query `order`, `limit`, `cursor`? (already valid; [`crate::dialect::tndata::HistoryQuery`]) |
+//! | `GET /reads`             | answered `{"room", "reads": {user: seq}}`: every user's read mark |
 //! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`TOKEN`]? when the handshake carried one, [`ANONYMOUS`]? when its route allows it |
 //! | `POST /members` (home → room) | body [`MemberBatch`]: joins, frames and leaves of remote members, in order |
 //! | `POST /deliver` (room → home) | body [`Delivery`]; answered with [`DeliveryAnswer`] |
@@ -24,6 +26,8 @@ pub const CONNECT: &str = "/connect";
 pub const PUBLISH: &str = "/publish";
 pub const MESSAGES: &str = "/messages";
 pub const PRESENCE: &str = "/presence";
+pub const TNDATA_HISTORY: &str = "/tndata/history";
+pub const READS: &str = "/reads";
 pub const ENGINE: &str = "/eio";
 pub const MEMBERS: &str = "/members";
 pub const DELIVER: &str = "/deliver";
@@ -37,7 +41,8 @@ pub const SINCE: &str = "x-herald-since";
 /// The subprotocol the 101 answer must select.
 pub const PROTOCOL: &str = "x-herald-protocol";
 
-/// The dialect a new Engine.IO session speaks (its route's).
+/// The dialect a new Engine.IO session speaks (its route's); on `/connect`, `tndata` for a
+/// socket that speaks tndata rather than the native protocol.
 pub const DIALECT: &str = "x-herald-dialect";
 /// The sid the Worker chose for a new Engine.IO session (it names the home).
 pub const SID: &str = "x-herald-sid";

@@ -7,6 +7,7 @@
 //! | POST   | `/v1/rooms/{room}/messages`   | [`Route::Room`] [`RoomRoute::Publish`]  |
 //! | GET    | `/v1/rooms/{room}/messages`   | [`Route::Room`] [`RoomRoute::History`]  |
 //! | GET    | `/v1/rooms/{room}/presence`   | [`Route::Room`] [`RoomRoute::Presence`] |
+//! | GET    | `/api/chat/{user}/`           | [`Route::ChatHistory`] (tndata)       |
 
 use crate::error::{Error, ErrorCode};
 use crate::ids::RoomId;
@@ -17,6 +18,9 @@ pub enum Route {
     Ping,
     /// Everything about one room: a token allowed in that room is needed.
     Room(RoomId, RoomRoute),
+    /// The history of the caller's tndata conversation with the user the segment names (as
+    /// the request has it, percent-encoded).
+    ChatHistory(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +50,10 @@ impl Route {
             ["v1", "rooms", room, "presence"] => {
                 allow(&method, &["GET"])?;
                 Ok(Self::Room(RoomId::parse(room)?, RoomRoute::Presence))
+            }
+            ["api", "chat", user] | ["api", "chat", user, ""] if !user.is_empty() => {
+                allow(&method, &["GET"])?;
+                Ok(Self::ChatHistory((*user).to_owned()))
             }
             _ => Err(Error::new(ErrorCode::NotFound, format!("no route {method} {path}; see docs/api.md"))),
         }
@@ -79,6 +87,10 @@ mod tests {
         assert_eq!(Route::parse("post", "/v1/rooms/a:b/messages"), Ok(Route::Room(room("a:b"), RoomRoute::Publish)));
         assert_eq!(Route::parse("GET", "/v1/rooms/a/messages"), Ok(Route::Room(room("a"), RoomRoute::History)));
         assert_eq!(Route::parse("GET", "/v1/rooms/a/presence"), Ok(Route::Room(room("a"), RoomRoute::Presence)));
+        assert_eq!(Route::parse("GET", "/api/chat/42/"), Ok(Route::ChatHistory("42".into())));
+        assert_eq!(Route::parse("GET", "/api/chat/a%20b"), Ok(Route::ChatHistory("a%20b".into())));
+        assert_eq!(Route::parse("GET", "/api/chat//").unwrap_err().code, ErrorCode::NotFound);
+        assert_eq!(Route::parse("POST", "/api/chat/42/").unwrap_err().code, ErrorCode::MethodNotAllowed);
     }
 
     #[test]

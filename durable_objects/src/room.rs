@@ -12,19 +12,28 @@
 //! `POST /members`. What the room sends them goes through [`Remotes`], one outbox per home,
 //! delivered by a task per home with one `POST /deliver` in flight at a time; members are kept
 //! in SQLite ([`MemberRows`]) and restored on load like sockets are.
+//!
+//! Sockets of tndata conversations (`/chat/{user}/`) are accepted here too, tagged
+//! [`tndata::SOCKET_TAG`]: their frames go to [`Room::on_tndata_frame`], and what the room sends
+//! them passes through [`tndata::Translation`], once per frame. Read marks ([`ReadMarks`]) are
+//! loaded with the room.
 
 use crate::home::Home;
 use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param};
 use crate::respond::{self, internal};
 use crate::sql::DurableSql;
+use herald_core::dialect::tndata::{self, Translation};
+use herald_core::dialect::DialectKind;
 use herald_core::error::{close, Error, ErrorCode};
 use herald_core::home;
 use herald_core::ids::{ConnId, RoomId, User};
 use herald_core::internal::{self as api, Delivery, DeliveryAnswer, MemberBatch, PublishRequest};
 use herald_core::protocol::native::error_frame;
-use herald_core::room::{ack_json, presence_json, Effect, HistoryQuery, MemberRows, Remotes, Room, Session, SqlLog};
+use herald_core::room::{
+    ack_json, presence_json, Effect, HistoryQuery, MemberRows, ReadMarks, Remotes, Room, Session, SqlLog,
+};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use worker::wasm_bindgen_futures::spawn_local;
 use worker::{
@@ -41,6 +50,9 @@ struct Loaded {
     sockets: HashMap<ConnId, WebSocket>,
     remotes: Remotes,
     members: MemberRows<DurableSql>,
+    reads: ReadMarks<DurableSql>,
+    /// The sockets that speak tndata rather than the native protocol.
+    tndata: HashSet<ConnId>,
 }
 
 /// The loaded room, shared with the delivery tasks.
@@ -59,14 +71,23 @@ impl Loaded {
                     if self.remotes.send(&to, &text) {
                         continue;
                     }
-                    if let Some(ws) = self.sockets.get(&to) {
+                    let Some(ws) = self.sockets.get(&to) else { continue };
+                    if !self.tndata.contains(&to) {
+                        let _ = ws.send_with_str(&text);
+                    } else if let Some(text) = tndata::to_client(self.room.id(), &text, fresh_id) {
                         let _ = ws.send_with_str(&text);
                     }
                 }
                 Effect::Broadcast { text, except } => {
+                    let mut translation = Translation::new(self.room.id(), &text);
                     for (conn, ws) in &self.sockets {
-                        if Some(conn) != except.as_ref() {
+                        if Some(conn) == except.as_ref() {
+                            continue;
+                        }
+                        if !self.tndata.contains(conn) {
                             let _ = ws.send_with_str(&text);
+                        } else if let Some(text) = translation.text(fresh_id) {
+                            let _ = ws.send_with_str(text);
                         }
                     }
                     self.remotes.broadcast(&text, except.as_ref());
@@ -75,6 +96,7 @@ impl Loaded {
                     if self.remotes.close(&to) {
                         self.forget_member(&to);
                     } else if let Some(ws) = self.sockets.remove(&to) {
+                        self.tndata.remove(&to);
                         // Drop the session first: a client that never completes the close must
                         // not be restored as a member when the room next wakes.
                         let _ = ws.serialize_attachment(Option::<Session>::None);
@@ -189,6 +211,8 @@ impl DurableObject for RoomObject {
             (worker::Method::Post, api::MEMBERS) => self.remote_members(&mut req).await,
             (worker::Method::Get, api::MESSAGES) => self.read_history(&req),
             (worker::Method::Get, api::PRESENCE) => self.read_presence(),
+            (worker::Method::Get, api::TNDATA_HISTORY) => self.read_tndata_history(&req),
+            (worker::Method::Get, api::READS) => self.read_marks(),
             (_, api::ENGINE) => self.home.handle(&mut req).await,
             (worker::Method::Post, api::DELIVER) => self.home.deliver(&mut req).await,
             _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path}"))),
@@ -216,6 +240,9 @@ impl DurableObject for RoomObject {
         let now = now_ms();
         let handled = self.with_room(|loaded| {
             let effects = match message {
+                WebSocketIncomingMessage::String(text) if loaded.tndata.contains(&conn) => {
+                    loaded.room.on_tndata_frame(now, &conn, &text, &mut loaded.reads, fresh_id)
+                }
                 WebSocketIncomingMessage::String(text) => loaded.room.on_frame(now, &conn, &text, fresh_id),
                 WebSocketIncomingMessage::Binary(bytes) => loaded.room.on_binary(&conn, bytes.len()),
             };
@@ -223,7 +250,7 @@ impl DurableObject for RoomObject {
         });
         match handled {
             Ok(alarm) => self.set_alarm(alarm).await,
-            Err(e) => close_with_error(&ws, &e),
+            Err(e) => close_with_error(&ws, &e, self.tndata_room(&ws).as_ref()),
         }
         Ok(())
     }
@@ -267,13 +294,19 @@ impl RoomObject {
             .map_err(|e| Error::internal(format!("could not open the room's log: {e}")))?;
         let members = MemberRows::open(DurableSql(self.state.storage().sql()))
             .map_err(|e| Error::internal(format!("could not open the room's members: {e}")))?;
+        let reads = ReadMarks::open(DurableSql(self.state.storage().sql()))
+            .map_err(|e| Error::internal(format!("could not read the room's read marks: {e}")))?;
         let mut room = Room::load(id, config.limits.clone(), config.retention.clone(), log)
             .map_err(|e| Error::internal(format!("could not load the room: {e}")))?;
         let now = now_ms();
         let mut sockets = HashMap::new();
+        let mut tndata = HashSet::new();
         for ws in self.state.get_websockets() {
             match ws.deserialize_attachment::<Session>() {
                 Ok(Some(session)) => {
+                    if self.speaks_tndata(&ws) {
+                        tndata.insert(session.conn.clone());
+                    }
                     sockets.insert(session.conn.clone(), ws);
                     room.restore(now, session);
                 }
@@ -297,7 +330,7 @@ impl RoomObject {
             remotes.len(),
             room.last_seq()
         );
-        Ok(Loaded { room, sockets, remotes, members })
+        Ok(Loaded { room, sockets, remotes, members, reads, tndata })
     }
 
     async fn set_alarm(&self, at: Option<i64>) {
@@ -312,18 +345,31 @@ impl RoomObject {
         self.state.get_tags(ws).into_iter().next().map(ConnId)
     }
 
+    /// Whether `ws` was accepted as a tndata socket.
+    fn speaks_tndata(&self, ws: &WebSocket) -> bool {
+        self.state.get_tags(ws).iter().skip(1).any(|tag| tag == tndata::SOCKET_TAG)
+    }
+
+    /// This room, when `ws` speaks tndata (whose error messages name the room in their digest).
+    fn tndata_room(&self, ws: &WebSocket) -> Option<RoomId> {
+        let name = self.state.id().name().unwrap_or_default();
+        RoomId::from_object_name(&name).filter(|_| self.speaks_tndata(ws))
+    }
+
     fn forget(&self, ws: &WebSocket) {
         let Some(conn) = self.conn_of(ws) else { return };
         let _ = self.with_room(|loaded| {
             loaded.sockets.remove(&conn);
+            loaded.tndata.remove(&conn);
             let effects = loaded.room.on_close(&conn);
             // Closing never asks for an alarm; a stale one fires and finds nothing to do.
             let _ = loaded.apply(effects);
         });
     }
 
-    /// Accepts a websocket the Worker already authenticated: the user, the token's expiry and
-    /// the resume point come in internal headers.
+    /// Accepts a websocket the Worker already authenticated: the user, the token's expiry,
+    /// the resume point and the dialect it speaks (native unless `tndata`) come in internal
+    /// headers.
     async fn open_socket(&self, req: &Request) -> std::result::Result<Response, Error> {
         let user: User = serde_json::from_str(&header(req, api::USER)?.unwrap_or_default())
             .map_err(|e| Error::internal(format!("internal connect without a valid user: {e}")))?;
@@ -334,20 +380,29 @@ impl RoomObject {
             .map(|s| s.parse::<u64>().map_err(|_| Error::internal(format!("internal connect with since={s:?}"))))
             .transpose()?;
         let protocol = header(req, api::PROTOCOL)?;
+        let speaks_tndata =
+            header(req, api::DIALECT)?.as_deref().and_then(DialectKind::parse) == Some(DialectKind::Tndata);
         // Load before accepting, so a room that cannot load answers with an HTTP error.
-        let admitted = self.with_room(|loaded| loaded.room.admit(since))?;
+        let (admitted, room) = self.with_room(|loaded| (loaded.room.admit(since), loaded.room.id().clone()))?;
         let pair = WebSocketPair::new().map_err(internal)?;
         if let Err((error, code)) = admitted {
-            return refuse_socket(pair, &error, code, protocol);
+            return refuse_socket(pair, &error, code, protocol, speaks_tndata.then_some(&room));
         }
 
         let session = Session { conn: ConnId(fresh_id()), user, expires_at, tag: None };
-        self.state.accept_websocket_with_tags(&pair.server, &[&session.conn.0]);
+        if speaks_tndata {
+            self.state.accept_websocket_with_tags(&pair.server, &[&session.conn.0, tndata::SOCKET_TAG]);
+        } else {
+            self.state.accept_websocket_with_tags(&pair.server, &[&session.conn.0]);
+        }
         // Stored before the room can send anything: every registered socket has its session.
         pair.server.serialize_attachment(&session).map_err(internal)?;
         let now = now_ms();
         let alarm = self.with_room(|loaded| {
             loaded.sockets.insert(session.conn.clone(), pair.server.clone());
+            if speaks_tndata {
+                loaded.tndata.insert(session.conn.clone());
+            }
             let effects = loaded.room.on_connect(now, session, since);
             loaded.apply(effects)
         })?;
@@ -394,6 +449,25 @@ impl RoomObject {
         respond::json(200, body).map_err(internal)
     }
 
+    /// A page of a tndata conversation, with read flags.
+    fn read_tndata_history(&self, req: &Request) -> std::result::Result<Response, Error> {
+        let url = req.url().map_err(internal)?;
+        let param = |name| query_param(&url, name);
+        let query = tndata::HistoryQuery::parse(
+            param("order").as_deref(),
+            param("limit").as_deref(),
+            param("cursor").as_deref(),
+        )?;
+        let now = now_ms();
+        let body = self.with_room(|loaded| loaded.room.tndata_history(now, query, &loaded.reads))??;
+        respond::json(200, body).map_err(internal)
+    }
+
+    fn read_marks(&self) -> std::result::Result<Response, Error> {
+        let body = self.with_room(|loaded| loaded.reads.to_json(loaded.room.id()))?;
+        respond::json(200, body).map_err(internal)
+    }
+
     fn read_presence(&self) -> std::result::Result<Response, Error> {
         let body = self.with_room(|loaded| {
             presence_json(loaded.room.id(), &loaded.room.presence(), loaded.room.connection_count())
@@ -424,9 +498,10 @@ fn refuse_socket(
     error: &Error,
     code: u16,
     protocol: Option<String>,
+    tndata_room: Option<&RoomId>,
 ) -> std::result::Result<Response, Error> {
     pair.server.accept().map_err(internal)?;
-    let _ = pair.server.send_with_str(error_frame(error, None));
+    let _ = pair.server.send_with_str(speak(error_frame(error, None), tndata_room));
     let _ = pair.server.close(Some(code), Some(error.code.as_str()));
     upgrade_response(pair.client, protocol)
 }
@@ -440,8 +515,17 @@ fn reply_code(code: usize) -> u16 {
     }
 }
 
+/// A native frame for a socket outside the room's effects: as is, or translated for a tndata
+/// socket of `tndata_room`.
+fn speak(native: String, tndata_room: Option<&RoomId>) -> String {
+    match tndata_room {
+        Some(room) => tndata::to_client(room, &native, fresh_id).unwrap_or(native),
+        None => native,
+    }
+}
+
 /// An event the room could not even load for: tell the client why, then close (reconnectable).
-fn close_with_error(ws: &WebSocket, error: &Error) {
-    let _ = ws.send_with_str(error_frame(error, None));
+fn close_with_error(ws: &WebSocket, error: &Error, tndata_room: Option<&RoomId>) {
+    let _ = ws.send_with_str(speak(error_frame(error, None), tndata_room));
     let _ = ws.close(Some(close::INTERNAL), Some(error.code.as_str()));
 }

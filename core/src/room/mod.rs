@@ -15,6 +15,8 @@
 //! | [`Room::on_binary`]        | refused: the native protocol is text                          | `publish.rs` |
 //! | [`Room::publish`]          | a REST publish: same order and idempotency as a websocket one | `publish.rs` |
 //! | [`Room::history`], [`Room::presence`] | reads                                           | `history.rs` |
+//! | [`Room::mark_read`]        | a user's read mark moves forward ([`ReadMarks`])              | `reads.rs` |
+//! | [`Room::on_tndata_frame`], [`Room::tndata_history`] | tndata sockets' frames; history with read flags | `tndata.rs` |
 //!
 //! A connection may be remote: a Socket.IO session held by its home object. The room core does
 //! not tell them apart; the shell routes what is sent to remote members through [`Remotes`]
@@ -24,12 +26,15 @@ mod history;
 mod log;
 mod publish;
 mod rate;
+mod reads;
 mod remote;
 mod sql_log;
+mod tndata;
 
 pub use history::{ack_json, presence_json, HistoryQuery, Page, PAGE_DEFAULT, PAGE_MAX};
 pub use log::{Entry, Log, MemoryLog, StoreError};
 pub use rate::TokenBucket;
+pub use reads::ReadMarks;
 pub use remote::{MemberRows, Remotes, DELIVERY_MAX_ITEMS};
 pub use sql_log::{Sql, SqlLog, SqlValue};
 

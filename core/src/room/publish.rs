@@ -80,7 +80,7 @@ impl<L: Log> Room<L> {
     }
 
     /// Refuses the frame and ends the connection (close 1009).
-    fn too_big(&mut self, conn: &ConnId, len: usize) -> Vec<Effect> {
+    pub(super) fn too_big(&mut self, conn: &ConnId, len: usize) -> Vec<Effect> {
         let error = Error::new(
             ErrorCode::FrameTooLarge,
             format!("a {len}-byte frame is over the {}-byte limit", self.limits.max_frame_bytes),
