@@ -451,7 +451,7 @@ impl World {
                         self.direct.remove(&to.0);
                     }
                 }
-                Effect::SetAlarm { .. } => {}
+                Effect::SetAlarm { .. } | Effect::Remember { .. } => {}
             }
         }
     }

@@ -47,6 +47,9 @@ pub enum ErrorCode {
     AlreadyJoined,
     /// A Socket.IO `publish` or `leave` in a room the connection is not in (or no longer is).
     NotJoined,
+    /// An event that needs an authenticated connection before the dialect's own `auth` event
+    /// succeeded (the workspace dialect).
+    NotAuthenticated,
     /// A route that does not exist.
     NotFound,
     /// A route that exists, with another method.
@@ -88,6 +91,7 @@ impl ErrorCode {
             Self::SinceAhead => "since_ahead",
             Self::AlreadyJoined => "already_joined",
             Self::NotJoined => "not_joined",
+            Self::NotAuthenticated => "not_authenticated",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::UpgradeRequired => "upgrade_required",
@@ -104,6 +108,7 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             Self::TokenMissing | Self::TokenInvalid | Self::TokenExpired | Self::TokenNotYetValid => 401,
+            Self::NotAuthenticated => 401,
             Self::RoomForbidden | Self::AdminRequired => 403,
             Self::InvalidRoomId | Self::MalformedJson | Self::InvalidField | Self::UnknownType => 400,
             Self::SinceAhead | Self::AlreadyJoined | Self::NotJoined => 400,

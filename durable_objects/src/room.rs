@@ -11,7 +11,8 @@
 //! Some connections are remote: Socket.IO sessions held by their home objects, which join with
 //! `POST /members`. What the room sends them goes through [`Remotes`], one outbox per home,
 //! delivered by a task per home with one `POST /deliver` in flight at a time; members are kept
-//! in SQLite ([`MemberRows`]) and restored on load like sockets are.
+//! in SQLite ([`MemberRows`]) and restored on load like sockets are. So is each connection's
+//! activity (status and focus, [`ActivityRows`]), written for every `Remember` effect.
 
 use crate::home::Home;
 use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param};
@@ -22,7 +23,10 @@ use herald_core::home;
 use herald_core::ids::{ConnId, RoomId, User};
 use herald_core::internal::{self as api, Delivery, DeliveryAnswer, MemberBatch, PublishRequest};
 use herald_core::protocol::native::error_frame;
-use herald_core::room::{ack_json, presence_json, Effect, HistoryQuery, MemberRows, Remotes, Room, Session, SqlLog};
+use herald_core::room::{
+    ack_json, presence_json, restore_activities, ActivityRows, Effect, HistoryQuery, MemberRows, Remotes, Room,
+    Session, SqlLog,
+};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -41,6 +45,7 @@ struct Loaded {
     sockets: HashMap<ConnId, WebSocket>,
     remotes: Remotes,
     members: MemberRows<DurableSql>,
+    activity: ActivityRows<DurableSql>,
 }
 
 /// The loaded room, shared with the delivery tasks.
@@ -82,6 +87,13 @@ impl Loaded {
                     }
                 }
                 Effect::SetAlarm { at } => alarm = Some(at),
+                Effect::Remember { conn, activity } => {
+                    // A failed write only loses the activity if the room hibernates before the
+                    // connection sets it again.
+                    if let Err(e) = self.activity.put(&conn, activity.as_ref()) {
+                        worker::console_error!("room {}: activity of {} not stored: {e}", self.room.id(), conn.0);
+                    }
+                }
             }
         }
         alarm
@@ -267,6 +279,8 @@ impl RoomObject {
             .map_err(|e| Error::internal(format!("could not open the room's log: {e}")))?;
         let members = MemberRows::open(DurableSql(self.state.storage().sql()))
             .map_err(|e| Error::internal(format!("could not open the room's members: {e}")))?;
+        let activity = ActivityRows::open(DurableSql(self.state.storage().sql()))
+            .map_err(|e| Error::internal(format!("could not open the room's activity: {e}")))?;
         let mut room = Room::load(id, config.limits.clone(), config.retention.clone(), log)
             .map_err(|e| Error::internal(format!("could not load the room: {e}")))?;
         let now = now_ms();
@@ -289,6 +303,8 @@ impl RoomObject {
             remotes.add(session.conn.clone(), home);
             room.restore(now, session);
         }
+        restore_activities(&mut room, &activity)
+            .map_err(|e| Error::internal(format!("could not read the room's activity: {e}")))?;
         // One line per wake, not per message: operators see hibernation working.
         worker::console_log!(
             "room {} loaded: {} sockets and {} remote members restored, last seq {}",
@@ -297,7 +313,7 @@ impl RoomObject {
             remotes.len(),
             room.last_seq()
         );
-        Ok(Loaded { room, sockets, remotes, members })
+        Ok(Loaded { room, sockets, remotes, members, activity })
     }
 
     async fn set_alarm(&self, at: Option<i64>) {
