@@ -124,7 +124,8 @@ impl Chat {
                     self.open.remove(&to);
                     self.closed.insert(to, code);
                 }
-                Effect::SetAlarm { .. } => {}
+                // Neither matters to a conversation: no expiry here, and no status frames.
+                Effect::SetAlarm { .. } | Effect::Remember { .. } => {}
             }
         }
     }

@@ -357,7 +357,7 @@ impl World {
                         self.direct.remove(&to.0);
                     }
                 }
-                Effect::SetAlarm { .. } => {}
+                Effect::SetAlarm { .. } | Effect::Remember { .. } => {}
             }
         }
     }

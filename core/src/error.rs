@@ -49,6 +49,9 @@ pub enum ErrorCode {
     NotJoined,
     /// A tndata conversation (`/chat/{user}/`) with the token's own user.
     ChatWithSelf,
+    /// An event that needs an authenticated connection before the dialect's own `auth` event
+    /// succeeded (the workspace dialect).
+    NotAuthenticated,
     /// A route that does not exist.
     NotFound,
     /// A route that exists, with another method.
@@ -91,6 +94,7 @@ impl ErrorCode {
             Self::AlreadyJoined => "already_joined",
             Self::NotJoined => "not_joined",
             Self::ChatWithSelf => "chat_with_self",
+            Self::NotAuthenticated => "not_authenticated",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::UpgradeRequired => "upgrade_required",
@@ -107,6 +111,7 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             Self::TokenMissing | Self::TokenInvalid | Self::TokenExpired | Self::TokenNotYetValid => 401,
+            Self::NotAuthenticated => 401,
             Self::RoomForbidden | Self::AdminRequired => 403,
             Self::InvalidRoomId | Self::MalformedJson | Self::InvalidField | Self::UnknownType => 400,
             Self::SinceAhead | Self::AlreadyJoined | Self::NotJoined | Self::ChatWithSelf => 400,

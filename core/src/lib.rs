@@ -15,7 +15,8 @@
 //! - [`message`]: a publish ([`message::Draft`]) and its validation.
 //! - [`protocol::native`]: the JSON websocket protocol's frames.
 //! - [`room`]: the room state machine, its log ([`room::Log`]; SQL and in-memory), its remote
-//!   members ([`room::Remotes`]: Socket.IO sessions held by homes, one outbox per home).
+//!   members ([`room::Remotes`]: Socket.IO sessions held by homes, one outbox per home), each
+//!   connection's activity ([`room::Activity`]: a user's status across connections, focus).
 //! - [`route`]: the public HTTP routes.
 //! - [`internal`]: Worker → Durable Object requests, and the calls between homes and rooms.
 //! - [`engineio`], [`socketio`]: the two protocols under `socket.io-client`.

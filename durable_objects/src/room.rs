@@ -17,6 +17,9 @@
 //! [`tndata::SOCKET_TAG`]: their frames go to [`Room::on_tndata_frame`], and what the room sends
 //! them passes through [`tndata::Translation`], once per frame. Read marks ([`ReadMarks`]) are
 //! loaded with the room.
+//!
+//! Each connection's activity (status and focus, [`ActivityRows`]) is kept in SQLite too,
+//! written for every `Remember` effect and restored on load.
 
 use crate::home::Home;
 use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param};
@@ -30,7 +33,8 @@ use herald_core::ids::{ConnId, RoomId, User};
 use herald_core::internal::{self as api, Delivery, DeliveryAnswer, MemberBatch, PublishRequest};
 use herald_core::protocol::native::error_frame;
 use herald_core::room::{
-    ack_json, presence_json, Effect, HistoryQuery, MemberRows, ReadMarks, Remotes, Room, Session, SqlLog,
+    ack_json, presence_json, restore_activities, ActivityRows, Effect, HistoryQuery, MemberRows, ReadMarks, Remotes,
+    Room, Session, SqlLog,
 };
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -53,6 +57,7 @@ struct Loaded {
     reads: ReadMarks<DurableSql>,
     /// The sockets that speak tndata rather than the native protocol.
     tndata: HashSet<ConnId>,
+    activity: ActivityRows<DurableSql>,
 }
 
 /// The loaded room, shared with the delivery tasks.
@@ -104,6 +109,13 @@ impl Loaded {
                     }
                 }
                 Effect::SetAlarm { at } => alarm = Some(at),
+                Effect::Remember { conn, activity } => {
+                    // A failed write only loses the activity if the room hibernates before the
+                    // connection sets it again.
+                    if let Err(e) = self.activity.put(&conn, activity.as_ref()) {
+                        worker::console_error!("room {}: activity of {} not stored: {e}", self.room.id(), conn.0);
+                    }
+                }
             }
         }
         alarm
@@ -296,6 +308,8 @@ impl RoomObject {
             .map_err(|e| Error::internal(format!("could not open the room's members: {e}")))?;
         let reads = ReadMarks::open(DurableSql(self.state.storage().sql()))
             .map_err(|e| Error::internal(format!("could not read the room's read marks: {e}")))?;
+        let activity = ActivityRows::open(DurableSql(self.state.storage().sql()))
+            .map_err(|e| Error::internal(format!("could not open the room's activity: {e}")))?;
         let mut room = Room::load(id, config.limits.clone(), config.retention.clone(), log)
             .map_err(|e| Error::internal(format!("could not load the room: {e}")))?;
         let now = now_ms();
@@ -322,6 +336,8 @@ impl RoomObject {
             remotes.add(session.conn.clone(), home);
             room.restore(now, session);
         }
+        restore_activities(&mut room, &activity)
+            .map_err(|e| Error::internal(format!("could not read the room's activity: {e}")))?;
         // One line per wake, not per message: operators see hibernation working.
         worker::console_log!(
             "room {} loaded: {} sockets and {} remote members restored, last seq {}",
@@ -330,7 +346,7 @@ impl RoomObject {
             remotes.len(),
             room.last_seq()
         );
-        Ok(Loaded { room, sockets, remotes, members, reads, tndata })
+        Ok(Loaded { room, sockets, remotes, members, reads, tndata, activity })
     }
 
     async fn set_alarm(&self, at: Option<i64>) {

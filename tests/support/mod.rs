@@ -22,7 +22,7 @@ use herald_core::auth::Verifier;
 use herald_core::config::{Config, Limits, Retention};
 use herald_core::dialect::Auth;
 use herald_core::ids::{ConnId, RoomId, User, UserId};
-use herald_core::room::{Effect, Log, MemoryLog, Room, Session, Sql, SqlLog, SqlValue, StoreError};
+use herald_core::room::{Activity, Effect, Log, MemoryLog, Room, Session, Sql, SqlLog, SqlValue, StoreError};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -138,6 +138,8 @@ pub struct Harness<L: Log> {
     closed: BTreeMap<ConnId, u16>,
     /// The alarm the room asked for last, as the platform keeps it.
     pub alarm: Option<i64>,
+    /// Each connection's activity as the shell stores it ([`Effect::Remember`]).
+    pub remembered: BTreeMap<ConnId, Activity>,
 }
 
 impl Harness<MemoryLog> {
@@ -174,6 +176,7 @@ impl<L: Log> Harness<L> {
             inbox: BTreeMap::new(),
             closed: BTreeMap::new(),
             alarm: None,
+            remembered: BTreeMap::new(),
         }
     }
 
@@ -203,6 +206,12 @@ impl<L: Log> Harness<L> {
                     self.closed.insert(to, code);
                 }
                 Effect::SetAlarm { at } => self.alarm = Some(at),
+                Effect::Remember { conn, activity: Some(activity) } => {
+                    self.remembered.insert(conn, activity);
+                }
+                Effect::Remember { conn, activity: None } => {
+                    self.remembered.remove(&conn);
+                }
             }
         }
     }

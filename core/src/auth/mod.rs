@@ -48,7 +48,7 @@ impl Identity {
         match &self.rooms {
             Some(patterns) if !patterns.iter().any(|p| p.matches(room.as_str())) => Err(Error::new(
                 ErrorCode::RoomForbidden,
-                format!("this token's `rooms` claim does not include room {room:?}"),
+                format!("this token's `rooms` claim does not include room {:?}", room.as_str()),
             )),
             _ => Ok(()),
         }

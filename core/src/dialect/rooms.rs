@@ -8,6 +8,7 @@
 use super::{Effect, RoomCommand, RoomEvent};
 use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, User};
+use crate::room::Status;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -46,6 +47,17 @@ pub enum RoomFrame<'a> {
         code: String,
         message: String,
         transaction: Option<Value>,
+    },
+    /// A user's status across their connections changed.
+    Status {
+        user: User,
+        status: Status,
+    },
+    /// A user's focus moved to their connection `conn`.
+    Moved {
+        user: User,
+        conn: String,
+        focus: String,
     },
     /// A frame type the dialects do not use.
     Other,
@@ -91,6 +103,17 @@ impl<'a> RoomFrame<'a> {
             transaction: Option<Value>,
         }
         #[derive(Deserialize)]
+        struct StatusFrame {
+            user: User,
+            status: Status,
+        }
+        #[derive(Deserialize)]
+        struct Moved {
+            user: User,
+            conn: String,
+            focus: String,
+        }
+        #[derive(Deserialize)]
         struct Failure {
             code: String,
             message: String,
@@ -118,6 +141,14 @@ impl<'a> RoomFrame<'a> {
             "joined" => serde_json::from_str(text).map(|m: Member| RoomFrame::Joined { user: m.user }),
             "left" => serde_json::from_str(text).map(|m: Member| RoomFrame::Left { user: m.user }),
             "ack" => serde_json::from_str(text).map(|a: Ack| RoomFrame::Ack { seq: a.seq, transaction: a.transaction }),
+            "status" => {
+                serde_json::from_str(text).map(|s: StatusFrame| RoomFrame::Status { user: s.user, status: s.status })
+            }
+            "moved" => serde_json::from_str(text).map(|m: Moved| RoomFrame::Moved {
+                user: m.user,
+                conn: m.conn,
+                focus: m.focus,
+            }),
             "error" => serde_json::from_str(text).map(|f: Failure| RoomFrame::Error {
                 code: f.code,
                 message: f.message,
@@ -266,6 +297,10 @@ mod tests {
             error,
             RoomFrame::Error { code: "rate_limited".into(), message: "slow down".into(), transaction: Some(json!(1)) }
         );
+        let status = RoomFrame::parse(r#"{"type":"status","user":{"id":"u"},"status":"idle"}"#);
+        assert!(matches!(status, RoomFrame::Status { user, status: Status::Idle } if user.id.as_str() == "u"));
+        let moved = RoomFrame::parse(r#"{"type":"moved","user":{"id":"u"},"conn":"c2","focus":"f"}"#);
+        assert!(matches!(moved, RoomFrame::Moved { conn, focus, .. } if conn == "c2" && focus == "f"));
         assert_eq!(RoomFrame::parse(r#"{"type":"pong"}"#), RoomFrame::Other);
         assert_eq!(RoomFrame::parse(r#"{"seq":2,"type":"welcome"}"#), RoomFrame::Welcome { seq: 2 });
         assert_eq!(RoomFrame::parse(r#"{"type":"message"}"#), RoomFrame::Other);

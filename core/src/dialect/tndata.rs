@@ -218,7 +218,11 @@ pub fn to_client(room: &RoomId, native: &str, fresh: impl FnOnce() -> String) ->
         RoomFrame::Joined { user } => Some(system(room, format!("{} joined.", display_name(&user)), None, fresh)),
         RoomFrame::Left { user } => Some(system(room, format!("{} left.", display_name(&user)), None, fresh)),
         RoomFrame::Error { code, message, .. } => Some(system(room, message, Some(code), fresh)),
-        RoomFrame::Presence { .. } | RoomFrame::Ack { .. } | RoomFrame::Other => None,
+        RoomFrame::Presence { .. }
+        | RoomFrame::Ack { .. }
+        | RoomFrame::Status { .. }
+        | RoomFrame::Moved { .. }
+        | RoomFrame::Other => None,
     }
 }
 

@@ -8,6 +8,7 @@ use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, User};
 use crate::json;
 use crate::message::Draft;
+use crate::room::{focus_from_field, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -29,6 +30,10 @@ pub enum Command {
     /// `{"type":"ping"}`; answered with `pong`. (The exact text `{"type":"ping"}` is answered by
     /// the runtime without waking the room; see docs/protocol.md.)
     Ping,
+    /// `{"type":"status","status":"online"|"idle"|"offline"}`: this connection's status.
+    Status(Status),
+    /// `{"type":"focus","focus":"<1..128 bytes>"|null}`: what this connection works on.
+    Focus(Option<String>),
 }
 
 /// A frame that could not be decoded, with the transaction to echo when one was readable.
@@ -49,6 +54,8 @@ struct Envelope<'a> {
     #[serde(borrow)]
     data: Option<&'a RawValue>,
     id: Option<Value>,
+    status: Option<Value>,
+    focus: Option<Value>,
 }
 
 pub fn decode(text: &str) -> Result<ClientFrame, FrameError> {
@@ -74,11 +81,17 @@ pub fn decode(text: &str) -> Result<ClientFrame, FrameError> {
             Command::Publish(Draft::new(envelope.event.as_ref(), envelope.data, envelope.id.as_ref()).map_err(fail)?)
         }
         Some(Value::String(kind)) if kind == "ping" => Command::Ping,
+        Some(Value::String(kind)) if kind == "status" => {
+            Command::Status(Status::from_field("status", envelope.status.as_ref()).map_err(fail)?)
+        }
+        Some(Value::String(kind)) if kind == "focus" => {
+            Command::Focus(focus_from_field("focus", envelope.focus.as_ref()).map_err(fail)?)
+        }
         Some(Value::String(kind)) => {
             return Err(fail(
                 Error::new(
                     ErrorCode::UnknownType,
-                    format!("unknown frame type {kind:?} (expected \"publish\" or \"ping\")"),
+                    format!("unknown frame type {kind:?} (expected \"publish\", \"ping\", \"status\" or \"focus\")"),
                 )
                 .with_details(serde_json::json!({ "type": kind })),
             ))
@@ -125,6 +138,10 @@ pub enum ServerFrame<'a> {
     Joined { user: &'a User },
     /// A user's last connection closed.
     Left { user: &'a User },
+    /// A user's status across their connections changed (`room/status.rs`).
+    Status { user: &'a User, status: Status },
+    /// A user's focus moved to their connection `conn`; to each of that user's connections.
+    Moved { user: &'a User, conn: &'a str, focus: &'a str },
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]
         transaction: Option<&'a Value>,

@@ -12,6 +12,7 @@
 //! | [`Room::on_close`]         | forget the connection; `left` when it was the user's last     | here |
 //! | [`Room::on_alarm`]         | end the sessions whose token expired                         | here |
 //! | [`Room::on_frame`]         | size, expiry, decode, rate, then `publish` → `ack` + `message`, `ping` | `publish.rs` |
+//! | `status` / `focus` frames  | a user's status across connections, their focus moving between them | `status.rs` |
 //! | [`Room::on_binary`]        | refused: the native protocol is text                          | `publish.rs` |
 //! | [`Room::publish`]          | a REST publish: same order and idempotency as a websocket one | `publish.rs` |
 //! | [`Room::history`], [`Room::presence`] | reads                                           | `history.rs` |
@@ -29,6 +30,7 @@ mod rate;
 mod reads;
 mod remote;
 mod sql_log;
+mod status;
 mod tndata;
 
 pub use history::{ack_json, presence_json, HistoryQuery, Page, PAGE_DEFAULT, PAGE_MAX};
@@ -37,6 +39,7 @@ pub use rate::TokenBucket;
 pub use reads::ReadMarks;
 pub use remote::{MemberRows, Remotes, DELIVERY_MAX_ITEMS};
 pub use sql_log::{Sql, SqlLog, SqlValue};
+pub use status::{focus_from_field, restore_activities, Activity, ActivityRows, Status, FOCUS_MAX};
 
 use crate::config::{Limits, Retention};
 use crate::error::{close, Error, ErrorCode};
@@ -59,6 +62,9 @@ pub enum Effect {
     /// Wake the room at `at` (ms since the epoch) and call [`Room::on_alarm`]. Replaces any
     /// alarm set before.
     SetAlarm { at: i64 },
+    /// Store `conn`'s activity (`status.rs`) where it outlives a hibernation ([`ActivityRows`]),
+    /// replacing what was stored; `None` forgets it.
+    Remember { conn: ConnId, activity: Option<Activity> },
 }
 
 /// The answer to a publish: what the `ack` frame and the REST reply carry.
@@ -91,6 +97,7 @@ struct Conn {
     expires_at: i64,
     bucket: TokenBucket,
     tag: Option<String>,
+    activity: Activity,
 }
 
 struct Member {
@@ -200,6 +207,7 @@ impl<L: Log> Room<L> {
                 return refuse(conn, &error, close::INTERNAL);
             }
         };
+        effects.extend(self.statuses_for(&conn));
         let expires_at = session.expires_at;
         if self.add_connection(now, session) {
             let profile = &self.members[&self.conns[&conn].profile.id].profile;
@@ -259,7 +267,13 @@ impl<L: Log> Room<L> {
         member.profile = session.user.clone();
         member.connections += 1;
         let first = member.connections == 1;
-        let conn = Conn { profile: session.user, expires_at: session.expires_at, bucket, tag: session.tag };
+        let conn = Conn {
+            profile: session.user,
+            expires_at: session.expires_at,
+            bucket,
+            tag: session.tag,
+            activity: Activity::default(),
+        };
         self.conns.insert(session.conn, conn);
         first
     }
@@ -273,16 +287,19 @@ impl<L: Log> Room<L> {
         }
     }
 
-    /// A connection closed (or errored). Announces `left` when it was the user's last.
+    /// A connection closed (or errored). Announces its user's new status when it changes
+    /// (`status.rs`), and `left` when it was the user's last.
     pub fn on_close(&mut self, conn: &ConnId) -> Vec<Effect> {
         let Some(gone) = self.conns.remove(conn) else { return Vec::new() };
+        let mut effects = self.activity_closed(conn, &gone);
         let member = self.members.get_mut(&gone.profile.id).expect("every connection has a member");
         member.connections -= 1;
         if member.connections > 0 {
-            return Vec::new();
+            return effects;
         }
         let member = self.members.remove(&gone.profile.id).expect("present above");
-        vec![Effect::Broadcast { text: ServerFrame::Left { user: &member.profile }.encode(), except: None }]
+        effects.push(Effect::Broadcast { text: ServerFrame::Left { user: &member.profile }.encode(), except: None });
+        effects
     }
 
     /// The room's alarm fired: ends every session whose token has expired, and asks for the

@@ -46,6 +46,8 @@ impl<L: Log> Room<L> {
         };
         match frame.command {
             Command::Ping => send(ServerFrame::Pong { transaction: transaction.as_ref() }.encode()),
+            Command::Status(status) => self.set_status(conn, status),
+            Command::Focus(focus) => self.set_focus(conn, focus),
             Command::Publish(draft) => {
                 let from = state.profile.clone();
                 match self.commit(now, &from, draft, fresh_id) {
