@@ -7,9 +7,11 @@
 //! | POST   | `/v1/rooms/{room}/messages`   | [`Route::Room`] [`RoomRoute::Publish`]  |
 //! | GET    | `/v1/rooms/{room}/messages`   | [`Route::Room`] [`RoomRoute::History`]  |
 //! | GET    | `/v1/rooms/{room}/presence`   | [`Route::Room`] [`RoomRoute::Presence`] |
+//! | POST   | `/v1/users/{user}/logout`     | [`Route::Logout`] (admin)             |
 
+use crate::dialect::routes::percent_decode;
 use crate::error::{Error, ErrorCode};
-use crate::ids::RoomId;
+use crate::ids::{RoomId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -17,6 +19,8 @@ pub enum Route {
     Ping,
     /// Everything about one room: a token allowed in that room is needed.
     Room(RoomId, RoomRoute),
+    /// Logs a user's sessions out (an admin token is needed).
+    Logout(UserId),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +50,14 @@ impl Route {
             ["v1", "rooms", room, "presence"] => {
                 allow(&method, &["GET"])?;
                 Ok(Self::Room(RoomId::parse(room)?, RoomRoute::Presence))
+            }
+            ["v1", "users", user, "logout"] => {
+                allow(&method, &["POST"])?;
+                let user = percent_decode(user)
+                    .ok_or_else(|| "is not percent-encoded UTF-8".to_owned())
+                    .and_then(|user| UserId::parse(&user))
+                    .map_err(|why| Error::invalid_field("user", format!("(the path's user id) {why}")))?;
+                Ok(Self::Logout(user))
             }
             _ => Err(Error::new(ErrorCode::NotFound, format!("no route {method} {path}; see docs/api.md"))),
         }
@@ -79,6 +91,18 @@ mod tests {
         assert_eq!(Route::parse("post", "/v1/rooms/a:b/messages"), Ok(Route::Room(room("a:b"), RoomRoute::Publish)));
         assert_eq!(Route::parse("GET", "/v1/rooms/a/messages"), Ok(Route::Room(room("a"), RoomRoute::History)));
         assert_eq!(Route::parse("GET", "/v1/rooms/a/presence"), Ok(Route::Room(room("a"), RoomRoute::Presence)));
+        let logout = Route::parse("POST", "/v1/users/zo%C3%AB%40x/logout");
+        assert_eq!(logout, Ok(Route::Logout(UserId::parse("zoë@x").unwrap())));
+    }
+
+    #[test]
+    fn a_logout_path_must_name_a_valid_user_and_be_posted() {
+        assert_eq!(Route::parse("GET", "/v1/users/a/logout").unwrap_err().code, ErrorCode::MethodNotAllowed);
+        for bad in ["/v1/users//logout", "/v1/users/a%0Ab/logout", "/v1/users/%zz/logout", "/v1/users/%FF/logout"] {
+            let error = Route::parse("POST", bad).unwrap_err();
+            assert_eq!(error.code, ErrorCode::InvalidField, "{bad}");
+            assert_eq!(error.details.unwrap()["field"], "user", "{bad}");
+        }
     }
 
     #[test]
