@@ -8,6 +8,7 @@
 //!
 //! - [`auth`]: the token from the request, verified into an identity.
 //! - [`rooms`]: `/v1/rooms/{room}/…`: websocket upgrade, publish, history, presence.
+//! - [`users`]: `/v1/users/{user}/logout`: an admin logs a user's 3drepo sessions out.
 //! - [`socketio`]: the Socket.IO / Engine.IO paths of the route table, handed to each
 //!   session's home object.
 //! - [`tndata`]: tndata's `/chat/{user}/` websocket (the route table's `{user}` route) and
@@ -20,6 +21,7 @@ mod auth;
 mod rooms;
 mod socketio;
 mod tndata;
+mod users;
 
 pub use herald_durable_objects::RoomObject;
 
@@ -42,6 +44,12 @@ async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error>
         Ok(Route::Ping) => respond::json(200, r#"{"ok":true}"#.into()).map_err(internal),
         Ok(Route::Room(room, what)) => room_route(req, env, &url, room, what).await,
         Ok(Route::ChatHistory(user)) => tndata::history(&req, env, &url, &user, config(env)?).await,
+        Ok(Route::Logout(user)) => {
+            let mut req = req;
+            let config = config(env)?;
+            let caller = auth::authenticate(&req, &url, config, now_ms())?;
+            users::logout(env, &mut req, &caller, user, config).await
+        }
         // Socket.IO paths are configuration: the route table is consulted for what the fixed
         // routes do not name.
         Err(not_found) if not_found.code == ErrorCode::NotFound => {

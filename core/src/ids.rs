@@ -16,6 +16,10 @@ pub const NAME_MAX: usize = 256;
 /// Longest avatar URL (`avatar` claim), in bytes.
 pub const AVATAR_MAX: usize = 1024;
 
+/// The prefix of Herald's own control rooms, one per user (`sessions:{user}`): the 3drepo
+/// dialect's sessions listen there for an admin's logout. Only admin tokens may reach them.
+pub const CONTROL_PREFIX: &str = "sessions";
+
 /// A room id: 1 to 128 characters from `A-Z a-z 0-9 _ - . :`, starting with a letter or digit.
 ///
 /// The first-character rule keeps `.` and `..` (which URLs collapse) out; the character set
@@ -69,6 +73,11 @@ impl RoomId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A control room ([`CONTROL_PREFIX`]): only admin tokens may use it.
+    pub fn is_reserved(&self) -> bool {
+        self.0.strip_prefix(CONTROL_PREFIX).is_some_and(|rest| rest.starts_with(':'))
     }
 
     /// The name of the Durable Object that holds this room. Every kind of object has its own
@@ -185,6 +194,14 @@ mod tests {
         assert_ne!(id(&["a_3Ab"]), id(&["a:b"]));
         assert_eq!(id(&["é"]).as_str(), "x:_C3_A9");
         assert_eq!(RoomId::compose("x", &[&"y".repeat(127)]).unwrap_err().code, ErrorCode::InvalidRoomId);
+    }
+
+    #[test]
+    fn only_control_rooms_are_reserved() {
+        assert!(RoomId::compose(CONTROL_PREFIX, &["alice"]).unwrap().is_reserved());
+        for open in ["sessions", "sessionsx:a", "lobby", "inbox:alice", "a:sessions:b"] {
+            assert!(!RoomId::parse(open).unwrap().is_reserved(), "{open}");
+        }
     }
 
     #[test]

@@ -8,9 +8,11 @@
 //! | GET    | `/v1/rooms/{room}/messages`   | [`Route::Room`] [`RoomRoute::History`]  |
 //! | GET    | `/v1/rooms/{room}/presence`   | [`Route::Room`] [`RoomRoute::Presence`] |
 //! | GET    | `/api/chat/{user}/`           | [`Route::ChatHistory`] (tndata)       |
+//! | POST   | `/v1/users/{user}/logout`     | [`Route::Logout`] (admin)             |
 
+use crate::dialect::routes::percent_decode;
 use crate::error::{Error, ErrorCode};
-use crate::ids::RoomId;
+use crate::ids::{RoomId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -21,6 +23,8 @@ pub enum Route {
     /// The history of the caller's tndata conversation with the user the segment names (as
     /// the request has it, percent-encoded).
     ChatHistory(String),
+    /// Logs a user's sessions out (an admin token is needed).
+    Logout(UserId),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +58,14 @@ impl Route {
             ["api", "chat", user] | ["api", "chat", user, ""] if !user.is_empty() => {
                 allow(&method, &["GET"])?;
                 Ok(Self::ChatHistory((*user).to_owned()))
+            }
+            ["v1", "users", user, "logout"] => {
+                allow(&method, &["POST"])?;
+                let user = percent_decode(user)
+                    .ok_or_else(|| "is not percent-encoded UTF-8".to_owned())
+                    .and_then(|user| UserId::parse(&user))
+                    .map_err(|why| Error::invalid_field("user", format!("(the path's user id) {why}")))?;
+                Ok(Self::Logout(user))
             }
             _ => Err(Error::new(ErrorCode::NotFound, format!("no route {method} {path}; see docs/api.md"))),
         }
@@ -91,6 +103,18 @@ mod tests {
         assert_eq!(Route::parse("GET", "/api/chat/a%20b"), Ok(Route::ChatHistory("a%20b".into())));
         assert_eq!(Route::parse("GET", "/api/chat//").unwrap_err().code, ErrorCode::NotFound);
         assert_eq!(Route::parse("POST", "/api/chat/42/").unwrap_err().code, ErrorCode::MethodNotAllowed);
+        let logout = Route::parse("POST", "/v1/users/zo%C3%AB%40x/logout");
+        assert_eq!(logout, Ok(Route::Logout(UserId::parse("zoë@x").unwrap())));
+    }
+
+    #[test]
+    fn a_logout_path_must_name_a_valid_user_and_be_posted() {
+        assert_eq!(Route::parse("GET", "/v1/users/a/logout").unwrap_err().code, ErrorCode::MethodNotAllowed);
+        for bad in ["/v1/users//logout", "/v1/users/a%0Ab/logout", "/v1/users/%zz/logout", "/v1/users/%FF/logout"] {
+            let error = Route::parse("POST", bad).unwrap_err();
+            assert_eq!(error.code, ErrorCode::InvalidField, "{bad}");
+            assert_eq!(error.details.unwrap()["field"], "user", "{bad}");
+        }
     }
 
     #[test]

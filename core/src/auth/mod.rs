@@ -43,8 +43,15 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Refuses with `room_forbidden` when the token's `rooms` claim does not cover `room`.
+    /// Refuses with `room_forbidden` when the token's `rooms` claim does not cover `room`, and
+    /// a control room ([`RoomId::is_reserved`]) to any token but an admin's.
     pub fn require_room(&self, room: &RoomId) -> Result<(), Error> {
+        if room.is_reserved() && !self.admin {
+            return Err(Error::new(
+                ErrorCode::RoomForbidden,
+                format!("room {room:?} is one of Herald's control rooms: only an admin token may use it"),
+            ));
+        }
         match &self.rooms {
             Some(patterns) if !patterns.iter().any(|p| p.matches(room.as_str())) => Err(Error::new(
                 ErrorCode::RoomForbidden,
