@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
+import { io as ioClient } from "socket.io-client";
 import { connect as tcpConnect } from "node:net";
 import { randomBytes } from "node:crypto";
 import { mint } from "../scripts/token.mjs";
@@ -52,6 +53,7 @@ export async function startHerald({ vars = {}, persist } = {}) {
   }
   const http = url.href.replace(/\/$/, "");
   const clients = new Set();
+  const sockets = new Set();
   return {
     http,
     /** Lines the runtime printed (console.log of the worker and its objects). */
@@ -68,6 +70,15 @@ export async function startHerald({ vars = {}, persist } = {}) {
       });
       clients.add(client);
       return client;
+    },
+    /**
+     * A socket.io-client socket to namespace `nsp` of this Herald, with `options` (the path of
+     * the dialect's route, credentials…); closed by `stop()`. With its log of events.
+     */
+    io(options = {}, nsp = "") {
+      const socket = ioClient(`${http}${nsp}`, options);
+      sockets.add(socket);
+      return { socket, events: new Events(socket) };
     },
     /** fetch() against Herald with a bearer token for `sub` unless `token: null`. */
     async api(path, { method = "GET", sub = "api-user", token, body, headers = {} } = {}) {
@@ -88,6 +99,7 @@ export async function startHerald({ vars = {}, persist } = {}) {
     },
     async stop() {
       for (const c of clients) c.terminate();
+      for (const s of sockets) s.close();
       await mf.dispose();
     },
   };
@@ -115,6 +127,18 @@ export function tempDir() {
 }
 
 export const WAIT_MS = 5000;
+
+/** Resolves once a socket.io-client `socket` is connected; rejects with the connect_error. */
+export function connected(socket) {
+  return within(
+    new Promise((resolve, reject) => {
+      if (socket.connected) return resolve();
+      socket.once("connect", resolve);
+      socket.once("connect_error", reject);
+    }),
+    "connect",
+  );
+}
 
 /** `promise`, or a failure naming `what` after `ms`. */
 export function within(promise, what, ms = WAIT_MS) {

@@ -3,35 +3,14 @@
 // Flask-SocketIO alert service's clients use it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { io } from "socket.io-client";
-import { startHerald, within, next, sleep, Events } from "../harness.mjs";
+import { startHerald, connected, next, sleep } from "../harness.mjs";
 
 let herald;
-const sockets = new Set();
 before(async () => (herald = await startHerald()));
-after(async () => {
-  for (const s of sockets) s.close();
-  await herald.stop();
-});
+after(() => herald.stop());
 
 /** An alert client, as the seed's clients make one: `io(url)`, default options. */
-function client(options = {}, on = herald) {
-  const socket = io(on.http, { forceNew: true, ...options });
-  sockets.add(socket);
-  return { socket, events: new Events(socket) };
-}
-
-/** Resolves once `socket` is connected; rejects with the connect_error. */
-function connected(socket) {
-  return within(
-    new Promise((resolve, reject) => {
-      if (socket.connected) return resolve();
-      socket.once("connect", resolve);
-      socket.once("connect_error", reject);
-    }),
-    "connect",
-  );
-}
+const client = (options = {}, on = herald) => on.io(options);
 
 const is = (event) => (e) => e.event === event;
 const status = (name, state) => ({ name, state });

@@ -4,8 +4,8 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
-import { io, Manager } from "socket.io-client";
-import { startHerald, tempDir, pending, within, next, sleep, WAIT_MS, engineSocket, Events } from "../harness.mjs";
+import { Manager } from "socket.io-client";
+import { startHerald, tempDir, pending, next, sleep, WAIT_MS, engineSocket, connected } from "../harness.mjs";
 
 const PATH = "/v1/socket.io/";
 const USER = (sub) => ({ id: sub, name: `${sub} name` });
@@ -31,23 +31,7 @@ const is = (event, room) => (e) => e.event === event && (room === undefined || e
  * A `socket.io-client` socket on its own connection (no reconnection) to the native route of
  * `on` (the file's Herald by default), not yet connected.
  */
-function open(options = {}, on = herald) {
-  const socket = io(on.http, { path: PATH, forceNew: true, reconnection: false, ...options });
-  sockets.add(socket);
-  return { socket, events: new Events(socket) };
-}
-
-/** Resolves once `socket` is connected; rejects with the connect_error. */
-function connected(socket) {
-  return within(
-    new Promise((resolve, reject) => {
-      if (socket.connected) return resolve();
-      socket.once("connect", resolve);
-      socket.once("connect_error", reject);
-    }),
-    "connect",
-  );
-}
+const open = (options = {}, on = herald) => on.io({ path: PATH, forceNew: true, reconnection: false, ...options });
 
 /** A connected Socket.IO client for `sub` (token in the CONNECT auth payload). */
 async function sio(sub, { claims, options = {}, on = herald } = {}) {

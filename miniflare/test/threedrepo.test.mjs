@@ -3,8 +3,7 @@
 // workerd. Apps publish over REST; an admin logs users out over REST.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { io } from "socket.io-client";
-import { startHerald, within, next, sleep, Events } from "../harness.mjs";
+import { startHerald, connected, next, sleep } from "../harness.mjs";
 
 const PATH = "/chat";
 const PROJECT = "a608516e-0fef-4185-bca8-bf03a256ad3d";
@@ -12,31 +11,11 @@ const MODEL = "808d98ee-aad1-11ec-b909-0242ac120002";
 const EXPIRED = "Your session has expired";
 
 let herald;
-const sockets = new Set();
 before(async () => (herald = await startHerald({ vars: { JWT_LEEWAY_SECONDS: "0" } })));
-after(async () => {
-  for (const s of sockets) s.close();
-  await herald.stop();
-});
+after(() => herald.stop());
 
 /** A socket.io-client socket on the 3drepo route: default options, 3D Repo's path, and `options` (credentials). */
-function open(options = {}) {
-  const socket = io(herald.http, { path: PATH, ...options });
-  sockets.add(socket);
-  return { socket, events: new Events(socket) };
-}
-
-/** Resolves once `socket` is connected; rejects with the connect_error. */
-function connected(socket) {
-  return within(
-    new Promise((resolve, reject) => {
-      if (socket.connected) return resolve();
-      socket.once("connect", resolve);
-      socket.once("connect_error", reject);
-    }),
-    "connect",
-  );
-}
+const open = (options = {}) => herald.io({ path: PATH, ...options });
 
 /** A connected client for `sub`, its token (with `claims`) in the CONNECT auth payload. */
 async function client(sub, claims = {}) {
@@ -200,8 +179,7 @@ describe("refusals, each leaving the connection usable", () => {
   });
 
   test("another namespace is refused", async () => {
-    const other = io(`${herald.http}/admin`, { path: PATH, auth: { token: herald.token("ns-user") } });
-    sockets.add(other);
+    const { socket: other } = herald.io({ path: PATH, auth: { token: herald.token("ns-user") } }, "/admin");
     const [error] = await next(other, "connect_error");
     assert.equal(error.message, "Invalid namespace");
     other.close();

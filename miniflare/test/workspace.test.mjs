@@ -3,35 +3,22 @@
 // worker in workerd; the app's events published over REST. Two users, one of them on two devices.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { io } from "socket.io-client";
-import { startHerald, within, sleep, Events } from "../harness.mjs";
+import { startHerald, connected, sleep } from "../harness.mjs";
 
 const PATH = "/workspace/socket.io";
 
 let herald;
-const sockets = new Set();
 before(async () => (herald = await startHerald()));
-after(async () => {
-  for (const s of sockets) s.close();
-  await herald.stop();
-});
+after(() => herald.stop());
 
 /** Matches events named `name`. */
 const is = (name) => (e) => e.event === name;
 
 /** A connected workspace client (not yet authenticated): its socket and its event log. */
 async function client() {
-  const socket = io(herald.http, { path: PATH });
-  sockets.add(socket);
-  const events = new Events(socket);
-  await within(
-    new Promise((resolve, reject) => {
-      socket.once("connect", resolve);
-      socket.once("connect_error", reject);
-    }),
-    "connect",
-  );
-  return { socket, events };
+  const c = herald.io({ path: PATH });
+  await connected(c.socket);
+  return c;
 }
 
 /** Emits `auth` for `sub` in `workspaceId` and waits for auth-success; returns it. */

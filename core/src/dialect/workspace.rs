@@ -25,7 +25,7 @@
 //! `user-unselected-channel` for it, then leaves; the room announces the status change.
 
 use super::rooms::{Memberships, RoomFrame, Update};
-use super::session::{ack, emit, emit_raw, event_parts, Auth, NSP};
+use super::session::{ack, emit, emit_raw, event_parts, on_connect, Auth};
 use super::{Dialect, Effect, RoomCommand, RoomEvent};
 use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, UserId};
@@ -267,15 +267,11 @@ impl Dialect for Workspace {
         fresh_id: &mut dyn FnMut() -> String,
     ) -> Vec<Effect> {
         match incoming {
-            Incoming::Connect { nsp, .. } if nsp != NSP => {
-                Effect::emit(&Connection::refuse(&nsp, "Invalid namespace", None))
-            }
             // Authentication is an event: any CONNECT to `/` is accepted.
-            Incoming::Connect { nsp, .. } => {
-                let socket_id = fresh_id();
-                self.socket_id = Some(socket_id.clone());
-                Effect::emit(&socketio.accept(&nsp, socket_id))
-            }
+            Incoming::Connect { nsp, .. } => on_connect(socketio, &nsp, fresh_id(), |socket_id| {
+                self.socket_id = Some(socket_id.to_owned());
+                Ok(())
+            }),
             Incoming::Disconnect { .. } => self.on_closed(),
             Incoming::Packet(packet) if packet.kind == Kind::Event => {
                 let id = packet.id;

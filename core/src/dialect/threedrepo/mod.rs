@@ -29,7 +29,7 @@ pub use logout::{logout_request, Logout, LOGGED_OUT_BY_ADMIN, REASON_MAX};
 pub use requests::{ROOM_NOT_FOUND, UNAUTHORISED, UNKNOWN_EVENT};
 
 use super::rooms::RoomFrame;
-use super::session::{ack, emit, emit_raw, event_parts, Auth, NSP};
+use super::session::{ack, emit, emit_raw, event_parts, on_connect, Auth, NSP};
 use super::{Dialect, Effect, RoomCommand, RoomEvent};
 use crate::auth::Identity;
 use crate::error::{Error, ErrorCode};
@@ -306,13 +306,14 @@ impl Dialect for ThreeDRepo {
         fresh_id: &mut dyn FnMut() -> String,
     ) -> Vec<Effect> {
         match incoming {
-            Incoming::Connect { nsp, .. } if nsp != NSP => {
-                Effect::emit(&Connection::refuse(&nsp, "Invalid namespace", None))
-            }
+            // 3D Repo lets a socket in before it logs in: every CONNECT to `/` is accepted.
             Incoming::Connect { nsp, auth } => {
-                let socket_id = fresh_id();
-                let mut effects = Effect::emit(&socketio.accept(&nsp, socket_id.clone()));
-                effects.extend(self.connect(auth.as_ref(), now, socket_id));
+                let mut login = Vec::new();
+                let mut effects = on_connect(socketio, &nsp, fresh_id(), |socket_id| {
+                    login = self.connect(auth.as_ref(), now, socket_id.to_owned());
+                    Ok(())
+                });
+                effects.extend(login);
                 effects
             }
             Incoming::Disconnect { .. } => {
