@@ -17,7 +17,7 @@ fn anonymous_route() -> Auth {
 /// An alert client connected to `/` (anonymously unless `connect` carries a token).
 fn connected(auth: Auth, connect: &str) -> Sio {
     let mut sio = Sio::of(DialectKind::Alert, T0, SID, auth);
-    assert_eq!(decode(&sio.frame(connect)), vec![Got::Connected]);
+    assert_eq!(decode(&sio.frame(connect)), vec![Got::Connected(json!({ "sid": "socket-1" }))]);
     sio
 }
 

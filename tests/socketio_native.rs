@@ -47,11 +47,11 @@ fn a_token_in_the_auth_payload_or_on_the_handshake_connects_and_none_or_a_bad_on
     // one that it has; a bad or expired one is refused at CONNECT, with its code.
     let handshake = |token: String| Auth { handshake_token: Some(token), ..Auth::new(verifier()) };
     let mut sio = Sio::open("0000000000000001.0000000000000002", handshake(token("hand", json!({}))));
-    assert_eq!(decode(&sio.frame("40")), vec![Got::Connected]);
+    assert_eq!(decode(&sio.frame("40")), vec![Got::Connected(json!({ "sid": "socket-1" }))]);
     assert_eq!(connect_error(handshake("bad".into()), "40"), "token_invalid");
     let mut payload_wins = Sio::open("0000000000000001.0000000000000004", handshake("bad".into()));
     let connect = format!(r#"40{{"token":"{}"}}"#, token("payload", json!({})));
-    assert_eq!(decode(&payload_wins.frame(&connect)), vec![Got::Connected]);
+    assert_eq!(decode(&payload_wins.frame(&connect)), vec![Got::Connected(json!({ "sid": "socket-1" }))]);
     let mut late = Sio::open_at(T0 + 2 * DAY, "0000000000000001.0000000000000005", handshake(token("hand", json!({}))));
     match decode(&late.frame("40")).as_slice() {
         [Got::ConnectError(data)] => assert_eq!(data["data"]["code"], "token_expired"),

@@ -15,7 +15,10 @@ pub const SETTINGS: Settings = Settings { ping_interval_ms: 600_000, ping_timeou
 /// What a Socket.IO client received, decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Got {
-    Connected,
+    /// CONNECT, with its data (`{sid}`).
+    Connected(Value),
+    /// DISCONNECT: the server ended the namespace.
+    Disconnect,
     ConnectError(Value),
     Event(String, Value),
     Ack(u64, Value),
@@ -34,7 +37,8 @@ pub fn decode(actions: &[Action]) -> Vec<Got> {
         let (id, json) = rest.split_at(digits);
         let data: Value = serde_json::from_str(json).unwrap_or(Value::Null);
         got.push(match kind {
-            "0" => Got::Connected,
+            "0" => Got::Connected(data),
+            "1" => Got::Disconnect,
             "4" => Got::ConnectError(data),
             "2" => Got::Event(data[0].as_str().unwrap().to_owned(), data[1].clone()),
             "3" => Got::Ack(id.parse().unwrap(), data[0].clone()),
@@ -80,7 +84,7 @@ impl Sio {
     pub fn connected(sid: &str, sub: &str) -> Self {
         let mut sio = Self::open(sid, no_handshake_auth());
         let got = decode(&sio.frame(&format!(r#"40{{"token":"{}"}}"#, token(sub, json!({})))));
-        assert_eq!(got, vec![Got::Connected]);
+        assert!(matches!(got.as_slice(), [Got::Connected(_)]), "{got:?}");
         sio
     }
 
