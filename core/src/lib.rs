@@ -16,13 +16,15 @@
 //! - [`protocol::native`]: the JSON websocket protocol's frames.
 //! - [`room`]: the room state machine, its log ([`room::Log`]; SQL and in-memory), its remote
 //!   members ([`room::Remotes`]: Socket.IO sessions held by homes, one outbox per home), each
-//!   connection's activity ([`room::Activity`]: a user's status across connections, focus).
+//!   connection's activity ([`room::Activity`]: a user's status across connections, focus),
+//!   read marks ([`room::ReadMarks`]).
 //! - [`route`]: the public HTTP routes.
 //! - [`internal`]: Worker → Durable Object requests, and the calls between homes and rooms.
 //! - [`engineio`], [`socketio`]: the two protocols under `socket.io-client`.
 //! - [`gateway`]: one Socket.IO / Engine.IO client as its home holds it (session + dialect).
-//! - [`dialect`]: what speaks over Socket.IO: `native` (rooms), `echo` (conformance); the
-//!   route table.
+//! - [`dialect`]: the protocols clients speak, each a translation to rooms: `native` (rooms
+//!   over Socket.IO), the seed services' `alert`, `3drepo`, `workspace` (Socket.IO) and
+//!   `tndata` (a plain websocket the room object speaks), `echo` (conformance); the route table.
 //! - [`home`]: which home object a new session lives in (the policy), and sids.
 
 pub mod auth;
