@@ -74,7 +74,7 @@ pub async fn publish(
 }
 
 /// The `x-socket-id` a REST call names: that Socket.IO socket is not sent what the call
-/// publishes (3D Repo's convention; any dialect's socket id works).
+/// publishes (3D Repo's convention; the 3drepo and workspace dialects tag their members with their socket id).
 fn socket_id(req: &Request) -> Result<Option<String>, Error> {
     let id = req.headers().get("x-socket-id").map_err(internal)?;
     match id {

@@ -2,10 +2,11 @@
 //! room's messages into `status` / `message` events, and its refusals.
 
 use herald_core::dialect::{Auth, DialectKind, RoomCommand, RoomEvent};
-use herald_core::gateway::Action;
+use herald_core::engineio::session::{Settings, Transport};
+use herald_core::gateway::{Action, Client};
 use herald_core::ids::RoomId;
 use herald_tests::sio::{decode, room_commands, Got, Sio};
-use herald_tests::{token, verifier, T0};
+use herald_tests::{token, verifier, DAY, T0};
 use serde_json::{json, Value};
 
 const SID: &str = "0000000000000001.0000000000000001";
@@ -116,6 +117,12 @@ fn text_and_left_publish_into_the_room_and_the_room_s_messages_become_events_of_
         decode(&sio.on_room("alert:r1", RoomEvent::Frame(&text)).unwrap()),
         vec![Got::Event("message".into(), json!({ "name": "Bob", "msg": "hi" }))]
     );
+    let reserved = message_frame(&r, 3, "disconnect", json!("io server disconnect"));
+    assert_eq!(
+        decode(&sio.on_room("alert:r1", RoomEvent::Frame(&reserved)).unwrap()),
+        vec![],
+        "a name Socket.IO reserves"
+    );
     let limited = json!({ "type": "error", "code": "rate_limited", "message": "slow down" }).to_string();
     assert_eq!(
         decode(&sio.on_room("alert:r1", RoomEvent::Frame(&limited)).unwrap()),
@@ -223,4 +230,45 @@ fn a_room_that_ends_the_membership_or_fails_leaves_the_session_free_to_join_agai
     assert_eq!(room_commands(&sio.emit("joined", json!({ "name": "Ann", "room": "r1" }), None)).len(), 2);
     assert_eq!(sio.on_room("alert:r1", RoomEvent::Closed).map(|a| decode(&a)), Some(vec![]));
     assert_eq!(sio.on_room("alert:r1", RoomEvent::Closed), None, "no longer a member");
+}
+
+#[test]
+fn joining_back_a_room_still_being_left_is_refused_and_changes_nothing() {
+    let mut sio = connected(anonymous_route(), "40");
+    sio.emit("joined", json!({ "name": "Ann", "room": "a" }), None);
+    sio.emit("joined", json!({ "name": "Ann", "room": "b" }), None);
+    let actions = sio.emit("joined", json!({ "name": "Ann", "room": "a" }), None);
+    assert_eq!(room_commands(&actions), vec![], "b is neither announced as left nor left");
+    assert!(matches!(decode(&actions).as_slice(), [Got::Event(n, e)] if n == "error" && e["code"] == "already_joined"));
+    assert_eq!(commands(&sio.emit("text", json!({ "name": "Ann", "msg": "in b" }), None))[0].0, "alert:b");
+    let old = message_frame(&room("a"), 9, "message", json!({ "name": "Bob", "msg": "late" }));
+    assert_eq!(
+        decode(&sio.on_room("alert:a", RoomEvent::Frame(&old)).unwrap()),
+        vec![],
+        "nothing of a room being left"
+    );
+    sio.on_room("alert:a", RoomEvent::Closed);
+    assert_eq!(room_commands(&sio.emit("joined", json!({ "name": "Ann", "room": "a" }), None)).len(), 4);
+}
+
+#[test]
+fn a_session_whose_token_runs_out_announces_left_before_the_room_ends_it() {
+    // Heartbeats far apart: the token (a day) runs out before the first is due.
+    let settings = Settings { ping_interval_ms: 100 * DAY, ping_timeout_ms: 100 * DAY, max_payload: 1_000_000 };
+    let (client, _) =
+        Client::open(T0, SID.into(), settings, Transport::Websocket, DialectKind::Alert, anonymous_route());
+    let mut sio = Sio { client, now: T0 };
+    let short = token("alice", json!({}));
+    assert!(matches!(decode(&sio.frame(&format!(r#"40{{"token":"{short}"}}"#))).as_slice(), [Got::Connected(_)]));
+    let heartbeat = sio.client.deadline().unwrap();
+    sio.emit("joined", json!({ "name": "Alice", "room": "r1" }), None);
+    let ends = verifier().session_end(&verifier().verify(&short, T0).unwrap());
+    let due = ends - herald_core::dialect::alert::EXPIRY_MARGIN_MS;
+    assert!(due < heartbeat);
+    assert_eq!(sio.client.deadline(), Some(due), "in a room, the token's end is the next thing to do");
+    let mut ids = herald_tests::sio::fresh_ids("x");
+    let actions = sio.client.on_tick(due, &mut ids);
+    assert_eq!(commands(&actions), announced_left("alert:r1", "Alice"));
+    assert!(matches!(decode(&actions).as_slice(), [Got::Event(n, e)] if n == "error" && e["code"] == "token_expired"));
+    assert_eq!(sio.client.deadline(), Some(heartbeat), "out of the room, only heartbeats are left");
 }

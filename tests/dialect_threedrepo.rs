@@ -376,12 +376,16 @@ fn a_logged_out_message_in_the_control_room_logs_out_with_its_reason() {
 }
 
 #[test]
-fn a_logged_out_event_an_app_publishes_in_a_model_room_is_only_an_event() {
+fn a_logged_out_or_socket_io_reserved_event_published_in_a_model_room_is_not_passed_on() {
     let mut repo = Repo::alice(json!({}));
     repo.joined(MODEL, MODEL_DATA());
-    let got = repo.frame_from(MODEL, &message(MODEL, "loggedOut", r#"{"reason":"x"}"#));
-    assert_eq!(got, vec![Got::Event("loggedOut".into(), json!({ "reason": "x" }))]);
+    for event in ["loggedOut", "disconnect", "connect_error"] {
+        let got = repo.frame_from(MODEL, &message(MODEL, event, r#"{"reason":"x"}"#));
+        assert_eq!(got, vec![], "{event} must not reach the client from a model room");
+    }
     assert_eq!(repo.client.deadline(), Some(ends_at()), "still logged in");
+    let got = repo.frame_from(MODEL, &message(MODEL, "issueUpdated", r#"{"id":1}"#));
+    assert_eq!(got, vec![Got::Event("issueUpdated".into(), json!({ "id": 1 }))]);
 }
 
 #[test]

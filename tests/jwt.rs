@@ -229,3 +229,24 @@ fn base64url(text: &str) -> String {
     }
     out
 }
+
+#[test]
+fn rooms_that_belong_to_users_are_theirs_unless_a_token_is_an_admin_s_or_names_them() {
+    let identity = |sub: &str, mut extra: Value| {
+        extra["sub"] = json!(sub);
+        verifier(&[]).verify(&hs256(&claims(extra)), T0).unwrap()
+    };
+    let room = |id: &str| RoomId::parse(id).unwrap();
+    let allowed = |who: &herald_core::auth::Identity, id: &str| who.require_room(&room(id)).is_ok();
+    let carol = identity("carol", json!({}));
+    assert!(!allowed(&carol, "tndata:alice:bob"), "no claim is not enough for someone else's conversation");
+    assert!(!allowed(&carol, "inbox:alice"), "nor for someone else's inbox");
+    assert!(allowed(&carol, "tndata:bob:carol") && allowed(&carol, "inbox:carol"), "one's own are fine");
+    assert!(allowed(&carol, "lobby"), "shared rooms are as before");
+    let zoe = identity("zoë@x", json!({}));
+    assert!(allowed(&zoe, "inbox:zo_C3_AB_40x"), "owners are matched as their ids are escaped");
+    assert!(allowed(&identity("app", json!({ "rooms": ["inbox:*"] })), "inbox:alice"), "a claim that names them");
+    assert!(allowed(&identity("ops", json!({ "role": "admin" })), "tndata:alice:bob"));
+    let scoped = identity("bob", json!({ "rooms": ["team-*"] }));
+    assert!(!allowed(&scoped, "tndata:alice:bob"), "an owner's own claim still applies");
+}

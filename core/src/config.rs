@@ -155,6 +155,14 @@ impl Config {
                 })
             }
         };
+        // The old name must not be ignored: a table it held would silently become the default
+        // one, with every seed dialect's route open.
+        if get("SOCKETIO_ROUTES").is_some() {
+            return Err(ConfigError {
+                var: "SOCKETIO_ROUTES",
+                problem: "was renamed ROUTES (its entries are read the same way); rename it".into(),
+            });
+        }
         let routes = RouteTable::parse(&get("ROUTES").unwrap_or_else(|| DEFAULT_ROUTES.into()), echo)
             .map_err(|problem| ConfigError { var: "ROUTES", problem })?;
 
@@ -251,6 +259,9 @@ mod tests {
         assert!(c.routes.find("/engine.io/").is_some());
         assert_eq!(config(&[("JWT_SECRET", SECRET), ("ECHO_ROUTES", "yes")]).unwrap_err().var, "ECHO_ROUTES");
         assert_eq!(config(&[("JWT_SECRET", SECRET), ("ROUTES", "/x=?")]).unwrap_err().var, "ROUTES");
+        let renamed = config(&[("JWT_SECRET", SECRET), ("SOCKETIO_ROUTES", "/v1/socket.io/=native")]).unwrap_err();
+        assert_eq!(renamed.var, "SOCKETIO_ROUTES");
+        assert!(renamed.problem.contains("renamed ROUTES"));
     }
 
     #[test]

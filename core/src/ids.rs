@@ -20,6 +20,11 @@ pub const AVATAR_MAX: usize = 1024;
 /// dialect's sessions listen there for an admin's logout. Only admin tokens may reach them.
 pub const CONTROL_PREFIX: &str = "sessions";
 
+/// Room kinds that belong to users: a user's inbox (`inbox:{user}`, 3drepo's notifications)
+/// and a tndata conversation (`tndata:{a}:{b}`). Only their users (and admins, and tokens
+/// whose `rooms` claim names them) may reach them; see [`RoomId::owners`].
+pub const OWNED_PREFIXES: [&str; 2] = ["inbox", "tndata"];
+
 /// A room id: 1 to 128 characters from `A-Z a-z 0-9 _ - . :`, starting with a letter or digit.
 ///
 /// The first-character rule keeps `.` and `..` (which URLs collapse) out; the character set
@@ -60,15 +65,16 @@ impl RoomId {
         let mut id = prefix.to_owned();
         for part in parts {
             id.push(':');
-            for byte in part.bytes() {
-                if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.') {
-                    id.push(byte as char);
-                } else {
-                    id.push_str(&format!("_{byte:02X}"));
-                }
-            }
+            id.push_str(&escape_part(part));
         }
         Self::parse(&id)
+    }
+
+    /// The users a room belongs to, as their ids are written in it (escaped, see
+    /// [`RoomId::compose`]): an inbox's user, a conversation's two. `None` for shared rooms.
+    pub fn owners(&self) -> Option<Vec<&str>> {
+        let (prefix, rest) = self.0.split_once(':')?;
+        OWNED_PREFIXES.contains(&prefix).then(|| rest.split(':').collect())
     }
 
     pub fn as_str(&self) -> &str {
@@ -103,6 +109,20 @@ impl<'de> Deserialize<'de> for RoomId {
         let raw = String::deserialize(d)?;
         Self::parse(&raw).map_err(|e| serde::de::Error::custom(e.message))
     }
+}
+
+/// One part of a composed room id: kept when it has only `A-Z a-z 0-9 - .`, any other byte
+/// written `_XX` (hex).
+pub fn escape_part(part: &str) -> String {
+    let mut out = String::with_capacity(part.len());
+    for byte in part.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("_{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// A user id, from the token's `sub`: 1 to 128 bytes, no control characters.

@@ -135,7 +135,11 @@ test("history pages go newest first or oldest first, follow their cursor, and fl
 test("a native client in the conversation's room sees the same messages in its own shape", async () => {
   const erin = await chat("erin", "frank");
   await frames(erin);
-  const native = await herald.connect("tndata:erin:frank", "ops");
+  // A conversation belongs to its two users: a third party needs a token that names it.
+  const outsider = await herald.api("/v1/rooms/tndata:erin:frank/messages", { sub: "ops" });
+  assert.equal(outsider.status, 403, outsider.text);
+  assert.equal(outsider.json.code, "room_forbidden");
+  const native = await herald.connect("tndata:erin:frank", "ops", { claims: { rooms: ["tndata:erin:frank"] } });
   const [welcome, presence] = await native.take(2);
   assert.equal(welcome.type, "welcome");
   assert.deepEqual(presence.members.map((m) => m.id).sort(), ["erin", "ops"]);

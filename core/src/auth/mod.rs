@@ -15,7 +15,7 @@ pub use keys::{KeySet, PublicKey, PublicKeyKind, MIN_HS256_SECRET_BYTES};
 pub use patterns::RoomPattern;
 
 use crate::error::{Error, ErrorCode};
-use crate::ids::{RoomId, User, UserId, AVATAR_MAX, NAME_MAX};
+use crate::ids::{escape_part, RoomId, User, UserId, AVATAR_MAX, NAME_MAX};
 use chrono::{DateTime, Duration, Utc};
 use jwt_compact::{AlgorithmExt, Claims, TimeOptions, Token, UntrustedToken, ValidationError};
 use keys::Accepted;
@@ -43,14 +43,30 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Refuses with `room_forbidden` when the token's `rooms` claim does not cover `room`, and
-    /// a control room ([`RoomId::is_reserved`]) to any token but an admin's.
+    /// Refuses with `room_forbidden` when the token's `rooms` claim does not cover `room`; a
+    /// control room ([`RoomId::is_reserved`]) to any token but an admin's; and a room that
+    /// belongs to users ([`RoomId::owners`]: an inbox, a tndata conversation) to a token that is
+    /// not one of theirs, unless it is an admin's or its `rooms` claim names the room (an app's
+    /// token with `"rooms": ["inbox:*"]`): having no claim is not enough there.
     pub fn require_room(&self, room: &RoomId) -> Result<(), Error> {
         if room.is_reserved() && !self.admin {
             return Err(Error::new(
                 ErrorCode::RoomForbidden,
                 format!("room {room:?} is one of Herald's control rooms: only an admin token may use it"),
             ));
+        }
+        if let Some(owners) = room.owners() {
+            let mine = escape_part(self.user.id.as_str());
+            let named = self.rooms.as_ref().is_some_and(|patterns| patterns.iter().any(|p| p.matches(room.as_str())));
+            if self.admin || named {
+                return Ok(());
+            }
+            if !owners.contains(&mine.as_str()) {
+                return Err(Error::new(
+                    ErrorCode::RoomForbidden,
+                    format!("room {:?} belongs to its users; this token is not one of theirs", room.as_str()),
+                ));
+            }
         }
         match &self.rooms {
             Some(patterns) if !patterns.iter().any(|p| p.matches(room.as_str())) => Err(Error::new(

@@ -16,8 +16,8 @@
 //! Refusals are `error {code, message, event}` events, and the ack when the client asked for
 //! one; a handled event is acked with no arguments, as Flask-SocketIO does.
 
-use super::rooms::{Memberships, RoomFrame, Update};
-use super::session::{ack, anonymous, authenticate, emit, emit_raw, event_parts, on_connect, Auth};
+use super::rooms::{Memberships, Phase, RoomFrame, Update};
+use super::session::{ack, anonymous, authenticate, emit, event_parts, on_connect, pass_on, Auth};
 use super::{Dialect, Effect, RoomCommand, RoomEvent};
 use crate::auth::Identity;
 use crate::error::{Error, ErrorCode};
@@ -28,6 +28,10 @@ use serde_json::{json, Map, Value};
 
 /// The prefix of alert rooms' ids.
 pub const ROOM_PREFIX: &str = "alert";
+
+/// How long before its token runs out a session announces `left` and leaves its room: the
+/// room ends the membership at that moment, after which nothing could be announced there.
+pub const EXPIRY_MARGIN_MS: i64 = 5_000;
 
 #[derive(Debug)]
 pub struct Alert {
@@ -68,11 +72,8 @@ impl Alert {
                 self.join(room, who)
             }
             "text" => {
-                let msg = match fields.get("msg") {
-                    Some(Value::String(msg)) => msg,
-                    Some(_) => return Err(Error::invalid_field("msg", "must be a string")),
-                    None => return Err(Error::invalid_field("msg", "is required")),
-                };
+                // The room's frame limit caps the length.
+                let msg = text_field(&fields, "msg", usize::MAX)?;
                 let (room, _) = self.current.as_ref().ok_or_else(not_in_a_room)?;
                 Ok(vec![self.rooms.publish(room, "message", &json!({ "name": who, "msg": msg }))?])
             }
@@ -86,6 +87,13 @@ impl Alert {
     fn join(&mut self, room: RoomId, name: &str) -> Result<Vec<Effect>, Error> {
         let identity = self.identity.as_ref().expect("events come only after a CONNECT");
         identity.require_room(&room)?;
+        // Checked before the current room is left: a refusal must change nothing.
+        if self.rooms.phase(&room) == Some(Phase::Leaving) {
+            return Err(Error::new(
+                ErrorCode::AlreadyJoined,
+                format!("room {room} is being left; join again in a moment"),
+            ));
+        }
         let mut user = identity.user.clone();
         user.name = Some(name.to_owned());
         let expires_at = self.auth.session_end(identity);
@@ -157,9 +165,7 @@ impl Dialect for Alert {
 
     fn on_room(&mut self, room: &RoomId, event: RoomEvent<'_>, _now: i64) -> Option<Vec<Effect>> {
         let effects = match self.rooms.on_room(room, event)? {
-            Update::Frame { frame: RoomFrame::Message(message), .. } => {
-                vec![emit_raw(&message.event, message.data.get())]
-            }
+            Update::Frame { frame: RoomFrame::Message(message), .. } => pass_on(&message, &[]),
             Update::Frame { frame: RoomFrame::Error { code, message, .. }, .. } => {
                 vec![emit("error", &[json!({ "code": code, "message": message })])]
             }
@@ -174,6 +180,23 @@ impl Dialect for Alert {
             }
         };
         Some(effects)
+    }
+
+    /// While in a room: just before the token runs out.
+    fn deadline(&self) -> Option<i64> {
+        let identity = self.identity.as_ref()?;
+        self.current.as_ref().map(|_| self.auth.session_end(identity) - EXPIRY_MARGIN_MS)
+    }
+
+    /// The token is about to run out: `left` is announced and the room left, and the client
+    /// is told why.
+    fn on_tick(&mut self, _now: i64) -> Vec<Effect> {
+        let Some((room, name)) = self.current.take() else { return Vec::new() };
+        let mut effects = self.part(&room, &name);
+        let error =
+            Error::new(ErrorCode::TokenExpired, "the token runs out: the room was left; connect with a new one");
+        effects.push(emit("error", &[refusal(&error, None)]));
+        effects
     }
 
     fn on_closed(&mut self) -> Vec<Effect> {

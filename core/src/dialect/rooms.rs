@@ -229,19 +229,26 @@ impl Memberships {
         }
     }
 
-    /// Leaves every room at once (the session ended): nothing more will be reported.
+    /// Leaves every room at once (the session ended, or left the namespace). Each stays
+    /// [`Phase::Leaving`] until its room closes the membership, so that a close still on its
+    /// way cannot end a membership joined again meanwhile.
     pub fn leave_all(&mut self) -> Vec<Effect> {
-        std::mem::take(&mut self.rooms)
-            .into_iter()
-            .filter(|(_, phase)| *phase != Phase::Leaving)
-            .map(|(room, _)| Effect::Room { room, command: RoomCommand::Leave })
-            .collect()
+        let mut effects = Vec::new();
+        for (room, phase) in self.rooms.iter_mut().filter(|(_, phase)| **phase != Phase::Leaving) {
+            *phase = Phase::Leaving;
+            effects.push(Effect::Room { room: room.clone(), command: RoomCommand::Leave });
+        }
+        effects
     }
 
     /// A room's event; `None` when this session is not a member there.
     pub fn on_room<'a>(&mut self, room: &RoomId, event: RoomEvent<'a>) -> Option<Update<'a>> {
         let phase = self.rooms.get_mut(room)?;
         Some(match event {
+            // Nothing of a room being left reaches the client.
+            RoomEvent::Frame(_) if *phase == Phase::Leaving => {
+                Update::Frame { frame: RoomFrame::Other, joining: false }
+            }
             RoomEvent::Frame(text) => {
                 let frame = RoomFrame::parse(text);
                 let joining = matches!(frame, RoomFrame::Welcome { .. }) && *phase == Phase::Joining;
@@ -343,7 +350,16 @@ mod tests {
         rooms.join(&b, join_command()).unwrap();
         rooms.leave(&a).unwrap();
         let leaves = rooms.leave_all();
-        assert_eq!(leaves, vec![Effect::Room { room: b, command: RoomCommand::Leave }]);
+        assert_eq!(leaves, vec![Effect::Room { room: b.clone(), command: RoomCommand::Leave }]);
         assert_eq!(rooms.active().count(), 0);
+        // Until the room closes the membership, a join waits, and the room's frames are dropped.
+        assert_eq!(rooms.join(&b, join_command()).unwrap_err().code, ErrorCode::AlreadyJoined);
+        let message = r#"{"type":"message","room":"b","seq":1,"id":"m","event":"e","data":1,"from":{"id":"u"},"ts":1}"#;
+        assert_eq!(
+            rooms.on_room(&b, RoomEvent::Frame(message)),
+            Some(Update::Frame { frame: RoomFrame::Other, joining: false })
+        );
+        assert_eq!(rooms.on_room(&b, RoomEvent::Closed), Some(Update::Ended { asked: true }));
+        assert!(rooms.join(&b, join_command()).is_ok());
     }
 }

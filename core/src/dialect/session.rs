@@ -1,11 +1,13 @@
 //! What every Socket.IO dialect's session needs: who the client is, and emitting events.
 
+use super::rooms::Message;
 use super::Effect;
 use crate::auth::{Identity, Verifier};
 use crate::engineio::Payload;
 use crate::error::{Error, ErrorCode};
 use crate::ids::{User, UserId};
 use crate::socketio::connection::Connection;
+use crate::socketio::packet::RESERVED_EVENTS;
 use serde_json::{json, Value};
 
 /// The only namespace of the seed dialects and of `native`.
@@ -88,6 +90,18 @@ pub fn on_connect(
 pub fn emit_raw(name: &str, data_json: &str) -> Effect {
     let name = serde_json::to_string(name).expect("strings serialize");
     Effect::Send(Payload::Text(format!("2[{name},{data_json}]")))
+}
+
+/// A room's message as the event it was published under, its data the argument — unless its
+/// name is one Socket.IO reserves (`connect`, `disconnect`, …: a client would take it for its
+/// own socket's) or one of `withheld` (names the dialect itself gives meaning to): those are
+/// not passed on, so no publisher can fake them.
+pub fn pass_on(message: &Message<'_>, withheld: &[&str]) -> Vec<Effect> {
+    let name = message.event.as_str();
+    if RESERVED_EVENTS.contains(&name) || withheld.contains(&name) {
+        return Vec::new();
+    }
+    vec![emit_raw(name, message.data.get())]
 }
 
 /// The event `name` with `args`.

@@ -25,7 +25,7 @@
 //! `user-unselected-channel` for it, then leaves; the room announces the status change.
 
 use super::rooms::{Memberships, RoomFrame, Update};
-use super::session::{ack, emit, emit_raw, event_parts, on_connect, Auth};
+use super::session::{ack, emit, event_parts, on_connect, pass_on, Auth};
 use super::{Dialect, Effect, RoomCommand, RoomEvent};
 use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, UserId};
@@ -205,7 +205,7 @@ impl Workspace {
                 self.phase = Phase::Ready(Member { room, user, conn, channel: None, media: Value::Null });
                 vec![emit("auth-success", &[Value::Object(success)])]
             }
-            (RoomFrame::Message(message), Phase::Ready(_)) => vec![emit_raw(&message.event, message.data.get())],
+            (RoomFrame::Message(message), Phase::Ready(_)) => pass_on(&message, &[]),
             (RoomFrame::Status { user, status }, Phase::Ready(_)) => {
                 vec![emit("online-status-updated", &[json!({ "userId": user.id.as_str(), "onlineStatus": status })])]
             }

@@ -13,7 +13,7 @@ use std::fmt::Write;
 pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
 
 /// Event names the reference parser refuses: they mean something to the sockets themselves.
-const RESERVED_EVENTS: [&str; 6] =
+pub const RESERVED_EVENTS: [&str; 6] =
     ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
 
 /// What a packet does; the discriminant is its type digit. BINARY_EVENT (5) and BINARY_ACK (6)

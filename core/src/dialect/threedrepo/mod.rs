@@ -29,7 +29,7 @@ pub use logout::{logout_request, Logout, LOGGED_OUT_BY_ADMIN, REASON_MAX};
 pub use requests::{ROOM_NOT_FOUND, UNAUTHORISED, UNKNOWN_EVENT};
 
 use super::rooms::RoomFrame;
-use super::session::{ack, emit, emit_raw, event_parts, on_connect, Auth, NSP};
+use super::session::{ack, emit, event_parts, on_connect, pass_on, Auth, NSP};
 use super::{Dialect, Effect, RoomCommand, RoomEvent};
 use crate::auth::Identity;
 use crate::error::{Error, ErrorCode};
@@ -208,9 +208,8 @@ impl ThreeDRepo {
                 }
                 membership.joins.drain(..).map(|data| success(Action::Join, data)).collect()
             }
-            RoomFrame::Message(message) if membership.phase == Phase::Joined => {
-                vec![emit_raw(&message.event, message.data.get())]
-            }
+            // `loggedOut` comes only from the control room (an admin's logout).
+            RoomFrame::Message(message) if membership.phase == Phase::Joined => pass_on(&message, &["loggedOut"]),
             RoomFrame::Error { code, .. } if code == ErrorCode::TokenExpired.as_str() => self.log_out(EXPIRED, now),
             RoomFrame::Error { code, message, .. } => {
                 membership.told = true;
