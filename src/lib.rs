@@ -18,6 +18,9 @@
 //! here so the runtime finds them in this module.
 
 mod auth;
+mod fallback;
+mod fanout;
+mod queue;
 mod rooms;
 mod socketio;
 mod tndata;

@@ -79,6 +79,85 @@ pub struct Config {
     pub engine: EngineSettings,
     /// Which dialect speaks at which Socket.IO path.
     pub routes: RouteTable,
+    /// The notification exchange's fallback: deadlines, attempts, providers.
+    pub fallback: Fallback,
+}
+
+/// When the email / SMS fallback of a notification is due, how often a job is tried, and the
+/// providers it goes through (docs/notifications.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    /// Low urgency: email when still unread this long after delivery.
+    pub low_email_ms: i64,
+    /// Normal urgency: email when still unread this long after delivery.
+    pub normal_email_ms: i64,
+    /// High urgency: SMS (and email) when not delivered to a device this long after.
+    pub high_sms_ms: i64,
+    /// Attempts of a job before it goes to the dead-letter queue.
+    pub max_attempts: u32,
+    /// The first retry's delay; each further retry doubles it.
+    pub retry_base_seconds: u32,
+    pub email: EmailProvider,
+    pub sms: SmsProvider,
+    /// Shards of the user directory (broadcast fan-out).
+    pub directory_shards: u32,
+}
+
+/// Where emails go: an HTTPS JSON email API (Resend's shape) or Cloudflare's `send_email`
+/// binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailProvider {
+    /// `api` (HTTPS JSON, Resend's `POST /emails`) or `binding` (the `EMAIL` send_email binding).
+    pub kind: EmailKind,
+    /// Base URL of the API (`https://api.resend.com`; the local recorder in development).
+    pub api_url: String,
+    /// `EMAIL_API_KEY`, a secret; sent as `Authorization: Bearer`.
+    pub api_key: Option<String>,
+    /// The sender address.
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailKind {
+    Api,
+    Binding,
+}
+
+/// Where SMS go: Twilio's Messages API (form-encoded POST, basic auth).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsProvider {
+    /// Base URL (`https://api.twilio.com`; the local recorder in development).
+    pub api_url: String,
+    pub account_sid: String,
+    /// `TWILIO_AUTH_TOKEN`, a secret.
+    pub auth_token: Option<String>,
+    /// The sending number.
+    pub from: String,
+}
+
+impl Default for Fallback {
+    fn default() -> Self {
+        Self {
+            low_email_ms: 24 * 3600 * 1000,
+            normal_email_ms: 3600 * 1000,
+            high_sms_ms: 30 * 1000,
+            max_attempts: 5,
+            retry_base_seconds: 10,
+            email: EmailProvider {
+                kind: EmailKind::Api,
+                api_url: "https://api.resend.com".into(),
+                api_key: None,
+                from: "Herald <notifications@example.com>".into(),
+            },
+            sms: SmsProvider {
+                api_url: "https://api.twilio.com".into(),
+                account_sid: "AC00000000000000000000000000000000".into(),
+                auth_token: None,
+                from: "+15550000000".into(),
+            },
+            directory_shards: 64,
+        }
+    }
 }
 
 /// Hard bounds, so a typo cannot configure something absurd.
@@ -166,7 +245,59 @@ impl Config {
         let routes = RouteTable::parse(&get("ROUTES").unwrap_or_else(|| DEFAULT_ROUTES.into()), echo)
             .map_err(|problem| ConfigError { var: "ROUTES", problem })?;
 
-        Ok(Self { verifier, limits, retention, engine, routes })
+        let defaults = Fallback::default();
+        let email_kind = match get("EMAIL_PROVIDER").as_deref().map(str::trim) {
+            None | Some("api") => EmailKind::Api,
+            Some("binding") => EmailKind::Binding,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "EMAIL_PROVIDER",
+                    problem: format!("must be api or binding, not {other:?}"),
+                })
+            }
+        };
+        let url = |var: &'static str, default: &str| -> Result<String, ConfigError> {
+            let url = get(var).unwrap_or_else(|| default.to_owned());
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError { var, problem: format!("must be an http(s) URL, not {url:?}") });
+            }
+            Ok(url.trim_end_matches('/').to_owned())
+        };
+        let fallback = Fallback {
+            low_email_ms: number::<i64>(
+                &get,
+                "FALLBACK_LOW_EMAIL_SECONDS",
+                defaults.low_email_ms / 1000,
+                0,
+                30 * 86_400,
+            )? * 1000,
+            normal_email_ms: number::<i64>(
+                &get,
+                "FALLBACK_NORMAL_EMAIL_SECONDS",
+                defaults.normal_email_ms / 1000,
+                0,
+                30 * 86_400,
+            )? * 1000,
+            high_sms_ms: number::<i64>(&get, "FALLBACK_HIGH_SMS_SECONDS", defaults.high_sms_ms / 1000, 0, 86_400)?
+                * 1000,
+            max_attempts: number(&get, "FALLBACK_MAX_ATTEMPTS", defaults.max_attempts, 1, 100)?,
+            retry_base_seconds: number(&get, "FALLBACK_RETRY_BASE_SECONDS", defaults.retry_base_seconds, 0, 3600)?,
+            email: EmailProvider {
+                kind: email_kind,
+                api_url: url("EMAIL_API_URL", &defaults.email.api_url)?,
+                api_key: get("EMAIL_API_KEY"),
+                from: get("EMAIL_FROM").unwrap_or(defaults.email.from),
+            },
+            sms: SmsProvider {
+                api_url: url("SMS_API_URL", &defaults.sms.api_url)?,
+                account_sid: get("TWILIO_ACCOUNT_SID").unwrap_or(defaults.sms.account_sid),
+                auth_token: get("TWILIO_AUTH_TOKEN"),
+                from: get("SMS_FROM").unwrap_or(defaults.sms.from),
+            },
+            directory_shards: number(&get, "DIRECTORY_SHARDS", defaults.directory_shards, 1, 4096)?,
+        };
+
+        Ok(Self { verifier, limits, retention, engine, routes, fallback })
     }
 }
 
@@ -208,6 +339,27 @@ mod tests {
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.retention, Retention::default());
         assert_eq!(c.verifier.leeway_seconds, 30);
+        assert_eq!(c.fallback, Fallback::default());
+    }
+
+    #[test]
+    fn fallback_settings_are_read_and_checked() {
+        let c = config(&[
+            ("JWT_SECRET", SECRET),
+            ("FALLBACK_NORMAL_EMAIL_SECONDS", "2"),
+            ("EMAIL_API_URL", "http://127.0.0.1:9999/"),
+            ("EMAIL_PROVIDER", "binding"),
+        ])
+        .unwrap();
+        assert_eq!(c.fallback.normal_email_ms, 2000);
+        assert_eq!(c.fallback.email.api_url, "http://127.0.0.1:9999");
+        assert_eq!(c.fallback.email.kind, EmailKind::Binding);
+        assert_eq!(config(&[("JWT_SECRET", SECRET), ("EMAIL_PROVIDER", "pigeon")]).unwrap_err().var, "EMAIL_PROVIDER");
+        assert_eq!(config(&[("JWT_SECRET", SECRET), ("SMS_API_URL", "ftp://x")]).unwrap_err().var, "SMS_API_URL");
+        assert_eq!(
+            config(&[("JWT_SECRET", SECRET), ("FALLBACK_MAX_ATTEMPTS", "0")]).unwrap_err().var,
+            "FALLBACK_MAX_ATTEMPTS"
+        );
     }
 
     #[test]

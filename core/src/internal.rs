@@ -51,6 +51,29 @@ pub const SID: &str = "x-herald-sid";
 /// dialect to check at CONNECT.
 pub const TOKEN: &str = "x-herald-token";
 
+/// An inbox takes a notification: body [`crate::exchange::NotifyRequest`]; answered
+/// `{id, seq, duplicate?}` (or `{id, scheduled: at}` for a later `send_at`).
+pub const NOTIFY: &str = "/notify";
+/// The fallback consumer asks a job's inbox whether to send it: body [`JobKey`], answered
+/// [`JobClaim`]; then reports it sent (`JOB_DONE`) or failed (`JOB_RELEASE`, so a retry may
+/// send it).
+pub const JOB_CLAIM: &str = "/jobs/claim";
+pub const JOB_DONE: &str = "/jobs/done";
+pub const JOB_RELEASE: &str = "/jobs/release";
+
+/// A job's idempotency key, for the job calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobKey {
+    pub key: String,
+}
+
+/// Whether the consumer may send a job now: not when it was sent already, or another attempt
+/// holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobClaim {
+    pub go: bool,
+}
+
 /// Set on an Engine.IO handshake whose route lets clients in without a token.
 pub const ANONYMOUS: &str = "x-herald-anonymous";
 

@@ -26,12 +26,15 @@
 //!   over Socket.IO), the seed services' `alert`, `3drepo`, `workspace` (Socket.IO) and
 //!   `tndata` (a plain websocket the room object speaks), `echo` (conformance); the route table.
 //! - [`home`]: which home object a new session lives in (the policy), and sids.
+//! - [`exchange`]: the notification exchange: urgency, inboxes, the email / SMS fallback
+//!   policy, jobs, providers' requests, the user directory.
 
 pub mod auth;
 pub mod config;
 pub mod dialect;
 pub mod engineio;
 pub mod error;
+pub mod exchange;
 pub mod gateway;
 pub mod home;
 pub mod ids;
