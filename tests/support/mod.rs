@@ -11,6 +11,8 @@
 //!   and forgetful homes dropped.
 //! - `dialect_alert.rs`, `dialect_threedrepo.rs`, `dialect_workspace.rs`, `dialect_tndata.rs`:
 //!   each seed dialect's translation between its client's events and the rooms' frames.
+//! - `exchange_inbox.rs`: a user's inbox (notifications, marks, fallbacks decided into jobs, the
+//!   job ledger, scheduled sends) over SQLite, across reloads.
 //! - `sio.rs`: Socket.IO clients of any dialect ([`sio::Sio`]) and what they were sent, decoded.
 //! - this file: [`Harness`] (a room over a fake clock and fake connections, applying each
 //!   [`Effect`] as the Durable Object shell does and keeping what each connection received,

@@ -17,7 +17,14 @@
 //! - `providers.rs`: the HTTP requests of the email and SMS providers, built from a job.
 //! - `directory.rs`: which users exist, sharded; broadcast fan-out in batches.
 //! - `requests.rs`: the REST bodies (`send`, `multicast`, `broadcast`, `native/subscribe`,
-//!   contacts), validated.
+//!   `inbox/read`), validated; `contacts.rs`: a user's contacts and quiet hours, and their
+//!   updates.
+
+pub mod contacts;
+pub mod inbox;
+pub mod ledger;
+pub mod policy;
+pub mod requests;
 
 use crate::error::Error;
 use crate::ids::{RoomId, User, UserId};
@@ -235,7 +242,8 @@ pub struct NotifyRequest {
 /// One email or SMS to send: the body of a fallback queue message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
-    /// Unique per (user, notification, channel): `{user}/{notification id}/{channel}`. The
+    /// Unique per (user, notification, channel): `{user}/{seq}/{channel}` (the seq names the
+    /// notification in the user's inbox; ids are senders' keys and may repeat). The
     /// consumer sends at most once per key (`ledger.rs`), and passes it to providers that take
     /// an idempotency key.
     pub key: String,

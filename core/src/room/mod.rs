@@ -18,12 +18,14 @@
 //! | [`Room::history`], [`Room::presence`] | reads                                           | `history.rs` |
 //! | [`Room::mark_read`]        | a user's read mark moves forward ([`ReadMarks`])              | `reads.rs` |
 //! | [`Room::on_tndata_frame`], [`Room::tndata_history`] | tndata sockets' frames; history with read flags | `tndata.rs` |
+//! | [`Room::on_inbox_frame`]   | an inbox's connections: `received` / `read` marks, then the native protocol | `inbox.rs` |
 //!
 //! A connection may be remote: a Socket.IO session held by its home object. The room core does
 //! not tell them apart; the shell routes what is sent to remote members through [`Remotes`]
 //! (`remote.rs`).
 
 mod history;
+mod inbox;
 mod log;
 mod publish;
 mod rate;

@@ -1,0 +1,547 @@
+//! A user's inbox: what makes the room `inbox:{user}` more than a room. It sits beside the
+//! [`Room`] in the same object and keeps, in the object's SQLite (tables `inbox_*`):
+//!
+//! - the notifications (`inbox_notes`): each one's urgency, ttl and body, for pages, unread
+//!   counts and fallbacks — the room's log holds the same notification as a `message`;
+//! - the delivery marks (`inbox_marks`): delivered (a device sent `received`) and read, each
+//!   the highest seq reached, moving only forward; read implies delivered;
+//! - the fallbacks falling due (`inbox_due`: notification, channel, when) and the scheduled
+//!   sends (`inbox_scheduled`), which together set the object's alarm ([`Inbox::next_alarm`]);
+//! - contacts (`inbox_contacts`), devices (`inbox_devices`) and the job ledger (`ledger.rs`).
+//!
+//! | input | what it does |
+//! |---|---|
+//! | [`Inbox::on_notify`] | publish the notification (event `notification`) now, or keep it until `send_at`; plan its fallbacks |
+//! | [`Inbox::received`], [`Inbox::read`] | move the marks; a read is told to every connection as `{"type":"read","seq":N}` |
+//! | [`Inbox::on_alarm`] | publish scheduled sends that are due; decide each due fallback (`policy.rs`): jobs to queue, skips, deferrals |
+//! | [`Inbox::enqueued`] | a job reached the queue: its fallback is done |
+//! | [`Inbox::claim`], [`Inbox::done`], [`Inbox::release`] | the fallback consumer's calls (`ledger.rs`) |
+//! | [`Inbox::update_contacts`], [`Inbox::subscribe`], [`Inbox::page`] | contacts, devices, reads |
+
+use super::contacts::{Contacts, ContactsUpdate};
+use super::ledger::Ledger;
+use super::policy::{self, Decision, Moment, Skip};
+use super::requests::Device;
+use super::{inbox_of, Channel, Job, NotifyRequest, Opts, Urgency, INBOX_PREFIX, NOTIFICATION_EVENT};
+use crate::config::{Fallback, Retention};
+use crate::error::Error;
+use crate::ids::{RoomId, User, UserId};
+use crate::message::Draft;
+use crate::room::{Effect, Log, Room, Sql, SqlValue, StoreError};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+/// A job the alarm queued is tried again this long after, unless the queue took it (a failed
+/// queue send must not lose a fallback; a duplicate is stopped by the ledger).
+pub const REQUEUE_MS: i64 = 30_000;
+/// Devices kept per user; a new one past this replaces the oldest.
+pub const DEVICES_MAX: usize = 20;
+/// Default and largest inbox page.
+pub const PAGE_DEFAULT: usize = 20;
+pub const PAGE_MAX: usize = 100;
+/// Notifications past retention are pruned when a seq is a multiple of this.
+const PRUNE_EVERY: u64 = 64;
+
+const SCHEMA: [&str; 6] = [
+    "CREATE TABLE IF NOT EXISTS inbox_notes (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
+        urgency INTEGER NOT NULL, expires_at INTEGER, note TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS inbox_marks (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS inbox_due (seq INTEGER NOT NULL, channel TEXT NOT NULL, due INTEGER NOT NULL,
+        PRIMARY KEY (seq, channel))",
+    "CREATE TABLE IF NOT EXISTS inbox_scheduled (sender TEXT NOT NULL, id TEXT NOT NULL, due INTEGER NOT NULL,
+        request TEXT NOT NULL, PRIMARY KEY (sender, id))",
+    "CREATE TABLE IF NOT EXISTS inbox_contacts (id INTEGER PRIMARY KEY CHECK (id = 1), contacts TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS inbox_devices (id TEXT PRIMARY KEY, device TEXT NOT NULL, added INTEGER NOT NULL)",
+];
+
+pub struct Inbox<S: Sql> {
+    sql: S,
+    ledger: Ledger<S>,
+    owner: UserId,
+    deadlines: Fallback,
+    retention: Retention,
+    delivered: u64,
+    read: u64,
+    contacts: Contacts,
+}
+
+/// What an alarm asks of the shell, in order: apply `effects` (scheduled notifications going
+/// out), then send `jobs` to the fallback queue, calling [`Inbox::enqueued`] for each the queue
+/// took.
+#[derive(Debug, Default)]
+pub struct Due {
+    pub effects: Vec<Effect>,
+    pub jobs: Vec<Job>,
+    /// Fallbacks decided against, and why (for the log and the tests).
+    pub skipped: Vec<(u64, Channel, Skip)>,
+    /// What failed; the rest was done, and what failed stays due.
+    pub problems: Vec<String>,
+}
+
+/// The user whose inbox `room` is; `None` for any other room (an id that only looks like an
+/// inbox's, not written the way [`inbox_of`] writes it, included).
+pub fn owner_of(room: &RoomId) -> Option<UserId> {
+    let rest = room.as_str().strip_prefix(INBOX_PREFIX)?.strip_prefix(':')?;
+    let mut bytes = Vec::with_capacity(rest.len());
+    let mut input = rest.bytes();
+    while let Some(b) = input.next() {
+        if b == b'_' {
+            let hex = [input.next()?, input.next()?];
+            bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        } else {
+            bytes.push(b);
+        }
+    }
+    let user = UserId::parse(&String::from_utf8(bytes).ok()?).ok()?;
+    (inbox_of(&user).as_ref() == Some(room)).then_some(user)
+}
+
+fn storage(e: StoreError) -> Error {
+    Error::internal(format!("the inbox's storage failed: {e}"))
+}
+
+fn int(value: &SqlValue) -> Option<i64> {
+    match value {
+        SqlValue::Int(i) => Some(*i),
+        // Durable Object SQLite hands integers to Rust through JavaScript numbers.
+        SqlValue::Real(f) if f.fract() == 0.0 => Some(*f as i64),
+        _ => None,
+    }
+}
+
+fn text(value: &SqlValue) -> Option<&str> {
+    match value {
+        SqlValue::Text(t) => Some(t),
+        _ => None,
+    }
+}
+
+impl<S: Sql + Clone> Inbox<S> {
+    /// The inbox of `room`, its tables created when new; `None` when `room` is not an inbox.
+    pub fn open(
+        room: &RoomId,
+        deadlines: &Fallback,
+        retention: &Retention,
+        sql: S,
+    ) -> Result<Option<Self>, StoreError> {
+        let Some(owner) = owner_of(room) else { return Ok(None) };
+        for statement in SCHEMA {
+            sql.exec(statement, &[])?;
+        }
+        let mark = |name: &str| -> Result<u64, StoreError> {
+            let rows = sql.exec("SELECT seq FROM inbox_marks WHERE name = ?", &[SqlValue::Text(name.into())])?;
+            Ok(rows.first().and_then(|r| r.first()).and_then(int).unwrap_or(0) as u64)
+        };
+        let (delivered, read) = (mark("delivered")?, mark("read")?);
+        let rows = sql.exec("SELECT contacts FROM inbox_contacts WHERE id = 1", &[])?;
+        let contacts = match rows.first().and_then(|r| r.first()).and_then(text) {
+            Some(json) => serde_json::from_str(json).map_err(|e| StoreError(format!("stored contacts: {e}")))?,
+            None => Contacts::default(),
+        };
+        let ledger = Ledger::open(sql.clone())?;
+        Ok(Some(Self {
+            sql,
+            ledger,
+            owner,
+            deadlines: deadlines.clone(),
+            retention: retention.clone(),
+            delivered,
+            read,
+            contacts,
+        }))
+    }
+
+    pub fn owner(&self) -> &UserId {
+        &self.owner
+    }
+
+    pub fn contacts(&self) -> &Contacts {
+        &self.contacts
+    }
+
+    /// (delivered, read): the highest seq each reached.
+    pub fn marks(&self) -> (u64, u64) {
+        (self.delivered, self.read)
+    }
+
+    /// When the inbox needs its alarm: the earliest fallback or scheduled send.
+    pub fn next_alarm(&self) -> Result<Option<i64>, StoreError> {
+        let rows = self
+            .sql
+            .exec("SELECT MIN(due) FROM (SELECT due FROM inbox_due UNION ALL SELECT due FROM inbox_scheduled)", &[])?;
+        Ok(rows.first().and_then(|r| r.first()).and_then(int))
+    }
+
+    /// The alarm the object needs: the room's (sessions that expire) or the inbox's, whichever
+    /// is first. A failed read of the inbox's leaves the room's.
+    pub fn alarm_with<L: Log>(&self, room: &Room<L>) -> Option<i64> {
+        let inbox = self.next_alarm().unwrap_or(None);
+        match (room.alarm_at(), inbox) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Takes a notification (internal `POST /notify`): publishes it now, or keeps it for
+    /// `send_at`. Answers `{id, seq, duplicate?}` or `{id, scheduled, duplicate?}`, and the
+    /// effects of the publish. The id is the sender's idempotency key (a key the sender used
+    /// before finds the first notification and changes nothing), or `fresh_id`.
+    pub fn on_notify<L: Log>(
+        &mut self,
+        now: i64,
+        room: &mut Room<L>,
+        request: NotifyRequest,
+        fresh_id: impl FnOnce() -> String,
+    ) -> Result<(Value, Vec<Effect>), Error> {
+        let id = request.opts.idempotency_key.clone().unwrap_or_else(fresh_id);
+        let Some(at) = request.opts.send_at.filter(|&at| at > now) else {
+            return self.deliver(now, room, request, id);
+        };
+        let sender = request.from.id.as_str().to_owned();
+        if let Some(seq) = room.log_mut().find(&sender, &id).map_err(storage)? {
+            return Ok((json!({ "id": id, "seq": seq, "duplicate": true }), Vec::new()));
+        }
+        let key = [SqlValue::Text(sender), SqlValue::Text(id.clone())];
+        let rows =
+            self.sql.exec("SELECT due FROM inbox_scheduled WHERE sender = ? AND id = ?", &key).map_err(storage)?;
+        if let Some(due) = rows.first().and_then(|r| r.first()).and_then(int) {
+            return Ok((json!({ "id": id, "scheduled": due, "duplicate": true }), Vec::new()));
+        }
+        let stored = serde_json::to_string(&request).map_err(|e| Error::internal(e.to_string()))?;
+        let [sender, id_value] = key;
+        self.sql
+            .exec(
+                "INSERT INTO inbox_scheduled (sender, id, due, request) VALUES (?, ?, ?, ?)",
+                &[sender, id_value, SqlValue::Int(at), SqlValue::Text(stored)],
+            )
+            .map_err(storage)?;
+        Ok((json!({ "id": id, "scheduled": at }), Vec::new()))
+    }
+
+    /// Publishes a notification as message `id` of the inbox's room and plans its fallbacks.
+    fn deliver<L: Log>(
+        &mut self,
+        now: i64,
+        room: &mut Room<L>,
+        request: NotifyRequest,
+        id: String,
+    ) -> Result<(Value, Vec<Effect>), Error> {
+        let NotifyRequest { from, msg, opts } = request;
+        let note = json!({
+            "id": id,
+            "msg": msg,
+            "data": opts.data.clone().unwrap_or(Value::Null),
+            "urgency": opts.urgency.number(),
+            "from": from,
+        })
+        .to_string();
+        let data = RawValue::from_string(note.clone()).map_err(|e| Error::internal(e.to_string()))?;
+        let draft = Draft { event: NOTIFICATION_EVENT.to_owned(), data, key: Some(id.clone()) };
+        let (ack, effects) = room.publish(now, &from, draft, None, || id.clone())?;
+        if !ack.duplicate {
+            self.plan(now, ack.seq, &opts, &note).map_err(storage)?;
+        }
+        let answer = serde_json::to_value(&ack).map_err(|e| Error::internal(e.to_string()))?;
+        Ok((answer, effects))
+    }
+
+    /// Stores notification `seq` and the fallbacks its urgency calls for.
+    fn plan(&mut self, now: i64, seq: u64, opts: &Opts, note: &str) -> Result<(), StoreError> {
+        let expires_at = opts.ttl_ms.map(|ttl| opts.send_at.unwrap_or(now).max(0).saturating_add(ttl));
+        self.sql.exec(
+            "INSERT OR REPLACE INTO inbox_notes (seq, ts, urgency, expires_at, note) VALUES (?, ?, ?, ?, ?)",
+            &[
+                SqlValue::Int(seq as i64),
+                SqlValue::Int(now),
+                SqlValue::Int(i64::from(opts.urgency.number())),
+                expires_at.map_or(SqlValue::Null, SqlValue::Int),
+                SqlValue::Text(note.to_owned()),
+            ],
+        )?;
+        for (channel, due) in policy::plan(opts.urgency, opts.channels.as_deref(), now, &self.deadlines) {
+            self.sql.exec(
+                "INSERT OR REPLACE INTO inbox_due (seq, channel, due) VALUES (?, ?, ?)",
+                &[SqlValue::Int(seq as i64), SqlValue::Text(channel.as_str().into()), SqlValue::Int(due)],
+            )?;
+        }
+        if seq.is_multiple_of(PRUNE_EVERY) {
+            let floor = seq.saturating_sub(self.retention.max_messages) as i64;
+            let min_ts = now.saturating_sub(self.retention.max_age_ms);
+            self.sql.exec(
+                "DELETE FROM inbox_notes WHERE seq <= ? OR ts < ?",
+                &[SqlValue::Int(floor), SqlValue::Int(min_ts)],
+            )?;
+            self.sql.exec("DELETE FROM inbox_due WHERE seq NOT IN (SELECT seq FROM inbox_notes)", &[])?;
+        }
+        Ok(())
+    }
+
+    fn set_mark(&mut self, name: &str, seq: u64) -> Result<(), StoreError> {
+        self.sql.exec(
+            "INSERT OR REPLACE INTO inbox_marks (name, seq) VALUES (?, ?)",
+            &[SqlValue::Text(name.into()), SqlValue::Int(seq as i64)],
+        )?;
+        Ok(())
+    }
+
+    /// A device has every notification up to `seq` (checked against the room by the caller).
+    /// True when the mark moved.
+    pub fn received(&mut self, seq: u64) -> Result<bool, Error> {
+        if seq <= self.delivered {
+            return Ok(false);
+        }
+        self.set_mark("delivered", seq).map_err(storage)?;
+        self.delivered = seq;
+        Ok(true)
+    }
+
+    /// The user read every notification up to `seq`, which the room must have. When the mark
+    /// moves, every connection of the inbox is told (`{"type":"read","seq":N}`) so each device
+    /// clears what was read on another, and the fallbacks of what was read are dropped.
+    pub fn read<L: Log>(&mut self, room: &Room<L>, seq: u64) -> Result<Vec<Effect>, Error> {
+        if seq > room.last_seq() {
+            let message = format!("notification {seq} does not exist; the last one is {}", room.last_seq());
+            return Err(Error::invalid_field("seq", message));
+        }
+        if seq <= self.read {
+            return Ok(Vec::new());
+        }
+        self.set_mark("read", seq).map_err(storage)?;
+        self.read = seq;
+        if seq > self.delivered {
+            self.set_mark("delivered", seq).map_err(storage)?;
+            self.delivered = seq;
+        }
+        self.sql.exec("DELETE FROM inbox_due WHERE seq <= ?", &[SqlValue::Int(seq as i64)]).map_err(storage)?;
+        let text = json!({ "type": "read", "seq": seq }).to_string();
+        Ok(vec![Effect::Broadcast { text, except: None }])
+    }
+
+    /// Notifications after the read mark.
+    pub fn unread(&self) -> Result<u64, Error> {
+        let rows = self
+            .sql
+            .exec("SELECT COUNT(*) FROM inbox_notes WHERE seq > ?", &[SqlValue::Int(self.read as i64)])
+            .map_err(storage)?;
+        Ok(rows.first().and_then(|r| r.first()).and_then(int).unwrap_or(0) as u64)
+    }
+
+    /// `{last_read, unread}`: the answer to a read.
+    pub fn read_json(&self) -> Result<String, Error> {
+        Ok(json!({ "last_read": self.read, "unread": self.unread()? }).to_string())
+    }
+
+    /// A page of notifications, newest first, with seq below `before`:
+    /// `{unread, last_read, notifications: [{seq, ts, state, id, msg, data, urgency, from}], next}`
+    /// where `state` is `sent`, `delivered` or `read`, and `next` is the `before` of the next
+    /// page (`null` at the oldest).
+    pub fn page(&self, before: Option<u64>, limit: usize) -> Result<String, Error> {
+        let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
+        let rows = self
+            .sql
+            .exec(
+                "SELECT seq, ts, note FROM inbox_notes WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+                &[SqlValue::Int(before), SqlValue::Int(limit as i64 + 1)],
+            )
+            .map_err(storage)?;
+        let more = rows.len() > limit;
+        let mut notifications = Vec::new();
+        for row in rows.iter().take(limit) {
+            let (Some(seq), Some(ts), Some(note)) = (int(&row[0]), int(&row[1]), text(&row[2])) else {
+                return Err(storage(StoreError("an inbox_notes row has the wrong columns".into())));
+            };
+            let mut item: Value = serde_json::from_str(note).map_err(|e| Error::internal(e.to_string()))?;
+            let seq = seq as u64;
+            let state = match seq {
+                s if s <= self.read => "read",
+                s if s <= self.delivered => "delivered",
+                _ => "sent",
+            };
+            item["seq"] = json!(seq);
+            item["ts"] = json!(ts);
+            item["state"] = json!(state);
+            notifications.push(item);
+        }
+        let next = if more { notifications.last().map(|n| n["seq"].clone()) } else { None };
+        let answer = json!({
+            "unread": self.unread()?,
+            "last_read": self.read,
+            "notifications": notifications,
+            "next": next,
+        });
+        Ok(answer.to_string())
+    }
+
+    /// Applies a contacts update and answers the contacts.
+    pub fn update_contacts(&mut self, update: ContactsUpdate) -> Result<String, Error> {
+        let mut contacts = self.contacts.clone();
+        contacts.apply(update);
+        let stored = serde_json::to_string(&contacts).map_err(|e| Error::internal(e.to_string()))?;
+        self.sql
+            .exec("INSERT OR REPLACE INTO inbox_contacts (id, contacts) VALUES (1, ?)", &[SqlValue::Text(stored)])
+            .map_err(storage)?;
+        self.contacts = contacts;
+        Ok(self.contacts.to_json())
+    }
+
+    /// Keeps `device` (again: it replaces the one with its id); past [`DEVICES_MAX`], the
+    /// oldest goes.
+    pub fn subscribe(&mut self, now: i64, device: &Device) -> Result<(), Error> {
+        let stored = serde_json::to_string(device).map_err(|e| Error::internal(e.to_string()))?;
+        let params = [SqlValue::Text(device.id().to_owned()), SqlValue::Text(stored), SqlValue::Int(now)];
+        self.sql
+            .exec("INSERT OR REPLACE INTO inbox_devices (id, device, added) VALUES (?, ?, ?)", &params)
+            .map_err(storage)?;
+        self.sql
+            .exec(
+                "DELETE FROM inbox_devices WHERE id NOT IN
+                 (SELECT id FROM inbox_devices ORDER BY added DESC, id LIMIT ?)",
+                &[SqlValue::Int(DEVICES_MAX as i64)],
+            )
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    /// The user's devices, newest first.
+    pub fn devices(&self) -> Result<Vec<Device>, Error> {
+        let rows = self.sql.exec("SELECT device FROM inbox_devices ORDER BY added DESC, id", &[]).map_err(storage)?;
+        rows.iter()
+            .map(|r| {
+                let json = r.first().and_then(text).unwrap_or_default();
+                serde_json::from_str(json).map_err(|e| Error::internal(format!("a stored device: {e}")))
+            })
+            .collect()
+    }
+
+    /// The alarm fired at `now`: scheduled sends that are due go out, then each fallback that is
+    /// due is decided. See [`Due`] for what the shell does with the answer.
+    pub fn on_alarm<L: Log>(&mut self, now: i64, room: &mut Room<L>) -> Due {
+        let mut due = Due::default();
+        if let Err(e) = self.send_scheduled(now, room, &mut due) {
+            due.problems.push(format!("scheduled sends: {e}"));
+        }
+        if let Err(e) = self.escalate(now, room, &mut due) {
+            due.problems.push(format!("fallbacks: {e}"));
+        }
+        due
+    }
+
+    fn send_scheduled<L: Log>(&mut self, now: i64, room: &mut Room<L>, due: &mut Due) -> Result<(), Error> {
+        let rows = self
+            .sql
+            .exec(
+                "SELECT sender, id, request FROM inbox_scheduled WHERE due <= ? ORDER BY due, sender, id",
+                &[SqlValue::Int(now)],
+            )
+            .map_err(storage)?;
+        for row in rows {
+            let [SqlValue::Text(sender), SqlValue::Text(id), SqlValue::Text(request)] = row.as_slice() else {
+                return Err(storage(StoreError("an inbox_scheduled row has the wrong columns".into())));
+            };
+            let request: NotifyRequest =
+                serde_json::from_str(request).map_err(|e| Error::internal(format!("a stored send: {e}")))?;
+            let (_, effects) = self.deliver(now, room, request, id.clone())?;
+            due.effects.extend(effects);
+            let key = [SqlValue::Text(sender.clone()), SqlValue::Text(id.clone())];
+            self.sql.exec("DELETE FROM inbox_scheduled WHERE sender = ? AND id = ?", &key).map_err(storage)?;
+        }
+        Ok(())
+    }
+
+    fn escalate<L: Log>(&mut self, now: i64, room: &Room<L>, due: &mut Due) -> Result<(), Error> {
+        let rows = self
+            .sql
+            .exec(
+                "SELECT d.seq, d.channel, n.urgency, n.expires_at, n.note FROM inbox_due d
+                 LEFT JOIN inbox_notes n ON n.seq = d.seq WHERE d.due <= ? ORDER BY d.due, d.seq, d.channel",
+                &[SqlValue::Int(now)],
+            )
+            .map_err(storage)?;
+        let online = room.presence().iter().any(|user| user.id == self.owner);
+        for row in rows {
+            let (Some(seq), Some(channel)) = (int(&row[0]), text(&row[1]).and_then(Channel::parse)) else {
+                return Err(storage(StoreError("an inbox_due row has the wrong columns".into())));
+            };
+            let seq = seq as u64;
+            let where_ = [SqlValue::Int(seq as i64), SqlValue::Text(channel.as_str().into())];
+            let note = text(&row[4]).and_then(|n| serde_json::from_str::<Value>(n).ok());
+            let urgency = int(&row[2]).and_then(|n| Urgency::parse(&json!(n)).ok());
+            let (Some(note), Some(urgency)) = (note, urgency) else {
+                // Its notification is past retention: nothing left to send.
+                self.sql.exec("DELETE FROM inbox_due WHERE seq = ? AND channel = ?", &where_).map_err(storage)?;
+                continue;
+            };
+            let moment = Moment {
+                now,
+                online,
+                delivered: seq <= self.delivered,
+                read: seq <= self.read,
+                expires_at: int(&row[3]),
+            };
+            match policy::decide(urgency, channel, &moment, &self.contacts) {
+                Decision::Send { to } => {
+                    let job = self.job(seq, channel, to, &note);
+                    self.ledger.queued(&job.key, seq).map_err(storage)?;
+                    let retry = [SqlValue::Int(now + REQUEUE_MS), where_[0].clone(), where_[1].clone()];
+                    self.sql
+                        .exec("UPDATE inbox_due SET due = ? WHERE seq = ? AND channel = ?", &retry)
+                        .map_err(storage)?;
+                    due.jobs.push(job);
+                }
+                Decision::Skip(why) => {
+                    self.sql.exec("DELETE FROM inbox_due WHERE seq = ? AND channel = ?", &where_).map_err(storage)?;
+                    due.skipped.push((seq, channel, why));
+                }
+                Decision::Defer { until } => {
+                    let later = [SqlValue::Int(until), where_[0].clone(), where_[1].clone()];
+                    self.sql
+                        .exec("UPDATE inbox_due SET due = ? WHERE seq = ? AND channel = ?", &later)
+                        .map_err(storage)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The job for notification `seq` through `channel`: the email's subject names the sender,
+    /// its text (and an SMS's) is the notification's `msg`.
+    fn job(&self, seq: u64, channel: Channel, to: String, note: &Value) -> Job {
+        let id = note["id"].as_str().unwrap_or_default().to_owned();
+        let from: Option<User> = serde_json::from_value(note["from"].clone()).ok();
+        let sender = from.map(|u| u.name.unwrap_or_else(|| u.id.as_str().to_owned())).unwrap_or_default();
+        Job {
+            // The seq, not the id, names the notification: ids are keys of their senders, and two
+            // senders may use the same one.
+            key: format!("{}/{}/{}", self.owner, seq, channel.as_str()),
+            user: self.owner.clone(),
+            channel,
+            to,
+            seq,
+            notification: id,
+            subject: format!("Notification from {sender}"),
+            text: note["msg"].as_str().unwrap_or_default().to_owned(),
+        }
+    }
+
+    /// The queue took `job`: its fallback is done.
+    pub fn enqueued(&mut self, job: &Job) -> Result<(), Error> {
+        let where_ = [SqlValue::Int(job.seq as i64), SqlValue::Text(job.channel.as_str().into())];
+        self.sql.exec("DELETE FROM inbox_due WHERE seq = ? AND channel = ?", &where_).map_err(storage)?;
+        Ok(())
+    }
+
+    /// The fallback consumer asks whether to send job `key` now (`ledger.rs`).
+    pub fn claim(&self, now: i64, key: &str) -> Result<bool, Error> {
+        self.ledger.claim(now, key, self.read).map_err(storage)
+    }
+
+    /// The provider took job `key`.
+    pub fn done(&self, key: &str) -> Result<(), Error> {
+        self.ledger.done(key).map_err(storage)
+    }
+
+    /// The attempt holding job `key` failed.
+    pub fn release(&self, key: &str) -> Result<(), Error> {
+        self.ledger.release(key).map_err(storage)
+    }
+}

@@ -1,0 +1,241 @@
+//! The urgency policy: which fallback channel of a notification is due when, and, when it falls
+//! due, whether to send it, skip it (and why) or wait for the end of the user's quiet hours.
+//!
+//! | urgency | planned when sent | sent at the deadline unless |
+//! |---|---|---|
+//! | very-low | nothing | — |
+//! | low | email after `FALLBACK_LOW_EMAIL_SECONDS` | read; delivered to a device *and* the user online now (they have it open); quiet hours (waits for their end) |
+//! | normal | email after `FALLBACK_NORMAL_EMAIL_SECONDS` | the same |
+//! | high | SMS and email after `FALLBACK_HIGH_SMS_SECONDS` | read or delivered to a device; quiet hours do not apply |
+//!
+//! Whatever the urgency, a channel is skipped when the notification's ttl has run out, the user
+//! turned the channel off, or gave no address for it; `opts.channels` narrows the plan when the
+//! notification is sent.
+
+use super::contacts::Contacts;
+use super::{Channel, Urgency};
+use crate::config::Fallback;
+
+/// The fallbacks to plan for a notification sent at `sent_at`: each channel and when it falls
+/// due. `allowed` is the send's `opts.channels` (`None`: every channel the urgency uses).
+pub fn plan(urgency: Urgency, allowed: Option<&[Channel]>, sent_at: i64, deadlines: &Fallback) -> Vec<(Channel, i64)> {
+    let planned: &[(Channel, i64)] = match urgency {
+        Urgency::VeryLow => &[],
+        Urgency::Low => &[(Channel::Email, deadlines.low_email_ms)],
+        Urgency::Normal => &[(Channel::Email, deadlines.normal_email_ms)],
+        Urgency::High => &[(Channel::Sms, deadlines.high_sms_ms), (Channel::Email, deadlines.high_sms_ms)],
+    };
+    planned
+        .iter()
+        .filter(|(channel, _)| allowed.is_none_or(|list| list.contains(channel)))
+        .map(|&(channel, after)| (channel, sent_at.saturating_add(after)))
+        .collect()
+}
+
+/// What the inbox knows of a notification when one of its fallbacks falls due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moment {
+    pub now: i64,
+    /// The user has a connection to their inbox now.
+    pub online: bool,
+    /// A device acknowledged the notification (`received`), or it was read.
+    pub delivered: bool,
+    pub read: bool,
+    /// When the notification stops being worth a fallback (its ttl), if it has one.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Send through the channel to this address.
+    Send { to: String },
+    /// Do not send, ever.
+    Skip(Skip),
+    /// Ask again at `until` (the end of the user's quiet hours).
+    Defer { until: i64 },
+}
+
+/// Why a fallback is not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// very-low urgency never leaves Herald.
+    RealtimeOnly,
+    Read,
+    /// high urgency: a device acknowledged it in time.
+    Delivered,
+    /// low / normal: a device has it and the user is connected now.
+    SeenOnline,
+    /// The notification's ttl ran out.
+    Expired,
+    /// The user does not accept this channel.
+    TurnedOff,
+    /// The user gave no address for this channel.
+    NoAddress,
+}
+
+impl Skip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RealtimeOnly => "realtime_only",
+            Self::Read => "read",
+            Self::Delivered => "delivered",
+            Self::SeenOnline => "seen_online",
+            Self::Expired => "expired",
+            Self::TurnedOff => "turned_off",
+            Self::NoAddress => "no_address",
+        }
+    }
+}
+
+/// The fallback of a notification of `urgency` through `channel` falls due at `moment`.
+pub fn decide(urgency: Urgency, channel: Channel, moment: &Moment, contacts: &Contacts) -> Decision {
+    let skip = |why| Decision::Skip(why);
+    if urgency == Urgency::VeryLow {
+        return skip(Skip::RealtimeOnly);
+    }
+    if moment.read {
+        return skip(Skip::Read);
+    }
+    if moment.expires_at.is_some_and(|at| moment.now >= at) {
+        return skip(Skip::Expired);
+    }
+    if !contacts.accepts(channel) {
+        return skip(Skip::TurnedOff);
+    }
+    let Some(to) = contacts.address(channel) else { return skip(Skip::NoAddress) };
+    if urgency == Urgency::High {
+        return if moment.delivered { skip(Skip::Delivered) } else { Decision::Send { to: to.to_owned() } };
+    }
+    if moment.delivered && moment.online {
+        return skip(Skip::SeenOnline);
+    }
+    match contacts.quiet_hours.filter(|quiet| quiet.contains(moment.now)) {
+        Some(quiet) => Decision::Defer { until: quiet.end_after(moment.now) },
+        None => Decision::Send { to: to.to_owned() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::contacts::QuietHours;
+
+    /// 2026-11-02 00:00 UTC.
+    const MIDNIGHT: i64 = 1_793_577_600_000;
+    const HOUR: i64 = 3_600_000;
+    const EMAIL: &str = "bob@example.com";
+    const PHONE: &str = "+447700900123";
+
+    fn contacts() -> Contacts {
+        Contacts {
+            email: Some(EMAIL.into()),
+            phone: Some(PHONE.into()),
+            // 22:00 to 07:00 UTC.
+            quiet_hours: Some(QuietHours { start: 22 * 60, end: 7 * 60, utc_offset_minutes: 0 }),
+            channels: None,
+        }
+    }
+
+    #[test]
+    fn each_urgency_plans_its_channels_after_its_deadline() {
+        let deadlines = Fallback { low_email_ms: 500, normal_email_ms: 50, high_sms_ms: 5, ..Fallback::default() };
+        assert_eq!(plan(Urgency::VeryLow, None, 1000, &deadlines), vec![]);
+        assert_eq!(plan(Urgency::Low, None, 1000, &deadlines), vec![(Channel::Email, 1500)]);
+        assert_eq!(plan(Urgency::Normal, None, 1000, &deadlines), vec![(Channel::Email, 1050)]);
+        assert_eq!(plan(Urgency::High, None, 1000, &deadlines), vec![(Channel::Sms, 1005), (Channel::Email, 1005)]);
+        assert_eq!(plan(Urgency::High, Some(&[Channel::Email]), 1000, &deadlines), vec![(Channel::Email, 1005)]);
+        assert_eq!(plan(Urgency::Normal, Some(&[]), 1000, &deadlines), vec![], "[] is realtime only");
+        assert_eq!(plan(Urgency::Normal, Some(&[Channel::Sms]), 1000, &deadlines), vec![]);
+    }
+
+    /// Every urgency × online / offline × delivered (acked) or not × read or not × in quiet
+    /// hours or not, for each channel: the whole table, written out.
+    #[test]
+    fn the_urgency_table() {
+        use Decision::{Defer, Send};
+        let send = |to: &str| Send { to: to.into() };
+        let (day, night) = (MIDNIGHT + 12 * HOUR, MIDNIGHT + 23 * HOUR);
+        let morning = MIDNIGHT + 31 * HOUR;
+        for urgency in Urgency::ALL {
+            for channel in Channel::ALL {
+                for online in [false, true] {
+                    for delivered in [false, true] {
+                        for read in [false, true] {
+                            for quiet in [false, true] {
+                                let now = if quiet { night } else { day };
+                                let moment =
+                                    Moment { now, online, delivered: delivered || read, read, expires_at: None };
+                                let to = match channel {
+                                    Channel::Email => EMAIL,
+                                    Channel::Sms => PHONE,
+                                };
+                                let expected = match urgency {
+                                    Urgency::VeryLow => Decision::Skip(Skip::RealtimeOnly),
+                                    _ if read => Decision::Skip(Skip::Read),
+                                    Urgency::High if delivered => Decision::Skip(Skip::Delivered),
+                                    Urgency::High => send(to),
+                                    _ if delivered && online => Decision::Skip(Skip::SeenOnline),
+                                    _ if quiet => Defer { until: morning },
+                                    _ => send(to),
+                                };
+                                let case = format!(
+                                    "{urgency} {channel:?} online={online} delivered={delivered} read={read} quiet={quiet}"
+                                );
+                                assert_eq!(decide(urgency, channel, &moment, &contacts()), expected, "{case}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_few_rows_of_the_table_spelled_out() {
+        let at = |now, online, delivered, read| Moment { now, online, delivered, read, expires_at: None };
+        let noon = MIDNIGHT + 12 * HOUR;
+        let email = Decision::Send { to: EMAIL.into() };
+        // Offline, never acked: normal and low email, high texts and emails.
+        assert_eq!(decide(Urgency::Normal, Channel::Email, &at(noon, false, false, false), &contacts()), email);
+        assert_eq!(
+            decide(Urgency::High, Channel::Sms, &at(noon, false, false, false), &contacts()),
+            Decision::Send { to: PHONE.into() }
+        );
+        // Online and acked but unread: they have it open, no email.
+        assert_eq!(
+            decide(Urgency::Normal, Channel::Email, &at(noon, true, true, false), &contacts()),
+            Decision::Skip(Skip::SeenOnline)
+        );
+        // Acked on a device that went away: the email still goes.
+        assert_eq!(decide(Urgency::Low, Channel::Email, &at(noon, false, true, false), &contacts()), email);
+        // Online but never acked (a client that cannot ack): the email still goes.
+        assert_eq!(decide(Urgency::Low, Channel::Email, &at(noon, true, false, false), &contacts()), email);
+        // High at 03:00: quiet hours do not hold it back.
+        let night = MIDNIGHT + 3 * HOUR;
+        assert_eq!(
+            decide(Urgency::High, Channel::Sms, &at(night, false, false, false), &contacts()),
+            Decision::Send { to: PHONE.into() }
+        );
+        assert_eq!(
+            decide(Urgency::Normal, Channel::Email, &at(night, false, false, false), &contacts()),
+            Decision::Defer { until: MIDNIGHT + 7 * HOUR }
+        );
+    }
+
+    #[test]
+    fn ttl_preferences_and_addresses_skip_a_channel_whatever_the_urgency() {
+        let noon = MIDNIGHT + 12 * HOUR;
+        let moment = Moment { now: noon, online: false, delivered: false, read: false, expires_at: Some(noon) };
+        for urgency in [Urgency::Low, Urgency::Normal, Urgency::High] {
+            assert_eq!(decide(urgency, Channel::Email, &moment, &contacts()), Decision::Skip(Skip::Expired));
+            let alive = Moment { expires_at: Some(noon + 1), ..moment };
+            let no_email = Contacts { channels: Some(vec![Channel::Sms]), ..contacts() };
+            assert_eq!(decide(urgency, Channel::Email, &alive, &no_email), Decision::Skip(Skip::TurnedOff));
+            let no_address = Contacts { email: None, ..contacts() };
+            assert_eq!(decide(urgency, Channel::Email, &alive, &no_address), Decision::Skip(Skip::NoAddress));
+            // A read notification is never sent, even to someone with every address.
+            let read = Moment { read: true, delivered: true, ..alive };
+            assert_eq!(decide(urgency, Channel::Email, &read, &contacts()), Decision::Skip(Skip::Read));
+        }
+    }
+}
