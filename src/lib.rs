@@ -9,6 +9,8 @@
 //! - [`auth`]: the token from the request, verified into an identity.
 //! - [`rooms`]: `/v1/rooms/{room}/…`: websocket upgrade, publish, history, presence.
 //! - [`users`]: `/v1/users/{user}/logout`: an admin logs a user's 3drepo sessions out.
+//! - [`notify`]: the exchange's calls about a user's inbox: `send`, `native/subscribe`,
+//!   contacts, the inbox's page and read mark.
 //! - [`socketio`]: the Socket.IO / Engine.IO paths of the route table, handed to each
 //!   session's home object.
 //! - [`tndata`]: tndata's `/chat/{user}/` websocket (the route table's `{user}` route) and
@@ -20,6 +22,7 @@
 mod auth;
 mod fallback;
 mod fanout;
+mod notify;
 mod queue;
 mod rooms;
 mod socketio;
@@ -52,6 +55,11 @@ async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error>
             let config = config(env)?;
             let caller = auth::authenticate(&req, &url, config, now_ms())?;
             users::logout(env, &mut req, &caller, user, config).await
+        }
+        Ok(Route::Notify(route)) => {
+            let (mut req, config) = (req, config(env)?);
+            let caller = auth::authenticate(&req, &url, config, now_ms())?;
+            notify::handle(&mut req, env, &url, &caller, route, config).await
         }
         // Socket.IO paths are configuration: the route table is consulted for what the fixed
         // routes do not name.

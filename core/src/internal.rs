@@ -13,6 +13,9 @@
 //! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`TOKEN`]? when the handshake carried one, [`ANONYMOUS`]? when its route allows it |
 //! | `POST /members` (home → room) | body [`MemberBatch`]: joins, frames and leaves of remote members, in order |
 //! | `POST /deliver` (room → home) | body [`Delivery`]; answered with [`DeliveryAnswer`] |
+//! | `POST /notify` (an inbox)     | body [`crate::exchange::NotifyRequest`] ([`NOTIFY`])       |
+//! | `POST /jobs/claim`, `/jobs/done`, `/jobs/release` (an inbox) | body [`JobKey`]; a claim is answered [`JobClaim`] |
+//! | `GET`/`PUT /inbox/contacts`, `POST /inbox/devices`, `GET /inbox/page`, `POST /inbox/read` (an inbox) | the REST bodies, already valid (`docs/notifications.md`) |
 //!
 //! A room is the object itself: it knows its id from its name (`room:{id}`). A Socket.IO
 //! session's object is its home (`home:{id}`, see [`crate::home`]). Homes and rooms call each
@@ -60,6 +63,15 @@ pub const NOTIFY: &str = "/notify";
 pub const JOB_CLAIM: &str = "/jobs/claim";
 pub const JOB_DONE: &str = "/jobs/done";
 pub const JOB_RELEASE: &str = "/jobs/release";
+
+/// An inbox's contacts: `GET` answers them, `PUT` takes a contacts update.
+pub const INBOX_CONTACTS: &str = "/inbox/contacts";
+/// An inbox keeps a device (body [`crate::exchange::requests::Device`]).
+pub const INBOX_DEVICES: &str = "/inbox/devices";
+/// A page of an inbox's notifications: query `before`?, `limit`.
+pub const INBOX_PAGE: &str = "/inbox/page";
+/// An inbox's read mark moves: body `{seq}`.
+pub const INBOX_READ: &str = "/inbox/read";
 
 /// A job's idempotency key, for the job calls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,11 @@
 //! | GET    | `/v1/rooms/{room}/presence`   | [`Route::Room`] [`RoomRoute::Presence`] |
 //! | GET    | `/api/chat/{user}/`           | [`Route::ChatHistory`] (tndata)       |
 //! | POST   | `/v1/users/{user}/logout`     | [`Route::Logout`] (admin)             |
+//! | POST   | `/api/v1/send`                | [`Route::Notify`] [`NotifyRoute::Send`] |
+//! | POST   | `/api/v1/native/subscribe`    | [`Route::Notify`] [`NotifyRoute::Subscribe`] |
+//! | GET, PUT | `/api/v1/users/{uid}/contacts` | [`Route::Notify`] [`NotifyRoute::Contacts`] |
+//! | GET    | `/api/v1/inbox`               | [`Route::Notify`] [`NotifyRoute::Inbox`] |
+//! | POST   | `/api/v1/inbox/read`          | [`Route::Notify`] [`NotifyRoute::InboxRead`] |
 
 use crate::dialect::routes::percent_decode;
 use crate::error::{Error, ErrorCode};
@@ -25,6 +30,22 @@ pub enum Route {
     ChatHistory(String),
     /// Logs a user's sessions out (an admin token is needed).
     Logout(UserId),
+    /// The notification exchange's calls about one user's inbox (docs/notifications.md).
+    Notify(NotifyRoute),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyRoute {
+    /// A notification to one user.
+    Send,
+    /// The caller's device for native push.
+    Subscribe,
+    /// A user's contacts: read (`put` false) or updated.
+    Contacts { user: UserId, put: bool },
+    /// A page of the caller's notifications.
+    Inbox,
+    /// The caller read up to a seq.
+    InboxRead,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,15 +82,29 @@ impl Route {
             }
             ["v1", "users", user, "logout"] => {
                 allow(&method, &["POST"])?;
-                let user = percent_decode(user)
-                    .ok_or_else(|| "is not percent-encoded UTF-8".to_owned())
-                    .and_then(|user| UserId::parse(&user))
-                    .map_err(|why| Error::invalid_field("user", format!("(the path's user id) {why}")))?;
-                Ok(Self::Logout(user))
+                Ok(Self::Logout(path_user(user)?))
             }
+            ["api", "v1", "send"] => allow(&method, &["POST"]).map(|_| Self::Notify(NotifyRoute::Send)),
+            ["api", "v1", "native", "subscribe"] => {
+                allow(&method, &["POST"]).map(|_| Self::Notify(NotifyRoute::Subscribe))
+            }
+            ["api", "v1", "users", user, "contacts"] => {
+                let put = allow(&method, &["GET", "PUT"])? == "PUT";
+                Ok(Self::Notify(NotifyRoute::Contacts { user: path_user(user)?, put }))
+            }
+            ["api", "v1", "inbox"] => allow(&method, &["GET"]).map(|_| Self::Notify(NotifyRoute::Inbox)),
+            ["api", "v1", "inbox", "read"] => allow(&method, &["POST"]).map(|_| Self::Notify(NotifyRoute::InboxRead)),
             _ => Err(Error::new(ErrorCode::NotFound, format!("no route {method} {path}; see docs/api.md"))),
         }
     }
+}
+
+/// A user id from a path segment, percent-encoded.
+fn path_user(segment: &str) -> Result<UserId, Error> {
+    percent_decode(segment)
+        .ok_or_else(|| "is not percent-encoded UTF-8".to_owned())
+        .and_then(|user| UserId::parse(&user))
+        .map_err(|why| Error::invalid_field("user", format!("(the path's user id) {why}")))
 }
 
 fn allow<'a>(method: &'a str, allowed: &[&str]) -> Result<&'a str, Error> {
@@ -115,6 +150,30 @@ mod tests {
             assert_eq!(error.code, ErrorCode::InvalidField, "{bad}");
             assert_eq!(error.details.unwrap()["field"], "user", "{bad}");
         }
+    }
+
+    #[test]
+    fn the_exchanges_inbox_routes_parse_with_their_methods() {
+        let notify = |method, path| {
+            Route::parse(method, path).map(|r| match r {
+                Route::Notify(route) => route,
+                other => panic!("{other:?}"),
+            })
+        };
+        assert_eq!(notify("POST", "/api/v1/send"), Ok(NotifyRoute::Send));
+        assert_eq!(notify("POST", "/api/v1/native/subscribe"), Ok(NotifyRoute::Subscribe));
+        assert_eq!(notify("GET", "/api/v1/inbox"), Ok(NotifyRoute::Inbox));
+        assert_eq!(notify("POST", "/api/v1/inbox/read"), Ok(NotifyRoute::InboxRead));
+        let bob = UserId::parse("bob@x").unwrap();
+        assert_eq!(
+            notify("PUT", "/api/v1/users/bob%40x/contacts"),
+            Ok(NotifyRoute::Contacts { user: bob.clone(), put: true })
+        );
+        assert_eq!(notify("GET", "/api/v1/users/bob@x/contacts"), Ok(NotifyRoute::Contacts { user: bob, put: false }));
+        assert_eq!(notify("GET", "/api/v1/send").unwrap_err().code, ErrorCode::MethodNotAllowed);
+        assert_eq!(notify("POST", "/api/v1/inbox").unwrap_err().code, ErrorCode::MethodNotAllowed);
+        assert_eq!(notify("POST", "/api/v1/users/a/contacts").unwrap_err().code, ErrorCode::MethodNotAllowed);
+        assert_eq!(notify("PUT", "/api/v1/users/%FF/contacts").unwrap_err().code, ErrorCode::InvalidField);
     }
 
     #[test]

@@ -20,6 +20,14 @@
 //!
 //! Each connection's activity (status and focus, [`ActivityRows`]) is kept in SQLite too,
 //! written for every `Remember` effect and restored on load.
+//!
+//! A user's inbox (`inbox:{user}`) is this object too, with an [`Inbox`] loaded beside the
+//! room: its internal routes, its frames (`received`, `read`) and its share of the alarm are
+//! in [`inbox`].
+
+// The inbox's side of this object, working on its state (`durable_objects/src/inbox.rs`).
+#[path = "inbox.rs"]
+mod inbox;
 
 use crate::home::Home;
 use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param};
@@ -28,6 +36,7 @@ use crate::sql::DurableSql;
 use herald_core::dialect::tndata::{self, Translation};
 use herald_core::dialect::DialectKind;
 use herald_core::error::{close, Error, ErrorCode};
+use herald_core::exchange::inbox::Inbox;
 use herald_core::home;
 use herald_core::ids::{ConnId, RoomId, User};
 use herald_core::internal::{self as api, Delivery, DeliveryAnswer, MemberBatch, PublishRequest};
@@ -58,6 +67,8 @@ struct Loaded {
     /// The sockets that speak tndata rather than the native protocol.
     tndata: HashSet<ConnId>,
     activity: ActivityRows<DurableSql>,
+    /// The inbox, when this room is a user's (`inbox:{user}`).
+    inbox: Option<Inbox<DurableSql>>,
 }
 
 /// The loaded room, shared with the delivery tasks.
@@ -108,7 +119,10 @@ impl Loaded {
                         let _ = ws.close(Some(code), Some(reason));
                     }
                 }
-                Effect::SetAlarm { at } => alarm = Some(at),
+                // The object's one alarm also serves the inbox: the earlier of the two.
+                Effect::SetAlarm { at } => {
+                    alarm = Some(self.inbox.as_ref().and_then(|inbox| inbox.alarm_with(&self.room)).unwrap_or(at))
+                }
                 Effect::Remember { conn, activity } => {
                     // A failed write only loses the activity if the room hibernates before the
                     // connection sets it again.
@@ -227,13 +241,15 @@ impl DurableObject for RoomObject {
             (worker::Method::Get, api::READS) => self.read_marks(),
             (_, api::ENGINE) => self.home.handle(&mut req).await,
             (worker::Method::Post, api::DELIVER) => self.home.deliver(&mut req).await,
+            (method, path) if inbox::serves(path) => self.inbox_request(method, &mut req).await,
             _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path}"))),
         };
         Ok(answer.unwrap_or_else(|e| respond::error(&e)))
     }
 
-    /// Ends the sessions whose token expired. (Under local workerd a socket closed from an alarm
-    /// finishes its TCP teardown only ~10 s later; the client has the close frame at once.)
+    /// Ends the sessions whose token expired, then runs an inbox's fallbacks and scheduled
+    /// sends. (Under local workerd a socket closed from an alarm finishes its TCP teardown only
+    /// ~10 s later; the client has the close frame at once.)
     async fn alarm(&self) -> Result<Response> {
         let now = now_ms();
         let alarm = self.with_room(|loaded| {
@@ -241,7 +257,10 @@ impl DurableObject for RoomObject {
             loaded.apply(effects)
         });
         match alarm {
-            Ok(alarm) => self.set_alarm(alarm).await,
+            Ok(alarm) => {
+                let alarm = self.inbox_alarm(now, alarm).await;
+                self.set_alarm(alarm).await
+            }
             Err(e) => worker::console_error!("room alarm: {e}"),
         }
         Response::ok("")
@@ -254,6 +273,10 @@ impl DurableObject for RoomObject {
             let effects = match message {
                 WebSocketIncomingMessage::String(text) if loaded.tndata.contains(&conn) => {
                     loaded.room.on_tndata_frame(now, &conn, &text, &mut loaded.reads, fresh_id)
+                }
+                WebSocketIncomingMessage::String(text) if loaded.inbox.is_some() => {
+                    let Loaded { room, inbox, .. } = &mut *loaded;
+                    room.on_inbox_frame(now, &conn, &text, inbox.as_mut().expect("checked"), fresh_id)
                 }
                 WebSocketIncomingMessage::String(text) => loaded.room.on_frame(now, &conn, &text, fresh_id),
                 WebSocketIncomingMessage::Binary(bytes) => loaded.room.on_binary(&conn, bytes.len()),
@@ -310,6 +333,8 @@ impl RoomObject {
             .map_err(|e| Error::internal(format!("could not read the room's read marks: {e}")))?;
         let activity = ActivityRows::open(DurableSql(self.state.storage().sql()))
             .map_err(|e| Error::internal(format!("could not open the room's activity: {e}")))?;
+        let inbox = Inbox::open(&id, &config.fallback, &config.retention, DurableSql(self.state.storage().sql()))
+            .map_err(|e| Error::internal(format!("could not open the inbox: {e}")))?;
         let mut room = Room::load(id, config.limits.clone(), config.retention.clone(), log)
             .map_err(|e| Error::internal(format!("could not load the room: {e}")))?;
         let now = now_ms();
@@ -346,7 +371,7 @@ impl RoomObject {
             remotes.len(),
             room.last_seq()
         );
-        Ok(Loaded { room, sockets, remotes, members, reads, tndata, activity })
+        Ok(Loaded { room, sockets, remotes, members, reads, tndata, activity, inbox })
     }
 
     async fn set_alarm(&self, at: Option<i64>) {

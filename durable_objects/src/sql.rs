@@ -4,6 +4,7 @@
 use herald_core::room::{Sql, SqlValue, StoreError};
 use worker::{SqlStorage, SqlStorageValue};
 
+#[derive(Clone)]
 pub struct DurableSql(pub SqlStorage);
 
 impl Sql for DurableSql {

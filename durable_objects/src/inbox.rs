@@ -1,0 +1,171 @@
+//! The inbox side of the room object (`inbox:{user}`; the rules are
+//! `herald_core::exchange::inbox`): its internal routes, its share of the object's one alarm,
+//! and the fallback jobs that alarm sends to the queue.
+//!
+//! | internal request | answer |
+//! |---|---|
+//! | `POST /notify` ([`NotifyRequest`]) | 201 `{id, seq}` or `{id, scheduled}`; 200 with `duplicate` for a key seen before |
+//! | `POST /jobs/claim` ([`JobKey`]) | [`JobClaim`] |
+//! | `POST /jobs/done`, `/jobs/release` ([`JobKey`]) | `{}` |
+//! | `GET /inbox/contacts`, `PUT /inbox/contacts` (a contacts update) | the contacts |
+//! | `POST /inbox/devices` ([`Device`]) | `true` |
+//! | `GET /inbox/page?before=&limit=` | a page |
+//! | `POST /inbox/read` (`{seq}`) | `{last_read, unread}` |
+//!
+//! The object has one alarm for the room (sessions whose token expires) and the inbox
+//! (fallbacks and scheduled sends): it is always set to the earlier of the two, and when it
+//! fires both run. Jobs go to the `FALLBACK` queue after the object's state is released; each
+//! one the queue took is marked so, and one it did not is tried again by a later alarm.
+//!
+//! A child module of `room`: it works on the object's loaded state like the room's own
+//! handlers do.
+
+use super::{Loaded, RoomObject};
+use crate::platform::{fresh_id, now_ms, query_param};
+use crate::respond::{self, internal};
+use herald_core::error::{Error, ErrorCode};
+use herald_core::exchange::contacts::ContactsUpdate;
+use herald_core::exchange::requests::{self, Device};
+use herald_core::exchange::{Job, NotifyRequest};
+use herald_core::internal::{self as api, JobClaim, JobKey};
+use worker::{Method, Request, Response};
+
+/// The queue binding fallback jobs go to (wrangler.toml).
+const FALLBACK_QUEUE: &str = "FALLBACK";
+
+/// Whether `path` is one of the inbox's internal routes.
+pub fn serves(path: &str) -> bool {
+    path == api::NOTIFY || path.starts_with("/jobs/") || path.starts_with("/inbox/")
+}
+
+fn body_of<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|e| Error::internal(format!("internal {what} with a bad body: {e}")))
+}
+
+impl RoomObject {
+    /// One of the inbox's internal routes ([`serves`]).
+    pub(super) async fn inbox_request(&self, method: Method, req: &mut Request) -> Result<Response, Error> {
+        let path = req.path();
+        let body = match method {
+            Method::Post | Method::Put => req.text().await.map_err(internal)?,
+            _ => String::new(),
+        };
+        let url = req.url().map_err(internal)?;
+        let now = now_ms();
+        // Every route below runs on the loaded room and inbox, without an `.await`.
+        let answer = self.with_inbox(|loaded| -> Result<(u16, String), Error> {
+            let Loaded { room, inbox, .. } = loaded;
+            let inbox = inbox.as_mut().expect("with_inbox checked");
+            match (method, path.as_str()) {
+                (Method::Post, api::NOTIFY) => {
+                    let request: NotifyRequest = body_of(&body, "notify")?;
+                    let (answer, effects) = inbox.on_notify(now, room, request, fresh_id)?;
+                    let status = if answer["duplicate"] == true { 200 } else { 201 };
+                    // Publishing never asks for an alarm; the inbox's is set below.
+                    let _ = loaded.apply(effects);
+                    Ok((status, answer.to_string()))
+                }
+                (Method::Post, api::JOB_CLAIM) => {
+                    let key: JobKey = body_of(&body, "claim")?;
+                    let go = inbox.claim(now, &key.key)?;
+                    Ok((200, serde_json::to_string(&JobClaim { go }).map_err(|e| Error::internal(e.to_string()))?))
+                }
+                (Method::Post, api::JOB_DONE) => {
+                    inbox.done(&body_of::<JobKey>(&body, "done")?.key)?;
+                    Ok((200, "{}".into()))
+                }
+                (Method::Post, api::JOB_RELEASE) => {
+                    inbox.release(&body_of::<JobKey>(&body, "release")?.key)?;
+                    Ok((200, "{}".into()))
+                }
+                (Method::Get, api::INBOX_CONTACTS) => Ok((200, inbox.contacts().to_json())),
+                (Method::Put, api::INBOX_CONTACTS) => Ok((200, inbox.update_contacts(ContactsUpdate::parse(&body)?)?)),
+                (Method::Post, api::INBOX_DEVICES) => {
+                    inbox.subscribe(now, &body_of::<Device>(&body, "subscribe")?)?;
+                    Ok((200, "true".into()))
+                }
+                (Method::Get, api::INBOX_PAGE) => {
+                    let (before, limit) = requests::page_query(
+                        query_param(&url, "before").as_deref(),
+                        query_param(&url, "limit").as_deref(),
+                    )?;
+                    Ok((200, inbox.page(before, limit)?))
+                }
+                (Method::Post, api::INBOX_READ) => {
+                    let effects = inbox.read(room, requests::read(&body)?)?;
+                    let answer = inbox.read_json()?;
+                    let _ = loaded.apply(effects);
+                    Ok((200, answer))
+                }
+                (method, path) => Err(Error::new(ErrorCode::NotFound, format!("no internal route {method:?} {path}"))),
+            }
+        })??;
+        let alarm = self.with_inbox(|loaded| loaded.inbox.as_ref().and_then(|inbox| inbox.alarm_with(&loaded.room)))?;
+        self.set_alarm(alarm).await;
+        let (status, body) = answer;
+        respond::json(status, body).map_err(internal)
+    }
+
+    /// Runs `f` on the loaded object when it is an inbox; `not_found` otherwise.
+    fn with_inbox<T>(&self, f: impl FnOnce(&mut Loaded) -> T) -> Result<T, Error> {
+        self.with_room(|loaded| match loaded.inbox {
+            Some(_) => Ok(f(loaded)),
+            None => Err(Error::new(ErrorCode::NotFound, format!("room {} is not an inbox", loaded.room.id()))),
+        })?
+    }
+
+    /// The inbox's share of a fired alarm (after the room's): scheduled sends go out, and the
+    /// jobs of the fallbacks that fell due go to the queue. Answers the object's next alarm;
+    /// `room_alarm` is the room's when this object is no inbox.
+    pub(super) async fn inbox_alarm(&self, now: i64, room_alarm: Option<i64>) -> Option<i64> {
+        let due = self.with_room(|loaded| {
+            let Loaded { room, inbox, .. } = loaded;
+            let due = inbox.as_mut()?.on_alarm(now, room);
+            let _ = loaded.apply(due.effects);
+            for problem in &due.problems {
+                worker::console_error!("inbox {}: {problem}", loaded.room.id());
+            }
+            for (seq, channel, why) in &due.skipped {
+                worker::console_log!(
+                    "inbox {}: {} of {seq} skipped: {}",
+                    loaded.room.id(),
+                    channel.as_str(),
+                    why.as_str()
+                );
+            }
+            Some(due.jobs)
+        });
+        let jobs = match due {
+            Ok(Some(jobs)) => jobs,
+            Ok(None) => return room_alarm,
+            Err(e) => {
+                worker::console_error!("inbox alarm: {e}");
+                return room_alarm;
+            }
+        };
+        for job in jobs {
+            match self.enqueue(&job).await {
+                Ok(()) => {
+                    let marked =
+                        self.with_inbox(|loaded| loaded.inbox.as_mut().expect("with_inbox checked").enqueued(&job));
+                    if let Ok(Err(e)) | Err(e) = marked {
+                        worker::console_error!(
+                            "job {} queued but not marked (a later alarm queues it again): {e}",
+                            job.key
+                        );
+                    }
+                }
+                Err(e) => worker::console_error!("job {} not queued; tried again later: {e}", job.key),
+            }
+        }
+        self.with_room(|loaded| loaded.inbox.as_ref().and_then(|inbox| inbox.alarm_with(&loaded.room)))
+            .unwrap_or(room_alarm)
+    }
+
+    async fn enqueue(&self, job: &Job) -> Result<(), Error> {
+        let queue = self.env.queue(FALLBACK_QUEUE).map_err(internal)?;
+        queue.send(job).await.map_err(internal)?;
+        worker::console_log!("job {} queued ({} to {})", job.key, job.channel.as_str(), job.to);
+        Ok(())
+    }
+}
