@@ -13,32 +13,29 @@
 //! |---|---|
 //! | [`Inbox::on_notify`] | publish the notification (event `notification`) now, or keep it until `send_at`; plan its fallbacks |
 //! | [`Inbox::received`], [`Inbox::read`] | move the marks; a read is told to every connection as `{"type":"read","seq":N}` |
-//! | [`Inbox::on_alarm`] | publish scheduled sends that are due; decide each due fallback (`policy.rs`): jobs to queue, skips, deferrals |
+//! | [`Inbox::on_alarm`] | publish scheduled sends that are due; decide each due fallback (`policy.rs`): jobs to queue, skips, deferrals (`alarm.rs`) |
 //! | [`Inbox::enqueued`] | a job reached the queue: its fallback is done |
 //! | [`Inbox::claim`], [`Inbox::done`], [`Inbox::release`] | the fallback consumer's calls (`ledger.rs`) |
-//! | [`Inbox::update_contacts`], [`Inbox::subscribe`], [`Inbox::page`] | contacts, devices, reads |
+//! | [`Inbox::update_contacts`], [`Inbox::subscribe`], [`Inbox::page`] | contacts, devices, reads (`reads.rs`) |
 
-use super::contacts::{Contacts, ContactsUpdate};
+mod alarm;
+mod reads;
+
+pub use alarm::{Due, REQUEUE_MS};
+pub use reads::{DEVICES_MAX, PAGE_DEFAULT, PAGE_MAX};
+
+use super::contacts::Contacts;
 use super::ledger::Ledger;
-use super::policy::{self, Decision, Moment, Skip};
-use super::requests::Device;
-use super::{inbox_of, Channel, Job, NotifyRequest, Opts, Urgency, INBOX_PREFIX, NOTIFICATION_EVENT};
+use super::policy;
+use super::{inbox_of, NotifyRequest, Opts, INBOX_PREFIX, NOTIFICATION_EVENT};
 use crate::config::{Fallback, Retention};
 use crate::error::Error;
-use crate::ids::{RoomId, User, UserId};
+use crate::ids::{RoomId, UserId};
 use crate::message::Draft;
 use crate::room::{Effect, Log, Room, Sql, SqlValue, StoreError};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-/// A job the alarm queued is tried again this long after, unless the queue took it (a failed
-/// queue send must not lose a fallback; a duplicate is stopped by the ledger).
-pub const REQUEUE_MS: i64 = 30_000;
-/// Devices kept per user; a new one past this replaces the oldest.
-pub const DEVICES_MAX: usize = 20;
-/// Default and largest inbox page.
-pub const PAGE_DEFAULT: usize = 20;
-pub const PAGE_MAX: usize = 100;
 /// Notifications past retention are pruned when a seq is a multiple of this.
 const PRUNE_EVERY: u64 = 64;
 
@@ -63,19 +60,6 @@ pub struct Inbox<S: Sql> {
     delivered: u64,
     read: u64,
     contacts: Contacts,
-}
-
-/// What an alarm asks of the shell, in order: apply `effects` (scheduled notifications going
-/// out), then send `jobs` to the fallback queue, calling [`Inbox::enqueued`] for each the queue
-/// took.
-#[derive(Debug, Default)]
-pub struct Due {
-    pub effects: Vec<Effect>,
-    pub jobs: Vec<Job>,
-    /// Fallbacks decided against, and why (for the log and the tests).
-    pub skipped: Vec<(u64, Channel, Skip)>,
-    /// What failed; the rest was done, and what failed stays due.
-    pub problems: Vec<String>,
 }
 
 /// The user whose inbox `room` is; `None` for any other room (an id that only looks like an
@@ -315,233 +299,5 @@ impl<S: Sql + Clone> Inbox<S> {
         self.sql.exec("DELETE FROM inbox_due WHERE seq <= ?", &[SqlValue::Int(seq as i64)]).map_err(storage)?;
         let text = json!({ "type": "read", "seq": seq }).to_string();
         Ok(vec![Effect::Broadcast { text, except: None }])
-    }
-
-    /// Notifications after the read mark.
-    pub fn unread(&self) -> Result<u64, Error> {
-        let rows = self
-            .sql
-            .exec("SELECT COUNT(*) FROM inbox_notes WHERE seq > ?", &[SqlValue::Int(self.read as i64)])
-            .map_err(storage)?;
-        Ok(rows.first().and_then(|r| r.first()).and_then(int).unwrap_or(0) as u64)
-    }
-
-    /// `{last_read, unread}`: the answer to a read.
-    pub fn read_json(&self) -> Result<String, Error> {
-        Ok(json!({ "last_read": self.read, "unread": self.unread()? }).to_string())
-    }
-
-    /// A page of notifications, newest first, with seq below `before`:
-    /// `{unread, last_read, notifications: [{seq, ts, state, id, msg, data, urgency, from}], next}`
-    /// where `state` is `sent`, `delivered` or `read`, and `next` is the `before` of the next
-    /// page (`null` at the oldest).
-    pub fn page(&self, before: Option<u64>, limit: usize) -> Result<String, Error> {
-        let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
-        let rows = self
-            .sql
-            .exec(
-                "SELECT seq, ts, note FROM inbox_notes WHERE seq < ? ORDER BY seq DESC LIMIT ?",
-                &[SqlValue::Int(before), SqlValue::Int(limit as i64 + 1)],
-            )
-            .map_err(storage)?;
-        let more = rows.len() > limit;
-        let mut notifications = Vec::new();
-        for row in rows.iter().take(limit) {
-            let (Some(seq), Some(ts), Some(note)) = (int(&row[0]), int(&row[1]), text(&row[2])) else {
-                return Err(storage(StoreError("an inbox_notes row has the wrong columns".into())));
-            };
-            let mut item: Value = serde_json::from_str(note).map_err(|e| Error::internal(e.to_string()))?;
-            let seq = seq as u64;
-            let state = match seq {
-                s if s <= self.read => "read",
-                s if s <= self.delivered => "delivered",
-                _ => "sent",
-            };
-            item["seq"] = json!(seq);
-            item["ts"] = json!(ts);
-            item["state"] = json!(state);
-            notifications.push(item);
-        }
-        let next = if more { notifications.last().map(|n| n["seq"].clone()) } else { None };
-        let answer = json!({
-            "unread": self.unread()?,
-            "last_read": self.read,
-            "notifications": notifications,
-            "next": next,
-        });
-        Ok(answer.to_string())
-    }
-
-    /// Applies a contacts update and answers the contacts.
-    pub fn update_contacts(&mut self, update: ContactsUpdate) -> Result<String, Error> {
-        let mut contacts = self.contacts.clone();
-        contacts.apply(update);
-        let stored = serde_json::to_string(&contacts).map_err(|e| Error::internal(e.to_string()))?;
-        self.sql
-            .exec("INSERT OR REPLACE INTO inbox_contacts (id, contacts) VALUES (1, ?)", &[SqlValue::Text(stored)])
-            .map_err(storage)?;
-        self.contacts = contacts;
-        Ok(self.contacts.to_json())
-    }
-
-    /// Keeps `device` (again: it replaces the one with its id); past [`DEVICES_MAX`], the
-    /// oldest goes.
-    pub fn subscribe(&mut self, now: i64, device: &Device) -> Result<(), Error> {
-        let stored = serde_json::to_string(device).map_err(|e| Error::internal(e.to_string()))?;
-        let params = [SqlValue::Text(device.id().to_owned()), SqlValue::Text(stored), SqlValue::Int(now)];
-        self.sql
-            .exec("INSERT OR REPLACE INTO inbox_devices (id, device, added) VALUES (?, ?, ?)", &params)
-            .map_err(storage)?;
-        self.sql
-            .exec(
-                "DELETE FROM inbox_devices WHERE id NOT IN
-                 (SELECT id FROM inbox_devices ORDER BY added DESC, id LIMIT ?)",
-                &[SqlValue::Int(DEVICES_MAX as i64)],
-            )
-            .map_err(storage)?;
-        Ok(())
-    }
-
-    /// The user's devices, newest first.
-    pub fn devices(&self) -> Result<Vec<Device>, Error> {
-        let rows = self.sql.exec("SELECT device FROM inbox_devices ORDER BY added DESC, id", &[]).map_err(storage)?;
-        rows.iter()
-            .map(|r| {
-                let json = r.first().and_then(text).unwrap_or_default();
-                serde_json::from_str(json).map_err(|e| Error::internal(format!("a stored device: {e}")))
-            })
-            .collect()
-    }
-
-    /// The alarm fired at `now`: scheduled sends that are due go out, then each fallback that is
-    /// due is decided. See [`Due`] for what the shell does with the answer.
-    pub fn on_alarm<L: Log>(&mut self, now: i64, room: &mut Room<L>) -> Due {
-        let mut due = Due::default();
-        if let Err(e) = self.send_scheduled(now, room, &mut due) {
-            due.problems.push(format!("scheduled sends: {e}"));
-        }
-        if let Err(e) = self.escalate(now, room, &mut due) {
-            due.problems.push(format!("fallbacks: {e}"));
-        }
-        due
-    }
-
-    fn send_scheduled<L: Log>(&mut self, now: i64, room: &mut Room<L>, due: &mut Due) -> Result<(), Error> {
-        let rows = self
-            .sql
-            .exec(
-                "SELECT sender, id, request FROM inbox_scheduled WHERE due <= ? ORDER BY due, sender, id",
-                &[SqlValue::Int(now)],
-            )
-            .map_err(storage)?;
-        for row in rows {
-            let [SqlValue::Text(sender), SqlValue::Text(id), SqlValue::Text(request)] = row.as_slice() else {
-                return Err(storage(StoreError("an inbox_scheduled row has the wrong columns".into())));
-            };
-            let request: NotifyRequest =
-                serde_json::from_str(request).map_err(|e| Error::internal(format!("a stored send: {e}")))?;
-            let (_, effects) = self.deliver(now, room, request, id.clone())?;
-            due.effects.extend(effects);
-            let key = [SqlValue::Text(sender.clone()), SqlValue::Text(id.clone())];
-            self.sql.exec("DELETE FROM inbox_scheduled WHERE sender = ? AND id = ?", &key).map_err(storage)?;
-        }
-        Ok(())
-    }
-
-    fn escalate<L: Log>(&mut self, now: i64, room: &Room<L>, due: &mut Due) -> Result<(), Error> {
-        let rows = self
-            .sql
-            .exec(
-                "SELECT d.seq, d.channel, n.urgency, n.expires_at, n.note FROM inbox_due d
-                 LEFT JOIN inbox_notes n ON n.seq = d.seq WHERE d.due <= ? ORDER BY d.due, d.seq, d.channel",
-                &[SqlValue::Int(now)],
-            )
-            .map_err(storage)?;
-        let online = room.presence().iter().any(|user| user.id == self.owner);
-        for row in rows {
-            let (Some(seq), Some(channel)) = (int(&row[0]), text(&row[1]).and_then(Channel::parse)) else {
-                return Err(storage(StoreError("an inbox_due row has the wrong columns".into())));
-            };
-            let seq = seq as u64;
-            let where_ = [SqlValue::Int(seq as i64), SqlValue::Text(channel.as_str().into())];
-            let note = text(&row[4]).and_then(|n| serde_json::from_str::<Value>(n).ok());
-            let urgency = int(&row[2]).and_then(|n| Urgency::parse(&json!(n)).ok());
-            let (Some(note), Some(urgency)) = (note, urgency) else {
-                // Its notification is past retention: nothing left to send.
-                self.sql.exec("DELETE FROM inbox_due WHERE seq = ? AND channel = ?", &where_).map_err(storage)?;
-                continue;
-            };
-            let moment = Moment {
-                now,
-                online,
-                delivered: seq <= self.delivered,
-                read: seq <= self.read,
-                expires_at: int(&row[3]),
-            };
-            match policy::decide(urgency, channel, &moment, &self.contacts) {
-                Decision::Send { to } => {
-                    let job = self.job(seq, channel, to, &note);
-                    self.ledger.queued(&job.key, seq).map_err(storage)?;
-                    let retry = [SqlValue::Int(now + REQUEUE_MS), where_[0].clone(), where_[1].clone()];
-                    self.sql
-                        .exec("UPDATE inbox_due SET due = ? WHERE seq = ? AND channel = ?", &retry)
-                        .map_err(storage)?;
-                    due.jobs.push(job);
-                }
-                Decision::Skip(why) => {
-                    self.sql.exec("DELETE FROM inbox_due WHERE seq = ? AND channel = ?", &where_).map_err(storage)?;
-                    due.skipped.push((seq, channel, why));
-                }
-                Decision::Defer { until } => {
-                    let later = [SqlValue::Int(until), where_[0].clone(), where_[1].clone()];
-                    self.sql
-                        .exec("UPDATE inbox_due SET due = ? WHERE seq = ? AND channel = ?", &later)
-                        .map_err(storage)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The job for notification `seq` through `channel`: the email's subject names the sender,
-    /// its text (and an SMS's) is the notification's `msg`.
-    fn job(&self, seq: u64, channel: Channel, to: String, note: &Value) -> Job {
-        let id = note["id"].as_str().unwrap_or_default().to_owned();
-        let from: Option<User> = serde_json::from_value(note["from"].clone()).ok();
-        let sender = from.map(|u| u.name.unwrap_or_else(|| u.id.as_str().to_owned())).unwrap_or_default();
-        Job {
-            // The seq, not the id, names the notification: ids are keys of their senders, and two
-            // senders may use the same one.
-            key: format!("{}/{}/{}", self.owner, seq, channel.as_str()),
-            user: self.owner.clone(),
-            channel,
-            to,
-            seq,
-            notification: id,
-            subject: format!("Notification from {sender}"),
-            text: note["msg"].as_str().unwrap_or_default().to_owned(),
-        }
-    }
-
-    /// The queue took `job`: its fallback is done.
-    pub fn enqueued(&mut self, job: &Job) -> Result<(), Error> {
-        let where_ = [SqlValue::Int(job.seq as i64), SqlValue::Text(job.channel.as_str().into())];
-        self.sql.exec("DELETE FROM inbox_due WHERE seq = ? AND channel = ?", &where_).map_err(storage)?;
-        Ok(())
-    }
-
-    /// The fallback consumer asks whether to send job `key` now (`ledger.rs`).
-    pub fn claim(&self, now: i64, key: &str) -> Result<bool, Error> {
-        self.ledger.claim(now, key, self.read).map_err(storage)
-    }
-
-    /// The provider took job `key`.
-    pub fn done(&self, key: &str) -> Result<(), Error> {
-        self.ledger.done(key).map_err(storage)
-    }
-
-    /// The attempt holding job `key` failed.
-    pub fn release(&self, key: &str) -> Result<(), Error> {
-        self.ledger.release(key).map_err(storage)
     }
 }

@@ -1,0 +1,112 @@
+//! Reading an inbox and keeping what its user told it: pages, unread counts, contacts, devices.
+
+use super::{int, storage, text, Inbox};
+use crate::error::Error;
+use crate::exchange::contacts::ContactsUpdate;
+use crate::exchange::requests::Device;
+use crate::room::{Sql, SqlValue, StoreError};
+use serde_json::{json, Value};
+
+/// Devices kept per user; a new one past this replaces the oldest.
+pub const DEVICES_MAX: usize = 20;
+/// Default and largest inbox page.
+pub const PAGE_DEFAULT: usize = 20;
+pub const PAGE_MAX: usize = 100;
+
+impl<S: Sql + Clone> Inbox<S> {
+    /// Notifications after the read mark.
+    pub fn unread(&self) -> Result<u64, Error> {
+        let rows = self
+            .sql
+            .exec("SELECT COUNT(*) FROM inbox_notes WHERE seq > ?", &[SqlValue::Int(self.read as i64)])
+            .map_err(storage)?;
+        Ok(rows.first().and_then(|r| r.first()).and_then(int).unwrap_or(0) as u64)
+    }
+
+    /// `{last_read, unread}`: the answer to a read.
+    pub fn read_json(&self) -> Result<String, Error> {
+        Ok(json!({ "last_read": self.read, "unread": self.unread()? }).to_string())
+    }
+
+    /// A page of notifications, newest first, with seq below `before`:
+    /// `{unread, last_read, notifications: [{seq, ts, state, id, msg, data, urgency, from}], next}`
+    /// where `state` is `sent`, `delivered` or `read`, and `next` is the `before` of the next
+    /// page (`null` at the oldest).
+    pub fn page(&self, before: Option<u64>, limit: usize) -> Result<String, Error> {
+        let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
+        let rows = self
+            .sql
+            .exec(
+                "SELECT seq, ts, note FROM inbox_notes WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+                &[SqlValue::Int(before), SqlValue::Int(limit as i64 + 1)],
+            )
+            .map_err(storage)?;
+        let more = rows.len() > limit;
+        let mut notifications = Vec::new();
+        for row in rows.iter().take(limit) {
+            let (Some(seq), Some(ts), Some(note)) = (int(&row[0]), int(&row[1]), text(&row[2])) else {
+                return Err(storage(StoreError("an inbox_notes row has the wrong columns".into())));
+            };
+            let mut item: Value = serde_json::from_str(note).map_err(|e| Error::internal(e.to_string()))?;
+            let seq = seq as u64;
+            let state = match seq {
+                s if s <= self.read => "read",
+                s if s <= self.delivered => "delivered",
+                _ => "sent",
+            };
+            item["seq"] = json!(seq);
+            item["ts"] = json!(ts);
+            item["state"] = json!(state);
+            notifications.push(item);
+        }
+        let next = if more { notifications.last().map(|n| n["seq"].clone()) } else { None };
+        let answer = json!({
+            "unread": self.unread()?,
+            "last_read": self.read,
+            "notifications": notifications,
+            "next": next,
+        });
+        Ok(answer.to_string())
+    }
+
+    /// Applies a contacts update and answers the contacts.
+    pub fn update_contacts(&mut self, update: ContactsUpdate) -> Result<String, Error> {
+        let mut contacts = self.contacts.clone();
+        contacts.apply(update);
+        let stored = serde_json::to_string(&contacts).map_err(|e| Error::internal(e.to_string()))?;
+        self.sql
+            .exec("INSERT OR REPLACE INTO inbox_contacts (id, contacts) VALUES (1, ?)", &[SqlValue::Text(stored)])
+            .map_err(storage)?;
+        self.contacts = contacts;
+        Ok(self.contacts.to_json())
+    }
+
+    /// Keeps `device` (again: it replaces the one with its id); past [`DEVICES_MAX`], the
+    /// oldest goes.
+    pub fn subscribe(&mut self, now: i64, device: &Device) -> Result<(), Error> {
+        let stored = serde_json::to_string(device).map_err(|e| Error::internal(e.to_string()))?;
+        let params = [SqlValue::Text(device.id().to_owned()), SqlValue::Text(stored), SqlValue::Int(now)];
+        self.sql
+            .exec("INSERT OR REPLACE INTO inbox_devices (id, device, added) VALUES (?, ?, ?)", &params)
+            .map_err(storage)?;
+        self.sql
+            .exec(
+                "DELETE FROM inbox_devices WHERE id NOT IN
+                 (SELECT id FROM inbox_devices ORDER BY added DESC, id LIMIT ?)",
+                &[SqlValue::Int(DEVICES_MAX as i64)],
+            )
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    /// The user's devices, newest first.
+    pub fn devices(&self) -> Result<Vec<Device>, Error> {
+        let rows = self.sql.exec("SELECT device FROM inbox_devices ORDER BY added DESC, id", &[]).map_err(storage)?;
+        rows.iter()
+            .map(|r| {
+                let json = r.first().and_then(text).unwrap_or_default();
+                serde_json::from_str(json).map_err(|e| Error::internal(format!("a stored device: {e}")))
+            })
+            .collect()
+    }
+}
