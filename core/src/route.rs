@@ -9,6 +9,8 @@
 //! | GET    | `/v1/rooms/{room}/presence`   | [`Route::Room`] [`RoomRoute::Presence`] |
 //! | GET    | `/api/chat/{user}/`           | [`Route::ChatHistory`] (tndata)       |
 //! | POST   | `/v1/users/{user}/logout`     | [`Route::Logout`] (admin)             |
+//! | POST   | `/api/v1/multicast`           | [`Route::Multicast`] (admin)          |
+//! | POST   | `/api/v1/broadcast`           | [`Route::Broadcast`] (admin)          |
 
 use crate::dialect::routes::percent_decode;
 use crate::error::{Error, ErrorCode};
@@ -25,6 +27,10 @@ pub enum Route {
     ChatHistory(String),
     /// Logs a user's sessions out (an admin token is needed).
     Logout(UserId),
+    /// A notification to the listed users (an admin token is needed).
+    Multicast,
+    /// A notification to every user Herald knows (an admin token is needed).
+    Broadcast,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +73,8 @@ impl Route {
                     .map_err(|why| Error::invalid_field("user", format!("(the path's user id) {why}")))?;
                 Ok(Self::Logout(user))
             }
+            ["api", "v1", "multicast"] => allow(&method, &["POST"]).map(|_| Self::Multicast),
+            ["api", "v1", "broadcast"] => allow(&method, &["POST"]).map(|_| Self::Broadcast),
             _ => Err(Error::new(ErrorCode::NotFound, format!("no route {method} {path}; see docs/api.md"))),
         }
     }
@@ -115,6 +123,14 @@ mod tests {
             assert_eq!(error.code, ErrorCode::InvalidField, "{bad}");
             assert_eq!(error.details.unwrap()["field"], "user", "{bad}");
         }
+    }
+
+    #[test]
+    fn multicast_and_broadcast_are_posted() {
+        assert_eq!(Route::parse("POST", "/api/v1/multicast"), Ok(Route::Multicast));
+        assert_eq!(Route::parse("POST", "/api/v1/broadcast"), Ok(Route::Broadcast));
+        assert_eq!(Route::parse("GET", "/api/v1/broadcast").unwrap_err().code, ErrorCode::MethodNotAllowed);
+        assert_eq!(Route::parse("POST", "/api/v1/multicast/x").unwrap_err().code, ErrorCode::NotFound);
     }
 
     #[test]
