@@ -3,7 +3,7 @@
 //!
 //! A user is known once Herald has seen them as the recipient of a notification: the
 //! exchange's REST handlers call [`register`] with the users they address before asking their
-//! inboxes (multicast here; `send` calls it for its recipient). Registering first means a
+//! inboxes (multicast; `send` is to do the same for its recipient). Registering first means a
 //! failed registration fails the request before anyone is notified, so a retry is clean.
 
 use futures_util::StreamExt;

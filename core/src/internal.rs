@@ -13,6 +13,7 @@
 //! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`TOKEN`]? when the handshake carried one, [`ANONYMOUS`]? when its route allows it |
 //! | `POST /members` (home → room) | body [`MemberBatch`]: joins, frames and leaves of remote members, in order |
 //! | `POST /deliver` (room → home) | body [`Delivery`]; answered with [`DeliveryAnswer`] |
+//! | `POST /directory/add`, `GET /directory/page` | to a directory shard (`directory:{n}`): see [`crate::exchange::directory`] |
 //!
 //! A room is the object itself: it knows its id from its name (`room:{id}`). A Socket.IO
 //! session's object is its home (`home:{id}`, see [`crate::home`]). Homes and rooms call each
