@@ -11,6 +11,8 @@
 //!   and forgetful homes dropped.
 //! - `dialect_alert.rs`, `dialect_threedrepo.rs`, `dialect_workspace.rs`, `dialect_tndata.rs`:
 //!   each seed dialect's translation between its client's events and the rooms' frames.
+//! - `exchange_directory.rs`: a directory shard's users in SQLite, and a broadcast walked to its
+//!   end over several shards and pages (every known user once).
 //! - `sio.rs`: Socket.IO clients of any dialect ([`sio::Sio`]) and what they were sent, decoded.
 //! - this file: [`Harness`] (a room over a fake clock and fake connections, applying each
 //!   [`Effect`] as the Durable Object shell does and keeping what each connection received,
