@@ -22,6 +22,20 @@ function optionsFromWrangler(vars, persistDir) {
   const durableObjects = Object.fromEntries(
     (config.durable_objects?.bindings ?? []).map((b) => [b.name, { className: b.class_name, useSQLite: sqliteClasses.has(b.class_name) }]),
   );
+  const queues = config.queues ?? {};
+  const queueProducers = Object.fromEntries((queues.producers ?? []).map((p) => [p.binding, { queueName: p.queue }]));
+  const queueConsumers = Object.fromEntries(
+    (queues.consumers ?? []).map((c) => [
+      c.queue,
+      {
+        maxBatchSize: c.max_batch_size,
+        maxBatchTimeout: c.max_batch_timeout,
+        maxRetries: c.max_retries,
+        retryDelay: c.retry_delay,
+        deadLetterQueue: c.dead_letter_queue,
+      },
+    ]),
+  );
   return {
     host: "127.0.0.1",
     port: 0,
@@ -33,6 +47,8 @@ function optionsFromWrangler(vars, persistDir) {
     compatibilityFlags: config.compatibility_flags ?? [],
     durableObjects,
     durableObjectsPersist: persistDir ?? false,
+    queueProducers,
+    queueConsumers,
     bindings: { ...config.vars, JWT_SECRET: SECRET, ...vars },
   };
 }

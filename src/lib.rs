@@ -13,6 +13,9 @@
 //!   contacts, the inbox's page and read mark.
 //! - [`socketio`]: the Socket.IO / Engine.IO paths of the route table, handed to each
 //!   session's home object.
+//! - [`broadcast`]: `/api/v1/multicast` and `/api/v1/broadcast` (admin): a notification to
+//!   listed users' inboxes, or to every known user through [`fanout`], the fan-out queue's
+//!   consumer, which reads the user [`directory`] a page at a time.
 //! - [`tndata`]: tndata's `/chat/{user}/` websocket (the route table's `{user}` route) and
 //!   `/api/chat/{user}/` history, handed to the conversation's room object.
 //!
@@ -20,6 +23,8 @@
 //! here so the runtime finds them in this module.
 
 mod auth;
+mod broadcast;
+mod directory;
 mod fallback;
 mod fanout;
 mod notify;
@@ -61,6 +66,8 @@ async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error>
             let caller = auth::authenticate(&req, &url, config, now_ms())?;
             notify::handle(&mut req, env, &url, &caller, route, config).await
         }
+        Ok(Route::Multicast) => broadcast::multicast(req, env, &url).await,
+        Ok(Route::Broadcast) => broadcast::broadcast(req, env, &url).await,
         // Socket.IO paths are configuration: the route table is consulted for what the fixed
         // routes do not name.
         Err(not_found) if not_found.code == ErrorCode::NotFound => {

@@ -39,7 +39,9 @@ pub async fn handle(
         NotifyRoute::Send => {
             let body = body(req, config).await?;
             let key = req.headers().get("idempotency-key").map_err(internal)?;
-            let (inbox, notify) = requests::send(&body, key.as_deref(), me)?;
+            let (uid, inbox, notify) = requests::send(&body, key.as_deref(), me)?;
+            // The recipient becomes known to the directory first, so broadcasts reach them.
+            crate::directory::register(env, config.fallback.directory_shards, &[uid]).await?;
             let notify = serde_json::to_string(&notify).map_err(|e| Error::internal(e.to_string()))?;
             accepted(call(env, &inbox, Method::Post, api::NOTIFY, Some(notify)).await?)
         }

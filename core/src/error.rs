@@ -67,6 +67,9 @@ pub enum ErrorCode {
     /// An Engine.IO request the protocol forbids: a handshake by POST, a second GET or POST
     /// at once, a payload that does not decode (the session is closed).
     BadRequest,
+    /// Some recipients' inboxes did not take a multicast (`details.uids` names them); the
+    /// others did. Retrying with the same idempotency key is safe.
+    Undelivered,
     /// The deployment's configuration is invalid; the message names the variable.
     ConfigInvalid,
     /// Something failed inside Herald; retrying may help.
@@ -102,6 +105,7 @@ impl ErrorCode {
             Self::UnknownTransport => "unknown_transport",
             Self::UnknownSession => "unknown_session",
             Self::BadRequest => "bad_request",
+            Self::Undelivered => "undelivered",
             Self::ConfigInvalid => "config_invalid",
             Self::Internal => "internal",
         }
@@ -121,7 +125,7 @@ impl ErrorCode {
             Self::PayloadTooLarge | Self::FrameTooLarge => 413,
             Self::UpgradeRequired => 426,
             Self::RateLimited => 429,
-            Self::RoomFull => 503,
+            Self::RoomFull | Self::Undelivered => 503,
             Self::ConfigInvalid | Self::Internal => 500,
         }
     }

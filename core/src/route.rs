@@ -14,6 +14,8 @@
 //! | GET, PUT | `/api/v1/users/{uid}/contacts` | [`Route::Notify`] [`NotifyRoute::Contacts`] |
 //! | GET    | `/api/v1/inbox`               | [`Route::Notify`] [`NotifyRoute::Inbox`] |
 //! | POST   | `/api/v1/inbox/read`          | [`Route::Notify`] [`NotifyRoute::InboxRead`] |
+//! | POST   | `/api/v1/multicast`           | [`Route::Multicast`] (admin)          |
+//! | POST   | `/api/v1/broadcast`           | [`Route::Broadcast`] (admin)          |
 
 use crate::dialect::routes::percent_decode;
 use crate::error::{Error, ErrorCode};
@@ -30,6 +32,10 @@ pub enum Route {
     ChatHistory(String),
     /// Logs a user's sessions out (an admin token is needed).
     Logout(UserId),
+    /// A notification to the listed users (an admin token is needed).
+    Multicast,
+    /// A notification to every user Herald knows (an admin token is needed).
+    Broadcast,
     /// The notification exchange's calls about one user's inbox (docs/notifications.md).
     Notify(NotifyRoute),
 }
@@ -94,6 +100,8 @@ impl Route {
             }
             ["api", "v1", "inbox"] => allow(&method, &["GET"]).map(|_| Self::Notify(NotifyRoute::Inbox)),
             ["api", "v1", "inbox", "read"] => allow(&method, &["POST"]).map(|_| Self::Notify(NotifyRoute::InboxRead)),
+            ["api", "v1", "multicast"] => allow(&method, &["POST"]).map(|_| Self::Multicast),
+            ["api", "v1", "broadcast"] => allow(&method, &["POST"]).map(|_| Self::Broadcast),
             _ => Err(Error::new(ErrorCode::NotFound, format!("no route {method} {path}; see docs/api.md"))),
         }
     }
@@ -174,6 +182,14 @@ mod tests {
         assert_eq!(notify("POST", "/api/v1/inbox").unwrap_err().code, ErrorCode::MethodNotAllowed);
         assert_eq!(notify("POST", "/api/v1/users/a/contacts").unwrap_err().code, ErrorCode::MethodNotAllowed);
         assert_eq!(notify("PUT", "/api/v1/users/%FF/contacts").unwrap_err().code, ErrorCode::InvalidField);
+    }
+
+    #[test]
+    fn multicast_and_broadcast_are_posted() {
+        assert_eq!(Route::parse("POST", "/api/v1/multicast"), Ok(Route::Multicast));
+        assert_eq!(Route::parse("POST", "/api/v1/broadcast"), Ok(Route::Broadcast));
+        assert_eq!(Route::parse("GET", "/api/v1/broadcast").unwrap_err().code, ErrorCode::MethodNotAllowed);
+        assert_eq!(Route::parse("POST", "/api/v1/multicast/x").unwrap_err().code, ErrorCode::NotFound);
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //!   `home:{id}`): their sessions, held long-polls, websockets and heartbeat timer, and the
 //!   calls to the rooms its sessions joined. A room delivers to the homes of its remote
 //!   members (see [`room`]).
+//! - [`directory`]: the same object as a shard of the user directory (named `directory:{n}`):
+//!   the ids of the users hashed to it, added by the Worker, paged by the fan-out consumer.
 //! - [`sql`]: the core's [`herald_core::room::Sql`] over Durable Object SQLite.
 //! - [`respond`]: JSON answers and coded errors, shared with the Worker.
 //! - [`platform`]: the clock, fresh ids, vars and the configuration from the runtime, and calls
@@ -17,6 +19,7 @@
 //! A request reaches an object only from the Worker or from another object (a home and the
 //! rooms its sessions joined), over the internal API described in [`herald_core::internal`].
 
+pub mod directory;
 pub mod home;
 pub mod platform;
 pub mod respond;

@@ -242,6 +242,7 @@ impl DurableObject for RoomObject {
             (_, api::ENGINE) => self.home.handle(&mut req).await,
             (worker::Method::Post, api::DELIVER) => self.home.deliver(&mut req).await,
             (method, path) if inbox::serves(path) => self.inbox_request(method, &mut req).await,
+            (_, p) if crate::directory::serves(p) => crate::directory::handle(&self.state, &mut req).await,
             _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path}"))),
         };
         Ok(answer.unwrap_or_else(|e| respond::error(&e)))

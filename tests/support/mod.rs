@@ -13,6 +13,8 @@
 //!   each seed dialect's translation between its client's events and the rooms' frames.
 //! - `exchange_inbox.rs`: a user's inbox (notifications, marks, fallbacks decided into jobs, the
 //!   job ledger, scheduled sends) over SQLite, across reloads.
+//! - `exchange_directory.rs`: a directory shard's users in SQLite, and a broadcast walked to its
+//!   end over several shards and pages (every known user once).
 //! - `sio.rs`: Socket.IO clients of any dialect ([`sio::Sio`]) and what they were sent, decoded.
 //! - this file: [`Harness`] (a room over a fake clock and fake connections, applying each
 //!   [`Effect`] as the Durable Object shell does and keeping what each connection received,

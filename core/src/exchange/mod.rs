@@ -15,16 +15,20 @@
 //! - `inbox.rs`: the inbox state machine (notifications in, marks, alarms → jobs).
 //! - `ledger.rs`: job idempotency (a job sends at most once).
 //! - `providers.rs`: the HTTP requests of the email and SMS providers, built from a job.
-//! - `directory.rs`: which users exist, sharded; broadcast fan-out in batches.
-//! - `requests.rs`: the REST bodies (`send`, `multicast`, `broadcast`, `native/subscribe`,
-//!   `inbox/read`), validated; `contacts.rs`: a user's contacts and quiet hours, and their
-//!   updates.
+//! - `directory.rs`: which users exist, sharded over objects; each shard's users in SQLite.
+//! - `fanout.rs`: a broadcast as queue messages: a page per shard, deliveries in batches.
+//! - `requests.rs`: the REST bodies (`send`, `native/subscribe`, `inbox/read`), validated;
+//!   `requests_fanout.rs`: those of `multicast` and `broadcast`; `contacts.rs`: a user's
+//!   contacts and quiet hours, and their updates.
 
 pub mod contacts;
+pub mod directory;
+pub mod fanout;
 pub mod inbox;
 pub mod ledger;
 pub mod policy;
 pub mod requests;
+pub mod requests_fanout;
 
 use crate::error::Error;
 use crate::ids::{RoomId, User, UserId};
@@ -233,7 +237,7 @@ impl Opts {
 /// What the Worker asks an inbox to take (internal `POST /notify`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotifyRequest {
-    /// The sender: the token's user, or the platform for broadcasts.
+    /// The sender: the token's user (the admin's, for a multicast or a broadcast).
     pub from: User,
     pub msg: String,
     pub opts: Opts,

@@ -11,21 +11,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// `POST /api/v1/send`: `{msg, uid, opts?}` from `from` (the token's user), with the
-/// `Idempotency-Key` header. The recipient's inbox and what to ask it.
-pub fn send(body: &str, header_key: Option<&str>, from: &User) -> Result<(RoomId, NotifyRequest), Error> {
+/// `Idempotency-Key` header. The recipient, their inbox, and what to ask it.
+pub fn send(body: &str, header_key: Option<&str>, from: &User) -> Result<(UserId, RoomId, NotifyRequest), Error> {
     let fields: Map<String, Value> = crate::json::object(body, "body")?;
     only(&fields, &["msg", "uid", "opts"])?;
     let msg = parse_msg(fields.get("msg"))?;
-    let inbox = match fields.get("uid") {
+    let (uid, inbox) = match fields.get("uid") {
         Some(Value::String(uid)) => UserId::parse(uid)
             .ok()
-            .and_then(|uid| inbox_of(&uid))
+            .and_then(|uid| inbox_of(&uid).map(|inbox| (uid, inbox)))
             .ok_or_else(|| Error::invalid_field("uid", "must be a user id of 1 to 128 bytes, no control characters"))?,
         Some(_) => return Err(Error::invalid_field("uid", "must be a string")),
         None => return Err(Error::invalid_field("uid", "is required")),
     };
     let opts = Opts::parse(fields.get("opts"), header_key)?;
-    Ok((inbox, NotifyRequest { from: from.clone(), msg, opts }))
+    Ok((uid, inbox, NotifyRequest { from: from.clone(), msg, opts }))
 }
 
 /// `POST /api/v1/inbox/read`: `{seq}`, every notification up to it read.
@@ -186,7 +186,8 @@ mod tests {
     fn a_send_names_the_recipients_inbox_and_carries_the_sender() {
         let alice = User::anonymous_profile(UserId::parse("alice").unwrap());
         let body = json!({ "msg": "hi", "uid": "bob@example.com", "opts": { "urgency": "high" } }).to_string();
-        let (inbox, notify) = send(&body, Some("k1"), &alice).unwrap();
+        let (uid, inbox, notify) = send(&body, Some("k1"), &alice).unwrap();
+        assert_eq!(uid.as_str(), "bob@example.com");
         assert_eq!(inbox.as_str(), "inbox:bob_40example.com");
         assert_eq!(notify.from, alice);
         assert_eq!(notify.msg, "hi");

@@ -1,0 +1,51 @@
+//! A directory shard: the object named `directory:{n}` (the same class as rooms and homes)
+//! keeps the ids of the users that hash to shard `n`, for broadcasts. It serves only the
+//! directory's internal routes (`/directory/…`, see [`herald_core::exchange::directory`]): the
+//! Worker adds users, the fan-out consumer reads pages. Its rows live in its own SQLite; it has
+//! no websockets and no room.
+
+use crate::platform::{now_ms, query_param};
+use crate::respond::{self, internal};
+use crate::sql::DurableSql;
+use herald_core::error::{Error, ErrorCode};
+use herald_core::exchange::directory::{
+    shard_from_object_name, AddAnswer, AddRequest, DirectoryRows, PageQuery, ADD, ADD_MAX, PAGE, ROUTES,
+};
+use worker::{Method, Request, Response, State};
+
+/// Whether `path` is one of the directory's routes.
+pub fn serves(path: &str) -> bool {
+    path.starts_with(ROUTES)
+}
+
+/// Answers a `/directory/…` call, when this object is a shard.
+pub async fn handle(state: &State, req: &mut Request) -> Result<Response, Error> {
+    let name = state.id().name().unwrap_or_default();
+    if shard_from_object_name(&name).is_none() {
+        return Err(Error::new(ErrorCode::NotFound, format!("{name:?} is not a directory shard")));
+    }
+    let rows = DirectoryRows::open(DurableSql(state.storage().sql()))
+        .map_err(|e| Error::internal(format!("could not open {name}: {e}")))?;
+    let path = req.path();
+    match (req.method(), path.as_str()) {
+        (Method::Post, ADD) => {
+            let body = req.text().await.map_err(internal)?;
+            let add: AddRequest = serde_json::from_str(&body)
+                .map_err(|e| Error::internal(format!("internal directory add with a bad body: {e}")))?;
+            if add.users.len() > ADD_MAX {
+                return Err(Error::internal(format!("internal directory add of {} users", add.users.len())));
+            }
+            let added = rows.add(&add.users, now_ms()).map_err(|e| Error::internal(format!("{name}: {e}")))?;
+            let answer = serde_json::to_string(&AddAnswer { added }).map_err(|e| Error::internal(e.to_string()))?;
+            respond::json(200, answer).map_err(internal)
+        }
+        (Method::Get, PAGE) => {
+            let url = req.url().map_err(internal)?;
+            let query = PageQuery::parse(query_param(&url, "after").as_deref(), query_param(&url, "limit").as_deref())?;
+            let page = rows.page(&query).map_err(|e| Error::internal(format!("{name}: {e}")))?;
+            let answer = serde_json::to_string(&page).map_err(|e| Error::internal(e.to_string()))?;
+            respond::json(200, answer).map_err(internal)
+        }
+        _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path} on a directory shard"))),
+    }
+}
