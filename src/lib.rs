@@ -11,6 +11,9 @@
 //! - [`users`]: `/v1/users/{user}/logout`: an admin logs a user's 3drepo sessions out.
 //! - [`socketio`]: the Socket.IO / Engine.IO paths of the route table, handed to each
 //!   session's home object.
+//! - [`dead_letters`]: `/api/v1/admin/dead-letters`: the fallback jobs that will not be sent.
+//! - [`queue`]: the queue entry; [`fallback`] sends email / SMS jobs through [`providers`] and
+//!   keeps the dead letters; [`fanout`] takes broadcast tasks.
 //! - [`tndata`]: tndata's `/chat/{user}/` websocket (the route table's `{user}` route) and
 //!   `/api/chat/{user}/` history, handed to the conversation's room object.
 //!
@@ -18,8 +21,10 @@
 //! here so the runtime finds them in this module.
 
 mod auth;
+mod dead_letters;
 mod fallback;
 mod fanout;
+mod providers;
 mod queue;
 mod rooms;
 mod socketio;
@@ -47,6 +52,10 @@ async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error>
         Ok(Route::Ping) => respond::json(200, r#"{"ok":true}"#.into()).map_err(internal),
         Ok(Route::Room(room, what)) => room_route(req, env, &url, room, what).await,
         Ok(Route::ChatHistory(user)) => tndata::history(&req, env, &url, &user, config(env)?).await,
+        Ok(Route::DeadLetters) => {
+            let config = config(env)?;
+            dead_letters::list(env, &url, &auth::authenticate(&req, &url, config, now_ms())?).await
+        }
         Ok(Route::Logout(user)) => {
             let mut req = req;
             let config = config(env)?;

@@ -13,6 +13,9 @@
 //! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`TOKEN`]? when the handshake carried one, [`ANONYMOUS`]? when its route allows it |
 //! | `POST /members` (home → room) | body [`MemberBatch`]: joins, frames and leaves of remote members, in order |
 //! | `POST /deliver` (room → home) | body [`Delivery`]; answered with [`DeliveryAnswer`] |
+//! | `POST /dead-letters` (to `deadletters:main`) | body [`DeadLetter`](crate::exchange::dead_letters::DeadLetter): keep it |
+//! | `POST /dead-letters/notes` | body [`ReasonNote`](crate::exchange::dead_letters::ReasonNote): why a job's last attempt failed |
+//! | `GET /dead-letters` | query `limit`, `cursor`? (already valid); answered with a page of the admin list |
 //!
 //! A room is the object itself: it knows its id from its name (`room:{id}`). A Socket.IO
 //! session's object is its home (`home:{id}`, see [`crate::home`]). Homes and rooms call each
@@ -60,6 +63,13 @@ pub const NOTIFY: &str = "/notify";
 pub const JOB_CLAIM: &str = "/jobs/claim";
 pub const JOB_DONE: &str = "/jobs/done";
 pub const JOB_RELEASE: &str = "/jobs/release";
+
+/// The dead-letter store's calls, on the object [`DEAD_LETTERS_OBJECT`]
+/// (`crate::exchange::dead_letters`).
+pub const DEAD_LETTERS: &str = "/dead-letters";
+pub const DEAD_LETTER_NOTES: &str = "/dead-letters/notes";
+/// The one object that keeps the dead letters.
+pub const DEAD_LETTERS_OBJECT: &str = "deadletters:main";
 
 /// A job's idempotency key, for the job calls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@
 //! | GET    | `/v1/rooms/{room}/presence`   | [`Route::Room`] [`RoomRoute::Presence`] |
 //! | GET    | `/api/chat/{user}/`           | [`Route::ChatHistory`] (tndata)       |
 //! | POST   | `/v1/users/{user}/logout`     | [`Route::Logout`] (admin)             |
+//! | GET    | `/api/v1/admin/dead-letters`  | [`Route::DeadLetters`] (admin)        |
 
 use crate::dialect::routes::percent_decode;
 use crate::error::{Error, ErrorCode};
@@ -25,6 +26,8 @@ pub enum Route {
     ChatHistory(String),
     /// Logs a user's sessions out (an admin token is needed).
     Logout(UserId),
+    /// The fallback jobs that will not be sent (an admin token is needed).
+    DeadLetters,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +70,7 @@ impl Route {
                     .map_err(|why| Error::invalid_field("user", format!("(the path's user id) {why}")))?;
                 Ok(Self::Logout(user))
             }
+            ["api", "v1", "admin", "dead-letters"] => allow(&method, &["GET"]).map(|_| Self::DeadLetters),
             _ => Err(Error::new(ErrorCode::NotFound, format!("no route {method} {path}; see docs/api.md"))),
         }
     }
@@ -105,6 +109,9 @@ mod tests {
         assert_eq!(Route::parse("POST", "/api/chat/42/").unwrap_err().code, ErrorCode::MethodNotAllowed);
         let logout = Route::parse("POST", "/v1/users/zo%C3%AB%40x/logout");
         assert_eq!(logout, Ok(Route::Logout(UserId::parse("zoë@x").unwrap())));
+        assert_eq!(Route::parse("GET", "/api/v1/admin/dead-letters"), Ok(Route::DeadLetters));
+        let post = Route::parse("POST", "/api/v1/admin/dead-letters").unwrap_err();
+        assert_eq!(post.code, ErrorCode::MethodNotAllowed);
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //!   `home:{id}`): their sessions, held long-polls, websockets and heartbeat timer, and the
 //!   calls to the rooms its sessions joined. A room delivers to the homes of its remote
 //!   members (see [`room`]).
+//! - [`dead_letters`]: the same object as the dead-letter store (named `deadletters:main`):
+//!   the fallback jobs that will not be sent, for the admin list.
 //! - [`sql`]: the core's [`herald_core::room::Sql`] over Durable Object SQLite.
 //! - [`respond`]: JSON answers and coded errors, shared with the Worker.
 //! - [`platform`]: the clock, fresh ids, vars and the configuration from the runtime, and calls
@@ -15,6 +17,7 @@
 //! A request reaches an object only from the Worker or from another object (a home and the
 //! rooms its sessions joined), over the internal API described in [`herald_core::internal`].
 
+pub mod dead_letters;
 pub mod home;
 pub mod platform;
 pub mod respond;

@@ -21,6 +21,7 @@
 //! Each connection's activity (status and focus, [`ActivityRows`]) is kept in SQLite too,
 //! written for every `Remember` effect and restored on load.
 
+use crate::dead_letters;
 use crate::home::Home;
 use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param};
 use crate::respond::{self, internal};
@@ -227,6 +228,9 @@ impl DurableObject for RoomObject {
             (worker::Method::Get, api::READS) => self.read_marks(),
             (_, api::ENGINE) => self.home.handle(&mut req).await,
             (worker::Method::Post, api::DELIVER) => self.home.deliver(&mut req).await,
+            (_, api::DEAD_LETTERS | api::DEAD_LETTER_NOTES) => {
+                dead_letters::handle(&self.state, &self.env, &mut req).await
+            }
             _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path}"))),
         };
         Ok(answer.unwrap_or_else(|e| respond::error(&e)))

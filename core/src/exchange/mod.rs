@@ -14,10 +14,19 @@
 //! - `policy.rs`: which fallback channel is due when (pure; the urgency table).
 //! - `inbox.rs`: the inbox state machine (notifications in, marks, alarms → jobs).
 //! - `ledger.rs`: job idempotency (a job sends at most once).
-//! - `providers.rs`: the HTTP requests of the email and SMS providers, built from a job.
+//! - `providers.rs`: the HTTP requests of the email and SMS providers, built from a job, and
+//!   how their answers are judged; `mail.rs`: the RFC 5322 message of the `send_email` binding.
+//! - `attempt.rs`: one delivery of a fallback job to the consumer, as steps (claim, send,
+//!   report, retry with backoff, dead letters).
+//! - `dead_letters.rs`: the jobs that will not be sent, kept for the admin list.
 //! - `directory.rs`: which users exist, sharded; broadcast fan-out in batches.
 //! - `requests.rs`: the REST bodies (`send`, `multicast`, `broadcast`, `native/subscribe`,
 //!   contacts), validated.
+
+pub mod attempt;
+pub mod dead_letters;
+pub mod mail;
+pub mod providers;
 
 use crate::error::Error;
 use crate::ids::{RoomId, User, UserId};
