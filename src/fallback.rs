@@ -24,13 +24,18 @@ use herald_durable_objects::platform::{config, now_ms, post_to_object};
 use serde::Serialize;
 use worker::{js_sys, Env, MessageExt, QueueRetryOptionsBuilder, RawMessage, RawMessageIter, Result};
 
+/// The delay before jobs come again when the configuration cannot be read.
+const CONFIG_RETRY_SECONDS: u32 = 60;
+
 pub async fn consume(messages: Vec<Delivered>, env: &Env) -> Result<()> {
     let config = match config(env) {
         Ok(config) => config,
-        // Nothing can be sent until the configuration is fixed; the queue keeps the jobs.
+        // Nothing can be sent until the configuration is fixed; the queue keeps the jobs, and
+        // a minute between tries spares their attempts.
         Err(e) => {
-            worker::console_error!("fallback jobs retried: {e}");
-            messages.iter().for_each(|m| m.message.retry());
+            worker::console_error!("fallback jobs retried in {CONFIG_RETRY_SECONDS} s: {e}");
+            let options = QueueRetryOptionsBuilder::new().with_delay_seconds(CONFIG_RETRY_SECONDS).build();
+            messages.iter().for_each(|m| m.message.retry_with_options(&options));
             return Ok(());
         }
     };

@@ -379,15 +379,30 @@ fn a_permanent_refusal_is_kept_at_once_and_acked() {
 }
 
 #[test]
-fn a_job_no_attempt_could_send_is_kept_without_a_claim() {
+fn a_job_no_attempt_could_send_is_claimed_released_and_kept() {
     let mut no_key = config();
     no_key.email.api_key = None;
     let mut world = World::new(no_key);
     let job = job("bob", Channel::Email, "bob@example.com");
     let steps = world.deliver(&body(&job), 1, T0);
-    assert!(matches!(&steps[0], Step::Keep(letter) if letter.reason.as_deref() == Some("EMAIL_API_KEY is not set")));
-    assert_eq!(steps[1], Step::Ack);
+    assert_eq!(steps[0], Step::Claim { inbox: inbox("bob"), key: key(&job) });
+    assert_eq!(steps[1], Step::Report { inbox: inbox("bob"), path: JOB_RELEASE, key: key(&job) });
+    assert!(matches!(&steps[2], Step::Keep(letter) if letter.reason.as_deref() == Some("EMAIL_API_KEY is not set")));
+    assert_eq!(steps[3], Step::Ack);
     assert!(world.ledger.held.is_empty());
+    assert!(world.accepted.is_empty());
+}
+
+#[test]
+fn a_job_sent_before_is_never_a_dead_letter() {
+    let mut world = World::new(config());
+    let job = job("bob", Channel::Email, "bob@example.com");
+    assert_eq!(world.deliver(&body(&job), 1, T0).last(), Some(&Step::Ack));
+    // Redelivered after the API key was removed: the inbox says it was sent.
+    world.config.email.api_key = None;
+    let steps = world.deliver(&body(&job), 1, T0);
+    assert_eq!(steps, vec![Step::Claim { inbox: inbox("bob"), key: key(&job) }, Step::Ack]);
+    assert_eq!(world.dead_letters()["jobs"], json!([]));
 }
 
 #[test]

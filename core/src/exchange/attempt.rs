@@ -3,16 +3,19 @@
 //! until the step is to acknowledge the message or to retry it.
 //!
 //! ```text
-//! body ─ not a job, or no attempt could send it ──────────────▶ Keep ─▶ Ack
-//!   └─▶ Claim at the job's inbox ─ already sent, or held ─────▶ Ack
-//!         └─ go ─▶ Send ─ sent ─▶ Report done ────────────────▶ Ack
-//!                    └─ failed ─▶ Report release ─┬─ permanent ─▶ Keep ─▶ Ack
-//!                                                 ├─ attempts left ────▶ Retry after backoff
-//!                                                 └─ the last one ─▶ Note ─▶ Retry (the queue
-//!                                                    moves it to the dead-letter queue)
+//! body ─ not a job (or a user without an inbox) ─────────────────▶ Keep ─▶ Ack
+//!   └─▶ Claim at the job's inbox ─ already sent, or held ─────────▶ Ack
+//!         └─ go ─▶ Send ─ sent ─▶ Report done ────────────────────▶ Ack
+//!               │     └─ failed ─▶ Report release ─┬─ permanent ─▶ Keep ─▶ Ack
+//!               │                                  ├─ attempts left ────▶ Retry after backoff
+//!               │                                  └─ the last one ─▶ Note ─▶ Retry (the queue
+//!               │                                     moves it to the dead-letter queue)
+//!               └─ no attempt could send it ─▶ Report release ─▶ Keep ─▶ Ack
 //! ```
 //!
-//! A claim that cannot be made is a failure like a provider's. The claim is what makes a
+//! Even a job no attempt could send (a missing secret, a refused address) is claimed first: a
+//! job that was sent before is never a dead letter. A claim that cannot be made is a failure
+//! like a provider's. The claim is what makes a
 //! retried or redelivered job send at most once: the inbox answers `go: false` once the job
 //! was sent (or while another delivery holds it). Every attempt of a job makes the same
 //! request, with the job's key as the provider's idempotency key where it takes one, so a send
@@ -60,9 +63,20 @@ pub enum Answer {
 
 #[derive(Debug)]
 enum State {
-    Claiming { job: Job, inbox: RoomId, outbound: Outbound },
-    Sending { job: Job, inbox: RoomId },
-    Reporting { job: Job, failure: Option<Failure> },
+    /// `outbound` is what sending takes, or why no attempt could send it.
+    Claiming {
+        job: Job,
+        inbox: RoomId,
+        outbound: Result<Outbound, Failure>,
+    },
+    Sending {
+        job: Job,
+        inbox: RoomId,
+    },
+    Reporting {
+        job: Job,
+        failure: Option<Failure>,
+    },
     Noting,
     Keeping,
     Finished,
@@ -98,40 +112,33 @@ impl Attempt {
                 return (attempt, step);
             }
         };
-        let prepared = inbox_of(&job.user)
-            .ok_or_else(|| Failure::permanent(format!("user {:?} has no inbox", job.user.as_str())))
-            .and_then(|inbox| Ok((inbox, providers::outbound(&job, config, now)?)));
-        match prepared {
-            Ok((inbox, outbound)) => {
-                let key = JobKey { key: job.key.clone() };
-                attempt.state = State::Claiming { job, inbox: inbox.clone(), outbound };
-                (attempt, Step::Claim { inbox, key })
-            }
-            Err(failure) => {
-                let step = attempt.keep(DeadLetter::of_job(&job, now), failure.reason);
-                (attempt, step)
-            }
-        }
+        let Some(inbox) = inbox_of(&job.user) else {
+            let reason = format!("user {:?} has no inbox", job.user.as_str());
+            let step = attempt.keep(DeadLetter::of_job(&job, now), reason);
+            return (attempt, step);
+        };
+        let key = JobKey { key: job.key.clone() };
+        let outbound = providers::outbound(&job, config, now);
+        attempt.state = State::Claiming { job, inbox: inbox.clone(), outbound };
+        (attempt, Step::Claim { inbox, key })
     }
 
     /// The next step, given the outcome of the last one.
     pub fn on(&mut self, answer: Answer) -> Step {
         match (std::mem::replace(&mut self.state, State::Finished), answer) {
-            (State::Claiming { job, inbox, outbound }, Answer::Claimed(Ok(true))) => {
+            (State::Claiming { job, inbox, outbound: Ok(outbound) }, Answer::Claimed(Ok(true))) => {
                 self.state = State::Sending { job, inbox };
                 Step::Send(outbound)
+            }
+            (State::Claiming { job, inbox, outbound: Err(failure) }, Answer::Claimed(Ok(true))) => {
+                self.report(job, inbox, Err(failure))
             }
             // Sent already, or another delivery of it is under way.
             (State::Claiming { .. }, Answer::Claimed(Ok(false))) => Step::Ack,
             (State::Claiming { job, .. }, Answer::Claimed(Err(e))) => {
                 self.after_failure(job, Failure::retryable(format!("the inbox could not be asked: {e}")))
             }
-            (State::Sending { job, inbox }, Answer::Sent(result)) => {
-                let key = JobKey { key: job.key.clone() };
-                let path = if result.is_ok() { JOB_DONE } else { JOB_RELEASE };
-                self.state = State::Reporting { job, failure: result.err() };
-                Step::Report { inbox, path, key }
-            }
+            (State::Sending { job, inbox }, Answer::Sent(result)) => self.report(job, inbox, result),
             // Whether or not the inbox heard it: a sent job is done (sending it again would be
             // worse than a ledger that missed one report), and a failed one goes on failing.
             (State::Reporting { failure: None, .. }, Answer::Reported(_)) => Step::Ack,
@@ -146,6 +153,14 @@ impl Attempt {
                 Step::Retry { delay_seconds: self.backoff() }
             }
         }
+    }
+
+    /// Tells the inbox whether the job was sent.
+    fn report(&mut self, job: Job, inbox: RoomId, result: Result<(), Failure>) -> Step {
+        let key = JobKey { key: job.key.clone() };
+        let path = if result.is_ok() { JOB_DONE } else { JOB_RELEASE };
+        self.state = State::Reporting { job, failure: result.err() };
+        Step::Report { inbox, path, key }
     }
 
     fn after_failure(&mut self, job: Job, failure: Failure) -> Step {
