@@ -1,6 +1,6 @@
 // End-to-end harness: the built worker (build/) under workerd via Miniflare, configured from
 // the project's own wrangler.toml, plus real clients (`ws`, fetch) and token minting.
-import { Miniflare } from "miniflare";
+import { Miniflare, Log, LogLevel } from "miniflare";
 import { parse as parseToml } from "smol-toml";
 import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,31 +11,23 @@ import { io as ioClient } from "socket.io-client";
 import { connect as tcpConnect } from "node:net";
 import { randomBytes } from "node:crypto";
 import { mint } from "../scripts/token.mjs";
+import { startRecorder } from "../scripts/recorder.mjs";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const SECRET = "e2e-test-secret-that-is-at-least-32-bytes";
 
+/** How long a test's queue consumer waits for a batch to fill, in seconds: not at all, nearly. */
+const TEST_BATCH_TIMEOUT = 0.05;
+
 /** Miniflare options equivalent to what `wrangler dev` builds from wrangler.toml. */
-function optionsFromWrangler(vars, persistDir) {
+function optionsFromWrangler(vars, persistDir, sendEmail) {
   const config = parseToml(readFileSync(join(root, "wrangler.toml"), "utf8"));
   const sqliteClasses = new Set((config.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []));
   const durableObjects = Object.fromEntries(
     (config.durable_objects?.bindings ?? []).map((b) => [b.name, { className: b.class_name, useSQLite: sqliteClasses.has(b.class_name) }]),
   );
-  const queues = config.queues ?? {};
-  const queueProducers = Object.fromEntries((queues.producers ?? []).map((p) => [p.binding, { queueName: p.queue }]));
-  const queueConsumers = Object.fromEntries(
-    (queues.consumers ?? []).map((c) => [
-      c.queue,
-      {
-        maxBatchSize: c.max_batch_size,
-        maxBatchTimeout: c.max_batch_timeout,
-        maxRetries: c.max_retries,
-        retryDelay: c.retry_delay,
-        deadLetterQueue: c.dead_letter_queue,
-      },
-    ]),
-  );
+  const bindings = { ...config.vars, JWT_SECRET: SECRET, ...vars };
+  const sendEmails = [...(config.send_email ?? []), ...(sendEmail ? [{ name: "EMAIL" }] : [])];
   return {
     host: "127.0.0.1",
     port: 0,
@@ -47,24 +39,66 @@ function optionsFromWrangler(vars, persistDir) {
     compatibilityFlags: config.compatibility_flags ?? [],
     durableObjects,
     durableObjectsPersist: persistDir ?? false,
-    queueProducers,
-    queueConsumers,
-    bindings: { ...config.vars, JWT_SECRET: SECRET, ...vars },
+    bindings,
+    ...queuesFromWrangler(config, bindings),
+    ...(sendEmails.length > 0 ? { email: { send_email: sendEmails.map(({ name }) => ({ name })) } } : {}),
   };
 }
 
 /**
- * Starts Herald. `vars` override wrangler.toml's [vars]; `persist` is a directory for Durable
- * Object storage that outlives this instance (for restart tests).
+ * wrangler.toml's queues as Miniflare's options. Two differences, both for tests: batches do
+ * not wait to fill, and the fallback consumer's retries follow FALLBACK_MAX_ATTEMPTS when a
+ * test sets it (a deployment keeps `max_retries = FALLBACK_MAX_ATTEMPTS - 1` by hand).
  */
-export async function startHerald({ vars = {}, persist } = {}) {
+function queuesFromWrangler(config, bindings) {
+  const queues = config.queues ?? {};
+  const queueProducers = Object.fromEntries((queues.producers ?? []).map((p) => [p.binding, { queueName: p.queue }]));
+  const queueConsumers = Object.fromEntries(
+    (queues.consumers ?? []).map((c) => {
+      const fallback = c.queue === "herald-fallback" && bindings.FALLBACK_MAX_ATTEMPTS !== undefined;
+      const consumer = {
+        maxBatchSize: c.max_batch_size,
+        maxBatchTimeout: Math.min(c.max_batch_timeout ?? 1, TEST_BATCH_TIMEOUT),
+        maxRetries: fallback ? Number(bindings.FALLBACK_MAX_ATTEMPTS) - 1 : c.max_retries,
+        ...(c.dead_letter_queue ? { deadLetterQueue: c.dead_letter_queue } : {}),
+        ...(c.retry_delay !== undefined ? { retryDelay: c.retry_delay } : {}),
+      };
+      return [c.queue, consumer];
+    }),
+  );
+  return { queueProducers, queueConsumers };
+}
+
+/** The provider credentials the harness gives a Herald that sends to its recorder. */
+export const PROVIDER_KEYS = {
+  EMAIL_API_KEY: "re_test_key",
+  TWILIO_ACCOUNT_SID: "AC0123456789abcdef0123456789abcdef",
+  TWILIO_AUTH_TOKEN: "test-twilio-token",
+};
+
+/**
+ * Starts Herald. `vars` override wrangler.toml's [vars]; `persist` is a directory for Durable
+ * Object storage that outlives this instance (for restart tests). `recorder: true` starts a
+ * provider recorder (scripts/recorder.mjs) as `herald.recorder`, with the email and SMS APIs
+ * pointed at it and PROVIDER_KEYS as credentials; `sendEmail: true` adds the `send_email`
+ * binding `EMAIL` (Miniflare's: it checks each message and stores it in a file it logs).
+ */
+export async function startHerald({ vars = {}, persist, recorder: withRecorder = false, sendEmail = false } = {}) {
   const logs = [];
-  const mf = new Miniflare({ ...optionsFromWrangler(vars, persist), handleRuntimeStdio: collect(logs) });
+  const platformLogs = [];
+  const recorder = withRecorder ? await startRecorder({ quiet: process.env.HERALD_E2E_LOGS !== "1" }) : undefined;
+  const providerVars = recorder ? { EMAIL_API_URL: recorder.url, SMS_API_URL: recorder.url, ...PROVIDER_KEYS } : {};
+  const mf = new Miniflare({
+    ...optionsFromWrangler({ ...providerVars, ...vars }, persist, sendEmail),
+    handleRuntimeStdio: collect(logs),
+    log: new CollectingLog(platformLogs),
+  });
   let url;
   try {
     url = await mf.ready;
   } catch (e) {
     await mf.dispose().catch(() => {});
+    await recorder?.stop();
     throw e;
   }
   const http = url.href.replace(/\/$/, "");
@@ -74,6 +108,12 @@ export async function startHerald({ vars = {}, persist } = {}) {
     http,
     /** Lines the runtime printed (console.log of the worker and its objects). */
     logs,
+    /** What Miniflare itself logged: queue batches, the send_email binding's messages. */
+    platformLogs,
+    /** The provider recorder, with `recorder: true`. */
+    recorder,
+    /** A producer of the queue bound as `binding` (FALLBACK, FANOUT), as the worker has it. */
+    queue: (binding) => mf.getQueueProducer(binding),
     ws: http.replace(/^http/, "ws"),
     /** A token for `sub` (claims merged in). */
     token: (sub, claims = {}) => mint({ sub, name: `${sub} name`, ...claims }, vars.JWT_SECRET ?? SECRET),
@@ -117,8 +157,22 @@ export async function startHerald({ vars = {}, persist } = {}) {
       for (const c of clients) c.terminate();
       for (const s of sockets) s.close();
       await mf.dispose();
+      await recorder?.stop();
     },
   };
+}
+
+/** Keeps Miniflare's own messages (info and above) in `lines`; prints them when HERALD_E2E_LOGS=1. */
+class CollectingLog extends Log {
+  constructor(lines) {
+    super(LogLevel.INFO);
+    this.lines = lines;
+  }
+
+  log(message) {
+    this.lines.push(message);
+    if (process.env.HERALD_E2E_LOGS === "1") console.error(`[miniflare] ${message}`);
+  }
 }
 
 /** Keeps the runtime's output lines in `logs`; echoes them when HERALD_E2E_LOGS=1. */

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Checks the README's run command: starts `scripts/dev.sh` (wrangler dev) on a spare port,
-# waits for ping, publishes and reads back with a dev token minted by scripts/token.mjs, stops.
+# Checks the README's run command: starts `scripts/dev.sh` (wrangler dev and the provider
+# recorder) on spare ports, waits for ping, publishes and reads back with a dev token minted by
+# scripts/token.mjs, checks the recorder answers, stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${PORT:-18787}"
+RECORDER_PORT="${RECORDER_PORT:-18788}"
 log=$(mktemp)
-PORT="$PORT" scripts/dev.sh >"$log" 2>&1 &
+PORT="$PORT" RECORDER_PORT="$RECORDER_PORT" scripts/dev.sh >"$log" 2>&1 &
 dev=$!
 trap 'kill $dev 2>/dev/null; pkill -P $dev 2>/dev/null; wait $dev 2>/dev/null; rm -f "$log"' EXIT
 base="http://127.0.0.1:$PORT"
@@ -22,4 +24,6 @@ published=$(curl -fsS -X POST "$base/v1/rooms/$room/messages" -H "authorization:
 echo "published: $published"
 history=$(curl -fsS "$base/v1/rooms/$room/messages" -H "authorization: Bearer $token")
 echo "$history" | grep -q '"data":"dev works"' || { echo "history lacks the message: $history" >&2; exit 1; }
-echo "dev server OK on $base"
+curl -fsS "http://127.0.0.1:$RECORDER_PORT/__recorder/requests" | grep -q '^\[' \
+  || { cat "$log"; echo "the provider recorder does not answer on $RECORDER_PORT" >&2; exit 1; }
+echo "dev server OK on $base (provider recorder on $RECORDER_PORT)"

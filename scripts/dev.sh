@@ -1,13 +1,35 @@
 #!/usr/bin/env bash
-# Runs Herald locally: wrangler dev (workerd) with local Durable Object storage in
+# Runs Herald locally: wrangler dev (workerd) with local Durable Object storage and queues in
 # .wrangler/state, on http://127.0.0.1:${PORT:-8787}. No Cloudflare account, no network.
+# The provider recorder (scripts/recorder.mjs) runs beside it on ${RECORDER_PORT:-8788} and
+# prints every email and SMS the fallback sends; RECORDER=0 starts none (then EMAIL_API_URL and
+# SMS_API_URL are what .dev.vars says).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export WRANGLER_SEND_METRICS=false
 PORT="${PORT:-8787}"
+RECORDER_PORT="${RECORDER_PORT:-8788}"
 
 scripts/setup.sh
+
+providers=()
+recorder=""
+wrangler=""
+if [ "${RECORDER:-1}" != "0" ]; then
+  node scripts/recorder.mjs --port "$RECORDER_PORT" &
+  recorder=$!
+  # The recorder and wrangler stop with this script, however it ends.
+  trap 'kill $wrangler $recorder 2>/dev/null || true' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  for _ in $(seq 1 50); do
+    curl -fsS "http://127.0.0.1:$RECORDER_PORT/__recorder/requests" >/dev/null 2>&1 && break
+    kill -0 "$recorder" 2>/dev/null || { echo "the recorder did not start (is port $RECORDER_PORT taken? set RECORDER_PORT)" >&2; exit 1; }
+    sleep 0.1
+  done
+  providers=(--var "EMAIL_API_URL:http://127.0.0.1:$RECORDER_PORT" --var "SMS_API_URL:http://127.0.0.1:$RECORDER_PORT")
+fi
 
 cat <<INFO
 
@@ -19,7 +41,19 @@ cat <<INFO
   Publish over REST:
     curl -X POST http://127.0.0.1:$PORT/v1/rooms/lobby/messages \\
       -H "authorization: Bearer \$(node scripts/token.mjs alice)" -d '{"event":"chat","data":"hi"}'
-
 INFO
+if [ -n "$recorder" ]; then
+  cat <<INFO
+  Emails and SMS go to the recorder on http://127.0.0.1:$RECORDER_PORT, printed below as they
+  arrive; what it received: curl http://127.0.0.1:$RECORDER_PORT/__recorder/requests
+INFO
+fi
+echo
 
-exec miniflare/node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" "$@"
+if [ -z "$recorder" ]; then
+  exec miniflare/node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" "$@"
+fi
+# In the background and waited for, so a signal to this script runs the trap at once.
+miniflare/node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" "${providers[@]}" "$@" &
+wrangler=$!
+wait $wrangler

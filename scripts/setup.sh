@@ -8,7 +8,8 @@
 #     (worker-build would download it from GitHub, which is not reachable everywhere)
 #   - the npm packages of the end-to-end suite and local dev (miniflare/: wrangler, miniflare
 #     with workerd, ws), from miniflare/package-lock.json
-#   - .dev.vars, the local-dev secrets, from .dev.vars.example
+#   - .dev.vars, the local-dev secrets, from .dev.vars.example (and the variables an older
+#     .dev.vars lacks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -56,4 +57,15 @@ fi
 if [ ! -f .dev.vars ]; then
   say "creating .dev.vars from .dev.vars.example"
   cp .dev.vars.example .dev.vars
+else
+  # A .dev.vars from an older checkout gets the variables added to the example since; the
+  # ones it has are left as they are.
+  if [ -n "$(tail -c1 .dev.vars)" ]; then echo >> .dev.vars; fi
+  while IFS= read -r line; do
+    case "$line" in [A-Z]*=*) ;; *) continue ;; esac
+    if ! grep -q "^${line%%=*}=" .dev.vars; then
+      say "adding ${line%%=*} to .dev.vars (from .dev.vars.example)"
+      printf '%s\n' "$line" >> .dev.vars
+    fi
+  done < .dev.vars.example
 fi

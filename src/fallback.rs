@@ -1,13 +1,130 @@
-//! The fallback queue's consumer (placeholder: being written).
+//! The fallback queues' consumers (docs/notifications.md, "Urgency and fallback").
+//!
+//! [`consume`] (`herald-fallback`): each message is one email or SMS job. The core
+//! ([`Attempt`]) says what to do, step by step; this file performs each step — the job calls
+//! on the job's inbox ([`internal::JOB_CLAIM`], `JOB_DONE`, `JOB_RELEASE`), the provider
+//! ([`crate::providers`]), the dead-letter store — and finally acks the message or gives it
+//! back with a delay. After its attempts the platform moves it to the dead-letter queue.
+//!
+//! [`keep_dead`] (`herald-fallback-dead`): each message is kept in the dead-letter store
+//! (`deadletters:main`), where the admin list (`crate::dead_letters`) reads it.
+//!
+//! The messages of a batch are handled at once, each on its own; none waits for another.
 
-use worker::{Env, MessageExt, RawMessageIter, Result};
+use crate::providers;
+use crate::queue::Delivered;
+use futures_util::future::join_all;
+use herald_core::config::Config;
+use herald_core::error::Error;
+use herald_core::exchange::attempt::{Answer, Attempt, Step};
+use herald_core::exchange::dead_letters::DeadLetter;
+use herald_core::ids::RoomId;
+use herald_core::internal::{self, JobClaim, JobKey, DEAD_LETTERS, DEAD_LETTERS_OBJECT, DEAD_LETTER_NOTES};
+use herald_durable_objects::platform::{config, now_ms, post_to_object};
+use serde::Serialize;
+use worker::{js_sys, Env, MessageExt, QueueRetryOptionsBuilder, RawMessage, RawMessageIter, Result};
 
-pub async fn consume(messages: RawMessageIter, _env: &Env) -> Result<()> {
-    messages.for_each(|m| m.retry());
+/// The delay before jobs come again when the configuration cannot be read.
+const CONFIG_RETRY_SECONDS: u32 = 60;
+
+pub async fn consume(messages: Vec<Delivered>, env: &Env) -> Result<()> {
+    let config = match config(env) {
+        Ok(config) => config,
+        // Nothing can be sent until the configuration is fixed; the queue keeps the jobs, and
+        // a minute between tries spares their attempts.
+        Err(e) => {
+            worker::console_error!("fallback jobs retried in {CONFIG_RETRY_SECONDS} s: {e}");
+            let options = QueueRetryOptionsBuilder::new().with_delay_seconds(CONFIG_RETRY_SECONDS).build();
+            messages.iter().for_each(|m| m.message.retry_with_options(&options));
+            return Ok(());
+        }
+    };
+    join_all(messages.iter().map(|delivered| deliver(delivered, env, config))).await;
     Ok(())
 }
 
-pub async fn keep_dead(messages: RawMessageIter, _env: &Env) -> Result<()> {
-    messages.for_each(|m| m.retry());
+/// One message, from its first step to its ack or retry.
+async fn deliver(delivered: &Delivered, env: &Env, config: &Config) {
+    let Delivered { message, attempts } = delivered;
+    let (mut attempt, mut step) =
+        Attempt::start(&body_text(message), &message.id(), *attempts, &config.fallback, now_ms());
+    let name = format!("fallback message {} (delivery {attempts})", message.id());
+    loop {
+        let answer = match step {
+            Step::Claim { inbox, key } => {
+                let claimed = claim(env, &inbox, &key).await;
+                if let Err(e) = &claimed {
+                    worker::console_error!("{name}: no claim on {}: {e}", key.key);
+                }
+                Answer::Claimed(claimed)
+            }
+            Step::Send(outbound) => {
+                let sent = providers::send(env, &outbound, config.fallback.send_timeout_ms).await;
+                if let Err(failure) = &sent {
+                    worker::console_error!("{name}: not sent: {}", failure.reason);
+                }
+                Answer::Sent(sent)
+            }
+            Step::Report { inbox, path, key } => {
+                Answer::Reported(logged(&name, post(env, &inbox.object_name(), path, &key).await))
+            }
+            Step::Note(note) => {
+                Answer::Noted(logged(&name, post(env, DEAD_LETTERS_OBJECT, DEAD_LETTER_NOTES, &note).await))
+            }
+            Step::Keep(letter) => {
+                worker::console_error!("{name}: to the dead letters: {}", letter.reason.as_deref().unwrap_or("?"));
+                Answer::Kept(logged(&name, post(env, DEAD_LETTERS_OBJECT, DEAD_LETTERS, &letter).await))
+            }
+            Step::Ack => return message.ack(),
+            Step::Retry { delay_seconds } => {
+                let options = QueueRetryOptionsBuilder::new().with_delay_seconds(delay_seconds).build();
+                return message.retry_with_options(&options);
+            }
+        };
+        step = attempt.on(answer);
+    }
+}
+
+pub async fn keep_dead(messages: RawMessageIter, env: &Env) -> Result<()> {
+    let now = now_ms();
+    let keeps = messages.map(|message| async move {
+        let letter = DeadLetter::of_message(&body_text(&message), &message.id(), now);
+        match post(env, DEAD_LETTERS_OBJECT, DEAD_LETTERS, &letter).await {
+            Ok(()) => message.ack(),
+            // The dead-letter queue tries it again (its own max_retries).
+            Err(e) => {
+                worker::console_error!("dead letter {} not kept: {e}", letter.key);
+                message.retry();
+            }
+        }
+    });
+    join_all(keeps).await;
     Ok(())
+}
+
+/// Whether the job's inbox lets this delivery send it.
+async fn claim(env: &Env, inbox: &RoomId, key: &JobKey) -> std::result::Result<bool, String> {
+    let body = serde_json::to_string(key).expect("keys serialize");
+    let answer = post_to_object(env, &inbox.object_name(), internal::JOB_CLAIM, body).await.map_err(|e| e.message)?;
+    let claim: JobClaim =
+        serde_json::from_str(&answer).map_err(|e| format!("{inbox} answered a claim with {answer:?}: {e}"))?;
+    Ok(claim.go)
+}
+
+async fn post<T: Serialize>(env: &Env, object: &str, path: &str, body: &T) -> std::result::Result<(), String> {
+    let body = serde_json::to_string(body).expect("internal bodies serialize");
+    post_to_object(env, object, path, body).await.map(drop).map_err(|e: Error| e.message)
+}
+
+fn logged(name: &str, result: std::result::Result<(), String>) -> std::result::Result<(), String> {
+    if let Err(e) = &result {
+        worker::console_error!("{name}: {e}");
+    }
+    result
+}
+
+/// A message's body as JSON text, as it was sent (a body JSON cannot write, as the empty
+/// string, which no job reads as).
+fn body_text(message: &RawMessage) -> String {
+    js_sys::JSON::stringify(&message.body()).ok().and_then(|s| s.as_string()).unwrap_or_default()
 }

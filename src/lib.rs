@@ -16,6 +16,9 @@
 //! - [`broadcast`]: `/api/v1/multicast` and `/api/v1/broadcast` (admin): a notification to
 //!   listed users' inboxes, or to every known user through [`fanout`], the fan-out queue's
 //!   consumer, which reads the user [`directory`] a page at a time.
+//! - [`dead_letters`]: `/api/v1/admin/dead-letters`: the fallback jobs that will not be sent.
+//! - [`queue`]: the queue entry; [`fallback`] sends email / SMS jobs through [`providers`] and
+//!   keeps the dead letters; [`fanout`] takes broadcast tasks.
 //! - [`tndata`]: tndata's `/chat/{user}/` websocket (the route table's `{user}` route) and
 //!   `/api/chat/{user}/` history, handed to the conversation's room object.
 //!
@@ -24,10 +27,12 @@
 
 mod auth;
 mod broadcast;
+mod dead_letters;
 mod directory;
 mod fallback;
 mod fanout;
 mod notify;
+mod providers;
 mod queue;
 mod rooms;
 mod socketio;
@@ -55,6 +60,10 @@ async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error>
         Ok(Route::Ping) => respond::json(200, r#"{"ok":true}"#.into()).map_err(internal),
         Ok(Route::Room(room, what)) => room_route(req, env, &url, room, what).await,
         Ok(Route::ChatHistory(user)) => tndata::history(&req, env, &url, &user, config(env)?).await,
+        Ok(Route::DeadLetters) => {
+            let config = config(env)?;
+            dead_letters::list(env, &url, &auth::authenticate(&req, &url, config, now_ms())?).await
+        }
         Ok(Route::Logout(user)) => {
             let mut req = req;
             let config = config(env)?;

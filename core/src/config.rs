@@ -97,6 +97,8 @@ pub struct Fallback {
     pub max_attempts: u32,
     /// The first retry's delay; each further retry doubles it.
     pub retry_base_seconds: u32,
+    /// How long a provider has to answer one request before the attempt counts as failed.
+    pub send_timeout_ms: u32,
     pub email: EmailProvider,
     pub sms: SmsProvider,
     /// Shards of the user directory (broadcast fan-out).
@@ -143,6 +145,7 @@ impl Default for Fallback {
             high_sms_ms: 30 * 1000,
             max_attempts: 5,
             retry_base_seconds: 10,
+            send_timeout_ms: 10_000,
             email: EmailProvider {
                 kind: EmailKind::Api,
                 api_url: "https://api.resend.com".into(),
@@ -282,6 +285,8 @@ impl Config {
                 * 1000,
             max_attempts: number(&get, "FALLBACK_MAX_ATTEMPTS", defaults.max_attempts, 1, 100)?,
             retry_base_seconds: number(&get, "FALLBACK_RETRY_BASE_SECONDS", defaults.retry_base_seconds, 0, 3600)?,
+            send_timeout_ms: number(&get, "FALLBACK_SEND_TIMEOUT_SECONDS", defaults.send_timeout_ms / 1000, 1, 60)?
+                * 1000,
             email: EmailProvider {
                 kind: email_kind,
                 api_url: url("EMAIL_API_URL", &defaults.email.api_url)?,
@@ -347,11 +352,13 @@ mod tests {
         let c = config(&[
             ("JWT_SECRET", SECRET),
             ("FALLBACK_NORMAL_EMAIL_SECONDS", "2"),
+            ("FALLBACK_SEND_TIMEOUT_SECONDS", "3"),
             ("EMAIL_API_URL", "http://127.0.0.1:9999/"),
             ("EMAIL_PROVIDER", "binding"),
         ])
         .unwrap();
         assert_eq!(c.fallback.normal_email_ms, 2000);
+        assert_eq!(c.fallback.send_timeout_ms, 3000);
         assert_eq!(c.fallback.email.api_url, "http://127.0.0.1:9999");
         assert_eq!(c.fallback.email.kind, EmailKind::Binding);
         assert_eq!(config(&[("JWT_SECRET", SECRET), ("EMAIL_PROVIDER", "pigeon")]).unwrap_err().var, "EMAIL_PROVIDER");
@@ -359,6 +366,10 @@ mod tests {
         assert_eq!(
             config(&[("JWT_SECRET", SECRET), ("FALLBACK_MAX_ATTEMPTS", "0")]).unwrap_err().var,
             "FALLBACK_MAX_ATTEMPTS"
+        );
+        assert_eq!(
+            config(&[("JWT_SECRET", SECRET), ("FALLBACK_SEND_TIMEOUT_SECONDS", "0")]).unwrap_err().var,
+            "FALLBACK_SEND_TIMEOUT_SECONDS"
         );
     }
 

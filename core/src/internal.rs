@@ -17,6 +17,9 @@
 //! | `POST /jobs/claim`, `/jobs/done`, `/jobs/release` (an inbox) | body [`JobKey`]; a claim is answered [`JobClaim`] |
 //! | `GET`/`PUT /inbox/contacts`, `POST /inbox/devices`, `GET /inbox/page`, `POST /inbox/read` (an inbox) | the REST bodies, already valid (`docs/notifications.md`) |
 //! | `POST /directory/add`, `GET /directory/page` | to a directory shard (`directory:{n}`): see [`crate::exchange::directory`] |
+//! | `POST /dead-letters` (to `deadletters:main`) | body [`DeadLetter`](crate::exchange::dead_letters::DeadLetter): keep it |
+//! | `POST /dead-letters/notes` | body [`ReasonNote`](crate::exchange::dead_letters::ReasonNote): why a job's last attempt failed |
+//! | `GET /dead-letters` | query `limit`, `cursor`? (already valid); answered with a page of the admin list |
 //!
 //! A room is the object itself: it knows its id from its name (`room:{id}`). A Socket.IO
 //! session's object is its home (`home:{id}`, see [`crate::home`]). Homes and rooms call each
@@ -73,6 +76,12 @@ pub const INBOX_DEVICES: &str = "/inbox/devices";
 pub const INBOX_PAGE: &str = "/inbox/page";
 /// An inbox's read mark moves: body `{seq}`.
 pub const INBOX_READ: &str = "/inbox/read";
+/// The dead-letter store's calls, on the object [`DEAD_LETTERS_OBJECT`]
+/// (`crate::exchange::dead_letters`).
+pub const DEAD_LETTERS: &str = "/dead-letters";
+pub const DEAD_LETTER_NOTES: &str = "/dead-letters/notes";
+/// The one object that keeps the dead letters.
+pub const DEAD_LETTERS_OBJECT: &str = "deadletters:main";
 
 /// A job's idempotency key, for the job calls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,6 +16,7 @@
 //! | POST   | `/api/v1/inbox/read`          | [`Route::Notify`] [`NotifyRoute::InboxRead`] |
 //! | POST   | `/api/v1/multicast`           | [`Route::Multicast`] (admin)          |
 //! | POST   | `/api/v1/broadcast`           | [`Route::Broadcast`] (admin)          |
+//! | GET    | `/api/v1/admin/dead-letters`  | [`Route::DeadLetters`] (admin)        |
 
 use crate::dialect::routes::percent_decode;
 use crate::error::{Error, ErrorCode};
@@ -32,6 +33,8 @@ pub enum Route {
     ChatHistory(String),
     /// Logs a user's sessions out (an admin token is needed).
     Logout(UserId),
+    /// The fallback jobs that will not be sent (an admin token is needed).
+    DeadLetters,
     /// A notification to the listed users (an admin token is needed).
     Multicast,
     /// A notification to every user Herald knows (an admin token is needed).
@@ -102,6 +105,7 @@ impl Route {
             ["api", "v1", "inbox", "read"] => allow(&method, &["POST"]).map(|_| Self::Notify(NotifyRoute::InboxRead)),
             ["api", "v1", "multicast"] => allow(&method, &["POST"]).map(|_| Self::Multicast),
             ["api", "v1", "broadcast"] => allow(&method, &["POST"]).map(|_| Self::Broadcast),
+            ["api", "v1", "admin", "dead-letters"] => allow(&method, &["GET"]).map(|_| Self::DeadLetters),
             _ => Err(Error::new(ErrorCode::NotFound, format!("no route {method} {path}; see docs/api.md"))),
         }
     }
@@ -148,6 +152,9 @@ mod tests {
         assert_eq!(Route::parse("POST", "/api/chat/42/").unwrap_err().code, ErrorCode::MethodNotAllowed);
         let logout = Route::parse("POST", "/v1/users/zo%C3%AB%40x/logout");
         assert_eq!(logout, Ok(Route::Logout(UserId::parse("zoë@x").unwrap())));
+        assert_eq!(Route::parse("GET", "/api/v1/admin/dead-letters"), Ok(Route::DeadLetters));
+        let post = Route::parse("POST", "/api/v1/admin/dead-letters").unwrap_err();
+        assert_eq!(post.code, ErrorCode::MethodNotAllowed);
     }
 
     #[test]

@@ -29,6 +29,7 @@
 #[path = "inbox.rs"]
 mod inbox;
 
+use crate::dead_letters;
 use crate::home::Home;
 use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param};
 use crate::respond::{self, internal};
@@ -243,6 +244,9 @@ impl DurableObject for RoomObject {
             (worker::Method::Post, api::DELIVER) => self.home.deliver(&mut req).await,
             (method, path) if inbox::serves(path) => self.inbox_request(method, &mut req).await,
             (_, p) if crate::directory::serves(p) => crate::directory::handle(&self.state, &mut req).await,
+            (_, api::DEAD_LETTERS | api::DEAD_LETTER_NOTES) => {
+                dead_letters::handle(&self.state, &self.env, &mut req).await
+            }
             _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path}"))),
         };
         Ok(answer.unwrap_or_else(|e| respond::error(&e)))

@@ -14,19 +14,27 @@
 //! - `policy.rs`: which fallback channel is due when (pure; the urgency table).
 //! - `inbox.rs`: the inbox state machine (notifications in, marks, alarms → jobs).
 //! - `ledger.rs`: job idempotency (a job sends at most once).
-//! - `providers.rs`: the HTTP requests of the email and SMS providers, built from a job.
+//! - `providers.rs`: the HTTP requests of the email and SMS providers, built from a job, and
+//!   how their answers are judged; `mail.rs`: the RFC 5322 message of the `send_email` binding.
+//! - `attempt.rs`: one delivery of a fallback job to the consumer, as steps (claim, send,
+//!   report, retry with backoff, dead letters).
+//! - `dead_letters.rs`: the jobs that will not be sent, kept for the admin list.
 //! - `directory.rs`: which users exist, sharded over objects; each shard's users in SQLite.
 //! - `fanout.rs`: a broadcast as queue messages: a page per shard, deliveries in batches.
 //! - `requests.rs`: the REST bodies (`send`, `native/subscribe`, `inbox/read`), validated;
 //!   `requests_fanout.rs`: those of `multicast` and `broadcast`; `contacts.rs`: a user's
 //!   contacts and quiet hours, and their updates.
 
+pub mod attempt;
 pub mod contacts;
+pub mod dead_letters;
 pub mod directory;
 pub mod fanout;
 pub mod inbox;
 pub mod ledger;
+pub mod mail;
 pub mod policy;
+pub mod providers;
 pub mod requests;
 pub mod requests_fanout;
 

@@ -1,0 +1,56 @@
+//! The dead-letter store: the one object `deadletters:main` keeps the fallback jobs that will
+//! not be sent ([`herald_core::exchange::dead_letters`]) in its SQLite. Its calls come from
+//! the Worker only: the fallback consumers keep jobs and leave notes, the admin list reads
+//! pages.
+//!
+//! | call | body / query | answer |
+//! |---|---|---|
+//! | `POST /dead-letters` | [`DeadLetter`] | `{}` once stored |
+//! | `POST /dead-letters/notes` | [`ReasonNote`] | `{}` once stored |
+//! | `GET /dead-letters` | `limit`, `cursor`? | a page: `{"jobs": [...], "next"}` |
+
+use crate::platform::{config, query_param};
+use crate::respond::{self, internal};
+use crate::sql::DurableSql;
+use herald_core::error::{Error, ErrorCode};
+use herald_core::exchange::dead_letters::{DeadLetter, DeadLetters, ListQuery, ReasonNote};
+use herald_core::internal::{DEAD_LETTERS, DEAD_LETTERS_OBJECT, DEAD_LETTER_NOTES};
+use serde::de::DeserializeOwned;
+use worker::{Env, Method, Request, Response, State};
+
+/// One call to the store. Each runs to completion without an `.await` between reading and
+/// writing, so calls never interleave.
+pub async fn handle(state: &State, env: &Env, req: &mut Request) -> Result<Response, Error> {
+    let name = state.id().name().unwrap_or_default();
+    if name != DEAD_LETTERS_OBJECT {
+        return Err(Error::internal(format!("object {name:?} does not keep dead letters")));
+    }
+    let store = DeadLetters::open(DurableSql(state.storage().sql()))
+        .map_err(|e| Error::internal(format!("could not open the dead letters: {e}")))?;
+    let stored = |e| Error::internal(format!("the dead letters could not be written: {e}"));
+    match (req.method(), req.path().as_str()) {
+        (Method::Post, DEAD_LETTERS) => {
+            let letter: DeadLetter = body(req).await?;
+            store.keep(&letter, config(env)?.fallback.max_attempts).map_err(stored)?;
+        }
+        (Method::Post, DEAD_LETTER_NOTES) => {
+            let note: ReasonNote = body(req).await?;
+            store.note(&note).map_err(stored)?;
+        }
+        (Method::Get, DEAD_LETTERS) => {
+            let url = req.url().map_err(internal)?;
+            let query =
+                ListQuery::parse(query_param(&url, "limit").as_deref(), query_param(&url, "cursor").as_deref())?;
+            let page =
+                store.page(query).map_err(|e| Error::internal(format!("could not read the dead letters: {e}")))?;
+            return respond::json(200, page).map_err(internal);
+        }
+        (method, path) => return Err(Error::new(ErrorCode::NotFound, format!("no internal route {method:?} {path}"))),
+    }
+    respond::json(200, "{}".into()).map_err(internal)
+}
+
+async fn body<T: DeserializeOwned>(req: &mut Request) -> Result<T, Error> {
+    let text = req.text().await.map_err(internal)?;
+    serde_json::from_str(&text).map_err(|e| Error::internal(format!("internal dead-letter call with a bad body: {e}")))
+}

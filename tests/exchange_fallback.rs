@@ -1,0 +1,509 @@
+//! The email / SMS fallback: the providers' exact requests, one delivery of a job as the
+//! consumer steps through it (claim, send, report, retry with backoff, dead letters) against a
+//! fake inbox ledger and a fake provider, and the dead-letter store over SQLite.
+
+use herald_core::config::{EmailKind, Fallback};
+use herald_core::exchange::attempt::{retry_delay_seconds, Answer, Attempt, Step, RETRY_DELAY_MAX_SECONDS};
+use herald_core::exchange::dead_letters::{DeadLetter, DeadLetters, ListQuery, ReasonNote, KEPT_MAX};
+use herald_core::exchange::providers::{outbound, Failure, Outbound, ProviderRequest};
+use herald_core::exchange::{Channel, Job};
+use herald_core::ids::{RoomId, UserId};
+use herald_core::internal::{JobKey, JOB_DONE, JOB_RELEASE};
+use herald_tests::{Sqlite, T0};
+use serde_json::{json, Value};
+use std::collections::{BTreeSet, VecDeque};
+
+fn config() -> Fallback {
+    let mut config = Fallback::default();
+    config.email.api_url = "http://127.0.0.1:8788".into();
+    config.email.api_key = Some("re_test_key".into());
+    config.sms.api_url = "http://127.0.0.1:8788".into();
+    config.sms.account_sid = "AC0123456789abcdef0123456789abcdef".into();
+    config.sms.auth_token = Some("twilio-token".into());
+    config.sms.from = "+15550001111".into();
+    config
+}
+
+fn job(user: &str, channel: Channel, to: &str) -> Job {
+    Job {
+        key: format!("{user}/n-7/{}", channel.as_str()),
+        user: UserId::parse(user).unwrap(),
+        channel,
+        to: to.into(),
+        seq: 7,
+        notification: "n-7".into(),
+        subject: "You have a new notification".into(),
+        text: "Deploy finished & green: 100% of checks".into(),
+    }
+}
+
+fn body(job: &Job) -> String {
+    serde_json::to_string(job).unwrap()
+}
+
+fn http(outbound: Outbound) -> ProviderRequest {
+    match outbound {
+        Outbound::Http(request) => request,
+        other => panic!("expected an HTTP request, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_email_job_becomes_resends_request_with_the_job_key_as_idempotency_key() {
+    let request = http(outbound(&job("bob", Channel::Email, "bob@example.com"), &config(), T0).unwrap());
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.url, "http://127.0.0.1:8788/emails");
+    assert_eq!(
+        request.headers,
+        vec![
+            ("authorization", "Bearer re_test_key".to_owned()),
+            ("content-type", "application/json".to_owned()),
+            ("idempotency-key", "bob/n-7/email".to_owned()),
+        ]
+    );
+    let body: Value = serde_json::from_str(&request.body).unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "from": "Herald <notifications@example.com>",
+            "to": ["bob@example.com"],
+            "subject": "You have a new notification",
+            "text": "Deploy finished & green: 100% of checks",
+        })
+    );
+}
+
+#[test]
+fn an_sms_job_becomes_twilios_form_post_with_basic_auth() {
+    let request = http(outbound(&job("bob", Channel::Sms, "+1 555 0100"), &config(), T0).unwrap());
+    assert_eq!(
+        request.url,
+        "http://127.0.0.1:8788/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"
+    );
+    // base64("AC0123456789abcdef0123456789abcdef:twilio-token")
+    assert_eq!(
+        request.headers,
+        vec![
+            ("authorization", "Basic QUMwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZjp0d2lsaW8tdG9rZW4=".to_owned()),
+            ("content-type", "application/x-www-form-urlencoded".to_owned()),
+        ]
+    );
+    assert_eq!(request.body, "To=%2B1+555+0100&From=%2B15550001111&Body=Deploy+finished+%26+green%3A+100%25+of+checks");
+}
+
+#[test]
+fn an_sms_longer_than_twilio_takes_is_cut_to_1600_characters() {
+    let mut long = job("bob", Channel::Sms, "+15550100");
+    long.text = "é".repeat(2000);
+    let request = http(outbound(&long, &config(), T0).unwrap());
+    let body = request.body.split("&Body=").nth(1).unwrap();
+    assert_eq!(body, format!("{}%E2%80%A6", "%C3%A9".repeat(1599)));
+}
+
+#[test]
+fn a_missing_secret_or_a_bad_address_is_a_permanent_failure_that_says_why() {
+    let mut no_key = config();
+    no_key.email.api_key = None;
+    let failure = outbound(&job("bob", Channel::Email, "bob@example.com"), &no_key, T0).unwrap_err();
+    assert_eq!(failure, Failure::permanent("EMAIL_API_KEY is not set"));
+    let mut no_token = config();
+    no_token.sms.auth_token = None;
+    let failure = outbound(&job("bob", Channel::Sms, "+15550100"), &no_token, T0).unwrap_err();
+    assert_eq!(failure, Failure::permanent("TWILIO_AUTH_TOKEN is not set"));
+    let failure = outbound(&job("bob", Channel::Email, "bob@example.com\r\nBcc: eve@x"), &config(), T0).unwrap_err();
+    assert!(failure.permanent && failure.reason.contains("is not an email address"), "{failure:?}");
+}
+
+#[test]
+fn the_binding_email_is_an_rfc5322_message_named_by_the_job() {
+    let mut config = config();
+    config.email.kind = EmailKind::Binding;
+    let mut job = job("zoë", Channel::Email, "zoe@example.com");
+    job.subject = "Zoë, one new notification".into();
+    let Outbound::Binding(email) = outbound(&job, &config, T0).unwrap() else { panic!("not the binding") };
+    assert_eq!(email.from, "notifications@example.com");
+    assert_eq!(email.to, "zoe@example.com");
+    let expected = [
+        "From: Herald <notifications@example.com>",
+        "To: zoe@example.com",
+        "Subject: =?UTF-8?B?Wm/Dqywgb25lIG5ldyBub3RpZmljYXRpb24=?=",
+        "Date: Mon, 2 Nov 2026 09:00:00 +0000",
+        "Message-ID: <zo%C3%AB/n-7/email@example.com>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: base64",
+        "",
+        "RGVwbG95IGZpbmlzaGVkICYgZ3JlZW46IDEwMCUgb2YgY2hlY2tz",
+        "",
+    ]
+    .join("\r\n");
+    assert_eq!(email.raw, expected);
+}
+
+#[test]
+fn every_attempt_of_a_job_makes_the_same_request() {
+    let job = job("bob", Channel::Email, "bob@example.com");
+    assert_eq!(outbound(&job, &config(), T0).unwrap(), outbound(&job, &config(), T0 + 60_000).unwrap());
+}
+
+/// The inbox's job ledger as the consumer relies on it: a key is sent once; while one delivery
+/// holds it, others are told not to send.
+#[derive(Default)]
+struct Ledger {
+    held: BTreeSet<String>,
+    sent: BTreeSet<String>,
+}
+
+impl Ledger {
+    fn claim(&mut self, key: &JobKey) -> bool {
+        !self.sent.contains(&key.key) && self.held.insert(key.key.clone())
+    }
+
+    fn report(&mut self, path: &str, key: &JobKey) {
+        self.held.remove(&key.key);
+        match path {
+            JOB_DONE => assert!(self.sent.insert(key.key.clone()), "{} reported sent twice", key.key),
+            JOB_RELEASE => {}
+            other => panic!("unknown job call {other}"),
+        }
+    }
+}
+
+/// The fallback's world: the inbox's ledger, a provider answering from a script (then taking
+/// everything), the dead-letter store.
+struct World {
+    config: Fallback,
+    ledger: Ledger,
+    answers: VecDeque<Result<(), Failure>>,
+    accepted: Vec<Outbound>,
+    refused: usize,
+    store: DeadLetters<Sqlite>,
+    /// Whether the inbox and the dead-letter store can be reached.
+    reachable: bool,
+}
+
+impl World {
+    fn new(config: Fallback) -> Self {
+        Self {
+            config,
+            ledger: Ledger::default(),
+            answers: VecDeque::new(),
+            accepted: Vec::new(),
+            refused: 0,
+            store: DeadLetters::open(Sqlite::in_memory()).unwrap(),
+            reachable: true,
+        }
+    }
+
+    /// The provider answers the next requests with these.
+    fn provider_answers(&mut self, answers: Vec<Result<(), Failure>>) {
+        self.answers = answers.into();
+    }
+
+    fn reach(&self) -> Result<(), String> {
+        if self.reachable {
+            Ok(())
+        } else {
+            Err("connection refused".into())
+        }
+    }
+
+    /// One delivery (number `attempts`) of a message with `body` at `now`, run to its end as
+    /// `src/fallback.rs` runs it: every step, the last being Ack or Retry.
+    fn deliver(&mut self, body: &str, attempts: u32, now: i64) -> Vec<Step> {
+        let (mut attempt, mut step) = Attempt::start(body, "msg-1", attempts, &self.config, now);
+        let mut steps = Vec::new();
+        loop {
+            steps.push(step.clone());
+            let answer = match &step {
+                Step::Claim { key, .. } => Answer::Claimed(self.reach().map(|()| self.ledger.claim(key))),
+                Step::Send(outbound) => Answer::Sent(match self.answers.pop_front().unwrap_or(Ok(())) {
+                    Ok(()) => {
+                        self.accepted.push(outbound.clone());
+                        Ok(())
+                    }
+                    Err(failure) => {
+                        self.refused += 1;
+                        Err(failure)
+                    }
+                }),
+                Step::Report { path, key, .. } => {
+                    Answer::Reported(self.reach().map(|()| self.ledger.report(path, key)))
+                }
+                Step::Note(note) => Answer::Noted(self.reach().map(|()| self.store.note(note).unwrap())),
+                Step::Keep(letter) => {
+                    Answer::Kept(self.reach().map(|()| self.store.keep(letter, self.config.max_attempts).unwrap()))
+                }
+                Step::Ack | Step::Retry { .. } => return steps,
+            };
+            step = attempt.on(answer);
+        }
+    }
+
+    /// The dead-letter queue's consumer takes a message (`src/fallback.rs`, `keep_dead`).
+    fn keep_dead(&mut self, body: &str, now: i64) {
+        self.store.keep(&DeadLetter::of_message(body, "msg-1", now), self.config.max_attempts).unwrap();
+    }
+
+    fn dead_letters(&self) -> Value {
+        serde_json::from_str(&self.store.page(ListQuery::parse(None, None).unwrap()).unwrap()).unwrap()
+    }
+}
+
+fn inbox(user: &str) -> RoomId {
+    RoomId::compose("inbox", &[user]).unwrap()
+}
+
+fn key(job: &Job) -> JobKey {
+    JobKey { key: job.key.clone() }
+}
+
+fn unavailable() -> Result<(), Failure> {
+    Err(Failure::retryable("the provider answered 503: busy"))
+}
+
+#[test]
+fn a_job_is_claimed_sent_reported_done_and_acked() {
+    let mut world = World::new(config());
+    let job = job("bob", Channel::Email, "bob@example.com");
+    let steps = world.deliver(&body(&job), 1, T0);
+    let request = outbound(&job, &world.config, T0).unwrap();
+    assert_eq!(
+        steps,
+        vec![
+            Step::Claim { inbox: inbox("bob"), key: key(&job) },
+            Step::Send(request.clone()),
+            Step::Report { inbox: inbox("bob"), path: JOB_DONE, key: key(&job) },
+            Step::Ack,
+        ]
+    );
+    assert_eq!(world.accepted, vec![request]);
+}
+
+#[test]
+fn a_provider_failing_twice_then_succeeding_yields_exactly_one_delivery() {
+    let mut world = World::new(config());
+    world.provider_answers(vec![unavailable(), Err(Failure::retryable("no answer within 10 s"))]);
+    let job = body(&job("bob", Channel::Sms, "+15550100"));
+    let ends: Vec<Step> = (1..=3).map(|n| world.deliver(&job, n, T0).pop().unwrap()).collect();
+    // Retried after the base delay, then twice it.
+    assert_eq!(ends, vec![Step::Retry { delay_seconds: 10 }, Step::Retry { delay_seconds: 20 }, Step::Ack]);
+    assert_eq!((world.refused, world.accepted.len()), (2, 1));
+    // Redelivered once more (queues deliver at least once): the ledger says it was sent.
+    let again = world.deliver(&job, 1, T0);
+    assert_eq!(again, vec![Step::Claim { inbox: inbox("bob"), key: JobKey { key: "bob/n-7/sms".into() } }, Step::Ack]);
+    assert_eq!(world.accepted.len(), 1);
+}
+
+#[test]
+fn a_job_another_delivery_holds_is_acked_without_sending() {
+    let mut world = World::new(config());
+    let job = job("bob", Channel::Email, "bob@example.com");
+    assert!(world.ledger.claim(&key(&job)));
+    let steps = world.deliver(&body(&job), 1, T0);
+    assert_eq!(steps, vec![Step::Claim { inbox: inbox("bob"), key: key(&job) }, Step::Ack]);
+    assert!(world.accepted.is_empty());
+}
+
+#[test]
+fn a_provider_that_keeps_failing_ends_in_the_dead_letters_with_its_last_reason() {
+    let mut config = config();
+    config.max_attempts = 3;
+    let mut world = World::new(config);
+    world.provider_answers(vec![unavailable(), unavailable(), Err(Failure::retryable("no answer within 10 s"))]);
+    let job = job("bob", Channel::Email, "bob@example.com");
+    let ends: Vec<Step> = (1..=3).map(|n| world.deliver(&body(&job), n, T0 + i64::from(n)).pop().unwrap()).collect();
+    // The last delivery notes why, then gives the message back for the queue to dead-letter.
+    assert_eq!(
+        ends,
+        vec![Step::Retry { delay_seconds: 10 }, Step::Retry { delay_seconds: 20 }, Step::Retry { delay_seconds: 0 }]
+    );
+    assert!(world.accepted.is_empty());
+    assert!(world.ledger.held.is_empty(), "every failed attempt released the job");
+    assert_eq!(world.dead_letters(), json!({ "jobs": [], "next": null }));
+    world.keep_dead(&body(&job), T0 + 10);
+    assert_eq!(
+        world.dead_letters(),
+        json!({ "jobs": [{
+            "job": serde_json::to_value(&job).unwrap(),
+            "attempts": 3,
+            "reason": "no answer within 10 s",
+            "at": T0 + 10,
+        }], "next": null })
+    );
+}
+
+#[test]
+fn the_last_delivery_notes_its_reason_before_giving_the_message_back() {
+    let mut config = config();
+    config.max_attempts = 2;
+    let mut world = World::new(config);
+    world.provider_answers(vec![unavailable()]);
+    let job = job("bob", Channel::Email, "bob@example.com");
+    let steps = world.deliver(&body(&job), 2, T0);
+    assert_eq!(
+        steps[2..],
+        [
+            Step::Report { inbox: inbox("bob"), path: JOB_RELEASE, key: key(&job) },
+            Step::Note(ReasonNote {
+                key: job.key.clone(),
+                attempts: 2,
+                reason: "the provider answered 503: busy".into(),
+                at: T0
+            }),
+            Step::Retry { delay_seconds: 0 },
+        ]
+    );
+}
+
+#[test]
+fn a_permanent_refusal_is_kept_at_once_and_acked() {
+    let mut world = World::new(config());
+    world.provider_answers(vec![Err(Failure::permanent("the provider answered 422: invalid `to`"))]);
+    let job = job("bob", Channel::Email, "bob@example.com");
+    let steps = world.deliver(&body(&job), 1, T0);
+    assert_eq!(steps.len(), 5, "{steps:?}");
+    assert_eq!(steps[2], Step::Report { inbox: inbox("bob"), path: JOB_RELEASE, key: key(&job) });
+    assert_eq!(
+        steps[3],
+        Step::Keep(DeadLetter {
+            key: job.key.clone(),
+            job: serde_json::to_value(&job).unwrap(),
+            attempts: Some(1),
+            reason: Some("the provider answered 422: invalid `to`".into()),
+            at: T0,
+        })
+    );
+    assert_eq!(steps[4], Step::Ack);
+    assert_eq!(world.dead_letters()["jobs"][0]["attempts"], 1);
+}
+
+#[test]
+fn a_job_no_attempt_could_send_is_claimed_released_and_kept() {
+    let mut no_key = config();
+    no_key.email.api_key = None;
+    let mut world = World::new(no_key);
+    let job = job("bob", Channel::Email, "bob@example.com");
+    let steps = world.deliver(&body(&job), 1, T0);
+    assert_eq!(steps[0], Step::Claim { inbox: inbox("bob"), key: key(&job) });
+    assert_eq!(steps[1], Step::Report { inbox: inbox("bob"), path: JOB_RELEASE, key: key(&job) });
+    assert!(matches!(&steps[2], Step::Keep(letter) if letter.reason.as_deref() == Some("EMAIL_API_KEY is not set")));
+    assert_eq!(steps[3], Step::Ack);
+    assert!(world.ledger.held.is_empty());
+    assert!(world.accepted.is_empty());
+}
+
+#[test]
+fn a_job_sent_before_is_never_a_dead_letter() {
+    let mut world = World::new(config());
+    let job = job("bob", Channel::Email, "bob@example.com");
+    assert_eq!(world.deliver(&body(&job), 1, T0).last(), Some(&Step::Ack));
+    // Redelivered after the API key was removed: the inbox says it was sent.
+    world.config.email.api_key = None;
+    let steps = world.deliver(&body(&job), 1, T0);
+    assert_eq!(steps, vec![Step::Claim { inbox: inbox("bob"), key: key(&job) }, Step::Ack]);
+    assert_eq!(world.dead_letters()["jobs"], json!([]));
+}
+
+#[test]
+fn a_body_that_is_not_a_job_is_kept_under_its_message_id() {
+    let mut world = World::new(config());
+    let steps = world.deliver(r#"{"hello":"world"}"#, 1, T0);
+    let Step::Keep(letter) = &steps[0] else { panic!("{steps:?}") };
+    assert_eq!(letter.key, "message:msg-1");
+    assert_eq!(letter.job, json!({ "hello": "world" }));
+    assert!(letter.reason.as_deref().unwrap().starts_with("the message is not a job: missing field"), "{letter:?}");
+    assert_eq!(steps[1], Step::Ack);
+}
+
+#[test]
+fn an_inbox_that_cannot_be_reached_fails_the_attempt_like_a_provider() {
+    let mut world = World::new(config());
+    world.reachable = false;
+    let job = job("bob", Channel::Email, "bob@example.com");
+    let steps = world.deliver(&body(&job), 2, T0);
+    assert_eq!(steps, vec![Step::Claim { inbox: inbox("bob"), key: key(&job) }, Step::Retry { delay_seconds: 20 }]);
+}
+
+#[test]
+fn a_dead_letter_that_cannot_be_kept_stays_in_the_queue() {
+    let mut world = World::new(config());
+    world.reachable = false;
+    let steps = world.deliver("[1, 2]", 3, T0);
+    assert_eq!(steps.last(), Some(&Step::Retry { delay_seconds: 40 }));
+}
+
+#[test]
+fn a_sent_job_is_acked_even_when_its_report_is_lost() {
+    let job = job("bob", Channel::Email, "bob@example.com");
+    let (mut attempt, step) = Attempt::start(&body(&job), "m", 1, &config(), T0);
+    assert!(matches!(step, Step::Claim { .. }));
+    assert!(matches!(attempt.on(Answer::Claimed(Ok(true))), Step::Send(_)));
+    assert!(matches!(attempt.on(Answer::Sent(Ok(()))), Step::Report { path: JOB_DONE, .. }));
+    assert_eq!(attempt.on(Answer::Reported(Err("inbox unreachable".into()))), Step::Ack);
+}
+
+#[test]
+fn retry_delays_double_from_the_base_and_are_capped() {
+    assert_eq!((1..=5).map(|n| retry_delay_seconds(n, 10)).collect::<Vec<_>>(), vec![10, 20, 40, 80, 160]);
+    assert_eq!(retry_delay_seconds(3, 0), 0);
+    assert_eq!(retry_delay_seconds(40, 3600), RETRY_DELAY_MAX_SECONDS);
+    assert_eq!(retry_delay_seconds(0, 10), 10);
+}
+
+fn letter(key: &str, at: i64) -> DeadLetter {
+    DeadLetter { key: key.into(), job: json!({ "key": key }), attempts: None, reason: None, at }
+}
+
+#[test]
+fn the_dead_letter_list_is_newest_first_in_pages_with_a_cursor() {
+    let store = DeadLetters::open(Sqlite::in_memory()).unwrap();
+    for n in 1..=5 {
+        store.keep(&letter(&format!("k{n}"), T0 + n), 5).unwrap();
+    }
+    let page = |limit: &str, cursor: Option<&str>| -> Value {
+        serde_json::from_str(&store.page(ListQuery::parse(Some(limit), cursor).unwrap()).unwrap()).unwrap()
+    };
+    let keys = |page: &Value| -> Vec<String> {
+        page["jobs"].as_array().unwrap().iter().map(|j| j["job"]["key"].as_str().unwrap().to_owned()).collect()
+    };
+    let first = page("2", None);
+    assert_eq!(keys(&first), ["k5", "k4"]);
+    assert_eq!(first["jobs"][0], json!({ "job": { "key": "k5" }, "attempts": 5, "at": T0 + 5 }));
+    let second = page("2", first["next"].as_str());
+    assert_eq!(keys(&second), ["k3", "k2"]);
+    let last = page("2", second["next"].as_str());
+    assert_eq!(keys(&last), ["k1"]);
+    assert_eq!(last["next"], Value::Null);
+}
+
+#[test]
+fn a_kept_job_takes_up_its_note_and_a_job_kept_again_becomes_the_newest() {
+    let sqlite = Sqlite::in_memory();
+    let store = DeadLetters::open(sqlite.clone()).unwrap();
+    store.note(&ReasonNote { key: "k1".into(), attempts: 4, reason: "503".into(), at: T0 }).unwrap();
+    store.keep(&letter("k1", T0 + 1), 5).unwrap();
+    store.keep(&letter("k2", T0 + 2), 5).unwrap();
+    assert_eq!(sqlite.count("dead_letter_notes"), 0, "the note was taken up");
+    store.keep(&letter("k1", T0 + 3), 5).unwrap();
+    let page: Value = serde_json::from_str(&store.page(ListQuery::parse(None, None).unwrap()).unwrap()).unwrap();
+    assert_eq!(
+        page["jobs"],
+        json!([
+            { "job": { "key": "k1" }, "attempts": 5, "at": T0 + 3 },
+            { "job": { "key": "k2" }, "attempts": 5, "at": T0 + 2 },
+        ])
+    );
+}
+
+#[test]
+fn only_the_newest_dead_letters_are_kept() {
+    let sqlite = Sqlite::in_memory();
+    let store = DeadLetters::open(sqlite.clone()).unwrap();
+    for n in 0..KEPT_MAX + 3 {
+        store.keep(&letter(&format!("k{n}"), T0 + n), 5).unwrap();
+    }
+    assert_eq!(sqlite.count("dead_letters"), KEPT_MAX);
+    let oldest: Value = serde_json::from_str(&store.page(ListQuery { limit: 1, before: Some(4) }).unwrap()).unwrap();
+    assert_eq!(oldest["jobs"], json!([]), "k0..k2 were dropped");
+}
