@@ -76,15 +76,11 @@ impl<L: Log> Room<L> {
         let (mark, transaction) = decoded;
         let refuse =
             |error: &Error| vec![Effect::Send { to: conn.clone(), text: error_frame(error, transaction.as_ref()) }];
-        if let Err(wait_ms) = state.bucket.take(now) {
-            let error = Error::new(
-                ErrorCode::RateLimited,
-                format!("more than {} frames per second; this one was not processed", self.limits.messages_per_second),
-            )
-            .with_details(serde_json::json!({ "retry_after_ms": wait_ms }));
+        let owner = state.profile.id == *inbox.owner();
+        if let Err(error) = self.spend(now, conn) {
             return refuse(&error);
         }
-        if state.profile.id != *inbox.owner() {
+        if !owner {
             let error = Error::new(ErrorCode::RoomForbidden, "only the inbox's own user marks its notifications");
             return refuse(&error);
         }

@@ -29,17 +29,10 @@ impl<L: Log> Room<L> {
             Err(e) => e.transaction.clone(),
         };
         let send = |text: String| vec![Effect::Send { to: conn.clone(), text }];
-        if let Err(wait_ms) = state.bucket.take(now) {
-            let error = Error::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "more than {} messages per second; this frame was not processed",
-                    self.limits.messages_per_second
-                ),
-            )
-            .with_details(serde_json::json!({ "retry_after_ms": wait_ms }));
+        if let Err(error) = self.spend(now, conn) {
             return send(error_frame(&error, transaction.as_ref()));
         }
+        let state = self.conns.get_mut(conn).expect("found above");
         let frame = match decoded {
             Ok(frame) => frame,
             Err(e) => return send(error_frame(&e.error, e.transaction.as_ref())),
@@ -66,6 +59,19 @@ impl<L: Log> Room<L> {
                 }
             }
         }
+    }
+
+    /// Takes one frame from `conn`'s rate (every frame a connection sends counts, publishes,
+    /// marks and refusals alike); the refusal when none is left.
+    pub(super) fn spend(&mut self, now: i64, conn: &ConnId) -> Result<(), Error> {
+        let Some(state) = self.conns.get_mut(conn) else { return Ok(()) };
+        state.bucket.take(now).map_err(|wait_ms| {
+            Error::new(
+                ErrorCode::RateLimited,
+                format!("more than {} frames per second; this one was not processed", self.limits.messages_per_second),
+            )
+            .with_details(serde_json::json!({ "retry_after_ms": wait_ms }))
+        })
     }
 
     /// A binary frame arrives: the native protocol is JSON text only.

@@ -6,7 +6,7 @@
 
 use super::{Effect, Log, ReadMarks, Room, Sql};
 use crate::dialect::tndata::{self, ClientCommand, HistoryQuery, Order, Receipt};
-use crate::error::{Error, ErrorCode};
+use crate::error::Error;
 use crate::ids::ConnId;
 use crate::protocol::native::error_frame;
 
@@ -37,13 +37,7 @@ impl<L: Log> Room<L> {
         }
         let refuse = |error: &Error| vec![Effect::Send { to: conn.clone(), text: error_frame(error, None) }];
         // Receipts and refusals draw on the connection's rate as publishes do (in `on_frame`).
-        let state = self.conns.get_mut(conn).expect("found above");
-        if let Err(wait_ms) = state.bucket.take(now) {
-            let error = Error::new(
-                ErrorCode::RateLimited,
-                format!("more than {} frames per second; this one was not processed", self.limits.messages_per_second),
-            )
-            .with_details(serde_json::json!({ "retry_after_ms": wait_ms }));
+        if let Err(error) = self.spend(now, conn) {
             return refuse(&error);
         }
         match command {
