@@ -6,11 +6,12 @@ use herald_core::config::{Fallback, Limits, Retention};
 use herald_core::error::ErrorCode;
 use herald_core::exchange::contacts::ContactsUpdate;
 use herald_core::exchange::inbox::{owner_of, Due, Inbox, DEVICES_MAX, REQUEUE_MS};
-use herald_core::exchange::ledger::{Ledger, LEASE_MS};
+use herald_core::exchange::ledger::{Claim, Ledger, LEASE_MS};
 use herald_core::exchange::policy::Skip;
 use herald_core::exchange::requests::Device;
 use herald_core::exchange::{inbox_of, Channel, Job, NotifyRequest, Opts};
 use herald_core::ids::{RoomId, User, UserId};
+use herald_core::internal::JobClaim;
 use herald_core::room::{Room, SqlLog};
 use herald_tests::{conn, user, Harness, Sqlite, DAY, T0};
 use serde_json::{json, Value};
@@ -249,6 +250,7 @@ fn an_offline_user_gets_one_email_at_the_deadline_and_no_more_once_the_queue_too
             notification: "n1".into(),
             subject: "Notification from alice name".into(),
             text: "Your report is ready".into(),
+            expires_at: None,
         }]
     );
     assert_eq!(w.inbox.next_alarm().unwrap(), None);
@@ -356,12 +358,26 @@ fn a_job_the_queue_did_not_take_is_queued_again_and_the_ledger_lets_it_send_once
     assert_eq!(w.inbox.next_alarm().unwrap(), Some(w.h.now + REQUEUE_MS));
     let again = w.alarm_after(REQUEUE_MS, false);
     assert_eq!(again.jobs, first.jobs, "the same job, the same key");
-    // Both copies reach the consumer: only the first claim sends.
+    // Both copies reach the consumer: only the first claim sends; the other is told to come
+    // back when the first one's lease ends, and then finds the job sent.
     let key = &first.jobs[0].key;
-    assert!(w.inbox.claim(w.h.now, key).unwrap());
-    assert!(!w.inbox.claim(w.h.now, key).unwrap(), "the other copy finds it claimed");
+    assert_eq!(w.inbox.claim(w.h.now, key, None).unwrap(), go(1));
+    assert_eq!(w.inbox.claim(w.h.now, key, None).unwrap(), held(w.h.now + LEASE_MS), "the other copy finds it held");
     w.inbox.done(key).unwrap();
-    assert!(!w.inbox.claim(w.h.now + LEASE_MS, key).unwrap(), "and later, done");
+    assert_eq!(w.inbox.claim(w.h.now + LEASE_MS, key, None).unwrap(), finished(), "and later, sent");
+}
+
+fn go(claim: u64) -> JobClaim {
+    JobClaim { go: true, claim: Some(claim), held_until_ms: None }
+}
+
+fn held(until: i64) -> JobClaim {
+    JobClaim { go: false, claim: None, held_until_ms: Some(until) }
+}
+
+/// Sent or skipped: the answer that acks a job.
+fn finished() -> JobClaim {
+    JobClaim { go: false, claim: None, held_until_ms: None }
 }
 
 #[test]
@@ -372,31 +388,98 @@ fn a_job_whose_notification_was_read_after_it_was_queued_is_not_sent() {
     let due = w.alarm_after(60 * SECOND, false);
     w.h.connect("phone", &bob(), None);
     w.frame("phone", json!({ "type": "read", "seq": 1 }));
-    assert!(!w.inbox.claim(w.h.now, &due.jobs[0].key).unwrap());
+    assert_eq!(w.inbox.claim(w.h.now, &due.jobs[0].key, None).unwrap(), finished());
+}
+
+#[test]
+fn a_job_carries_its_notifications_ttl_and_is_skipped_once_past_it() {
+    let mut w = World::new();
+    reachable(&mut w);
+    w.send("alice", "soon stale", json!({ "ttl": 90 }));
+    w.send("alice", "evergreen", json!({}));
+    let due = w.alarm_after(60 * SECOND, false);
+    let expires_at = T0 + 90 * SECOND;
+    assert_eq!(due.jobs.iter().map(|j| j.expires_at).collect::<Vec<_>>(), vec![Some(expires_at), None]);
+    // A retry after the ttl (the queue's backoff, a held claim) sends nothing, for good.
+    let stale = &due.jobs[0].key;
+    assert_eq!(w.inbox.claim(expires_at, stale, Some(expires_at)).unwrap(), finished());
+    assert_eq!(w.inbox.claim(expires_at + DAY, stale, None).unwrap(), finished(), "skipped stays skipped");
+    assert_eq!(w.inbox.claim(expires_at, &due.jobs[1].key, None).unwrap(), go(1));
 }
 
 #[test]
 fn the_ledger_sends_a_key_at_most_once_and_lets_a_retry_in_after_a_failure_or_a_lost_attempt() {
     let db = Sqlite::in_memory();
     let ledger = Ledger::open(db.clone()).unwrap();
-    assert!(ledger.claim(T0, "u/1/email", 0).unwrap(), "an unknown key may be sent");
-    assert!(!ledger.claim(T0 + 1, "u/1/email", 0).unwrap(), "not while an attempt holds it");
-    ledger.release("u/1/email").unwrap();
-    assert!(ledger.claim(T0 + 2, "u/1/email", 0).unwrap(), "a failed send releases it to a retry");
-    assert!(!ledger.claim(T0 + 2 + LEASE_MS - 1, "u/1/email", 0).unwrap());
-    assert!(ledger.claim(T0 + 2 + LEASE_MS, "u/1/email", 0).unwrap(), "an attempt that died lets the next in");
-    ledger.done("u/1/email").unwrap();
-    ledger.release("u/1/email").unwrap();
-    assert!(!ledger.claim(T0 + DAY, "u/1/email", 0).unwrap(), "done stays done, a late release changes nothing");
+    let key = "u/1/email";
+    assert_eq!(ledger.claim(T0, key, 0, None).unwrap(), Claim::Go { claim: 1 }, "an unknown key may be sent");
+    assert_eq!(
+        ledger.claim(T0 + 1, key, 0, None).unwrap(),
+        Claim::Held { until: T0 + LEASE_MS },
+        "not while an attempt holds it: ask again when its lease ends"
+    );
+    ledger.release(key, Some(1)).unwrap();
+    assert_eq!(ledger.claim(T0 + 2, key, 0, None).unwrap(), Claim::Go { claim: 2 }, "a failed send releases it");
+    assert_eq!(ledger.claim(T0 + 2 + LEASE_MS - 1, key, 0, None).unwrap(), Claim::Held { until: T0 + 2 + LEASE_MS });
+    assert_eq!(
+        ledger.claim(T0 + 2 + LEASE_MS, key, 0, None).unwrap(),
+        Claim::Go { claim: 3 },
+        "an attempt that died lets the next in"
+    );
+    ledger.done(key).unwrap();
+    ledger.release(key, Some(3)).unwrap();
+    assert_eq!(
+        ledger.claim(T0 + DAY, key, 0, None).unwrap(),
+        Claim::Sent,
+        "done stays done, a late release changes nothing"
+    );
     // A key the inbox queued for seq 4 is not sent once 4 is read.
     ledger.queued("u/4/sms", 4).unwrap();
-    assert!(!ledger.claim(T0, "u/4/sms", 4).unwrap());
-    assert!(!ledger.claim(T0, "u/4/sms", 0).unwrap(), "skipped for good");
+    assert_eq!(ledger.claim(T0, "u/4/sms", 4, None).unwrap(), Claim::Skipped);
+    assert_eq!(ledger.claim(T0, "u/4/sms", 0, None).unwrap(), Claim::Skipped, "skipped for good");
     ledger.queued("u/5/sms", 5).unwrap();
-    assert!(ledger.claim(T0, "u/5/sms", 4).unwrap());
+    assert_eq!(ledger.claim(T0, "u/5/sms", 4, Some(T0 + 1)).unwrap(), Claim::Go { claim: 1 });
+    // Nor past its ttl.
+    ledger.queued("u/6/sms", 6).unwrap();
+    assert_eq!(ledger.claim(T0, "u/6/sms", 0, Some(T0)).unwrap(), Claim::Skipped);
     // The ledger is storage: a reload knows it all.
     let again = Ledger::open(db).unwrap();
-    assert!(!again.claim(T0 + DAY, "u/1/email", 0).unwrap());
+    assert_eq!(again.claim(T0 + DAY, key, 0, None).unwrap(), Claim::Sent);
+    assert_eq!(again.claim(T0 + DAY, "u/5/sms", 0, None).unwrap(), Claim::Go { claim: 2 });
+}
+
+#[test]
+fn only_the_claim_that_holds_a_job_may_release_it() {
+    let ledger = Ledger::open(Sqlite::in_memory()).unwrap();
+    let key = "u/1/sms";
+    assert_eq!(ledger.claim(T0, key, 0, None).unwrap(), Claim::Go { claim: 1 });
+    // The first attempt outlives its lease; a second one claims the job and is sending it.
+    assert_eq!(ledger.claim(T0 + LEASE_MS, key, 0, None).unwrap(), Claim::Go { claim: 2 });
+    ledger.release(key, Some(1)).unwrap();
+    ledger.release(key, None).unwrap();
+    assert_eq!(
+        ledger.claim(T0 + LEASE_MS + 1, key, 0, None).unwrap(),
+        Claim::Held { until: T0 + 2 * LEASE_MS },
+        "the stale release freed nothing: a third attempt does not send it beside the second"
+    );
+    ledger.release(key, Some(2)).unwrap();
+    assert_eq!(ledger.claim(T0 + LEASE_MS + 2, key, 0, None).unwrap(), Claim::Go { claim: 3 });
+    // A done is taken from any attempt: the provider took it, nothing may send it again.
+    ledger.done(key).unwrap();
+    assert_eq!(ledger.claim(T0 + DAY, key, 0, None).unwrap(), Claim::Sent);
+}
+
+#[test]
+fn a_ledger_made_before_claims_were_numbered_gets_the_column() {
+    let db = Sqlite::in_memory();
+    db.execute(
+        "CREATE TABLE inbox_jobs (key TEXT PRIMARY KEY, seq INTEGER, state TEXT NOT NULL,
+            lease_until INTEGER NOT NULL DEFAULT 0);
+         INSERT INTO inbox_jobs (key, seq, state) VALUES ('u/1/email', 1, 'queued');",
+    );
+    let ledger = Ledger::open(db.clone()).unwrap();
+    assert_eq!(ledger.claim(T0, "u/1/email", 0, None).unwrap(), Claim::Go { claim: 1 });
+    assert!(Ledger::open(db).is_ok(), "and opens again");
 }
 
 #[test]

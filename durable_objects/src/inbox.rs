@@ -67,15 +67,16 @@ impl RoomObject {
                 }
                 (Method::Post, api::JOB_CLAIM) => {
                     let key: JobKey = body_of(&body, "claim")?;
-                    let go = inbox.claim(now, &key.key)?;
-                    Ok((200, serde_json::to_string(&JobClaim { go }).map_err(|e| Error::internal(e.to_string()))?))
+                    let claim: JobClaim = inbox.claim(now, &key.key, key.expires_at)?;
+                    Ok((200, serde_json::to_string(&claim).map_err(|e| Error::internal(e.to_string()))?))
                 }
                 (Method::Post, api::JOB_DONE) => {
                     inbox.done(&body_of::<JobKey>(&body, "done")?.key)?;
                     Ok((200, "{}".into()))
                 }
                 (Method::Post, api::JOB_RELEASE) => {
-                    inbox.release(&body_of::<JobKey>(&body, "release")?.key)?;
+                    let key: JobKey = body_of(&body, "release")?;
+                    inbox.release(&key.key, key.claim)?;
                     Ok((200, "{}".into()))
                 }
                 (Method::Get, api::INBOX_CONTACTS) => Ok((200, inbox.contacts().to_json())),

@@ -269,6 +269,10 @@ pub struct Job {
     /// Subject (email) and text.
     pub subject: String,
     pub text: String,
+    /// When the notification stops being worth a fallback (its ttl, ms since the epoch): a
+    /// claim from then on answers that the job is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 /// The body of a fan-out queue message (broadcasts, `directory.rs`).

@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::exchange::policy::{self, Decision, Moment, Skip};
 use crate::exchange::{Channel, Job, NotifyRequest, Urgency};
 use crate::ids::User;
+use crate::internal::JobClaim;
 use crate::room::{Effect, Log, Room, Sql, SqlValue, StoreError};
 use serde_json::{json, Value};
 
@@ -95,7 +96,7 @@ impl<S: Sql + Clone> Inbox<S> {
             };
             match policy::decide(urgency, channel, &moment, &self.contacts) {
                 Decision::Send { to } => {
-                    let job = self.job(seq, channel, to, &note);
+                    let job = self.job(seq, channel, to, &note, int(&row[3]));
                     self.ledger.queued(&job.key, seq).map_err(storage)?;
                     let retry = [SqlValue::Int(now + REQUEUE_MS), where_[0].clone(), where_[1].clone()];
                     self.sql
@@ -120,7 +121,7 @@ impl<S: Sql + Clone> Inbox<S> {
 
     /// The job for notification `seq` through `channel`: the email's subject names the sender,
     /// its text (and an SMS's) is the notification's `msg`.
-    fn job(&self, seq: u64, channel: Channel, to: String, note: &Value) -> Job {
+    fn job(&self, seq: u64, channel: Channel, to: String, note: &Value, expires_at: Option<i64>) -> Job {
         let id = note["id"].as_str().unwrap_or_default().to_owned();
         let from: Option<User> = serde_json::from_value(note["from"].clone()).ok();
         let sender = from.map(|u| u.name.unwrap_or_else(|| u.id.as_str().to_owned())).unwrap_or_default();
@@ -135,6 +136,7 @@ impl<S: Sql + Clone> Inbox<S> {
             notification: id,
             subject: format!("Notification from {sender}"),
             text: note["msg"].as_str().unwrap_or_default().to_owned(),
+            expires_at,
         }
     }
 
@@ -145,18 +147,19 @@ impl<S: Sql + Clone> Inbox<S> {
         Ok(())
     }
 
-    /// The fallback consumer asks whether to send job `key` now (`ledger.rs`).
-    pub fn claim(&self, now: i64, key: &str) -> Result<bool, Error> {
-        self.ledger.claim(now, key, self.read).map_err(storage)
+    /// The fallback consumer asks whether to send job `key` now, which is worth sending until
+    /// `expires_at` (`ledger.rs`).
+    pub fn claim(&self, now: i64, key: &str, expires_at: Option<i64>) -> Result<JobClaim, Error> {
+        self.ledger.claim(now, key, self.read, expires_at).map(JobClaim::from).map_err(storage)
     }
 
-    /// The provider took job `key`.
+    /// The provider took job `key` (or may have).
     pub fn done(&self, key: &str) -> Result<(), Error> {
         self.ledger.done(key).map_err(storage)
     }
 
-    /// The attempt holding job `key` failed.
-    pub fn release(&self, key: &str) -> Result<(), Error> {
-        self.ledger.release(key).map_err(storage)
+    /// The attempt holding job `key` with claim number `claim` failed.
+    pub fn release(&self, key: &str, claim: Option<u64>) -> Result<(), Error> {
+        self.ledger.release(key, claim).map_err(storage)
     }
 }
