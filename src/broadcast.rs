@@ -26,7 +26,7 @@ use worker::{Env, Request, Response, Url};
 pub async fn multicast(mut req: Request, env: &Env, url: &Url) -> Result<Response, Error> {
     let (config, caller) = admin(&req, env, url)?;
     let (body, key) = body_and_key(&mut req, config).await?;
-    let multicast = requests_fanout::multicast(&body, key.as_deref(), &caller.identity.user)?;
+    let multicast = requests_fanout::multicast(&body, key.as_deref(), &caller.identity.user, now_ms())?;
     crate::directory::register(env, config.fallback.directory_shards, &multicast.uids).await?;
     let unreached = notify_all(env, &multicast.uids, &multicast.notify).await?;
     if !unreached.is_empty() {
@@ -40,7 +40,7 @@ pub async fn multicast(mut req: Request, env: &Env, url: &Url) -> Result<Respons
 pub async fn broadcast(mut req: Request, env: &Env, url: &Url) -> Result<Response, Error> {
     let (config, caller) = admin(&req, env, url)?;
     let (body, key) = body_and_key(&mut req, config).await?;
-    let broadcast = requests_fanout::broadcast(&body, key.as_deref(), &caller.identity.user, &fresh_id())?;
+    let broadcast = requests_fanout::broadcast(&body, key.as_deref(), &caller.identity.user, &fresh_id(), now_ms())?;
     let tasks = fanout::start(&broadcast.id, &broadcast.notify, config.fallback.directory_shards);
     crate::fanout::enqueue(env, &tasks).await?;
     worker::console_log!("broadcast {} queued: {} shards", broadcast.id, tasks.len());

@@ -5,11 +5,13 @@
 use herald_core::config::{Fallback, Limits, Retention};
 use herald_core::error::ErrorCode;
 use herald_core::exchange::contacts::ContactsUpdate;
-use herald_core::exchange::inbox::{owner_of, Due, Inbox, DEVICES_MAX, REQUEUE_MS};
+use herald_core::exchange::inbox::{
+    owner_of, Due, Inbox, ALARM_BATCH, DEVICES_MAX, REQUEUE_MS, RETRY_MS, SCHEDULED_MAX,
+};
 use herald_core::exchange::ledger::{Claim, Ledger, LEASE_MS};
 use herald_core::exchange::policy::Skip;
 use herald_core::exchange::requests::Device;
-use herald_core::exchange::{inbox_of, Channel, Job, NotifyRequest, Opts};
+use herald_core::exchange::{inbox_of, Channel, Job, NotifyRequest, Opts, SEND_AT_MAX_AHEAD_MS};
 use herald_core::ids::{RoomId, User, UserId};
 use herald_core::internal::JobClaim;
 use herald_core::room::{Room, SqlLog};
@@ -46,10 +48,14 @@ impl World {
 
     /// The object waking over `db` at `now`: room and inbox loaded from storage.
     fn over(db: Sqlite, now: i64) -> Self {
-        let room = Room::load(bob_room(), Limits::default(), Retention::default(), SqlLog::open(db.clone()).unwrap());
+        Self::keeping(db, now, Retention::default())
+    }
+
+    fn keeping(db: Sqlite, now: i64, retention: Retention) -> Self {
+        let room = Room::load(bob_room(), Limits::default(), retention.clone(), SqlLog::open(db.clone()).unwrap());
         let mut h = Harness::over(room.unwrap());
         h.now = now;
-        let inbox = Inbox::open(&bob_room(), &deadlines(), &Retention::default(), db.clone()).unwrap().unwrap();
+        let inbox = Inbox::open(&bob_room(), &deadlines(), &retention, db.clone()).unwrap().unwrap();
         Self { db, h, inbox, next_id: 0 }
     }
 
@@ -58,13 +64,32 @@ impl World {
     }
 
     fn send(&mut self, from: &str, msg: &str, opts: Value) -> Value {
+        self.try_send(from, msg, opts).unwrap()
+    }
+
+    fn try_send(&mut self, from: &str, msg: &str, opts: Value) -> Result<Value, herald_core::error::Error> {
         let request =
             NotifyRequest { from: user(from), msg: msg.into(), opts: Opts::parse(Some(&opts), None).unwrap() };
         self.next_id += 1;
         let fresh = format!("n{}", self.next_id);
-        let (answer, effects) = self.inbox.on_notify(self.h.now, &mut self.h.room, request, || fresh).unwrap();
+        let (answer, effects) = self.inbox.on_notify(self.h.now, &mut self.h.room, request, || fresh)?;
         self.h.apply(effects);
-        answer
+        Ok(answer)
+    }
+
+    /// One alarm pass at the current time, whatever it finds (problems included).
+    fn pass(&mut self) -> Due {
+        let due = self.inbox.on_alarm(self.h.now, &mut self.h.room);
+        self.h.apply(due.effects.clone());
+        for job in &due.jobs {
+            self.inbox.enqueued(job).unwrap();
+        }
+        due
+    }
+
+    /// When the shell sets the alarm after `due`.
+    fn next_after(&self, due: &Due) -> Option<i64> {
+        self.inbox.alarm_after(self.h.now, &self.h.room, due)
     }
 
     fn frame(&mut self, id: &str, frame: Value) {
@@ -614,4 +639,141 @@ fn the_alarm_serves_the_rooms_sessions_and_the_inbox_whichever_is_first() {
     w.alarm_after(20 * SECOND, false);
     assert_eq!(w.h.close_code("phone"), Some(4501), "the session's expiry still ends it");
     assert_eq!(w.inbox.alarm_with(&w.h.room), None);
+}
+
+#[test]
+fn a_row_that_cannot_be_read_is_dropped_and_the_rest_of_the_alarm_is_done() {
+    let mut w = World::new();
+    reachable(&mut w);
+    w.h.connect("phone", &bob(), None);
+    w.h.take("phone");
+    let at = T0 + 10 * SECOND;
+    w.send("alice", "later", json!({ "send_at": at, "idempotency_key": "s1" }));
+    w.send("alice", "hi", json!({ "urgency": "high" }));
+    // What no code writes: a scheduled send that is not a request, due first, and a fallback
+    // through a channel that does not exist.
+    w.db.execute(&format!(
+        "INSERT INTO inbox_scheduled (sender, id, due, request) VALUES ('mallory', 'bad', {T0}, 'not json');
+         INSERT INTO inbox_due (seq, channel, due) VALUES (1, 'fax', {T0});"
+    ));
+    w.h.take("phone");
+    w.h.advance(10 * SECOND);
+    let due = w.pass();
+    assert_eq!(due.problems.len(), 2, "{:?}", due.problems);
+    assert!(due.problems[0].starts_with("a scheduled send that cannot be read was dropped"), "{:?}", due.problems);
+    assert!(due.problems[1].starts_with("a due fallback that cannot be read was dropped"), "{:?}", due.problems);
+    assert!(!due.retry, "nothing is left to retry");
+    let frames = w.h.take("phone");
+    assert_eq!(frames.iter().map(|f| f["id"].clone()).collect::<Vec<_>>(), vec![json!("s1")], "the good send went out");
+    assert_eq!(channels(&due), vec![(1, Channel::Email), (1, Channel::Sms)], "the good fallbacks were decided");
+    assert_eq!((w.db.count("inbox_scheduled"), w.db.count("inbox_due")), (0, 1), "the bad rows are gone: s1's is left");
+    assert_eq!(w.next_after(&due), Some(at + 60 * SECOND), "s1's own fallback, not the past");
+}
+
+#[test]
+fn a_write_that_fails_in_the_alarm_brings_it_back_after_a_while_not_at_once() {
+    let mut w = World::new();
+    reachable(&mut w);
+    w.send("alice", "one", json!({}));
+    w.send("alice", "two", json!({}));
+    w.db.execute(
+        "CREATE TRIGGER broken BEFORE UPDATE ON inbox_due WHEN NEW.seq = 1
+         BEGIN SELECT RAISE(FAIL, 'disk on fire'); END;",
+    );
+    w.h.advance(60 * SECOND);
+    let due = w.pass();
+    assert_eq!(channels(&due), vec![(2, Channel::Email)], "the other fallback went on");
+    assert!(due.retry && due.problems[0].contains("disk on fire"), "{:?}", due.problems);
+    assert_eq!(w.inbox.next_alarm().unwrap(), Some(w.h.now), "the failed one is still due");
+    assert_eq!(w.next_after(&due), Some(w.h.now + RETRY_MS), "but the alarm waits before trying it again");
+    w.db.execute("DROP TRIGGER broken;");
+    w.h.advance(RETRY_MS);
+    let again = w.pass();
+    assert_eq!((channels(&again), again.problems.len()), (vec![(1, Channel::Email)], 0));
+    // Storage that cannot even be read asks for the alarm again, rather than none.
+    w.db.execute("DROP TABLE inbox_scheduled;");
+    let broken = w.pass();
+    assert!(broken.retry);
+    assert_eq!(w.next_after(&broken), Some(w.h.now + RETRY_MS));
+}
+
+#[test]
+fn an_alarm_takes_a_bounded_batch_of_due_rows_and_comes_again_at_once_for_the_rest() {
+    let mut w = World::new();
+    reachable(&mut w);
+    let total = ALARM_BATCH + 50;
+    for n in 0..total {
+        w.send("alice", &format!("m{n}"), json!({}));
+    }
+    w.h.advance(60 * SECOND);
+    let first = w.pass();
+    assert_eq!(first.jobs.len(), ALARM_BATCH);
+    assert_eq!(w.next_after(&first), Some(T0 + 60 * SECOND), "the rest is due now: the alarm comes again at once");
+    let second = w.pass();
+    assert_eq!(second.jobs.len(), 50);
+    assert_eq!(second.jobs[0].seq, ALARM_BATCH as u64 + 1, "in order, none twice");
+    assert_eq!(w.next_after(&second), None);
+}
+
+#[test]
+fn an_inbox_keeps_a_bounded_number_of_scheduled_sends_at_most_30_days_ahead() {
+    let mut w = World::new();
+    let at = T0 + DAY;
+    for n in 0..SCHEDULED_MAX {
+        w.db.execute(&format!(
+            "INSERT INTO inbox_scheduled (sender, id, due, request) VALUES ('alice', 'k{n}', {at}, '{{}}')"
+        ));
+    }
+    let error = w.try_send("alice", "one more", json!({ "send_at": at })).unwrap_err();
+    assert_eq!((error.code.as_str(), error.code.http_status()), ("too_many_scheduled", 429));
+    assert_eq!(error.details, Some(json!({ "limit": SCHEDULED_MAX })));
+    assert_eq!(w.send("alice", "now is fine", json!({}))["seq"], 1);
+    let far = w.try_send("carol", "next year", json!({ "send_at": T0 + SEND_AT_MAX_AHEAD_MS + 1 })).unwrap_err();
+    assert_eq!(far.details.unwrap()["field"], "send_at");
+}
+
+#[test]
+fn a_notification_stored_but_not_planned_is_planned_when_the_sender_retries_its_key() {
+    let mut w = World::new();
+    reachable(&mut w);
+    w.db.execute("CREATE TRIGGER broken BEFORE INSERT ON inbox_notes BEGIN SELECT RAISE(FAIL, 'disk on fire'); END;");
+    let error = w.try_send("alice", "report ready", json!({ "idempotency_key": "r7" })).unwrap_err();
+    assert!(error.message.contains("disk on fire"), "{error:?}");
+    assert_eq!(w.h.room.last_seq(), 1, "the room stored it before planning failed");
+    w.db.execute("DROP TRIGGER broken;");
+    assert_eq!(
+        w.send("alice", "report ready", json!({ "idempotency_key": "r7" })),
+        json!({ "id": "r7", "seq": 1, "duplicate": true })
+    );
+    assert_eq!(w.page(None, 10)["notifications"][0]["id"], "r7", "its note is kept");
+    let due = w.alarm_after(60 * SECOND, false);
+    assert_eq!(channels(&due), vec![(1, Channel::Email)], "and its fallback was planned");
+    // Once planned, a retry plans nothing more.
+    w.send("alice", "report ready", json!({ "idempotency_key": "r7" }));
+    assert_eq!(w.inbox.next_alarm().unwrap(), None);
+}
+
+#[test]
+fn finished_jobs_are_pruned_with_their_notifications() {
+    let retention = Retention { max_messages: 10, ..Retention::default() };
+    let mut w = World::keeping(Sqlite::in_memory(), T0, retention);
+    reachable(&mut w);
+    w.send("alice", "one", json!({}));
+    w.send("alice", "two", json!({}));
+    w.send("alice", "three", json!({}));
+    let due = w.alarm_after(60 * SECOND, false);
+    let keys: Vec<&str> = due.jobs.iter().map(|j| j.key.as_str()).collect();
+    assert_eq!(w.inbox.claim(w.h.now, keys[0], None).unwrap(), go(1));
+    w.inbox.done(keys[0]).unwrap();
+    assert_eq!(w.inbox.claim(w.h.now, keys[1], Some(w.h.now)).unwrap(), finished(), "skipped: past its ttl");
+    assert_eq!(w.inbox.claim(w.h.now, keys[2], None).unwrap(), go(1), "still held");
+    assert_eq!(w.db.count("inbox_jobs"), 3);
+    // Seq 64 prunes what is more than 10 notifications old: the three notes, and the two
+    // finished jobs; the held one may still be reported.
+    for n in 4..=64 {
+        w.send("alice", &format!("m{n}"), json!({ "urgency": 1 }));
+    }
+    assert_eq!(w.page(Some(54), 10)["notifications"], json!([]));
+    assert_eq!(w.db.count("inbox_jobs"), 1);
+    w.inbox.done(keys[2]).unwrap();
 }
