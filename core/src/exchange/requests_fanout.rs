@@ -62,6 +62,24 @@ pub fn broadcast(body: &str, header_key: Option<&str>, from: &User, fresh: &str,
     Ok(Broadcast { id, notify })
 }
 
+/// A broadcast whose fan-out could not be queued (`error`), or only in part: the answer names
+/// its idempotency key in `details.idempotency_key`, so the caller can retry it without
+/// notifying anyone twice (a key the caller did not give was made up here, and is told only
+/// this way).
+pub fn not_queued(error: Error, broadcast: &Broadcast) -> Error {
+    let mut details = match error.details {
+        Some(Value::Object(fields)) => fields,
+        _ => Map::new(),
+    };
+    details.insert("idempotency_key".into(), Value::String(broadcast.id.clone()));
+    let message = format!(
+        "the broadcast was not (wholly) queued: {}; retry with Idempotency-Key: {} (those already reached are not \
+         notified twice)",
+        error.message, broadcast.id
+    );
+    Error { message, details: Some(Value::Object(details)), ..error }
+}
+
 /// A multicast of `of` recipients that `unreached` did not take (each inbox's own error): the
 /// others did. With an idempotency key, sending the same request again is safe; without one
 /// it would notify the others twice, so the caller is told to send to `unreached` only.
@@ -210,5 +228,21 @@ mod tests {
             NOW,
         );
         assert_eq!(field_of(m), "send_at");
+    }
+
+    #[test]
+    fn a_broadcast_that_could_not_be_queued_names_its_key_for_the_retry() {
+        let fresh = broadcast(r#"{"msg":"hi"}"#, None, &admin(), "f00d", NOW).unwrap();
+        let error = not_queued(Error::internal("the queue refused the batch"), &fresh);
+        assert_eq!((error.code, error.code.http_status()), (ErrorCode::Internal, 500));
+        assert_eq!(error.details, Some(json!({ "idempotency_key": "broadcast:f00d" })));
+        assert!(error.message.contains("the queue refused the batch"), "{}", error.message);
+        assert!(error.message.contains("retry with Idempotency-Key: broadcast:f00d"), "{}", error.message);
+        let keyed = broadcast(r#"{"msg":"hi"}"#, Some("launch-1"), &admin(), "f00d", NOW).unwrap();
+        let with_details = Error::internal("x").with_details(json!({ "shard": 3 }));
+        assert_eq!(
+            not_queued(with_details, &keyed).details,
+            Some(json!({ "shard": 3, "idempotency_key": "launch-1" }))
+        );
     }
 }
