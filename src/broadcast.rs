@@ -6,7 +6,8 @@
 //!   take the notification (`/notify`, a few calls in flight at a time); `true` once every
 //!   inbox stored it, `undelivered` naming who was not reached otherwise.
 //! - broadcast: one fan-out task per directory shard goes on the `FANOUT` queue; `true` once
-//!   they are queued. The queue's consumer ([`crate::fanout`]) does the rest.
+//!   they are queued, an error naming the broadcast's idempotency key (to retry with) when
+//!   they could not all be. The queue's consumer ([`crate::fanout`]) does the rest.
 
 use crate::auth::{self, Caller};
 use crate::rooms::read_body;
@@ -26,7 +27,7 @@ use worker::{Env, Request, Response, Url};
 pub async fn multicast(mut req: Request, env: &Env, url: &Url) -> Result<Response, Error> {
     let (config, caller) = admin(&req, env, url)?;
     let (body, key) = body_and_key(&mut req, config).await?;
-    let multicast = requests_fanout::multicast(&body, key.as_deref(), &caller.identity.user)?;
+    let multicast = requests_fanout::multicast(&body, key.as_deref(), &caller.identity.user, now_ms())?;
     crate::directory::register(env, config.fallback.directory_shards, &multicast.uids).await?;
     let unreached = notify_all(env, &multicast.uids, &multicast.notify).await?;
     if !unreached.is_empty() {
@@ -40,9 +41,11 @@ pub async fn multicast(mut req: Request, env: &Env, url: &Url) -> Result<Respons
 pub async fn broadcast(mut req: Request, env: &Env, url: &Url) -> Result<Response, Error> {
     let (config, caller) = admin(&req, env, url)?;
     let (body, key) = body_and_key(&mut req, config).await?;
-    let broadcast = requests_fanout::broadcast(&body, key.as_deref(), &caller.identity.user, &fresh_id())?;
+    let broadcast = requests_fanout::broadcast(&body, key.as_deref(), &caller.identity.user, &fresh_id(), now_ms())?;
     let tasks = fanout::start(&broadcast.id, &broadcast.notify, config.fallback.directory_shards);
-    crate::fanout::enqueue(env, &tasks).await?;
+    // Some batches may have been queued before one failed: the answer names the key to retry
+    // with (made up here when the caller gave none).
+    crate::fanout::enqueue(env, &tasks).await.map_err(|e| requests_fanout::not_queued(e, &broadcast))?;
     worker::console_log!("broadcast {} queued: {} shards", broadcast.id, tasks.len());
     respond::json(200, "true".into()).map_err(internal)
 }

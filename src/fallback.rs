@@ -102,13 +102,11 @@ pub async fn keep_dead(messages: RawMessageIter, env: &Env) -> Result<()> {
     Ok(())
 }
 
-/// Whether the job's inbox lets this delivery send it.
-async fn claim(env: &Env, inbox: &RoomId, key: &JobKey) -> std::result::Result<bool, String> {
+/// Whether the job's inbox lets this delivery send it, and if not, why.
+async fn claim(env: &Env, inbox: &RoomId, key: &JobKey) -> std::result::Result<JobClaim, String> {
     let body = serde_json::to_string(key).expect("keys serialize");
     let answer = post_to_object(env, &inbox.object_name(), internal::JOB_CLAIM, body).await.map_err(|e| e.message)?;
-    let claim: JobClaim =
-        serde_json::from_str(&answer).map_err(|e| format!("{inbox} answered a claim with {answer:?}: {e}"))?;
-    Ok(claim.go)
+    serde_json::from_str(&answer).map_err(|e| format!("{inbox} answered a claim with {answer:?}: {e}"))
 }
 
 async fn post<T: Serialize>(env: &Env, object: &str, path: &str, body: &T) -> std::result::Result<(), String> {

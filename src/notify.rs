@@ -22,7 +22,7 @@ use herald_core::exchange::requests::{self, Device};
 use herald_core::ids::{RoomId, UserId};
 use herald_core::internal as api;
 use herald_core::route::NotifyRoute;
-use herald_durable_objects::platform::{call_object, query_param};
+use herald_durable_objects::platform::{call_object, now_ms, query_param};
 use herald_durable_objects::respond::{self, internal};
 use worker::{Env, Headers, Method, Request, Response, Url};
 
@@ -39,7 +39,7 @@ pub async fn handle(
         NotifyRoute::Send => {
             let body = body(req, config).await?;
             let key = req.headers().get("idempotency-key").map_err(internal)?;
-            let (uid, inbox, notify) = requests::send(&body, key.as_deref(), me)?;
+            let (uid, inbox, notify) = requests::send(&body, key.as_deref(), me, now_ms())?;
             // The recipient becomes known to the directory first, so broadcasts reach them.
             crate::directory::register(env, config.fallback.directory_shards, &[uid]).await?;
             let notify = serde_json::to_string(&notify).map_err(|e| Error::internal(e.to_string()))?;

@@ -49,7 +49,7 @@ async fn http(request: &ProviderRequest, timeout_ms: u32) -> Result<(), Failure>
         Some(Err(e)) => Err(Failure::retryable(format!("{} could not be reached: {e}", request.url))),
         None => {
             controller.abort();
-            Err(Failure::retryable(format!("{} gave no answer within {} ms", request.url, timeout_ms)))
+            Err(Failure::ambiguous(format!("{} gave no answer within {} ms", request.url, timeout_ms)))
         }
     }
 }
@@ -65,7 +65,7 @@ async fn binding(env: &Env, email: &BindingEmail, timeout_ms: u32) -> Result<(),
     match within(timeout_ms, sender.send(&message)).await {
         Some(Ok(_)) => Ok(()),
         Some(Err(e)) => Err(Failure::retryable(format!("send_email refused it: {}", String::from(e.message())))),
-        None => Err(Failure::retryable(format!("send_email gave no answer within {timeout_ms} ms"))),
+        None => Err(Failure::ambiguous(format!("send_email gave no answer within {timeout_ms} ms"))),
     }
 }
 

@@ -1,17 +1,19 @@
 //! The email / SMS fallback: the providers' exact requests, one delivery of a job as the
-//! consumer steps through it (claim, send, report, retry with backoff, dead letters) against a
-//! fake inbox ledger and a fake provider, and the dead-letter store over SQLite.
+//! consumer steps through it (claim, send, report, retry with backoff, dead letters) against
+//! the inbox's job ledger over SQLite and a fake provider, and the dead-letter store over
+//! SQLite.
 
 use herald_core::config::{EmailKind, Fallback};
 use herald_core::exchange::attempt::{retry_delay_seconds, Answer, Attempt, Step, RETRY_DELAY_MAX_SECONDS};
 use herald_core::exchange::dead_letters::{DeadLetter, DeadLetters, ListQuery, ReasonNote, KEPT_MAX};
+use herald_core::exchange::ledger::{Claim, Ledger, LEASE_MS};
 use herald_core::exchange::providers::{outbound, Failure, Outbound, ProviderRequest};
 use herald_core::exchange::{Channel, Job};
 use herald_core::ids::{RoomId, UserId};
-use herald_core::internal::{JobKey, JOB_DONE, JOB_RELEASE};
+use herald_core::internal::{JobClaim, JobKey, JOB_DONE, JOB_RELEASE};
 use herald_tests::{Sqlite, T0};
 use serde_json::{json, Value};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 fn config() -> Fallback {
     let mut config = Fallback::default();
@@ -34,6 +36,7 @@ fn job(user: &str, channel: Channel, to: &str) -> Job {
         notification: "n-7".into(),
         subject: "You have a new notification".into(),
         text: "Deploy finished & green: 100% of checks".into(),
+        expires_at: None,
     }
 }
 
@@ -146,52 +149,39 @@ fn every_attempt_of_a_job_makes_the_same_request() {
     assert_eq!(outbound(&job, &config(), T0).unwrap(), outbound(&job, &config(), T0 + 60_000).unwrap());
 }
 
-/// The inbox's job ledger as the consumer relies on it: a key is sent once; while one delivery
-/// holds it, others are told not to send.
+/// Which answers of the inbox are lost on the way back: the inbox did what it was asked, the
+/// consumer does not know it.
 #[derive(Default)]
-struct Ledger {
-    held: BTreeSet<String>,
-    sent: BTreeSet<String>,
+struct Lost {
+    claim: bool,
+    report: bool,
 }
 
-impl Ledger {
-    fn claim(&mut self, key: &JobKey) -> bool {
-        !self.sent.contains(&key.key) && self.held.insert(key.key.clone())
-    }
-
-    fn report(&mut self, path: &str, key: &JobKey) {
-        self.held.remove(&key.key);
-        match path {
-            JOB_DONE => assert!(self.sent.insert(key.key.clone()), "{} reported sent twice", key.key),
-            JOB_RELEASE => {}
-            other => panic!("unknown job call {other}"),
-        }
-    }
-}
-
-/// The fallback's world: the inbox's ledger, a provider answering from a script (then taking
-/// everything), the dead-letter store.
+/// The fallback's world: the inbox's job ledger, a provider answering from a script (then
+/// taking everything), the dead-letter store.
 struct World {
     config: Fallback,
-    ledger: Ledger,
+    ledger: Ledger<Sqlite>,
     answers: VecDeque<Result<(), Failure>>,
     accepted: Vec<Outbound>,
     refused: usize,
     store: DeadLetters<Sqlite>,
     /// Whether the inbox and the dead-letter store can be reached.
     reachable: bool,
+    lost: Lost,
 }
 
 impl World {
     fn new(config: Fallback) -> Self {
         Self {
             config,
-            ledger: Ledger::default(),
+            ledger: Ledger::open(Sqlite::in_memory()).unwrap(),
             answers: VecDeque::new(),
             accepted: Vec::new(),
             refused: 0,
             store: DeadLetters::open(Sqlite::in_memory()).unwrap(),
             reachable: true,
+            lost: Lost::default(),
         }
     }
 
@@ -216,7 +206,10 @@ impl World {
         loop {
             steps.push(step.clone());
             let answer = match &step {
-                Step::Claim { key, .. } => Answer::Claimed(self.reach().map(|()| self.ledger.claim(key))),
+                Step::Claim { key, .. } => Answer::Claimed(self.reach().and_then(|()| {
+                    let claim = self.ledger.claim(now, &key.key, 0, key.expires_at).unwrap();
+                    lost(std::mem::take(&mut self.lost.claim), JobClaim::from(claim))
+                })),
                 Step::Send(outbound) => Answer::Sent(match self.answers.pop_front().unwrap_or(Ok(())) {
                     Ok(()) => {
                         self.accepted.push(outbound.clone());
@@ -227,9 +220,14 @@ impl World {
                         Err(failure)
                     }
                 }),
-                Step::Report { path, key, .. } => {
-                    Answer::Reported(self.reach().map(|()| self.ledger.report(path, key)))
-                }
+                Step::Report { path, key, .. } => Answer::Reported(self.reach().and_then(|()| {
+                    match *path {
+                        JOB_DONE => self.ledger.done(&key.key).unwrap(),
+                        JOB_RELEASE => self.ledger.release(&key.key, key.claim).unwrap(),
+                        other => panic!("unknown job call {other}"),
+                    }
+                    lost(std::mem::take(&mut self.lost.report), ())
+                })),
                 Step::Note(note) => Answer::Noted(self.reach().map(|()| self.store.note(note).unwrap())),
                 Step::Keep(letter) => {
                     Answer::Kept(self.reach().map(|()| self.store.keep(letter, self.config.max_attempts).unwrap()))
@@ -250,12 +248,26 @@ impl World {
     }
 }
 
+/// The inbox's answer, unless it is lost on the way.
+fn lost<T>(is_lost: bool, answer: T) -> Result<T, String> {
+    if is_lost {
+        Err("the inbox's answer was lost".into())
+    } else {
+        Ok(answer)
+    }
+}
+
 fn inbox(user: &str) -> RoomId {
     RoomId::compose("inbox", &[user]).unwrap()
 }
 
 fn key(job: &Job) -> JobKey {
-    JobKey { key: job.key.clone() }
+    JobKey::new(job.key.clone())
+}
+
+/// The key as a report presents it: with the claim's number.
+fn claimed(job: &Job, claim: u64) -> JobKey {
+    JobKey { claim: Some(claim), ..key(job) }
 }
 
 fn unavailable() -> Result<(), Failure> {
@@ -273,7 +285,7 @@ fn a_job_is_claimed_sent_reported_done_and_acked() {
         vec![
             Step::Claim { inbox: inbox("bob"), key: key(&job) },
             Step::Send(request.clone()),
-            Step::Report { inbox: inbox("bob"), path: JOB_DONE, key: key(&job) },
+            Step::Report { inbox: inbox("bob"), path: JOB_DONE, key: claimed(&job, 1) },
             Step::Ack,
         ]
     );
@@ -291,17 +303,113 @@ fn a_provider_failing_twice_then_succeeding_yields_exactly_one_delivery() {
     assert_eq!((world.refused, world.accepted.len()), (2, 1));
     // Redelivered once more (queues deliver at least once): the ledger says it was sent.
     let again = world.deliver(&job, 1, T0);
-    assert_eq!(again, vec![Step::Claim { inbox: inbox("bob"), key: JobKey { key: "bob/n-7/sms".into() } }, Step::Ack]);
+    assert_eq!(again, vec![Step::Claim { inbox: inbox("bob"), key: JobKey::new("bob/n-7/sms") }, Step::Ack]);
     assert_eq!(world.accepted.len(), 1);
 }
 
 #[test]
-fn a_job_another_delivery_holds_is_acked_without_sending() {
+fn a_job_another_delivery_holds_comes_again_when_its_lease_ends_and_is_sent_once() {
     let mut world = World::new(config());
     let job = job("bob", Channel::Email, "bob@example.com");
-    assert!(world.ledger.claim(&key(&job)));
-    let steps = world.deliver(&body(&job), 1, T0);
-    assert_eq!(steps, vec![Step::Claim { inbox: inbox("bob"), key: key(&job) }, Step::Ack]);
+    // Another delivery (a copy the inbox queued again) holds it and is sending it.
+    assert_eq!(world.ledger.claim(T0, &job.key, 0, None).unwrap(), Claim::Go { claim: 1 });
+    let steps = world.deliver(&body(&job), 1, T0 + 1000);
+    assert_eq!(steps, vec![Step::Claim { inbox: inbox("bob"), key: key(&job) }, Step::Retry { delay_seconds: 60 }]);
+    // That delivery sent it meanwhile: this one finds it sent and is acked.
+    world.ledger.done(&job.key).unwrap();
+    assert_eq!(world.deliver(&body(&job), 2, T0 + LEASE_MS + 1000).last(), Some(&Step::Ack));
+    assert!(world.accepted.is_empty(), "sent by the other delivery, not this one");
+}
+
+#[test]
+fn a_lost_claim_answer_does_not_lose_the_job() {
+    let mut world = World::new(config());
+    let job = job("bob", Channel::Sms, "+15550100");
+    // The inbox claimed it for this delivery, but its answer never came back.
+    world.lost.claim = true;
+    assert_eq!(world.deliver(&body(&job), 1, T0).last(), Some(&Step::Retry { delay_seconds: 10 }));
+    // The next delivery finds the lapsed attempt's claim: not acked, but retried after it.
+    let held = world.deliver(&body(&job), 2, T0 + 10_000);
+    assert_eq!(held.last(), Some(&Step::Retry { delay_seconds: 51 }));
+    assert!(world.accepted.is_empty());
+    let sent = world.deliver(&body(&job), 3, T0 + 61_000);
+    assert_eq!(sent[2], Step::Report { inbox: inbox("bob"), path: JOB_DONE, key: claimed(&job, 2) });
+    assert_eq!((sent.last(), world.accepted.len()), (Some(&Step::Ack), 1));
+}
+
+#[test]
+fn a_lost_release_does_not_lose_the_job() {
+    let mut world = World::new(config());
+    world.provider_answers(vec![unavailable()]);
+    let job = job("bob", Channel::Email, "bob@example.com");
+    world.lost.report = true;
+    assert_eq!(world.deliver(&body(&job), 1, T0).last(), Some(&Step::Retry { delay_seconds: 10 }));
+    // The release reached the inbox, only its answer was lost: the retry goes at once.
+    assert_eq!(world.deliver(&body(&job), 2, T0 + 10_000).last(), Some(&Step::Ack));
+    assert_eq!(world.accepted.len(), 1);
+
+    // A release that never reached the inbox: the job is held until the lease ends.
+    let mut world = World::new(config());
+    let (mut attempt, step) = Attempt::start(&body(&job), "m", 1, &world.config, T0);
+    assert!(matches!(step, Step::Claim { .. }));
+    let claim = world.ledger.claim(T0, &job.key, 0, None).unwrap();
+    assert!(matches!(attempt.on(Answer::Claimed(Ok(claim.into()))), Step::Send(_)));
+    assert!(matches!(attempt.on(Answer::Sent(unavailable())), Step::Report { path: JOB_RELEASE, .. }));
+    assert_eq!(attempt.on(Answer::Reported(Err("unreachable".into()))), Step::Retry { delay_seconds: 10 });
+    assert_eq!(world.deliver(&body(&job), 2, T0 + 10_000).last(), Some(&Step::Retry { delay_seconds: 51 }));
+    assert_eq!(world.deliver(&body(&job), 3, T0 + 61_000).last(), Some(&Step::Ack));
+    assert_eq!(world.accepted.len(), 1, "sent once, after the lease");
+}
+
+#[test]
+fn a_job_held_on_its_last_delivery_goes_to_the_dead_letters_with_why() {
+    let mut config = config();
+    config.max_attempts = 2;
+    let mut world = World::new(config);
+    let job = job("bob", Channel::Email, "bob@example.com");
+    world.ledger.claim(T0, &job.key, 0, None).unwrap();
+    let steps = world.deliver(&body(&job), 2, T0 + 1000);
+    let Step::Note(note) = &steps[1] else { panic!("{steps:?}") };
+    assert_eq!((note.attempts, note.at), (2, T0 + 1000));
+    assert!(note.reason.starts_with("another attempt held the job on its last delivery"), "{}", note.reason);
+    assert_eq!(steps[2], Step::Retry { delay_seconds: 20 });
+}
+
+#[test]
+fn an_sms_that_may_have_gone_out_is_never_sent_again_and_is_kept_with_why() {
+    let mut world = World::new(config());
+    world.provider_answers(vec![Err(Failure::ambiguous("the provider gave no answer within 10000 ms"))]);
+    let sms = job("bob", Channel::Sms, "+15550100");
+    let steps = world.deliver(&body(&sms), 1, T0);
+    assert_eq!(steps[2], Step::Report { inbox: inbox("bob"), path: JOB_DONE, key: claimed(&sms, 1) });
+    let Step::Keep(letter) = &steps[3] else { panic!("{steps:?}") };
+    assert_eq!(
+        letter.reason.as_deref(),
+        Some(
+            "the provider gave no answer within 10000 ms; the SMS may have been sent, so it is not sent again \
+             (Twilio takes no idempotency key)"
+        )
+    );
+    assert_eq!(steps[4], Step::Ack);
+    // A copy of it comes later: the inbox says it is done.
+    assert_eq!(world.deliver(&body(&sms), 1, T0 + 1000).last(), Some(&Step::Ack));
+    assert_eq!((world.refused, world.accepted.len()), (1, 0));
+    assert_eq!(world.dead_letters()["jobs"][0]["attempts"], 1);
+    // An email through an API that honours the idempotency key is asked again.
+    world.provider_answers(vec![Err(Failure::ambiguous("the provider answered 502: bad gateway"))]);
+    let email = job("bob", Channel::Email, "bob@example.com");
+    let steps = world.deliver(&body(&email), 1, T0);
+    assert_eq!(steps[2], Step::Report { inbox: inbox("bob"), path: JOB_RELEASE, key: claimed(&email, 1) });
+    assert_eq!(steps[3], Step::Retry { delay_seconds: 10 });
+}
+
+#[test]
+fn a_job_past_its_notifications_ttl_is_acked_without_sending() {
+    let mut world = World::new(config());
+    let job = Job { expires_at: Some(T0 + 5000), ..job("bob", Channel::Email, "bob@example.com") };
+    let steps = world.deliver(&body(&job), 3, T0 + 5000);
+    let key = JobKey { expires_at: Some(T0 + 5000), ..key(&job) };
+    assert_eq!(steps, vec![Step::Claim { inbox: inbox("bob"), key }, Step::Ack]);
     assert!(world.accepted.is_empty());
 }
 
@@ -314,12 +422,18 @@ fn a_provider_that_keeps_failing_ends_in_the_dead_letters_with_its_last_reason()
     let job = job("bob", Channel::Email, "bob@example.com");
     let ends: Vec<Step> = (1..=3).map(|n| world.deliver(&body(&job), n, T0 + i64::from(n)).pop().unwrap()).collect();
     // The last delivery notes why, then gives the message back for the queue to dead-letter.
+    // (After the backoff, too: should the queue allow more deliveries, they do not come at
+    // once.)
     assert_eq!(
         ends,
-        vec![Step::Retry { delay_seconds: 10 }, Step::Retry { delay_seconds: 20 }, Step::Retry { delay_seconds: 0 }]
+        vec![Step::Retry { delay_seconds: 10 }, Step::Retry { delay_seconds: 20 }, Step::Retry { delay_seconds: 40 }]
     );
     assert!(world.accepted.is_empty());
-    assert!(world.ledger.held.is_empty(), "every failed attempt released the job");
+    assert_eq!(
+        world.ledger.claim(T0 + 4, &job.key, 0, None).unwrap(),
+        Claim::Go { claim: 4 },
+        "every failed attempt released the job"
+    );
     assert_eq!(world.dead_letters(), json!({ "jobs": [], "next": null }));
     world.keep_dead(&body(&job), T0 + 10);
     assert_eq!(
@@ -344,14 +458,14 @@ fn the_last_delivery_notes_its_reason_before_giving_the_message_back() {
     assert_eq!(
         steps[2..],
         [
-            Step::Report { inbox: inbox("bob"), path: JOB_RELEASE, key: key(&job) },
+            Step::Report { inbox: inbox("bob"), path: JOB_RELEASE, key: claimed(&job, 1) },
             Step::Note(ReasonNote {
                 key: job.key.clone(),
                 attempts: 2,
                 reason: "the provider answered 503: busy".into(),
                 at: T0
             }),
-            Step::Retry { delay_seconds: 0 },
+            Step::Retry { delay_seconds: 20 },
         ]
     );
 }
@@ -363,7 +477,7 @@ fn a_permanent_refusal_is_kept_at_once_and_acked() {
     let job = job("bob", Channel::Email, "bob@example.com");
     let steps = world.deliver(&body(&job), 1, T0);
     assert_eq!(steps.len(), 5, "{steps:?}");
-    assert_eq!(steps[2], Step::Report { inbox: inbox("bob"), path: JOB_RELEASE, key: key(&job) });
+    assert_eq!(steps[2], Step::Report { inbox: inbox("bob"), path: JOB_RELEASE, key: claimed(&job, 1) });
     assert_eq!(
         steps[3],
         Step::Keep(DeadLetter {
@@ -386,10 +500,10 @@ fn a_job_no_attempt_could_send_is_claimed_released_and_kept() {
     let job = job("bob", Channel::Email, "bob@example.com");
     let steps = world.deliver(&body(&job), 1, T0);
     assert_eq!(steps[0], Step::Claim { inbox: inbox("bob"), key: key(&job) });
-    assert_eq!(steps[1], Step::Report { inbox: inbox("bob"), path: JOB_RELEASE, key: key(&job) });
+    assert_eq!(steps[1], Step::Report { inbox: inbox("bob"), path: JOB_RELEASE, key: claimed(&job, 1) });
     assert!(matches!(&steps[2], Step::Keep(letter) if letter.reason.as_deref() == Some("EMAIL_API_KEY is not set")));
     assert_eq!(steps[3], Step::Ack);
-    assert!(world.ledger.held.is_empty());
+    assert_eq!(world.ledger.claim(T0, &job.key, 0, None).unwrap(), Claim::Go { claim: 2 }, "released");
     assert!(world.accepted.is_empty());
 }
 
@@ -438,7 +552,8 @@ fn a_sent_job_is_acked_even_when_its_report_is_lost() {
     let job = job("bob", Channel::Email, "bob@example.com");
     let (mut attempt, step) = Attempt::start(&body(&job), "m", 1, &config(), T0);
     assert!(matches!(step, Step::Claim { .. }));
-    assert!(matches!(attempt.on(Answer::Claimed(Ok(true))), Step::Send(_)));
+    let go = JobClaim { go: true, claim: Some(1), held_until_ms: None };
+    assert!(matches!(attempt.on(Answer::Claimed(Ok(go))), Step::Send(_)));
     assert!(matches!(attempt.on(Answer::Sent(Ok(()))), Step::Report { path: JOB_DONE, .. }));
     assert_eq!(attempt.on(Answer::Reported(Err("inbox unreachable".into()))), Step::Ack);
 }

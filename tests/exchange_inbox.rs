@@ -5,12 +5,15 @@
 use herald_core::config::{Fallback, Limits, Retention};
 use herald_core::error::ErrorCode;
 use herald_core::exchange::contacts::ContactsUpdate;
-use herald_core::exchange::inbox::{owner_of, Due, Inbox, DEVICES_MAX, REQUEUE_MS};
-use herald_core::exchange::ledger::{Ledger, LEASE_MS};
+use herald_core::exchange::inbox::{
+    owner_of, Due, Inbox, ALARM_BATCH, DEVICES_MAX, REQUEUE_MS, RETRY_MS, SCHEDULED_MAX,
+};
+use herald_core::exchange::ledger::{Claim, Ledger, LEASE_MS};
 use herald_core::exchange::policy::Skip;
 use herald_core::exchange::requests::Device;
-use herald_core::exchange::{inbox_of, Channel, Job, NotifyRequest, Opts};
+use herald_core::exchange::{inbox_of, Channel, Job, NotifyRequest, Opts, SEND_AT_MAX_AHEAD_MS};
 use herald_core::ids::{RoomId, User, UserId};
+use herald_core::internal::JobClaim;
 use herald_core::room::{Room, SqlLog};
 use herald_tests::{conn, user, Harness, Sqlite, DAY, T0};
 use serde_json::{json, Value};
@@ -45,10 +48,14 @@ impl World {
 
     /// The object waking over `db` at `now`: room and inbox loaded from storage.
     fn over(db: Sqlite, now: i64) -> Self {
-        let room = Room::load(bob_room(), Limits::default(), Retention::default(), SqlLog::open(db.clone()).unwrap());
+        Self::keeping(db, now, Retention::default())
+    }
+
+    fn keeping(db: Sqlite, now: i64, retention: Retention) -> Self {
+        let room = Room::load(bob_room(), Limits::default(), retention.clone(), SqlLog::open(db.clone()).unwrap());
         let mut h = Harness::over(room.unwrap());
         h.now = now;
-        let inbox = Inbox::open(&bob_room(), &deadlines(), &Retention::default(), db.clone()).unwrap().unwrap();
+        let inbox = Inbox::open(&bob_room(), &deadlines(), &retention, db.clone()).unwrap().unwrap();
         Self { db, h, inbox, next_id: 0 }
     }
 
@@ -57,13 +64,32 @@ impl World {
     }
 
     fn send(&mut self, from: &str, msg: &str, opts: Value) -> Value {
+        self.try_send(from, msg, opts).unwrap()
+    }
+
+    fn try_send(&mut self, from: &str, msg: &str, opts: Value) -> Result<Value, herald_core::error::Error> {
         let request =
             NotifyRequest { from: user(from), msg: msg.into(), opts: Opts::parse(Some(&opts), None).unwrap() };
         self.next_id += 1;
         let fresh = format!("n{}", self.next_id);
-        let (answer, effects) = self.inbox.on_notify(self.h.now, &mut self.h.room, request, || fresh).unwrap();
+        let (answer, effects) = self.inbox.on_notify(self.h.now, &mut self.h.room, request, || fresh)?;
         self.h.apply(effects);
-        answer
+        Ok(answer)
+    }
+
+    /// One alarm pass at the current time, whatever it finds (problems included).
+    fn pass(&mut self) -> Due {
+        let due = self.inbox.on_alarm(self.h.now, &mut self.h.room);
+        self.h.apply(due.effects.clone());
+        for job in &due.jobs {
+            self.inbox.enqueued(job).unwrap();
+        }
+        due
+    }
+
+    /// When the shell sets the alarm after `due`.
+    fn next_after(&self, due: &Due) -> Option<i64> {
+        self.inbox.alarm_after(self.h.now, &self.h.room, due)
     }
 
     fn frame(&mut self, id: &str, frame: Value) {
@@ -249,6 +275,7 @@ fn an_offline_user_gets_one_email_at_the_deadline_and_no_more_once_the_queue_too
             notification: "n1".into(),
             subject: "Notification from alice name".into(),
             text: "Your report is ready".into(),
+            expires_at: None,
         }]
     );
     assert_eq!(w.inbox.next_alarm().unwrap(), None);
@@ -356,12 +383,26 @@ fn a_job_the_queue_did_not_take_is_queued_again_and_the_ledger_lets_it_send_once
     assert_eq!(w.inbox.next_alarm().unwrap(), Some(w.h.now + REQUEUE_MS));
     let again = w.alarm_after(REQUEUE_MS, false);
     assert_eq!(again.jobs, first.jobs, "the same job, the same key");
-    // Both copies reach the consumer: only the first claim sends.
+    // Both copies reach the consumer: only the first claim sends; the other is told to come
+    // back when the first one's lease ends, and then finds the job sent.
     let key = &first.jobs[0].key;
-    assert!(w.inbox.claim(w.h.now, key).unwrap());
-    assert!(!w.inbox.claim(w.h.now, key).unwrap(), "the other copy finds it claimed");
+    assert_eq!(w.inbox.claim(w.h.now, key, None).unwrap(), go(1));
+    assert_eq!(w.inbox.claim(w.h.now, key, None).unwrap(), held(w.h.now + LEASE_MS), "the other copy finds it held");
     w.inbox.done(key).unwrap();
-    assert!(!w.inbox.claim(w.h.now + LEASE_MS, key).unwrap(), "and later, done");
+    assert_eq!(w.inbox.claim(w.h.now + LEASE_MS, key, None).unwrap(), finished(), "and later, sent");
+}
+
+fn go(claim: u64) -> JobClaim {
+    JobClaim { go: true, claim: Some(claim), held_until_ms: None }
+}
+
+fn held(until: i64) -> JobClaim {
+    JobClaim { go: false, claim: None, held_until_ms: Some(until) }
+}
+
+/// Sent or skipped: the answer that acks a job.
+fn finished() -> JobClaim {
+    JobClaim { go: false, claim: None, held_until_ms: None }
 }
 
 #[test]
@@ -372,31 +413,98 @@ fn a_job_whose_notification_was_read_after_it_was_queued_is_not_sent() {
     let due = w.alarm_after(60 * SECOND, false);
     w.h.connect("phone", &bob(), None);
     w.frame("phone", json!({ "type": "read", "seq": 1 }));
-    assert!(!w.inbox.claim(w.h.now, &due.jobs[0].key).unwrap());
+    assert_eq!(w.inbox.claim(w.h.now, &due.jobs[0].key, None).unwrap(), finished());
+}
+
+#[test]
+fn a_job_carries_its_notifications_ttl_and_is_skipped_once_past_it() {
+    let mut w = World::new();
+    reachable(&mut w);
+    w.send("alice", "soon stale", json!({ "ttl": 90 }));
+    w.send("alice", "evergreen", json!({}));
+    let due = w.alarm_after(60 * SECOND, false);
+    let expires_at = T0 + 90 * SECOND;
+    assert_eq!(due.jobs.iter().map(|j| j.expires_at).collect::<Vec<_>>(), vec![Some(expires_at), None]);
+    // A retry after the ttl (the queue's backoff, a held claim) sends nothing, for good.
+    let stale = &due.jobs[0].key;
+    assert_eq!(w.inbox.claim(expires_at, stale, Some(expires_at)).unwrap(), finished());
+    assert_eq!(w.inbox.claim(expires_at + DAY, stale, None).unwrap(), finished(), "skipped stays skipped");
+    assert_eq!(w.inbox.claim(expires_at, &due.jobs[1].key, None).unwrap(), go(1));
 }
 
 #[test]
 fn the_ledger_sends_a_key_at_most_once_and_lets_a_retry_in_after_a_failure_or_a_lost_attempt() {
     let db = Sqlite::in_memory();
     let ledger = Ledger::open(db.clone()).unwrap();
-    assert!(ledger.claim(T0, "u/1/email", 0).unwrap(), "an unknown key may be sent");
-    assert!(!ledger.claim(T0 + 1, "u/1/email", 0).unwrap(), "not while an attempt holds it");
-    ledger.release("u/1/email").unwrap();
-    assert!(ledger.claim(T0 + 2, "u/1/email", 0).unwrap(), "a failed send releases it to a retry");
-    assert!(!ledger.claim(T0 + 2 + LEASE_MS - 1, "u/1/email", 0).unwrap());
-    assert!(ledger.claim(T0 + 2 + LEASE_MS, "u/1/email", 0).unwrap(), "an attempt that died lets the next in");
-    ledger.done("u/1/email").unwrap();
-    ledger.release("u/1/email").unwrap();
-    assert!(!ledger.claim(T0 + DAY, "u/1/email", 0).unwrap(), "done stays done, a late release changes nothing");
+    let key = "u/1/email";
+    assert_eq!(ledger.claim(T0, key, 0, None).unwrap(), Claim::Go { claim: 1 }, "an unknown key may be sent");
+    assert_eq!(
+        ledger.claim(T0 + 1, key, 0, None).unwrap(),
+        Claim::Held { until: T0 + LEASE_MS },
+        "not while an attempt holds it: ask again when its lease ends"
+    );
+    ledger.release(key, Some(1)).unwrap();
+    assert_eq!(ledger.claim(T0 + 2, key, 0, None).unwrap(), Claim::Go { claim: 2 }, "a failed send releases it");
+    assert_eq!(ledger.claim(T0 + 2 + LEASE_MS - 1, key, 0, None).unwrap(), Claim::Held { until: T0 + 2 + LEASE_MS });
+    assert_eq!(
+        ledger.claim(T0 + 2 + LEASE_MS, key, 0, None).unwrap(),
+        Claim::Go { claim: 3 },
+        "an attempt that died lets the next in"
+    );
+    ledger.done(key).unwrap();
+    ledger.release(key, Some(3)).unwrap();
+    assert_eq!(
+        ledger.claim(T0 + DAY, key, 0, None).unwrap(),
+        Claim::Sent,
+        "done stays done, a late release changes nothing"
+    );
     // A key the inbox queued for seq 4 is not sent once 4 is read.
     ledger.queued("u/4/sms", 4).unwrap();
-    assert!(!ledger.claim(T0, "u/4/sms", 4).unwrap());
-    assert!(!ledger.claim(T0, "u/4/sms", 0).unwrap(), "skipped for good");
+    assert_eq!(ledger.claim(T0, "u/4/sms", 4, None).unwrap(), Claim::Skipped);
+    assert_eq!(ledger.claim(T0, "u/4/sms", 0, None).unwrap(), Claim::Skipped, "skipped for good");
     ledger.queued("u/5/sms", 5).unwrap();
-    assert!(ledger.claim(T0, "u/5/sms", 4).unwrap());
+    assert_eq!(ledger.claim(T0, "u/5/sms", 4, Some(T0 + 1)).unwrap(), Claim::Go { claim: 1 });
+    // Nor past its ttl.
+    ledger.queued("u/6/sms", 6).unwrap();
+    assert_eq!(ledger.claim(T0, "u/6/sms", 0, Some(T0)).unwrap(), Claim::Skipped);
     // The ledger is storage: a reload knows it all.
     let again = Ledger::open(db).unwrap();
-    assert!(!again.claim(T0 + DAY, "u/1/email", 0).unwrap());
+    assert_eq!(again.claim(T0 + DAY, key, 0, None).unwrap(), Claim::Sent);
+    assert_eq!(again.claim(T0 + DAY, "u/5/sms", 0, None).unwrap(), Claim::Go { claim: 2 });
+}
+
+#[test]
+fn only_the_claim_that_holds_a_job_may_release_it() {
+    let ledger = Ledger::open(Sqlite::in_memory()).unwrap();
+    let key = "u/1/sms";
+    assert_eq!(ledger.claim(T0, key, 0, None).unwrap(), Claim::Go { claim: 1 });
+    // The first attempt outlives its lease; a second one claims the job and is sending it.
+    assert_eq!(ledger.claim(T0 + LEASE_MS, key, 0, None).unwrap(), Claim::Go { claim: 2 });
+    ledger.release(key, Some(1)).unwrap();
+    ledger.release(key, None).unwrap();
+    assert_eq!(
+        ledger.claim(T0 + LEASE_MS + 1, key, 0, None).unwrap(),
+        Claim::Held { until: T0 + 2 * LEASE_MS },
+        "the stale release freed nothing: a third attempt does not send it beside the second"
+    );
+    ledger.release(key, Some(2)).unwrap();
+    assert_eq!(ledger.claim(T0 + LEASE_MS + 2, key, 0, None).unwrap(), Claim::Go { claim: 3 });
+    // A done is taken from any attempt: the provider took it, nothing may send it again.
+    ledger.done(key).unwrap();
+    assert_eq!(ledger.claim(T0 + DAY, key, 0, None).unwrap(), Claim::Sent);
+}
+
+#[test]
+fn a_ledger_made_before_claims_were_numbered_gets_the_column() {
+    let db = Sqlite::in_memory();
+    db.execute(
+        "CREATE TABLE inbox_jobs (key TEXT PRIMARY KEY, seq INTEGER, state TEXT NOT NULL,
+            lease_until INTEGER NOT NULL DEFAULT 0);
+         INSERT INTO inbox_jobs (key, seq, state) VALUES ('u/1/email', 1, 'queued');",
+    );
+    let ledger = Ledger::open(db.clone()).unwrap();
+    assert_eq!(ledger.claim(T0, "u/1/email", 0, None).unwrap(), Claim::Go { claim: 1 });
+    assert!(Ledger::open(db).is_ok(), "and opens again");
 }
 
 #[test]
@@ -531,4 +639,141 @@ fn the_alarm_serves_the_rooms_sessions_and_the_inbox_whichever_is_first() {
     w.alarm_after(20 * SECOND, false);
     assert_eq!(w.h.close_code("phone"), Some(4501), "the session's expiry still ends it");
     assert_eq!(w.inbox.alarm_with(&w.h.room), None);
+}
+
+#[test]
+fn a_row_that_cannot_be_read_is_dropped_and_the_rest_of_the_alarm_is_done() {
+    let mut w = World::new();
+    reachable(&mut w);
+    w.h.connect("phone", &bob(), None);
+    w.h.take("phone");
+    let at = T0 + 10 * SECOND;
+    w.send("alice", "later", json!({ "send_at": at, "idempotency_key": "s1" }));
+    w.send("alice", "hi", json!({ "urgency": "high" }));
+    // What no code writes: a scheduled send that is not a request, due first, and a fallback
+    // through a channel that does not exist.
+    w.db.execute(&format!(
+        "INSERT INTO inbox_scheduled (sender, id, due, request) VALUES ('mallory', 'bad', {T0}, 'not json');
+         INSERT INTO inbox_due (seq, channel, due) VALUES (1, 'fax', {T0});"
+    ));
+    w.h.take("phone");
+    w.h.advance(10 * SECOND);
+    let due = w.pass();
+    assert_eq!(due.problems.len(), 2, "{:?}", due.problems);
+    assert!(due.problems[0].starts_with("a scheduled send that cannot be read was dropped"), "{:?}", due.problems);
+    assert!(due.problems[1].starts_with("a due fallback that cannot be read was dropped"), "{:?}", due.problems);
+    assert!(!due.retry, "nothing is left to retry");
+    let frames = w.h.take("phone");
+    assert_eq!(frames.iter().map(|f| f["id"].clone()).collect::<Vec<_>>(), vec![json!("s1")], "the good send went out");
+    assert_eq!(channels(&due), vec![(1, Channel::Email), (1, Channel::Sms)], "the good fallbacks were decided");
+    assert_eq!((w.db.count("inbox_scheduled"), w.db.count("inbox_due")), (0, 1), "the bad rows are gone: s1's is left");
+    assert_eq!(w.next_after(&due), Some(at + 60 * SECOND), "s1's own fallback, not the past");
+}
+
+#[test]
+fn a_write_that_fails_in_the_alarm_brings_it_back_after_a_while_not_at_once() {
+    let mut w = World::new();
+    reachable(&mut w);
+    w.send("alice", "one", json!({}));
+    w.send("alice", "two", json!({}));
+    w.db.execute(
+        "CREATE TRIGGER broken BEFORE UPDATE ON inbox_due WHEN NEW.seq = 1
+         BEGIN SELECT RAISE(FAIL, 'disk on fire'); END;",
+    );
+    w.h.advance(60 * SECOND);
+    let due = w.pass();
+    assert_eq!(channels(&due), vec![(2, Channel::Email)], "the other fallback went on");
+    assert!(due.retry && due.problems[0].contains("disk on fire"), "{:?}", due.problems);
+    assert_eq!(w.inbox.next_alarm().unwrap(), Some(w.h.now), "the failed one is still due");
+    assert_eq!(w.next_after(&due), Some(w.h.now + RETRY_MS), "but the alarm waits before trying it again");
+    w.db.execute("DROP TRIGGER broken;");
+    w.h.advance(RETRY_MS);
+    let again = w.pass();
+    assert_eq!((channels(&again), again.problems.len()), (vec![(1, Channel::Email)], 0));
+    // Storage that cannot even be read asks for the alarm again, rather than none.
+    w.db.execute("DROP TABLE inbox_scheduled;");
+    let broken = w.pass();
+    assert!(broken.retry);
+    assert_eq!(w.next_after(&broken), Some(w.h.now + RETRY_MS));
+}
+
+#[test]
+fn an_alarm_takes_a_bounded_batch_of_due_rows_and_comes_again_at_once_for_the_rest() {
+    let mut w = World::new();
+    reachable(&mut w);
+    let total = ALARM_BATCH + 50;
+    for n in 0..total {
+        w.send("alice", &format!("m{n}"), json!({}));
+    }
+    w.h.advance(60 * SECOND);
+    let first = w.pass();
+    assert_eq!(first.jobs.len(), ALARM_BATCH);
+    assert_eq!(w.next_after(&first), Some(T0 + 60 * SECOND), "the rest is due now: the alarm comes again at once");
+    let second = w.pass();
+    assert_eq!(second.jobs.len(), 50);
+    assert_eq!(second.jobs[0].seq, ALARM_BATCH as u64 + 1, "in order, none twice");
+    assert_eq!(w.next_after(&second), None);
+}
+
+#[test]
+fn an_inbox_keeps_a_bounded_number_of_scheduled_sends_at_most_30_days_ahead() {
+    let mut w = World::new();
+    let at = T0 + DAY;
+    for n in 0..SCHEDULED_MAX {
+        w.db.execute(&format!(
+            "INSERT INTO inbox_scheduled (sender, id, due, request) VALUES ('alice', 'k{n}', {at}, '{{}}')"
+        ));
+    }
+    let error = w.try_send("alice", "one more", json!({ "send_at": at })).unwrap_err();
+    assert_eq!((error.code.as_str(), error.code.http_status()), ("too_many_scheduled", 429));
+    assert_eq!(error.details, Some(json!({ "limit": SCHEDULED_MAX })));
+    assert_eq!(w.send("alice", "now is fine", json!({}))["seq"], 1);
+    let far = w.try_send("carol", "next year", json!({ "send_at": T0 + SEND_AT_MAX_AHEAD_MS + 1 })).unwrap_err();
+    assert_eq!(far.details.unwrap()["field"], "send_at");
+}
+
+#[test]
+fn a_notification_stored_but_not_planned_is_planned_when_the_sender_retries_its_key() {
+    let mut w = World::new();
+    reachable(&mut w);
+    w.db.execute("CREATE TRIGGER broken BEFORE INSERT ON inbox_notes BEGIN SELECT RAISE(FAIL, 'disk on fire'); END;");
+    let error = w.try_send("alice", "report ready", json!({ "idempotency_key": "r7" })).unwrap_err();
+    assert!(error.message.contains("disk on fire"), "{error:?}");
+    assert_eq!(w.h.room.last_seq(), 1, "the room stored it before planning failed");
+    w.db.execute("DROP TRIGGER broken;");
+    assert_eq!(
+        w.send("alice", "report ready", json!({ "idempotency_key": "r7" })),
+        json!({ "id": "r7", "seq": 1, "duplicate": true })
+    );
+    assert_eq!(w.page(None, 10)["notifications"][0]["id"], "r7", "its note is kept");
+    let due = w.alarm_after(60 * SECOND, false);
+    assert_eq!(channels(&due), vec![(1, Channel::Email)], "and its fallback was planned");
+    // Once planned, a retry plans nothing more.
+    w.send("alice", "report ready", json!({ "idempotency_key": "r7" }));
+    assert_eq!(w.inbox.next_alarm().unwrap(), None);
+}
+
+#[test]
+fn finished_jobs_are_pruned_with_their_notifications() {
+    let retention = Retention { max_messages: 10, ..Retention::default() };
+    let mut w = World::keeping(Sqlite::in_memory(), T0, retention);
+    reachable(&mut w);
+    w.send("alice", "one", json!({}));
+    w.send("alice", "two", json!({}));
+    w.send("alice", "three", json!({}));
+    let due = w.alarm_after(60 * SECOND, false);
+    let keys: Vec<&str> = due.jobs.iter().map(|j| j.key.as_str()).collect();
+    assert_eq!(w.inbox.claim(w.h.now, keys[0], None).unwrap(), go(1));
+    w.inbox.done(keys[0]).unwrap();
+    assert_eq!(w.inbox.claim(w.h.now, keys[1], Some(w.h.now)).unwrap(), finished(), "skipped: past its ttl");
+    assert_eq!(w.inbox.claim(w.h.now, keys[2], None).unwrap(), go(1), "still held");
+    assert_eq!(w.db.count("inbox_jobs"), 3);
+    // Seq 64 prunes what is more than 10 notifications old: the three notes, and the two
+    // finished jobs; the held one may still be reported.
+    for n in 4..=64 {
+        w.send("alice", &format!("m{n}"), json!({ "urgency": 1 }));
+    }
+    assert_eq!(w.page(Some(54), 10)["notifications"], json!([]));
+    assert_eq!(w.db.count("inbox_jobs"), 1);
+    w.inbox.done(keys[2]).unwrap();
 }

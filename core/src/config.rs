@@ -93,11 +93,14 @@ pub struct Fallback {
     pub normal_email_ms: i64,
     /// High urgency: SMS (and email) when not delivered to a device this long after.
     pub high_sms_ms: i64,
-    /// Attempts of a job before it goes to the dead-letter queue.
+    /// Attempts of a job before it goes to the dead-letter queue. The `herald-fallback`
+    /// consumer's `max_retries` (wrangler.toml, which the Worker cannot read) must be this
+    /// minus one: the last attempt notes why it failed, then the queue moves the job.
     pub max_attempts: u32,
     /// The first retry's delay; each further retry doubles it.
     pub retry_base_seconds: u32,
-    /// How long a provider has to answer one request before the attempt counts as failed.
+    /// How long a provider has to answer one request before the attempt counts as failed; at
+    /// most [`SEND_TIMEOUT_MAX_SECONDS`].
     pub send_timeout_ms: u32,
     pub email: EmailProvider,
     pub sms: SmsProvider,
@@ -162,6 +165,10 @@ impl Default for Fallback {
         }
     }
 }
+
+/// The longest `FALLBACK_SEND_TIMEOUT_SECONDS`: a claim on a job (the ledger's lease, 60 s)
+/// must outlast the send it covers, with room for the claim and the report around it.
+pub const SEND_TIMEOUT_MAX_SECONDS: u32 = 25;
 
 /// Hard bounds, so a typo cannot configure something absurd.
 const MAX_FRAME_CEILING: usize = 1024 * 1024;
@@ -283,10 +290,31 @@ impl Config {
             )? * 1000,
             high_sms_ms: number::<i64>(&get, "FALLBACK_HIGH_SMS_SECONDS", defaults.high_sms_ms / 1000, 0, 86_400)?
                 * 1000,
-            max_attempts: number(&get, "FALLBACK_MAX_ATTEMPTS", defaults.max_attempts, 1, 100)?,
+            max_attempts: number(&get, "FALLBACK_MAX_ATTEMPTS", defaults.max_attempts, 1, 100).map_err(|e| {
+                ConfigError {
+                    problem: format!(
+                        "{} (and keep the herald-fallback consumer's max_retries at FALLBACK_MAX_ATTEMPTS - 1)",
+                        e.problem
+                    ),
+                    ..e
+                }
+            })?,
             retry_base_seconds: number(&get, "FALLBACK_RETRY_BASE_SECONDS", defaults.retry_base_seconds, 0, 3600)?,
-            send_timeout_ms: number(&get, "FALLBACK_SEND_TIMEOUT_SECONDS", defaults.send_timeout_ms / 1000, 1, 60)?
-                * 1000,
+            send_timeout_ms: number(
+                &get,
+                "FALLBACK_SEND_TIMEOUT_SECONDS",
+                defaults.send_timeout_ms / 1000,
+                1,
+                SEND_TIMEOUT_MAX_SECONDS,
+            )
+            .map_err(|e| ConfigError {
+                problem: format!(
+                    "{}: an attempt's claim on a job lasts {} s, which must outlast the send",
+                    e.problem,
+                    crate::exchange::ledger::LEASE_MS / 1000
+                ),
+                ..e
+            })? * 1000,
             email: EmailProvider {
                 kind: email_kind,
                 api_url: url("EMAIL_API_URL", &defaults.email.api_url)?,
@@ -370,6 +398,24 @@ mod tests {
         assert_eq!(
             config(&[("JWT_SECRET", SECRET), ("FALLBACK_SEND_TIMEOUT_SECONDS", "0")]).unwrap_err().var,
             "FALLBACK_SEND_TIMEOUT_SECONDS"
+        );
+        let max = config(&[("JWT_SECRET", SECRET), ("FALLBACK_MAX_ATTEMPTS", "101")]).unwrap_err();
+        assert!(max.problem.contains("max_retries at FALLBACK_MAX_ATTEMPTS - 1"), "{max}");
+    }
+
+    #[test]
+    fn a_send_timeout_the_claims_lease_would_not_outlast_is_refused() {
+        let c = config(&[("JWT_SECRET", SECRET), ("FALLBACK_SEND_TIMEOUT_SECONDS", "25")]).unwrap();
+        assert_eq!(c.fallback.send_timeout_ms, 25_000);
+        let err = config(&[("JWT_SECRET", SECRET), ("FALLBACK_SEND_TIMEOUT_SECONDS", "60")]).unwrap_err();
+        assert_eq!(err.var, "FALLBACK_SEND_TIMEOUT_SECONDS");
+        assert_eq!(
+            err.problem,
+            "must be between 1 and 25, not 60: an attempt's claim on a job lasts 60 s, which must outlast the send"
+        );
+        assert!(
+            2 * i64::from(SEND_TIMEOUT_MAX_SECONDS) * 1000 <= crate::exchange::ledger::LEASE_MS,
+            "the lease covers the longest send twice over"
         );
     }
 

@@ -70,6 +70,8 @@ pub enum ErrorCode {
     /// Some recipients' inboxes did not take a multicast (`details.uids` names them); the
     /// others did. Retrying with the same idempotency key is safe.
     Undelivered,
+    /// A send with a later `send_at` to an inbox that already holds its most scheduled sends.
+    TooManyScheduled,
     /// The deployment's configuration is invalid; the message names the variable.
     ConfigInvalid,
     /// Something failed inside Herald; retrying may help.
@@ -106,6 +108,7 @@ impl ErrorCode {
             Self::UnknownSession => "unknown_session",
             Self::BadRequest => "bad_request",
             Self::Undelivered => "undelivered",
+            Self::TooManyScheduled => "too_many_scheduled",
             Self::ConfigInvalid => "config_invalid",
             Self::Internal => "internal",
         }
@@ -124,7 +127,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge | Self::FrameTooLarge => 413,
             Self::UpgradeRequired => 426,
-            Self::RateLimited => 429,
+            Self::RateLimited | Self::TooManyScheduled => 429,
             Self::RoomFull | Self::Undelivered => 503,
             Self::ConfigInvalid | Self::Internal => 500,
         }

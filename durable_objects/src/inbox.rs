@@ -14,8 +14,10 @@
 //!
 //! The object has one alarm for the room (sessions whose token expires) and the inbox
 //! (fallbacks and scheduled sends): it is always set to the earlier of the two, and when it
-//! fires both run. Jobs go to the `FALLBACK` queue after the object's state is released; each
-//! one the queue took is marked so, and one it did not is tried again by a later alarm.
+//! fires both run. Jobs go to the `FALLBACK` queue after the object's state is released, in
+//! `sendBatch` calls; each one the queue took is marked so, and one it did not is tried again by
+//! a later alarm. A pass that could not do its work (the object did not load, storage failed)
+//! sets the alarm again [`RETRY_MS`] on, so no fallback is lost to it.
 //!
 //! A child module of `room`: it works on the object's loaded state like the room's own
 //! handlers do.
@@ -25,10 +27,12 @@ use crate::platform::{fresh_id, now_ms, query_param};
 use crate::respond::{self, internal};
 use herald_core::error::{Error, ErrorCode};
 use herald_core::exchange::contacts::ContactsUpdate;
+use herald_core::exchange::fanout::send_batches;
+use herald_core::exchange::inbox::{Due, RETRY_MS};
 use herald_core::exchange::requests::{self, Device};
 use herald_core::exchange::{Job, NotifyRequest};
 use herald_core::internal::{self as api, JobClaim, JobKey};
-use worker::{Method, Request, Response};
+use worker::{js_sys, Method, QueueContentType, RawMessageBuilder, Request, Response};
 
 /// The queue binding fallback jobs go to (wrangler.toml).
 const FALLBACK_QUEUE: &str = "FALLBACK";
@@ -67,15 +71,16 @@ impl RoomObject {
                 }
                 (Method::Post, api::JOB_CLAIM) => {
                     let key: JobKey = body_of(&body, "claim")?;
-                    let go = inbox.claim(now, &key.key)?;
-                    Ok((200, serde_json::to_string(&JobClaim { go }).map_err(|e| Error::internal(e.to_string()))?))
+                    let claim: JobClaim = inbox.claim(now, &key.key, key.expires_at)?;
+                    Ok((200, serde_json::to_string(&claim).map_err(|e| Error::internal(e.to_string()))?))
                 }
                 (Method::Post, api::JOB_DONE) => {
                     inbox.done(&body_of::<JobKey>(&body, "done")?.key)?;
                     Ok((200, "{}".into()))
                 }
                 (Method::Post, api::JOB_RELEASE) => {
-                    inbox.release(&body_of::<JobKey>(&body, "release")?.key)?;
+                    let key: JobKey = body_of(&body, "release")?;
+                    inbox.release(&key.key, key.claim)?;
                     Ok((200, "{}".into()))
                 }
                 (Method::Get, api::INBOX_CONTACTS) => Ok((200, inbox.contacts().to_json())),
@@ -100,7 +105,10 @@ impl RoomObject {
                 (method, path) => Err(Error::new(ErrorCode::NotFound, format!("no internal route {method:?} {path}"))),
             }
         })??;
-        let alarm = self.with_inbox(|loaded| loaded.inbox.as_ref().and_then(|inbox| inbox.alarm_with(&loaded.room)))?;
+        // (A next alarm that cannot be read is asked for in a while rather than not at all.)
+        let alarm = self.with_inbox(|loaded| {
+            loaded.inbox.as_ref().and_then(|inbox| inbox.alarm_after(now, &loaded.room, &Due::default()))
+        })?;
         self.set_alarm(alarm).await;
         let (status, body) = answer;
         respond::json(status, body).map_err(internal)
@@ -116,7 +124,8 @@ impl RoomObject {
 
     /// The inbox's share of a fired alarm (after the room's): scheduled sends go out, and the
     /// jobs of the fallbacks that fell due go to the queue. Answers the object's next alarm;
-    /// `room_alarm` is the room's when this object is no inbox.
+    /// `room_alarm` is the room's when this object is no inbox. An inbox that cannot be reached
+    /// asks for the alarm again in [`RETRY_MS`].
     pub(super) async fn inbox_alarm(&self, now: i64, room_alarm: Option<i64>) -> Option<i64> {
         let due = self.with_room(|loaded| {
             let Loaded { room, inbox, .. } = loaded;
@@ -133,39 +142,63 @@ impl RoomObject {
                     why.as_str()
                 );
             }
-            Some(due.jobs)
+            Some(Due { effects: Vec::new(), ..due })
         });
-        let jobs = match due {
-            Ok(Some(jobs)) => jobs,
+        let mut due = match due {
+            Ok(Some(due)) => due,
             Ok(None) => return room_alarm,
             Err(e) => {
-                worker::console_error!("inbox alarm: {e}");
-                return room_alarm;
+                worker::console_error!("inbox alarm: {e}; again in {} s", RETRY_MS / 1000);
+                return Some(room_alarm.map_or(now + RETRY_MS, |at| at.min(now + RETRY_MS)));
             }
         };
-        for job in jobs {
-            match self.enqueue(&job).await {
-                Ok(()) => {
-                    let marked =
-                        self.with_inbox(|loaded| loaded.inbox.as_mut().expect("with_inbox checked").enqueued(&job));
-                    if let Ok(Err(e)) | Err(e) = marked {
-                        worker::console_error!(
-                            "job {} queued but not marked (a later alarm queues it again): {e}",
-                            job.key
-                        );
+        let jobs = std::mem::take(&mut due.jobs);
+        match send_batches(&jobs) {
+            Ok(batches) => {
+                let mut sent = jobs.iter();
+                for batch in batches {
+                    let taken: Vec<&Job> = sent.by_ref().take(batch.len()).collect();
+                    match self.enqueue(&batch).await {
+                        Ok(()) => self.enqueued(&taken),
+                        Err(e) => worker::console_error!("{} jobs not queued; tried again later: {e}", taken.len()),
                     }
                 }
-                Err(e) => worker::console_error!("job {} not queued; tried again later: {e}", job.key),
+            }
+            Err(e) => worker::console_error!("jobs not queued; tried again later: {e}"),
+        }
+        match self
+            .with_room(|loaded| loaded.inbox.as_ref().and_then(|inbox| inbox.alarm_after(now, &loaded.room, &due)))
+        {
+            Ok(alarm) => alarm,
+            Err(e) => {
+                worker::console_error!("inbox alarm: {e}; again in {} s", RETRY_MS / 1000);
+                Some(room_alarm.map_or(now + RETRY_MS, |at| at.min(now + RETRY_MS)))
             }
         }
-        self.with_room(|loaded| loaded.inbox.as_ref().and_then(|inbox| inbox.alarm_with(&loaded.room)))
-            .unwrap_or(room_alarm)
     }
 
-    async fn enqueue(&self, job: &Job) -> Result<(), Error> {
+    /// Marks `jobs` taken by the queue; one not marked is queued again by a later alarm (the
+    /// ledger keeps it from being sent twice).
+    fn enqueued(&self, jobs: &[&Job]) {
+        for job in jobs {
+            worker::console_log!("job {} queued ({} to {})", job.key, job.channel.as_str(), job.to);
+            let marked = self.with_inbox(|loaded| loaded.inbox.as_mut().expect("with_inbox checked").enqueued(job));
+            if let Ok(Err(e)) | Err(e) = marked {
+                worker::console_error!("job {} queued but not marked (a later alarm queues it again): {e}", job.key);
+            }
+        }
+    }
+
+    /// One `sendBatch` of jobs (JSON texts, [`send_batches`]) to the fallback queue.
+    async fn enqueue(&self, batch: &[String]) -> Result<(), Error> {
         let queue = self.env.queue(FALLBACK_QUEUE).map_err(internal)?;
-        queue.send(job).await.map_err(internal)?;
-        worker::console_log!("job {} queued ({} to {})", job.key, job.channel.as_str(), job.to);
-        Ok(())
+        let messages = batch
+            .iter()
+            .map(|json| {
+                let body = js_sys::JSON::parse(json).map_err(|e| Error::internal(format!("{e:?}")))?;
+                Ok(RawMessageBuilder::new(body).build_with_content_type(QueueContentType::Json))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        queue.send_raw_batch(messages).await.map_err(internal)
     }
 }

@@ -55,6 +55,9 @@ use worker::{
     WebSocket, WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
 };
 
+/// How soon an alarm that could not load the room comes again.
+const ALARM_RETRY_MS: i64 = 30_000;
+
 /// The exact ping text the runtime answers by itself, without waking the object.
 pub const AUTO_PING: &str = r#"{"type":"ping"}"#;
 pub const AUTO_PONG: &str = r#"{"type":"pong"}"#;
@@ -255,18 +258,26 @@ impl DurableObject for RoomObject {
     /// Ends the sessions whose token expired, then runs an inbox's fallbacks and scheduled
     /// sends. (Under local workerd a socket closed from an alarm finishes its TCP teardown only
     /// ~10 s later; the client has the close frame at once.)
+    ///
+    /// A room that cannot load sets its alarm again [`ALARM_RETRY_MS`] on: answering OK without
+    /// one would end the alarm for good, and with it every fallback the inbox still owes. When
+    /// even that cannot be set, the alarm fails, and the runtime retries it.
     async fn alarm(&self) -> Result<Response> {
         let now = now_ms();
         let alarm = self.with_room(|loaded| {
             let effects = loaded.room.on_alarm(now);
             loaded.apply(effects)
         });
-        match alarm {
-            Ok(alarm) => {
-                let alarm = self.inbox_alarm(now, alarm).await;
-                self.set_alarm(alarm).await
+        let next = match alarm {
+            Ok(alarm) => self.inbox_alarm(now, alarm).await,
+            Err(e) => {
+                worker::console_error!("room alarm: {e}; again in {} s", ALARM_RETRY_MS / 1000);
+                Some(now + ALARM_RETRY_MS)
             }
-            Err(e) => worker::console_error!("room alarm: {e}"),
+        };
+        if let Some(at) = next {
+            let when = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at as f64)));
+            self.state.storage().set_alarm(when).await?;
         }
         Response::ok("")
     }

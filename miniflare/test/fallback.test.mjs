@@ -174,7 +174,7 @@ describe("sending through the providers (needs the inbox's job calls)", () => {
   });
 
   test("a provider that keeps failing ends in the admin dead-letter list with its reason", async () => {
-    herald.recorder.fail({ path: "/2010-04-01/", status: 500 });
+    herald.recorder.fail({ path: "/2010-04-01/", status: 503 });
     const queue = await herald.queue("FALLBACK");
     const gus = job("gus", "sms", "+15550199");
     await queue.send(gus);
@@ -186,11 +186,32 @@ describe("sending through the providers (needs the inbox's job calls)", () => {
     assert.deepEqual(entry, {
       job: gus,
       attempts: 3,
-      reason: 'the provider answered 500: {"statusCode":500,"name":"recorder_failure","message":"failing on command"}',
+      reason: 'the provider answered 503: {"statusCode":503,"name":"recorder_failure","message":"failing on command"}',
       at: entry.at,
     });
-    assert.deepEqual(herald.recorder.requests().map((r) => r.status), [500, 500, 500]);
+    assert.deepEqual(herald.recorder.requests().map((r) => r.status), [503, 503, 503]);
     assert.deepEqual(herald.recorder.sms(), []);
+  });
+
+  test("an SMS that may have gone out (no answer in time) is not sent again: it is a dead letter at once", async () => {
+    herald.recorder.fail({ path: "/2010-04-01/", times: 1, timeout: true });
+    const queue = await herald.queue("FALLBACK");
+    const hugo = job("hugo", "sms", "+15550123");
+    await queue.send(hugo);
+    const entry = await until("the dead letter", async () => (await deadLetters(herald)).jobs.find((j) => j.job.key === hugo.key));
+    const url = `${herald.recorder.url}/2010-04-01/Accounts/${PROVIDER_KEYS.TWILIO_ACCOUNT_SID}/Messages.json`;
+    assert.deepEqual(entry, {
+      job: hugo,
+      attempts: 1,
+      reason:
+        `${url} gave no answer within 1000 ms; the SMS may have been sent, so it is not sent again ` +
+        "(Twilio takes no idempotency key)",
+      at: entry.at,
+    });
+    // Delivered again (queues deliver at least once): the inbox says it is done.
+    await queue.send(hugo);
+    await sleep(2500);
+    assert.deepEqual(herald.recorder.requests().map((r) => r.status), ["timeout"]);
   });
 });
 

@@ -258,6 +258,7 @@ test("malformed sends, reads and pages are refused with coded errors, and nothin
     ["/api/v1/send", { msg: "hi", uid: "mona", opts: { channels: ["fax"] } }, 400, "invalid_field", "channels"],
     ["/api/v1/send", { msg: "hi", uid: "mona", opts: { ttl: 0 } }, 400, "invalid_field", "ttl"],
     ["/api/v1/send", { msg: "hi", uid: "mona", opts: { send_at: "soon" } }, 400, "invalid_field", "send_at"],
+    ["/api/v1/send", { msg: "hi", uid: "mona", opts: { send_at: Date.now() + 31 * 86_400_000 } }, 400, "invalid_field", "send_at"],
     ["/api/v1/send", { msg: "hi", uid: "mona", opts: { priority: 1 } }, 400, "invalid_field", "opts"],
     ["/api/v1/send", { msg: "hi", uid: "mona", opts: [] }, 400, "invalid_field", "opts"],
     ["/api/v1/send", { msg: "hi", uid: "mona", to: "x" }, 400, "invalid_field", "to"],

@@ -96,6 +96,12 @@ impl Sqlite {
     pub fn count(&self, table: &str) -> i64 {
         self.0.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap()
     }
+
+    /// Runs statements behind the code's back: a row no code would write, a trigger that makes
+    /// a write fail.
+    pub fn execute(&self, sql: &str) {
+        self.0.execute_batch(sql).unwrap();
+    }
 }
 
 impl Sql for Sqlite {

@@ -3,30 +3,38 @@
 //! until the step is to acknowledge the message or to retry it.
 //!
 //! ```text
-//! body ─ not a job (or a user without an inbox) ─────────────────▶ Keep ─▶ Ack
-//!   └─▶ Claim at the job's inbox ─ already sent, or held ─────────▶ Ack
-//!         └─ go ─▶ Send ─ sent ─▶ Report done ────────────────────▶ Ack
+//! body ─ not a job (or a user without an inbox) ───────────────────▶ Keep ─▶ Ack
+//!   └─▶ Claim at the job's inbox ─ finished (sent, or skipped) ─────▶ Ack
+//!         ├─ held by another attempt until T ─▶ Retry after T (the last delivery: Note ─▶ Retry)
+//!         └─ go ─▶ Send ─ sent ─▶ Report done ─────────────────────▶ Ack
+//!               │     ├─ an SMS that may have gone out ─▶ Report done ─▶ Keep ─▶ Ack
 //!               │     └─ failed ─▶ Report release ─┬─ permanent ─▶ Keep ─▶ Ack
 //!               │                                  ├─ attempts left ────▶ Retry after backoff
-//!               │                                  └─ the last one ─▶ Note ─▶ Retry (the queue
-//!               │                                     moves it to the dead-letter queue)
+//!               │                                  └─ the last one ─▶ Note ─▶ Retry after backoff
+//!               │                                     (the queue moves it to the dead-letter queue)
 //!               └─ no attempt could send it ─▶ Report release ─▶ Keep ─▶ Ack
 //! ```
 //!
+//! The claim is what makes a retried or redelivered job send at most once (`ledger.rs`). It
+//! answers one of three things, and only two of them end the message: *finished* (the job was
+//! sent, or is skipped: read since, or past its ttl) acks it; *held* (another attempt's lease
+//! runs until T: that attempt may be sending it, or may have died, or its answer or its release
+//! may have been lost) retries it after T, when the next claim tells which; *go* sends it. A
+//! claim that cannot be made is a failure like a provider's.
+//!
 //! Even a job no attempt could send (a missing secret, a refused address) is claimed first: a
-//! job that was sent before is never a dead letter. A claim that cannot be made is a failure
-//! like a provider's. The claim is what makes a
-//! retried or redelivered job send at most once: the inbox answers `go: false` once the job
-//! was sent (or while another delivery holds it). Every attempt of a job makes the same
+//! job that was sent before is never a dead letter. Every attempt of a job makes the same
 //! request, with the job's key as the provider's idempotency key where it takes one, so a send
-//! whose report was lost is not repeated by providers that honour it either.
+//! whose answer or report was lost is not repeated by providers that honour it. Twilio takes no
+//! such key: an SMS whose answer leaves open whether it went out (no answer in time, a 500, 502
+//! or 504) is reported done and kept in the dead letters with why, never sent again.
 
 use super::dead_letters::{DeadLetter, ReasonNote};
 use super::providers::{self, Failure, Outbound};
-use super::{inbox_of, Job};
+use super::{inbox_of, Channel, Job};
 use crate::config::Fallback;
 use crate::ids::RoomId;
-use crate::internal::{JobKey, JOB_DONE, JOB_RELEASE};
+use crate::internal::{JobClaim, JobKey, JOB_DONE, JOB_RELEASE};
 
 /// The longest delay a retry may ask for: 12 hours, the most Cloudflare Queues accept.
 pub const RETRY_DELAY_MAX_SECONDS: u32 = 12 * 3600;
@@ -53,8 +61,8 @@ pub enum Step {
 /// The outcome of the last step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
-    /// The inbox's answer: whether to send.
-    Claimed(Result<bool, String>),
+    /// The inbox's answer: whether to send, or why not.
+    Claimed(Result<JobClaim, String>),
     Sent(Result<(), Failure>),
     Reported(Result<(), String>),
     Noted(Result<(), String>),
@@ -69,17 +77,30 @@ enum State {
         inbox: RoomId,
         outbound: Result<Outbound, Failure>,
     },
+    /// `claim` is the claim's number, which the report presents.
     Sending {
         job: Job,
         inbox: RoomId,
+        claim: Option<u64>,
     },
     Reporting {
         job: Job,
-        failure: Option<Failure>,
+        then: AfterReport,
     },
     Noting,
     Keeping,
     Finished,
+}
+
+/// What follows the report to the inbox.
+#[derive(Debug)]
+enum AfterReport {
+    /// Sent: done with it.
+    Ack,
+    /// Not sent: retry, or give up.
+    Failed(Failure),
+    /// Not to be sent again, though it may have gone out: keep it in the dead letters with why.
+    Keep(String),
 }
 
 /// One delivery of one message.
@@ -117,7 +138,7 @@ impl Attempt {
             let step = attempt.keep(DeadLetter::of_job(&job, now), reason);
             return (attempt, step);
         };
-        let key = JobKey { key: job.key.clone() };
+        let key = JobKey { key: job.key.clone(), expires_at: job.expires_at, claim: None };
         let outbound = providers::outbound(&job, config, now);
         attempt.state = State::Claiming { job, inbox: inbox.clone(), outbound };
         (attempt, Step::Claim { inbox, key })
@@ -126,24 +147,32 @@ impl Attempt {
     /// The next step, given the outcome of the last one.
     pub fn on(&mut self, answer: Answer) -> Step {
         match (std::mem::replace(&mut self.state, State::Finished), answer) {
-            (State::Claiming { job, inbox, outbound: Ok(outbound) }, Answer::Claimed(Ok(true))) => {
-                self.state = State::Sending { job, inbox };
-                Step::Send(outbound)
-            }
-            (State::Claiming { job, inbox, outbound: Err(failure) }, Answer::Claimed(Ok(true))) => {
-                self.report(job, inbox, Err(failure))
-            }
-            // Sent already, or another delivery of it is under way.
-            (State::Claiming { .. }, Answer::Claimed(Ok(false))) => Step::Ack,
+            (State::Claiming { job, inbox, outbound }, Answer::Claimed(Ok(claim))) => match claim {
+                JobClaim { go: true, claim, .. } => match outbound {
+                    Ok(outbound) => {
+                        self.state = State::Sending { job, inbox, claim };
+                        Step::Send(outbound)
+                    }
+                    Err(failure) => self.report(job, inbox, claim, Err(failure)),
+                },
+                JobClaim { held_until_ms: Some(until), .. } => self.held(job, until),
+                // Sent, or skipped: nothing will ever send it.
+                JobClaim { .. } => Step::Ack,
+            },
             (State::Claiming { job, .. }, Answer::Claimed(Err(e))) => {
                 self.after_failure(job, Failure::retryable(format!("the inbox could not be asked: {e}")))
             }
-            (State::Sending { job, inbox }, Answer::Sent(result)) => self.report(job, inbox, result),
+            (State::Sending { job, inbox, claim }, Answer::Sent(result)) => self.report(job, inbox, claim, result),
             // Whether or not the inbox heard it: a sent job is done (sending it again would be
             // worse than a ledger that missed one report), and a failed one goes on failing.
-            (State::Reporting { failure: None, .. }, Answer::Reported(_)) => Step::Ack,
-            (State::Reporting { job, failure: Some(failure) }, Answer::Reported(_)) => self.after_failure(job, failure),
-            (State::Noting, Answer::Noted(_)) => Step::Retry { delay_seconds: 0 },
+            (State::Reporting { job, then }, Answer::Reported(_)) => match then {
+                AfterReport::Ack => Step::Ack,
+                AfterReport::Failed(failure) => self.after_failure(job, failure),
+                AfterReport::Keep(reason) => self.keep(DeadLetter::of_job(&job, self.now), reason),
+            },
+            // The queue moves the message to the dead-letter queue when this was its last
+            // delivery; should `max_retries` allow more, they still come apart.
+            (State::Noting, Answer::Noted(_)) => Step::Retry { delay_seconds: self.backoff() },
             (State::Keeping, Answer::Kept(Ok(()))) => Step::Ack,
             // Not kept: the message stays in the queue, to be kept by a later delivery or by
             // the dead-letter queue's consumer.
@@ -155,12 +184,41 @@ impl Attempt {
         }
     }
 
-    /// Tells the inbox whether the job was sent.
-    fn report(&mut self, job: Job, inbox: RoomId, result: Result<(), Failure>) -> Step {
-        let key = JobKey { key: job.key.clone() };
-        let path = if result.is_ok() { JOB_DONE } else { JOB_RELEASE };
-        self.state = State::Reporting { job, failure: result.err() };
+    /// Tells the inbox how the send went, presenting the claim's number.
+    fn report(&mut self, job: Job, inbox: RoomId, claim: Option<u64>, result: Result<(), Failure>) -> Step {
+        let (path, then) = match result {
+            Ok(()) => (JOB_DONE, AfterReport::Ack),
+            // Twilio takes no idempotency key: an SMS that went out would go out again. It is
+            // done for the ledger (no other attempt sends it), and kept for an admin to check.
+            Err(failure) if failure.maybe_sent && job.channel == Channel::Sms => {
+                let reason = format!(
+                    "{}; the SMS may have been sent, so it is not sent again (Twilio takes no idempotency key)",
+                    failure.reason
+                );
+                (JOB_DONE, AfterReport::Keep(reason))
+            }
+            Err(failure) => (JOB_RELEASE, AfterReport::Failed(failure)),
+        };
+        let key = JobKey { key: job.key.clone(), expires_at: None, claim };
+        self.state = State::Reporting { job, then };
         Step::Report { inbox, path, key }
+    }
+
+    /// Another attempt holds the job until `until`: it may be sending it, or it died, or the
+    /// answer to its claim or its release was lost. The claim after `until` tells which, so the
+    /// message comes again then; on the last delivery, it goes to the dead letters with why.
+    fn held(&mut self, job: Job, until: i64) -> Step {
+        if self.attempts < self.max_attempts {
+            let wait_ms = until.saturating_sub(self.now).max(0);
+            // Rounded up, and one second more: the lease has run out when the message comes.
+            let seconds = u32::try_from(wait_ms.saturating_add(999) / 1000 + 1).unwrap_or(u32::MAX);
+            return Step::Retry { delay_seconds: seconds.min(RETRY_DELAY_MAX_SECONDS) };
+        }
+        self.state = State::Noting;
+        let reason = format!(
+            "another attempt held the job on its last delivery (until {until} ms since the epoch); that attempt may have sent it"
+        );
+        Step::Note(ReasonNote { key: job.key, attempts: self.attempts, reason, at: self.now })
     }
 
     fn after_failure(&mut self, job: Job, failure: Failure) -> Step {

@@ -105,18 +105,19 @@ pub fn recipients(task: &FanoutTask) -> &[UserId] {
     }
 }
 
-/// `tasks` as JSON queue messages, grouped into `sendBatch` calls Queues accepts (at most
-/// [`SEND_BATCH_MAX_MESSAGES`] and [`SEND_BATCH_MAX_BYTES`] each, metadata counted).
-/// `internal` when a task would not fit in a message (a notification that [`check_size`]
-/// let through cannot make one).
-pub fn send_batches(tasks: &[FanoutTask]) -> Result<Vec<Vec<String>>, Error> {
+/// `tasks` (fan-out tasks, fallback jobs) as JSON queue messages, grouped into `sendBatch`
+/// calls Queues accepts (at most [`SEND_BATCH_MAX_MESSAGES`] and [`SEND_BATCH_MAX_BYTES`]
+/// each, metadata counted). `internal` when a task would not fit in a message (a notification
+/// that [`check_size`] let through cannot make one, nor can a job, whose text is at most
+/// [`super::MSG_MAX`] bytes).
+pub fn send_batches<T: serde::Serialize>(tasks: &[T]) -> Result<Vec<Vec<String>>, Error> {
     let mut batches: Vec<Vec<String>> = Vec::new();
     let mut bytes = 0;
     for task in tasks {
         let json = serde_json::to_string(task).map_err(|e| Error::internal(e.to_string()))?;
         let size = json.len() + MESSAGE_OVERHEAD_BYTES;
         if size > MESSAGE_MAX_BYTES {
-            return Err(Error::internal(format!("a fan-out task of {size} bytes does not fit in a queue message")));
+            return Err(Error::internal(format!("a queue message of {size} bytes is over Queues' limit")));
         }
         let full = batches
             .last()

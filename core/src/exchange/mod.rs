@@ -12,7 +12,8 @@
 //! and the queue bodies. The rest:
 //!
 //! - `policy.rs`: which fallback channel is due when (pure; the urgency table).
-//! - `inbox.rs`: the inbox state machine (notifications in, marks, alarms → jobs).
+//! - `inbox/`: the inbox state machine (notifications in, marks, alarms → jobs; `alarm.rs`,
+//!   `reads.rs`).
 //! - `ledger.rs`: job idempotency (a job sends at most once).
 //! - `providers.rs`: the HTTP requests of the email and SMS providers, built from a job, and
 //!   how their answers are judged; `mail.rs`: the RFC 5322 message of the `send_email` binding.
@@ -160,6 +161,8 @@ pub struct Opts {
 pub const MSG_MAX: usize = 4096;
 /// Longest `ttl`: 30 days, in seconds.
 pub const TTL_MAX_SECONDS: i64 = 30 * 86_400;
+/// How far ahead a `send_at` may be: 30 days, in ms.
+pub const SEND_AT_MAX_AHEAD_MS: i64 = 30 * 86_400 * 1000;
 
 /// A request's `msg`: a non-empty string of at most [`MSG_MAX`] bytes.
 pub fn parse_msg(value: Option<&Value>) -> Result<String, Error> {
@@ -242,6 +245,20 @@ impl Opts {
     }
 }
 
+impl Opts {
+    /// Refuses a `send_at` more than [`SEND_AT_MAX_AHEAD_MS`] after `now` (`invalid_field`):
+    /// an inbox keeps scheduled sends, and does not keep them for ever. Checked where `now` is
+    /// known: at the edge, and again by the inbox.
+    pub fn check_send_at(&self, now: i64) -> Result<(), Error> {
+        match self.send_at {
+            Some(at) if at > now.saturating_add(SEND_AT_MAX_AHEAD_MS) => {
+                Err(Error::invalid_field("send_at", "must be at most 30 days ahead"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// What the Worker asks an inbox to take (internal `POST /notify`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotifyRequest {
@@ -269,6 +286,10 @@ pub struct Job {
     /// Subject (email) and text.
     pub subject: String,
     pub text: String,
+    /// When the notification stops being worth a fallback (its ttl, ms since the epoch): a
+    /// claim from then on answers that the job is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 /// The body of a fan-out queue message (broadcasts, `directory.rs`).
@@ -285,6 +306,7 @@ pub enum FanoutTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
     use serde_json::json;
 
     #[test]
@@ -325,6 +347,17 @@ mod tests {
         assert_eq!(field(json!({ "channels": "email" }), None), "channels");
         assert_eq!(field(json!({ "idempotency_key": "a" }), Some("b")), "idempotency_key");
         assert_eq!(field(json!({}), Some("")), "Idempotency-Key");
+    }
+
+    #[test]
+    fn a_send_at_more_than_30_days_ahead_is_refused() {
+        let now = 1_000_000;
+        let at = |send_at: i64| Opts { send_at: Some(send_at), ..Opts::default() };
+        assert!(at(now + SEND_AT_MAX_AHEAD_MS).check_send_at(now).is_ok());
+        assert!(at(5).check_send_at(now).is_ok(), "the past is now");
+        assert!(Opts::default().check_send_at(now).is_ok());
+        let error = at(now + SEND_AT_MAX_AHEAD_MS + 1).check_send_at(now).unwrap_err();
+        assert_eq!((error.code, error.details.unwrap()["field"].clone()), (ErrorCode::InvalidField, json!("send_at")));
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //!
 //! Answers ([`judge`]): 2xx is sent; 408, 409 (Resend: the same key is being sent right now),
 //! 429 and 5xx — like a timeout or an unreachable provider — are worth retrying; any other
-//! status is permanent: trying again sends the same request and gets the same refusal.
+//! status is permanent: trying again sends the same request and gets the same refusal. A
+//! timeout, a 500, 502 or 504 leaves open whether the message went out ([`Failure::maybe_sent`]):
+//! an email API honouring the idempotency key is asked again, Twilio (no such key) is not.
 
 use super::mail;
 use super::{Channel, Job};
@@ -47,22 +49,34 @@ pub enum Outbound {
     Binding(BindingEmail),
 }
 
-/// Why a job was not sent, and whether trying it again could change that.
+/// Why a job was not sent, whether trying it again could change that, and whether the
+/// provider may have sent it all the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub reason: String,
     pub permanent: bool,
+    /// The answer leaves open whether the provider acted on the request (no answer in time,
+    /// a 500, 502 or 504): only a provider that honours the idempotency key may be asked again
+    /// (`attempt.rs`).
+    pub maybe_sent: bool,
 }
 
 impl Failure {
-    /// A failure a later attempt may not meet (the provider was down, slow, or busy).
+    /// A failure a later attempt may not meet (the provider was down or busy), and that sent
+    /// nothing.
     pub fn retryable(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into(), permanent: false }
+        Self { reason: reason.into(), permanent: false, maybe_sent: false }
+    }
+
+    /// A failure a later attempt may not meet, after which the message may have gone out all
+    /// the same (the provider did not answer in time, or failed after taking the request).
+    pub fn ambiguous(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into(), permanent: false, maybe_sent: true }
     }
 
     /// A failure every attempt would meet (a refused address, a missing secret).
     pub fn permanent(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into(), permanent: true }
+        Self { reason: reason.into(), permanent: true, maybe_sent: false }
     }
 }
 
@@ -146,6 +160,9 @@ pub fn judge(status: u16, body: &str) -> Result<(), Failure> {
     let ellipsis = if quoted.len() < body.len() { "…" } else { "" };
     let reason = format!("the provider answered {status}: {quoted}{ellipsis}");
     match status {
+        // The provider may have failed after taking the message (a 500), or a gateway in front
+        // of it lost the answer (502, 504).
+        500 | 502 | 504 => Err(Failure::ambiguous(reason)),
         408 | 409 | 429 | 500..=599 => Err(Failure::retryable(reason)),
         _ => Err(Failure::permanent(reason)),
     }
@@ -218,6 +235,9 @@ mod tests {
         assert_eq!(judge(201, ""), Ok(()));
         for status in [408, 409, 429, 500, 502, 503, 504] {
             assert!(!judge(status, "busy").unwrap_err().permanent, "{status}");
+        }
+        for (status, maybe_sent) in [(408, false), (429, false), (503, false), (500, true), (502, true), (504, true)] {
+            assert_eq!(judge(status, "busy").unwrap_err().maybe_sent, maybe_sent, "{status}");
         }
         for status in [301, 400, 401, 403, 404, 422] {
             assert!(judge(status, "no").unwrap_err().permanent, "{status}");

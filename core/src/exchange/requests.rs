@@ -11,8 +11,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// `POST /api/v1/send`: `{msg, uid, opts?}` from `from` (the token's user), with the
-/// `Idempotency-Key` header. The recipient, their inbox, and what to ask it.
-pub fn send(body: &str, header_key: Option<&str>, from: &User) -> Result<(UserId, RoomId, NotifyRequest), Error> {
+/// `Idempotency-Key` header, at `now`. The recipient, their inbox, and what to ask it.
+pub fn send(
+    body: &str,
+    header_key: Option<&str>,
+    from: &User,
+    now: i64,
+) -> Result<(UserId, RoomId, NotifyRequest), Error> {
     let fields: Map<String, Value> = crate::json::object(body, "body")?;
     only(&fields, &["msg", "uid", "opts"])?;
     let msg = parse_msg(fields.get("msg"))?;
@@ -25,6 +30,7 @@ pub fn send(body: &str, header_key: Option<&str>, from: &User) -> Result<(UserId
         None => return Err(Error::invalid_field("uid", "is required")),
     };
     let opts = Opts::parse(fields.get("opts"), header_key)?;
+    opts.check_send_at(now)?;
     Ok((uid, inbox, NotifyRequest { from: from.clone(), msg, opts }))
 }
 
@@ -170,8 +176,11 @@ fn web_push(fields: &Map<String, Value>) -> Result<Device, Error> {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
-    use crate::exchange::Urgency;
+    use crate::exchange::{Urgency, SEND_AT_MAX_AHEAD_MS};
     use serde_json::json;
+
+    /// 2026-11-02 09:00 UTC.
+    const NOW: i64 = 1_793_610_000_000;
 
     const P256DH: &str = "BN81HfHxzt4V4lXDV_2ia8Rl_QvqofvoNI7_MOHCiOMEYuFXFNDBOJzKCCj2nzK5luwnH6rvBCN2jx7lNHpraaw";
     const AUTH: &str = "0ywNrBxQ-rm4skkHDJB5lw";
@@ -186,21 +195,24 @@ mod tests {
     fn a_send_names_the_recipients_inbox_and_carries_the_sender() {
         let alice = User::anonymous_profile(UserId::parse("alice").unwrap());
         let body = json!({ "msg": "hi", "uid": "bob@example.com", "opts": { "urgency": "high" } }).to_string();
-        let (uid, inbox, notify) = send(&body, Some("k1"), &alice).unwrap();
+        let (uid, inbox, notify) = send(&body, Some("k1"), &alice, NOW).unwrap();
         assert_eq!(uid.as_str(), "bob@example.com");
         assert_eq!(inbox.as_str(), "inbox:bob_40example.com");
         assert_eq!(notify.from, alice);
         assert_eq!(notify.msg, "hi");
         assert_eq!((notify.opts.urgency, notify.opts.idempotency_key.as_deref()), (Urgency::High, Some("k1")));
-        assert_eq!(field(send(r#"{"msg":"hi"}"#, None, &alice)), "uid");
-        assert_eq!(field(send(r#"{"msg":"hi","uid":7}"#, None, &alice)), "uid");
-        assert_eq!(field(send(r#"{"msg":"hi","uid":""}"#, None, &alice)), "uid");
-        assert_eq!(field(send(&json!({ "msg": "hi", "uid": "x".repeat(130) }).to_string(), None, &alice)), "uid");
-        assert_eq!(field(send(r#"{"uid":"bob"}"#, None, &alice)), "msg");
-        assert_eq!(field(send(r#"{"msg":"hi","uid":"bob","to":"x"}"#, None, &alice)), "to");
-        assert_eq!(field(send(r#"{"msg":"hi","uid":"bob","opts":{"urgency":0}}"#, None, &alice)), "urgency");
-        assert_eq!(send("[1]", None, &alice).unwrap_err().code, ErrorCode::InvalidField);
-        assert_eq!(send("{", None, &alice).unwrap_err().code, ErrorCode::MalformedJson);
+        assert_eq!(field(send(r#"{"msg":"hi"}"#, None, &alice, NOW)), "uid");
+        assert_eq!(field(send(r#"{"msg":"hi","uid":7}"#, None, &alice, NOW)), "uid");
+        assert_eq!(field(send(r#"{"msg":"hi","uid":""}"#, None, &alice, NOW)), "uid");
+        assert_eq!(field(send(&json!({ "msg": "hi", "uid": "x".repeat(130) }).to_string(), None, &alice, NOW)), "uid");
+        assert_eq!(field(send(r#"{"uid":"bob"}"#, None, &alice, NOW)), "msg");
+        assert_eq!(field(send(r#"{"msg":"hi","uid":"bob","to":"x"}"#, None, &alice, NOW)), "to");
+        let later = |ahead: i64| json!({ "msg": "hi", "uid": "bob", "opts": { "send_at": NOW + ahead } }).to_string();
+        assert!(send(&later(SEND_AT_MAX_AHEAD_MS), None, &alice, NOW).is_ok());
+        assert_eq!(field(send(&later(SEND_AT_MAX_AHEAD_MS + 1), None, &alice, NOW)), "send_at", "over 30 days ahead");
+        assert_eq!(field(send(r#"{"msg":"hi","uid":"bob","opts":{"urgency":0}}"#, None, &alice, NOW)), "urgency");
+        assert_eq!(send("[1]", None, &alice, NOW).unwrap_err().code, ErrorCode::InvalidField);
+        assert_eq!(send("{", None, &alice, NOW).unwrap_err().code, ErrorCode::MalformedJson);
     }
 
     #[test]

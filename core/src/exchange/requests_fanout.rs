@@ -38,24 +38,46 @@ pub fn fresh_key(fresh: &str) -> String {
     format!("broadcast:{fresh}")
 }
 
-/// `{msg, uids, opts?}` from `from` (an admin), with the `Idempotency-Key` header if any.
-pub fn multicast(body: &str, header_key: Option<&str>, from: &User) -> Result<Multicast, Error> {
+/// `{msg, uids, opts?}` from `from` (an admin), with the `Idempotency-Key` header if any, at
+/// `now`.
+pub fn multicast(body: &str, header_key: Option<&str>, from: &User, now: i64) -> Result<Multicast, Error> {
     let fields = fields(body, &["msg", "uids", "opts"])?;
     let msg = parse_msg(fields.get("msg"))?;
     let uids = parse_uids(fields.get("uids"))?;
     let opts = Opts::parse(fields.get("opts"), header_key)?;
+    opts.check_send_at(now)?;
     Ok(Multicast { uids, notify: NotifyRequest { from: from.clone(), msg, opts } })
 }
 
-/// `{msg, opts?}` from `from` (an admin); `fresh` names it when the caller gave no key.
-pub fn broadcast(body: &str, header_key: Option<&str>, from: &User, fresh: &str) -> Result<Broadcast, Error> {
+/// `{msg, opts?}` from `from` (an admin) at `now`; `fresh` names it when the caller gave no
+/// key.
+pub fn broadcast(body: &str, header_key: Option<&str>, from: &User, fresh: &str, now: i64) -> Result<Broadcast, Error> {
     let fields = fields(body, &["msg", "opts"])?;
     let msg = parse_msg(fields.get("msg"))?;
     let mut opts = Opts::parse(fields.get("opts"), header_key)?;
+    opts.check_send_at(now)?;
     let id = opts.idempotency_key.get_or_insert_with(|| fresh_key(fresh)).clone();
     let notify = NotifyRequest { from: from.clone(), msg, opts };
     check_size(&notify)?;
     Ok(Broadcast { id, notify })
+}
+
+/// A broadcast whose fan-out could not be queued (`error`), or only in part: the answer names
+/// its idempotency key in `details.idempotency_key`, so the caller can retry it without
+/// notifying anyone twice (a key the caller did not give was made up here, and is told only
+/// this way).
+pub fn not_queued(error: Error, broadcast: &Broadcast) -> Error {
+    let mut details = match error.details {
+        Some(Value::Object(fields)) => fields,
+        _ => Map::new(),
+    };
+    details.insert("idempotency_key".into(), Value::String(broadcast.id.clone()));
+    let message = format!(
+        "the broadcast was not (wholly) queued: {}; retry with Idempotency-Key: {} (those already reached are not \
+         notified twice)",
+        error.message, broadcast.id
+    );
+    Error { message, details: Some(Value::Object(details)), ..error }
 }
 
 /// A multicast of `of` recipients that `unreached` did not take (each inbox's own error): the
@@ -114,9 +136,12 @@ fn parse_uids(value: Option<&Value>) -> Result<Vec<UserId>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::Urgency;
+    use crate::exchange::{Urgency, SEND_AT_MAX_AHEAD_MS};
     use crate::message::KEY_MAX;
     use serde_json::json;
+
+    /// 2026-11-02 09:00 UTC.
+    const NOW: i64 = 1_793_610_000_000;
 
     fn admin() -> User {
         User { id: UserId::parse("ops").unwrap(), name: Some("Ops".into()), avatar: None }
@@ -131,7 +156,7 @@ mod tests {
     #[test]
     fn a_multicast_names_each_recipient_once_in_order() {
         let body = json!({ "msg": "hi", "uids": ["b", "a", "b"], "opts": { "urgency": 4, "data": { "k": 1 } } });
-        let multicast = multicast(&body.to_string(), Some("key-1"), &admin()).unwrap();
+        let multicast = multicast(&body.to_string(), Some("key-1"), &admin(), NOW).unwrap();
         assert_eq!(multicast.uids, [UserId::parse("b").unwrap(), UserId::parse("a").unwrap()]);
         assert_eq!(multicast.notify.from, admin());
         assert_eq!(multicast.notify.msg, "hi");
@@ -142,7 +167,7 @@ mod tests {
 
     #[test]
     fn a_malformed_multicast_is_refused_naming_the_field() {
-        let m = |body: Value| multicast(&body.to_string(), None, &admin());
+        let m = |body: Value| multicast(&body.to_string(), None, &admin(), NOW);
         assert_eq!(field_of(m(json!({ "uids": ["a"] }))), "msg");
         assert_eq!(field_of(m(json!({ "msg": "", "uids": ["a"] }))), "msg");
         assert_eq!(field_of(m(json!({ "msg": "hi" }))), "uids");
@@ -156,8 +181,8 @@ mod tests {
         assert_eq!(field_of(m(json!({ "msg": "hi", "uids": too_many }))), "uids");
         assert_eq!(field_of(m(json!({ "msg": "hi", "uids": ["a"], "opts": { "urgency": 7 } }))), "urgency");
         assert_eq!(field_of(m(json!({ "msg": "hi", "uids": ["a"], "uid": "a" }))), "uid");
-        assert_eq!(multicast("[1]", None, &admin()).unwrap_err().code, ErrorCode::InvalidField);
-        assert_eq!(multicast("{nope", None, &admin()).unwrap_err().code, ErrorCode::MalformedJson);
+        assert_eq!(multicast("[1]", None, &admin(), NOW).unwrap_err().code, ErrorCode::InvalidField);
+        assert_eq!(multicast("{nope", None, &admin(), NOW).unwrap_err().code, ErrorCode::MalformedJson);
         // Repeats do not count toward the limit.
         let repeated = vec!["a"; MULTICAST_MAX + 10];
         assert_eq!(m(json!({ "msg": "hi", "uids": repeated })).unwrap().uids.len(), 1);
@@ -176,10 +201,10 @@ mod tests {
 
     #[test]
     fn a_broadcast_is_named_by_its_key_or_a_fresh_one() {
-        let given = broadcast(r#"{"msg":"hi"}"#, Some("launch-1"), &admin(), "f00d").unwrap();
+        let given = broadcast(r#"{"msg":"hi"}"#, Some("launch-1"), &admin(), "f00d", NOW).unwrap();
         assert_eq!(given.id, "launch-1");
         assert_eq!(given.notify.opts.idempotency_key.as_deref(), Some("launch-1"));
-        let fresh = broadcast(r#"{"msg":"hi","opts":null}"#, None, &admin(), "f00d").unwrap();
+        let fresh = broadcast(r#"{"msg":"hi","opts":null}"#, None, &admin(), "f00d", NOW).unwrap();
         assert_eq!(fresh.id, "broadcast:f00d");
         assert_eq!(fresh.notify.opts.idempotency_key.as_deref(), Some("broadcast:f00d"));
         assert!(fresh_key(&"f".repeat(32)).len() <= KEY_MAX);
@@ -187,12 +212,37 @@ mod tests {
 
     #[test]
     fn a_malformed_broadcast_is_refused_naming_the_field() {
-        let b = |body: Value| broadcast(&body.to_string(), None, &admin(), "f");
+        let b = |body: Value| broadcast(&body.to_string(), None, &admin(), "f", NOW);
         assert_eq!(field_of(b(json!({}))), "msg");
         assert_eq!(field_of(b(json!({ "msg": 5 }))), "msg");
         assert_eq!(field_of(b(json!({ "msg": "hi", "opts": [] }))), "opts");
         assert_eq!(field_of(b(json!({ "msg": "hi", "uids": ["a"] }))), "uids");
         let huge = b(json!({ "msg": "hi", "opts": { "data": "x".repeat(70_000) } })).unwrap_err();
         assert_eq!(huge.code, ErrorCode::PayloadTooLarge);
+        let later = b(json!({ "msg": "hi", "opts": { "send_at": NOW + SEND_AT_MAX_AHEAD_MS + 1 } }));
+        assert_eq!(field_of(later), "send_at");
+        let m = multicast(
+            &json!({ "msg": "hi", "uids": ["a"], "opts": { "send_at": NOW + SEND_AT_MAX_AHEAD_MS + 1 } }).to_string(),
+            None,
+            &admin(),
+            NOW,
+        );
+        assert_eq!(field_of(m), "send_at");
+    }
+
+    #[test]
+    fn a_broadcast_that_could_not_be_queued_names_its_key_for_the_retry() {
+        let fresh = broadcast(r#"{"msg":"hi"}"#, None, &admin(), "f00d", NOW).unwrap();
+        let error = not_queued(Error::internal("the queue refused the batch"), &fresh);
+        assert_eq!((error.code, error.code.http_status()), (ErrorCode::Internal, 500));
+        assert_eq!(error.details, Some(json!({ "idempotency_key": "broadcast:f00d" })));
+        assert!(error.message.contains("the queue refused the batch"), "{}", error.message);
+        assert!(error.message.contains("retry with Idempotency-Key: broadcast:f00d"), "{}", error.message);
+        let keyed = broadcast(r#"{"msg":"hi"}"#, Some("launch-1"), &admin(), "f00d", NOW).unwrap();
+        let with_details = Error::internal("x").with_details(json!({ "shard": 3 }));
+        assert_eq!(
+            not_queued(with_details, &keyed).details,
+            Some(json!({ "shard": 3, "idempotency_key": "launch-1" }))
+        );
     }
 }

@@ -1,30 +1,46 @@
 //! An inbox's alarm: scheduled sends going out, and each fallback that fell due decided
 //! (`policy.rs`) into a job for the queue, a skip or a later try; then the fallback consumer's
 //! calls on the job ledger (`ledger.rs`).
+//!
+//! A pass takes at most [`ALARM_BATCH`] due rows (scheduled sends first, then fallbacks); what
+//! it leaves is still due, so the next alarm is at once. Each row is handled on its own: a row
+//! that cannot be read is dropped (and reported), one whose work fails waits [`RETRY_MS`], and
+//! the others are done. When storage itself fails, the inbox asks for its alarm again in
+//! [`RETRY_MS`] ([`Inbox::alarm_after`]), never in the past.
 
 use super::{int, storage, text, Inbox};
 use crate::error::Error;
 use crate::exchange::policy::{self, Decision, Moment, Skip};
 use crate::exchange::{Channel, Job, NotifyRequest, Urgency};
 use crate::ids::User;
+use crate::internal::JobClaim;
 use crate::room::{Effect, Log, Room, Sql, SqlValue, StoreError};
 use serde_json::{json, Value};
 
 /// A job the alarm queued is tried again this long after, unless the queue took it (a failed
 /// queue send must not lose a fallback; a duplicate is stopped by the ledger).
 pub const REQUEUE_MS: i64 = 30_000;
+/// How long a row whose work failed waits, and how soon an alarm that met a storage failure
+/// comes again.
+pub const RETRY_MS: i64 = 30_000;
+/// Due rows one alarm pass takes on: its queue sends and its work stay bounded.
+pub const ALARM_BATCH: usize = 100;
 
 /// What an alarm asks of the shell, in order: apply `effects` (scheduled notifications going
 /// out), then send `jobs` to the fallback queue, calling [`Inbox::enqueued`] for each the queue
-/// took.
+/// took; then set the alarm to [`Inbox::alarm_after`].
 #[derive(Debug, Default)]
 pub struct Due {
     pub effects: Vec<Effect>,
     pub jobs: Vec<Job>,
     /// Fallbacks decided against, and why (for the log and the tests).
     pub skipped: Vec<(u64, Channel, Skip)>,
-    /// What failed; the rest was done, and what failed stays due.
+    /// What failed, for the log. A row that could not be read was dropped; a row whose work
+    /// failed waits [`RETRY_MS`]; a query that failed is tried again by the next alarm, in
+    /// [`RETRY_MS`]. Everything else was done.
     pub problems: Vec<String>,
+    /// A storage failure left due work undone: the alarm must come again (in [`RETRY_MS`]).
+    pub retry: bool,
 }
 
 impl<S: Sql + Clone> Inbox<S> {
@@ -32,87 +48,138 @@ impl<S: Sql + Clone> Inbox<S> {
     /// due is decided. See [`Due`] for what the shell does with the answer.
     pub fn on_alarm<L: Log>(&mut self, now: i64, room: &mut Room<L>) -> Due {
         let mut due = Due::default();
-        if let Err(e) = self.send_scheduled(now, room, &mut due) {
+        let mut budget = ALARM_BATCH;
+        if let Err(e) = self.send_scheduled(now, room, &mut due, &mut budget) {
             due.problems.push(format!("scheduled sends: {e}"));
+            due.retry = true;
         }
-        if let Err(e) = self.escalate(now, room, &mut due) {
+        if let Err(e) = self.escalate(now, room, &mut due, budget) {
             due.problems.push(format!("fallbacks: {e}"));
+            due.retry = true;
         }
         due
     }
 
-    fn send_scheduled<L: Log>(&mut self, now: i64, room: &mut Room<L>, due: &mut Due) -> Result<(), Error> {
-        let rows = self
-            .sql
-            .exec(
-                "SELECT sender, id, request FROM inbox_scheduled WHERE due <= ? ORDER BY due, sender, id",
-                &[SqlValue::Int(now)],
-            )
-            .map_err(storage)?;
+    /// When the object's alarm must fire after this pass: the room's or the inbox's next work,
+    /// whichever is first; when the pass met a storage failure (or the next work cannot be
+    /// read), no sooner than [`RETRY_MS`] from `now` for the inbox's part, so a failure cannot
+    /// make the alarm fire again and again.
+    pub fn alarm_after<L: Log>(&self, now: i64, room: &Room<L>, due: &Due) -> Option<i64> {
+        let inbox = match self.next_alarm() {
+            Ok(next) if due.retry => Some(next.map_or(now + RETRY_MS, |at| at.max(now + RETRY_MS))),
+            Ok(next) => next,
+            Err(_) => Some(now + RETRY_MS),
+        };
+        match (room.alarm_at(), inbox) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn send_scheduled<L: Log>(
+        &mut self,
+        now: i64,
+        room: &mut Room<L>,
+        due: &mut Due,
+        budget: &mut usize,
+    ) -> Result<(), StoreError> {
+        let rows = self.sql.exec(
+            "SELECT rowid, sender, id, request FROM inbox_scheduled WHERE due <= ? ORDER BY due, sender, id LIMIT ?",
+            &[SqlValue::Int(now), SqlValue::Int(*budget as i64)],
+        )?;
+        *budget -= rows.len().min(*budget);
         for row in rows {
-            let [SqlValue::Text(sender), SqlValue::Text(id), SqlValue::Text(request)] = row.as_slice() else {
-                return Err(storage(StoreError("an inbox_scheduled row has the wrong columns".into())));
+            let Some(rowid) = row.first().and_then(int) else {
+                due.problems.push("a scheduled send without a rowid".into());
+                due.retry = true;
+                continue;
             };
-            let request: NotifyRequest =
-                serde_json::from_str(request).map_err(|e| Error::internal(format!("a stored send: {e}")))?;
-            let (_, effects) = self.deliver(now, room, request, id.clone())?;
-            due.effects.extend(effects);
-            let key = [SqlValue::Text(sender.clone()), SqlValue::Text(id.clone())];
-            self.sql.exec("DELETE FROM inbox_scheduled WHERE sender = ? AND id = ?", &key).map_err(storage)?;
+            let rowid = [SqlValue::Int(rowid)];
+            let request = match row.as_slice() {
+                [_, SqlValue::Text(_), SqlValue::Text(id), SqlValue::Text(request)] => {
+                    serde_json::from_str::<NotifyRequest>(request).map(|r| (id.clone(), r)).map_err(|e| e.to_string())
+                }
+                _ => Err("the row has the wrong columns".into()),
+            };
+            let (id, request) = match request {
+                Ok(found) => found,
+                Err(e) => {
+                    // No later alarm could read it either: it goes, and the others go on.
+                    due.problems.push(format!("a scheduled send that cannot be read was dropped: {e}"));
+                    self.sql.exec("DELETE FROM inbox_scheduled WHERE rowid = ?", &rowid)?;
+                    continue;
+                }
+            };
+            match self.deliver(now, room, request, id.clone()) {
+                Ok((_, effects)) => {
+                    due.effects.extend(effects);
+                    self.sql.exec("DELETE FROM inbox_scheduled WHERE rowid = ?", &rowid)?;
+                }
+                // Sent again later: a publish that went through is found by its key then.
+                Err(e) => {
+                    due.problems.push(format!("scheduled send {id:?} not sent, tried again later: {e}"));
+                    self.sql.exec(
+                        "UPDATE inbox_scheduled SET due = ? WHERE rowid = ?",
+                        &[SqlValue::Int(now + RETRY_MS), rowid[0].clone()],
+                    )?;
+                }
+            }
         }
         Ok(())
     }
 
-    fn escalate<L: Log>(&mut self, now: i64, room: &Room<L>, due: &mut Due) -> Result<(), Error> {
-        let rows = self
-            .sql
-            .exec(
-                "SELECT d.seq, d.channel, n.urgency, n.expires_at, n.note FROM inbox_due d
-                 LEFT JOIN inbox_notes n ON n.seq = d.seq WHERE d.due <= ? ORDER BY d.due, d.seq, d.channel",
-                &[SqlValue::Int(now)],
-            )
-            .map_err(storage)?;
+    fn escalate<L: Log>(&mut self, now: i64, room: &Room<L>, due: &mut Due, budget: usize) -> Result<(), StoreError> {
+        let rows = self.sql.exec(
+            "SELECT d.rowid, d.seq, d.channel, n.urgency, n.expires_at, n.note FROM inbox_due d
+             LEFT JOIN inbox_notes n ON n.seq = d.seq WHERE d.due <= ? ORDER BY d.due, d.seq, d.channel LIMIT ?",
+            &[SqlValue::Int(now), SqlValue::Int(budget as i64)],
+        )?;
         let online = room.presence().iter().any(|user| user.id == self.owner);
         for row in rows {
-            let (Some(seq), Some(channel)) = (int(&row[0]), text(&row[1]).and_then(Channel::parse)) else {
-                return Err(storage(StoreError("an inbox_due row has the wrong columns".into())));
-            };
-            let seq = seq as u64;
-            let where_ = [SqlValue::Int(seq as i64), SqlValue::Text(channel.as_str().into())];
-            let note = text(&row[4]).and_then(|n| serde_json::from_str::<Value>(n).ok());
-            let urgency = int(&row[2]).and_then(|n| Urgency::parse(&json!(n)).ok());
-            let (Some(note), Some(urgency)) = (note, urgency) else {
-                // Its notification is past retention: nothing left to send.
-                self.sql.exec("DELETE FROM inbox_due WHERE seq = ? AND channel = ?", &where_).map_err(storage)?;
+            let Some(rowid) = row.first().and_then(int) else {
+                due.problems.push("a due fallback without a rowid".into());
+                due.retry = true;
                 continue;
             };
-            let moment = Moment {
-                now,
-                online,
-                delivered: seq <= self.delivered,
-                read: seq <= self.read,
-                expires_at: int(&row[3]),
+            let rowid = SqlValue::Int(rowid);
+            let forget =
+                |inbox: &Self| inbox.sql.exec("DELETE FROM inbox_due WHERE rowid = ?", std::slice::from_ref(&rowid));
+            let (Some(seq), Some(channel)) = (int(&row[1]), text(&row[2]).and_then(Channel::parse)) else {
+                due.problems.push(format!("a due fallback that cannot be read was dropped: {:?}", &row[1..3]));
+                forget(self)?;
+                continue;
             };
-            match policy::decide(urgency, channel, &moment, &self.contacts) {
+            let seq = seq as u64;
+            let note = text(&row[5]).and_then(|n| serde_json::from_str::<Value>(n).ok());
+            let urgency = int(&row[3]).and_then(|n| Urgency::parse(&json!(n)).ok());
+            let (Some(note), Some(urgency)) = (note, urgency) else {
+                // Its notification is past retention (or its note cannot be read): nothing
+                // left to send.
+                forget(self)?;
+                continue;
+            };
+            let expires_at = int(&row[4]);
+            let moment = Moment { now, online, delivered: seq <= self.delivered, read: seq <= self.read, expires_at };
+            let decided = match policy::decide(urgency, channel, &moment, &self.contacts) {
                 Decision::Send { to } => {
-                    let job = self.job(seq, channel, to, &note);
-                    self.ledger.queued(&job.key, seq).map_err(storage)?;
-                    let retry = [SqlValue::Int(now + REQUEUE_MS), where_[0].clone(), where_[1].clone()];
-                    self.sql
-                        .exec("UPDATE inbox_due SET due = ? WHERE seq = ? AND channel = ?", &retry)
-                        .map_err(storage)?;
-                    due.jobs.push(job);
+                    let job = self.job(seq, channel, to, &note, expires_at);
+                    let queued = self.ledger.queued(&job.key, seq).and_then(|()| {
+                        self.sql.exec(
+                            "UPDATE inbox_due SET due = ? WHERE rowid = ?",
+                            &[SqlValue::Int(now + REQUEUE_MS), rowid.clone()],
+                        )
+                    });
+                    queued.map(|_| due.jobs.push(job))
                 }
-                Decision::Skip(why) => {
-                    self.sql.exec("DELETE FROM inbox_due WHERE seq = ? AND channel = ?", &where_).map_err(storage)?;
-                    due.skipped.push((seq, channel, why));
-                }
-                Decision::Defer { until } => {
-                    let later = [SqlValue::Int(until), where_[0].clone(), where_[1].clone()];
-                    self.sql
-                        .exec("UPDATE inbox_due SET due = ? WHERE seq = ? AND channel = ?", &later)
-                        .map_err(storage)?;
-                }
+                Decision::Skip(why) => forget(self).map(|_| due.skipped.push((seq, channel, why))),
+                Decision::Defer { until } => self
+                    .sql
+                    .exec("UPDATE inbox_due SET due = ? WHERE rowid = ?", &[SqlValue::Int(until), rowid.clone()])
+                    .map(drop),
+            };
+            if let Err(e) = decided {
+                due.problems.push(format!("the {} fallback of {seq}: {e}", channel.as_str()));
+                due.retry = true;
             }
         }
         Ok(())
@@ -120,7 +187,7 @@ impl<S: Sql + Clone> Inbox<S> {
 
     /// The job for notification `seq` through `channel`: the email's subject names the sender,
     /// its text (and an SMS's) is the notification's `msg`.
-    fn job(&self, seq: u64, channel: Channel, to: String, note: &Value) -> Job {
+    fn job(&self, seq: u64, channel: Channel, to: String, note: &Value, expires_at: Option<i64>) -> Job {
         let id = note["id"].as_str().unwrap_or_default().to_owned();
         let from: Option<User> = serde_json::from_value(note["from"].clone()).ok();
         let sender = from.map(|u| u.name.unwrap_or_else(|| u.id.as_str().to_owned())).unwrap_or_default();
@@ -135,6 +202,7 @@ impl<S: Sql + Clone> Inbox<S> {
             notification: id,
             subject: format!("Notification from {sender}"),
             text: note["msg"].as_str().unwrap_or_default().to_owned(),
+            expires_at,
         }
     }
 
@@ -145,18 +213,19 @@ impl<S: Sql + Clone> Inbox<S> {
         Ok(())
     }
 
-    /// The fallback consumer asks whether to send job `key` now (`ledger.rs`).
-    pub fn claim(&self, now: i64, key: &str) -> Result<bool, Error> {
-        self.ledger.claim(now, key, self.read).map_err(storage)
+    /// The fallback consumer asks whether to send job `key` now, which is worth sending until
+    /// `expires_at` (`ledger.rs`).
+    pub fn claim(&self, now: i64, key: &str, expires_at: Option<i64>) -> Result<JobClaim, Error> {
+        self.ledger.claim(now, key, self.read, expires_at).map(JobClaim::from).map_err(storage)
     }
 
-    /// The provider took job `key`.
+    /// The provider took job `key` (or may have).
     pub fn done(&self, key: &str) -> Result<(), Error> {
         self.ledger.done(key).map_err(storage)
     }
 
-    /// The attempt holding job `key` failed.
-    pub fn release(&self, key: &str) -> Result<(), Error> {
-        self.ledger.release(key).map_err(storage)
+    /// The attempt holding job `key` with claim number `claim` failed.
+    pub fn release(&self, key: &str, claim: Option<u64>) -> Result<(), Error> {
+        self.ledger.release(key, claim).map_err(storage)
     }
 }

@@ -11,9 +11,9 @@
 //!
 //! | input | what it does |
 //! |---|---|
-//! | [`Inbox::on_notify`] | publish the notification (event `notification`) now, or keep it until `send_at`; plan its fallbacks |
+//! | [`Inbox::on_notify`] | publish the notification (event `notification`) now, or keep it until `send_at` (at most [`SCHEDULED_MAX`] kept); plan its fallbacks (again, for a duplicate whose planning failed) |
 //! | [`Inbox::received`], [`Inbox::read`] | move the marks; a read is told to every connection as `{"type":"read","seq":N}` |
-//! | [`Inbox::on_alarm`] | publish scheduled sends that are due; decide each due fallback (`policy.rs`): jobs to queue, skips, deferrals (`alarm.rs`) |
+//! | [`Inbox::on_alarm`], [`Inbox::alarm_after`] | publish scheduled sends that are due; decide each due fallback (`policy.rs`): jobs to queue, skips, deferrals — at most [`ALARM_BATCH`] rows a pass, row by row; then when the alarm comes next (`alarm.rs`) |
 //! | [`Inbox::enqueued`] | a job reached the queue: its fallback is done |
 //! | [`Inbox::claim`], [`Inbox::done`], [`Inbox::release`] | the fallback consumer's calls (`ledger.rs`) |
 //! | [`Inbox::update_contacts`], [`Inbox::subscribe`], [`Inbox::page`] | contacts, devices, reads (`reads.rs`) |
@@ -21,7 +21,7 @@
 mod alarm;
 mod reads;
 
-pub use alarm::{Due, REQUEUE_MS};
+pub use alarm::{Due, ALARM_BATCH, REQUEUE_MS, RETRY_MS};
 pub use reads::{DEVICES_MAX, PAGE_DEFAULT, PAGE_MAX};
 
 use super::contacts::Contacts;
@@ -29,15 +29,18 @@ use super::ledger::Ledger;
 use super::policy;
 use super::{inbox_of, NotifyRequest, Opts, INBOX_PREFIX, NOTIFICATION_EVENT};
 use crate::config::{Fallback, Retention};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, UserId};
 use crate::message::Draft;
 use crate::room::{Effect, Log, Room, Sql, SqlValue, StoreError};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-/// Notifications past retention are pruned when a seq is a multiple of this.
+/// Notifications past retention are pruned when a seq is a multiple of this (as the room
+/// prunes its log: the same window, in the same publish).
 const PRUNE_EVERY: u64 = 64;
+/// Scheduled sends one inbox keeps at once; one more is refused with `too_many_scheduled`.
+pub const SCHEDULED_MAX: i64 = 1000;
 
 const SCHEMA: [&str; 6] = [
     "CREATE TABLE IF NOT EXISTS inbox_notes (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
@@ -177,6 +180,7 @@ impl<S: Sql + Clone> Inbox<S> {
         request: NotifyRequest,
         fresh_id: impl FnOnce() -> String,
     ) -> Result<(Value, Vec<Effect>), Error> {
+        request.opts.check_send_at(now)?;
         let id = request.opts.idempotency_key.clone().unwrap_or_else(fresh_id);
         let Some(at) = request.opts.send_at.filter(|&at| at > now) else {
             return self.deliver(now, room, request, id);
@@ -190,6 +194,16 @@ impl<S: Sql + Clone> Inbox<S> {
             self.sql.exec("SELECT due FROM inbox_scheduled WHERE sender = ? AND id = ?", &key).map_err(storage)?;
         if let Some(due) = rows.first().and_then(|r| r.first()).and_then(int) {
             return Ok((json!({ "id": id, "scheduled": due, "duplicate": true }), Vec::new()));
+        }
+        let rows = self.sql.exec("SELECT COUNT(*) FROM inbox_scheduled", &[]).map_err(storage)?;
+        if rows.first().and_then(|r| r.first()).and_then(int).unwrap_or(0) >= SCHEDULED_MAX {
+            return Err(Error::new(
+                ErrorCode::TooManyScheduled,
+                format!(
+                    "this user's inbox already holds {SCHEDULED_MAX} scheduled sends; send now, or once some went out"
+                ),
+            )
+            .with_details(json!({ "limit": SCHEDULED_MAX })));
         }
         let stored = serde_json::to_string(&request).map_err(|e| Error::internal(e.to_string()))?;
         let [sender, id_value] = key;
@@ -222,16 +236,33 @@ impl<S: Sql + Clone> Inbox<S> {
         let data = RawValue::from_string(note.clone()).map_err(|e| Error::internal(e.to_string()))?;
         let draft = Draft { event: NOTIFICATION_EVENT.to_owned(), data, key: Some(id.clone()) };
         let (ack, effects) = room.publish(now, &from, draft, None, || id.clone())?;
-        if !ack.duplicate {
+        // The publish and the plan are two writes: when planning failed after the room stored
+        // the message, the sender's retry finds a duplicate, and plans what is missing. (The
+        // room prunes its log with the notes, so a duplicate the log still finds without its
+        // note is one whose planning failed.)
+        if !ack.duplicate || !self.planned(ack.seq).map_err(storage)? {
             self.plan(now, ack.seq, &opts, &note).map_err(storage)?;
         }
         let answer = serde_json::to_value(&ack).map_err(|e| Error::internal(e.to_string()))?;
         Ok((answer, effects))
     }
 
-    /// Stores notification `seq` and the fallbacks its urgency calls for.
+    /// Whether notification `seq` was planned: its note is kept.
+    fn planned(&self, seq: u64) -> Result<bool, StoreError> {
+        let rows = self.sql.exec("SELECT 1 FROM inbox_notes WHERE seq = ?", &[SqlValue::Int(seq as i64)])?;
+        Ok(!rows.is_empty())
+    }
+
+    /// Stores the fallbacks notification `seq`'s urgency calls for, then its note, which says
+    /// it was planned (a plan that fails midway is done again whole, [`Self::deliver`]).
     fn plan(&mut self, now: i64, seq: u64, opts: &Opts, note: &str) -> Result<(), StoreError> {
         let expires_at = opts.ttl_ms.map(|ttl| opts.send_at.unwrap_or(now).max(0).saturating_add(ttl));
+        for (channel, due) in policy::plan(opts.urgency, opts.channels.as_deref(), now, &self.deadlines) {
+            self.sql.exec(
+                "INSERT OR REPLACE INTO inbox_due (seq, channel, due) VALUES (?, ?, ?)",
+                &[SqlValue::Int(seq as i64), SqlValue::Text(channel.as_str().into()), SqlValue::Int(due)],
+            )?;
+        }
         self.sql.exec(
             "INSERT OR REPLACE INTO inbox_notes (seq, ts, urgency, expires_at, note) VALUES (?, ?, ?, ?, ?)",
             &[
@@ -242,22 +273,24 @@ impl<S: Sql + Clone> Inbox<S> {
                 SqlValue::Text(note.to_owned()),
             ],
         )?;
-        for (channel, due) in policy::plan(opts.urgency, opts.channels.as_deref(), now, &self.deadlines) {
-            self.sql.exec(
-                "INSERT OR REPLACE INTO inbox_due (seq, channel, due) VALUES (?, ?, ?)",
-                &[SqlValue::Int(seq as i64), SqlValue::Text(channel.as_str().into()), SqlValue::Int(due)],
-            )?;
-        }
         if seq.is_multiple_of(PRUNE_EVERY) {
-            let floor = seq.saturating_sub(self.retention.max_messages) as i64;
-            let min_ts = now.saturating_sub(self.retention.max_age_ms);
-            self.sql.exec(
-                "DELETE FROM inbox_notes WHERE seq <= ? OR ts < ?",
-                &[SqlValue::Int(floor), SqlValue::Int(min_ts)],
-            )?;
-            self.sql.exec("DELETE FROM inbox_due WHERE seq NOT IN (SELECT seq FROM inbox_notes)", &[])?;
+            // A failed prune only keeps old rows longer: the notification is stored and planned.
+            let _ = self.prune(now, seq);
         }
         Ok(())
+    }
+
+    /// Drops the notes past retention (the room's window, see [`Room`]), their fallbacks, and
+    /// the finished jobs of notifications no longer kept.
+    fn prune(&self, now: i64, seq: u64) -> Result<(), StoreError> {
+        let floor = seq.saturating_sub(self.retention.max_messages) as i64;
+        let min_ts = now.saturating_sub(self.retention.max_age_ms);
+        self.sql
+            .exec("DELETE FROM inbox_notes WHERE seq <= ? OR ts < ?", &[SqlValue::Int(floor), SqlValue::Int(min_ts)])?;
+        self.sql.exec("DELETE FROM inbox_due WHERE seq NOT IN (SELECT seq FROM inbox_notes)", &[])?;
+        let rows = self.sql.exec("SELECT MIN(seq) FROM inbox_notes", &[])?;
+        let oldest = rows.first().and_then(|r| r.first()).and_then(int).map_or(seq, |s| s as u64);
+        self.ledger.prune(oldest)
     }
 
     fn set_mark(&mut self, name: &str, seq: u64) -> Result<(), StoreError> {
