@@ -1,5 +1,5 @@
 # The two commands a newcomer needs; each runs scripts/setup.sh first.
-.PHONY: dev test setup build check-dev check-deploy bench-socketio
+.PHONY: dev test setup build check-dev check-deploy bench-socketio bench-setup bench-smoke
 
 dev:          ## run Herald locally on http://127.0.0.1:$${PORT:-8787}
 	scripts/dev.sh
@@ -23,3 +23,12 @@ bench-socketio: ## benchmark a room of 100 clients: JSON protocol, Socket.IO web
 	scripts/setup.sh
 	scripts/build.sh
 	node bench/socketio.mjs $(if $(QUICK),--quick)
+
+bench-setup:  ## install the benchmark's npm packages (bench/package-lock.json; skipped when installed)
+	bench/setup.sh
+
+bench-smoke:  ## start each system under test in turn; 10 subscribers must each get 50 messages in order (seconds)
+	scripts/setup.sh
+	scripts/build.sh
+	bench/setup.sh
+	node bench/smoke.mjs

@@ -19,8 +19,11 @@ export const SECRET = "e2e-test-secret-that-is-at-least-32-bytes";
 /** How long a test's queue consumer waits for a batch to fill, in seconds: not at all, nearly. */
 const TEST_BATCH_TIMEOUT = 0.05;
 
-/** Miniflare options equivalent to what `wrangler dev` builds from wrangler.toml. */
-function optionsFromWrangler(vars, persistDir, sendEmail) {
+/**
+ * Miniflare options equivalent to what `wrangler dev` builds from wrangler.toml (the benchmark,
+ * bench/systems.mjs, starts Herald with them too).
+ */
+export function optionsFromWrangler(vars, persistDir, sendEmail) {
   const config = parseToml(readFileSync(join(root, "wrangler.toml"), "utf8"));
   const sqliteClasses = new Set((config.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []));
   const durableObjects = Object.fromEntries(

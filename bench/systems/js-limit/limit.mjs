@@ -1,0 +1,52 @@
+// The ceiling: a Durable Object (Hibernation API) that forwards every frame it receives, as the
+// same string, to every socket of the room (the sender included). No parsing, no seq, no
+// storage: what the runtime allows for a fan-out, for Herald's ratio to the limit.
+//
+//   GET /v1/rooms/{room}/ws   upgrade (no token check); one fixed welcome frame on connect, so
+//                             a client that waits for `welcome` works unchanged
+//   any frame                 the same string to every socket
+//   {"type":"ping"}           {"type":"pong"} by the runtime (auto-response)
+import { DurableObject } from "cloudflare:workers";
+
+export class LimitRoom extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+  }
+
+  async fetch(request) {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("websocket only", { status: 426 });
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    server.send('{"type":"welcome","seq":0}');
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  webSocketMessage(_ws, message) {
+    for (const socket of this.ctx.getWebSockets()) {
+      try {
+        socket.send(message);
+      } catch {
+        // a socket already closing
+      }
+    }
+  }
+
+  webSocketClose(ws, code) {
+    try {
+      ws.close([1005, 1006, 1015].includes(code) ? 1000 : code, "closing");
+    } catch {
+      // already closed
+    }
+  }
+}
+
+export default {
+  async fetch(request, env) {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/ping") return new Response("ok");
+    const match = pathname.match(/^\/v1\/rooms\/([^/]{1,128})\/ws$/);
+    if (!match) return new Response("GET /v1/rooms/{room}/ws", { status: 404 });
+    return env.ROOMS.get(env.ROOMS.idFromName(match[1])).fetch(request);
+  },
+};
