@@ -1,5 +1,5 @@
 # The two commands a newcomer needs; each runs scripts/setup.sh first.
-.PHONY: dev test setup build check-dev check-deploy bench-socketio
+.PHONY: dev test setup build check-dev check-deploy bench-socketio bench-loadgen
 
 dev:          ## run Herald locally on http://127.0.0.1:$${PORT:-8787}
 	scripts/dev.sh
@@ -23,3 +23,6 @@ bench-socketio: ## benchmark a room of 100 clients: JSON protocol, Socket.IO web
 	scripts/setup.sh
 	scripts/build.sh
 	node bench/socketio.mjs $(if $(QUICK),--quick)
+
+bench-loadgen: ## build the Rust load generator (bench/loadgen, release) into bench/loadgen/target/release/loadgen
+	PATH="$${CARGO_HOME:-$$HOME/.cargo}/bin:$$PATH" cargo build --release --locked --manifest-path bench/loadgen/Cargo.toml

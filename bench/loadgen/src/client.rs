@@ -41,7 +41,8 @@ pub async fn connect(target: &Target) -> Result<(Ws, Duration), String> {
 
 async fn handshake(target: &Target) -> Result<Ws, String> {
     // Nagle off: a benchmark of small frames must not wait for acks to fill segments.
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(target.url.as_str(), None, true).await.map_err(describe)?;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(target.url.as_str(), None, true).await.map_err(describe)?;
     match target.protocol {
         // Herald (and the JavaScript room) send `welcome` first: the socket is in the room.
         Protocol::Herald => match next_inbound(&mut ws, target.protocol).await? {
@@ -139,7 +140,13 @@ pub type Command = (Schedule, oneshot::Sender<Instant>);
 /// The publisher's loop: runs each step it is given on its timetable, sends what is due as
 /// soon as the timer lets it (a batch if it fell behind), and meanwhile reads its socket
 /// (acks, error frames, pings, its own copies of the messages).
-pub async fn publish(mut ws: Ws, protocol: Protocol, recorder: Shared, body: String, mut commands: mpsc::Receiver<Command>) {
+pub async fn publish(
+    mut ws: Ws,
+    protocol: Protocol,
+    recorder: Shared,
+    body: String,
+    mut commands: mpsc::Receiver<Command>,
+) {
     let who = || "publisher".to_owned();
     let mut step: Option<(Schedule, u64, oneshot::Sender<Instant>)> = None;
     let far = Instant::now() + Duration::from_secs(86_400 * 365);

@@ -47,6 +47,7 @@ pub fn raise_fd_limit() -> Option<u64> {
         libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
     }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
     Some(lim.rlim_cur as u64)
 }
 

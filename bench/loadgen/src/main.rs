@@ -100,10 +100,13 @@ fn validate(a: &Args) -> Result<(), String> {
     if !a.url.starts_with("ws://") {
         return Err(format!("--url must be ws://host:port (no TLS in benchmarks): {}", a.url));
     }
-    if a.rates.is_empty() || a.rates.iter().any(|r| !(*r > 0.0)) {
+    if a.rates.is_empty() || !a.rates.iter().all(|r| positive(*r)) {
         return Err("--rates must be positive numbers".into());
     }
-    if !(a.step_seconds > 0.0) || a.warmup_seconds < 0.0 || !(a.hold_seconds >= 0.0) {
+    if !positive(a.step_seconds)
+        || !(positive(a.warmup_seconds) || a.warmup_seconds == 0.0)
+        || !(positive(a.hold_seconds) || a.hold_seconds == 0.0)
+    {
         return Err("--step-seconds must be positive, --warmup-seconds and --hold-seconds not negative".into());
     }
     if a.subscribers == 0 && a.connections_only.is_none() {
@@ -116,4 +119,8 @@ fn validate(a: &Args) -> Result<(), String> {
         return Err(format!("--room: letters, digits and _-.: only: {}", a.room));
     }
     Ok(())
+}
+
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
 }

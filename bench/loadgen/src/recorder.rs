@@ -46,7 +46,14 @@ pub struct PublisherTally {
 
 impl PublisherTally {
     fn new() -> Self {
-        PublisherTally { sent: 0, lag: histogram(), acks: 0, ack_latency: histogram(), errors: 0, pending: VecDeque::new() }
+        PublisherTally {
+            sent: 0,
+            lag: histogram(),
+            acks: 0,
+            ack_latency: histogram(),
+            errors: 0,
+            pending: VecDeque::new(),
+        }
     }
 
     /// A publish of the message due at `scheduled` went out at `now`.

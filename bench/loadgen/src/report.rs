@@ -82,7 +82,12 @@ impl Quantiles {
             return Quantiles::default();
         }
         let ms = |us: u64| Some(round(us as f64 / 1e3, 2));
-        Quantiles { p50: ms(h.value_at_quantile(0.5)), p99: ms(h.value_at_quantile(0.99)), p999: ms(h.value_at_quantile(0.999)), max: ms(h.max()) }
+        Quantiles {
+            p50: ms(h.value_at_quantile(0.5)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        }
     }
 }
 
@@ -105,7 +110,8 @@ pub fn write_json(report: &Report, path: &Path) -> std::io::Result<()> {
     file.write_all(b"\n")
 }
 
-const COLUMNS: &str = "  offered/s  deliv/s(offered)    delivered/s     p50 ms     p99 ms   p99.9 ms   loss  dup  order  lag p99  cpu";
+const COLUMNS: &str =
+    "  offered/s  deliv/s(offered)    delivered/s     p50 ms     p99 ms   p99.9 ms   loss  dup  order  lag p99  cpu";
 
 pub fn header() -> &'static str {
     COLUMNS
@@ -141,6 +147,10 @@ pub fn connect_line(c: &ConnectReport) -> String {
         f(c.ms.p50),
         f(c.ms.p99),
         f(c.ms.max),
-        if c.failed > 0 { format!(", {} failed: {}", c.failed, c.failures.first().map_or("", String::as_str)) } else { String::new() },
+        if c.failed > 0 {
+            format!(", {} failed: {}", c.failed, c.failures.first().map_or("", String::as_str))
+        } else {
+            String::new()
+        },
     )
 }

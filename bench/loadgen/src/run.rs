@@ -28,7 +28,14 @@ pub async fn main(args: Args) -> i32 {
     let started_at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let n = args.connections_only.unwrap_or(args.subscribers);
     let recorder: Shared = Arc::new(Mutex::new(Recorder::new(Instant::now(), n)));
-    eprintln!("loadgen: {} {} room {}, {} subscribers (fd limit {})", args.protocol, args.url, args.room, n, fd_limit.map_or("?".into(), |l| l.to_string()));
+    eprintln!(
+        "loadgen: {} {} room {}, {} subscribers (fd limit {})",
+        args.protocol,
+        args.url,
+        args.room,
+        n,
+        fd_limit.map_or("?".into(), |l| l.to_string())
+    );
 
     let (connect, tasks) = connect_all(&target, n, args.connect_concurrency, &recorder).await;
     eprintln!("{}", report::connect_line(&connect));
@@ -83,13 +90,20 @@ pub async fn main(args: Args) -> i32 {
 
 /// Connects `n` subscribers, `concurrency` at a time, each read loop started as soon as its
 /// socket is ready.
-async fn connect_all(target: &Target, n: usize, concurrency: usize, recorder: &Shared) -> (ConnectReport, Vec<JoinHandle<()>>) {
+async fn connect_all(
+    target: &Target,
+    n: usize,
+    concurrency: usize,
+    recorder: &Shared,
+) -> (ConnectReport, Vec<JoinHandle<()>>) {
     let t0 = Instant::now();
     let mut times = recorder::histogram();
     let mut tasks = Vec::with_capacity(n);
     let mut failures = Vec::new();
     let mut failed = 0;
-    let mut attempts = futures_util::stream::iter(0..n).map(|i| async move { (i, client::connect(target).await) }).buffer_unordered(concurrency);
+    let mut attempts = futures_util::stream::iter(0..n)
+        .map(|i| async move { (i, client::connect(target).await) })
+        .buffer_unordered(concurrency);
     while let Some((i, result)) = attempts.next().await {
         match result {
             Ok((ws, took)) => {
@@ -155,7 +169,14 @@ async fn steps(args: &Args, target: &Target, recorder: &Shared, report: &mut Rep
 }
 
 /// One step: open it, have the publisher send it, drain, close it.
-async fn step(args: &Args, recorder: &Shared, commands: &mpsc::Sender<Command>, rate: f64, seconds: f64, next_seq: &mut u64) -> Result<StepReport, String> {
+async fn step(
+    args: &Args,
+    recorder: &Shared,
+    commands: &mpsc::Sender<Command>,
+    rate: f64,
+    seconds: f64,
+    next_seq: &mut u64,
+) -> Result<StepReport, String> {
     let schedule = Schedule::new(Instant::now() + STEP_LEAD, rate, seconds, *next_seq);
     *next_seq = schedule.seqs().end;
     recorder.lock().unwrap().begin_step(&schedule);
@@ -163,7 +184,8 @@ async fn step(args: &Args, recorder: &Shared, commands: &mpsc::Sender<Command>, 
     let (done, sent) = oneshot::channel();
     commands.send((schedule.clone(), done)).await.map_err(|_| "the publisher stopped".to_owned())?;
     let sent_at = sent.await.map_err(|_| "the publisher stopped during a step (see events)".to_owned())?;
-    let busy = cpu::fraction(cpu::process_time().saturating_sub(cpu0), sent_at.saturating_duration_since(wall0), args.threads);
+    let busy =
+        cpu::fraction(cpu::process_time().saturating_sub(cpu0), sent_at.saturating_duration_since(wall0), args.threads);
     let expected = schedule.count * args.subscribers as u64;
     drain(recorder, expected, args).await;
     Ok(recorder.lock().unwrap().end_step(&schedule, busy))
@@ -173,7 +195,8 @@ async fn step(args: &Args, recorder: &Shared, commands: &mpsc::Sender<Command>, 
 /// `--drain-max-seconds`; then a little longer for duplicates trailing the last delivery.
 async fn drain(recorder: &Shared, expected: u64, args: &Args) {
     let start = Instant::now();
-    let (quiet, max) = (Duration::from_secs_f64(args.drain_quiet_seconds), Duration::from_secs_f64(args.drain_max_seconds));
+    let (quiet, max) =
+        (Duration::from_secs_f64(args.drain_quiet_seconds), Duration::from_secs_f64(args.drain_max_seconds));
     let (mut last, mut progress) = (u64::MAX, start);
     loop {
         let got = recorder.lock().unwrap().received();
@@ -220,6 +243,12 @@ fn print_table(args: &Args, r: &Report) {
         println!("stopped: {why}");
     }
     if !r.events.is_empty() {
-        println!("{} events (closes, error frames), e.g. {} {}: {}", r.events.len() as u64 + r.events_dropped, r.events[0].who, r.events[0].kind, r.events[0].detail);
+        println!(
+            "{} events (closes, error frames), e.g. {} {}: {}",
+            r.events.len() as u64 + r.events_dropped,
+            r.events[0].who,
+            r.events[0].kind,
+            r.events[0].detail
+        );
     }
 }

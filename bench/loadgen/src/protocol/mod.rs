@@ -109,10 +109,19 @@ mod tests {
     #[test]
     fn each_protocol_has_its_websocket_url() {
         let base = "ws://127.0.0.1:8787/";
-        assert_eq!(Protocol::Herald.url(base, "r1", Some("a.b.c"), "/socket.io/"), "ws://127.0.0.1:8787/v1/rooms/r1/ws?token=a.b.c");
+        assert_eq!(
+            Protocol::Herald.url(base, "r1", Some("a.b.c"), "/socket.io/"),
+            "ws://127.0.0.1:8787/v1/rooms/r1/ws?token=a.b.c"
+        );
         assert_eq!(Protocol::Limit.url(base, "r1", None, "/socket.io/"), "ws://127.0.0.1:8787/v1/rooms/r1/ws");
-        assert_eq!(Protocol::SocketIo.url(base, "r1", None, "/socket.io/"), "ws://127.0.0.1:8787/socket.io/?EIO=4&transport=websocket");
-        assert_eq!(Protocol::SocketIo.url(base, "r1", None, "/v1/socket.io"), "ws://127.0.0.1:8787/v1/socket.io/?EIO=4&transport=websocket");
+        assert_eq!(
+            Protocol::SocketIo.url(base, "r1", None, "/socket.io/"),
+            "ws://127.0.0.1:8787/socket.io/?EIO=4&transport=websocket"
+        );
+        assert_eq!(
+            Protocol::SocketIo.url(base, "r1", None, "/v1/socket.io"),
+            "ws://127.0.0.1:8787/v1/socket.io/?EIO=4&transport=websocket"
+        );
     }
 
     #[test]

@@ -47,7 +47,10 @@ mod tests {
     fn welcome_ack_and_error_frames_are_told_apart() {
         assert_eq!(decode(r#"{"type":"welcome","conn":"c","user":{"id":"u"},"room":"r","seq":0}"#), Inbound::Welcome);
         assert_eq!(decode(r#"{"type":"ack","id":"x","seq":3}"#), Inbound::Ack);
-        assert_eq!(decode(r#"{"type":"error","code":"rate_limited","message":"slow down"}"#), Inbound::Error("rate_limited".into()));
+        assert_eq!(
+            decode(r#"{"type":"error","code":"rate_limited","message":"slow down"}"#),
+            Inbound::Error("rate_limited".into())
+        );
         assert_eq!(decode(r#"{"type":"presence","members":[]}"#), Inbound::Other);
     }
 

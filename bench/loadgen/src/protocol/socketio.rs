@@ -6,7 +6,8 @@
 //! `4` CONNECT_ERROR; `5`/`6` are binary and unused here), an optional `/namespace,`, an
 //! optional ack id (digits), then a JSON payload — for an event, `["name", args...]`.
 //! The client answers each ping with a pong (in v4 the server pings), sends `40` to connect
-//! the main namespace (`40{"token":...}` with auth), then emits `421["join","room"]` and waits for its ack `431[...]`.
+//! the main namespace (`40{"token":...}` with auth), then emits `421["join","room"]` and
+//! waits for its ack `431[...]`.
 
 use super::{payload_json, Inbound, Payload};
 use serde::de::IgnoredAny;
@@ -66,7 +67,9 @@ fn decode_event(json: &str) -> Inbound {
 /// `{"type":"error",...}`.
 fn decode_ack(json: &str) -> Inbound {
     match serde_json::from_str::<Vec<serde_json::Value>>(json) {
-        Ok(args) if args.first().and_then(|a| a.get("type")).and_then(|t| t.as_str()) == Some("error") => Inbound::Error(format!("refused: {json}")),
+        Ok(args) if args.first().and_then(|a| a.get("type")).and_then(|t| t.as_str()) == Some("error") => {
+            Inbound::Error(format!("refused: {json}"))
+        }
         _ => Inbound::Ack,
     }
 }
@@ -110,7 +113,10 @@ mod tests {
         assert_eq!(decode("40"), Inbound::Connected);
         assert_eq!(decode(r#"40{"sid":"wZX3oN0bSVIhsaknAAAI"}"#), Inbound::Connected);
         assert_eq!(decode(r#"40/admin,{"sid":"x"}"#), Inbound::Connected);
-        assert_eq!(decode(r#"44{"message":"Not authorized"}"#), Inbound::Error(r#"socket.io connect error: {"message":"Not authorized"}"#.into()));
+        assert_eq!(
+            decode(r#"44{"message":"Not authorized"}"#),
+            Inbound::Error(r#"socket.io connect error: {"message":"Not authorized"}"#.into())
+        );
         assert!(matches!(decode("41"), Inbound::Error(_)));
     }
 
