@@ -1,5 +1,5 @@
 # The two commands a newcomer needs; each runs scripts/setup.sh first.
-.PHONY: dev test setup build check-dev check-deploy bench-socketio bench-setup bench-smoke
+.PHONY: dev test setup build check-dev check-deploy bench-socketio bench-setup bench-smoke bench-loadgen
 
 dev:          ## run Herald locally on http://127.0.0.1:$${PORT:-8787}
 	scripts/dev.sh
@@ -32,3 +32,6 @@ bench-smoke:  ## start each system under test in turn; 10 subscribers must each 
 	scripts/build.sh
 	bench/setup.sh
 	node bench/smoke.mjs
+
+bench-loadgen: ## build the Rust load generator (bench/loadgen, release) into bench/loadgen/target/release/loadgen
+	PATH="$${CARGO_HOME:-$$HOME/.cargo}/bin:$$PATH" cargo build --release --locked --manifest-path bench/loadgen/Cargo.toml
