@@ -1,5 +1,5 @@
 # The two commands a newcomer needs; each runs scripts/setup.sh first.
-.PHONY: dev test setup build check-dev check-deploy bench-socketio bench-setup bench-smoke bench-loadgen
+.PHONY: dev test setup build check-dev check-deploy bench-socketio bench-setup bench-smoke bench-loadgen bench
 
 dev:          ## run Herald locally on http://127.0.0.1:$${PORT:-8787}
 	scripts/dev.sh
@@ -35,3 +35,10 @@ bench-smoke:  ## start each system under test in turn; 10 subscribers must each 
 
 bench-loadgen: ## build the Rust load generator (bench/loadgen, release) into bench/loadgen/target/release/loadgen
 	PATH="$${CARGO_HOME:-$$HOME/.cargo}/bin:$$PATH" cargo build --release --locked --manifest-path bench/loadgen/Cargo.toml
+
+bench:        ## the side-by-side benchmark: every system, every scenario, 3 repetitions; writes bench/results/ and BENCHMARKS.md (QUICK=1: seconds, a smoke test of the harness)
+	scripts/setup.sh
+	scripts/build.sh
+	bench/setup.sh
+	$(MAKE) --no-print-directory bench-loadgen
+	node bench/run.mjs $(if $(QUICK),--quick)

@@ -23,7 +23,7 @@
 // The Miniflare ones run in a child `node bench/systems.mjs --serve NAME --port P`, so that
 // workerd, its child, inherits the pinning.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -220,10 +220,44 @@ export async function start(name, { port, pin = true, timeoutMs } = {}) {
       return system.auth ? `${base}?token=${mint({ sub }, SECRET)}`
         : `${base}?user=${encodeURIComponent(sub)}`;
     },
+    /** The pids of its process tree now (the runner, workerd and their children; Linux /proc). */
+    pids: () => processTree(child.pid),
     /** The last lines the system printed. */
     logs: () => tail.slice(),
     stop,
   };
+}
+
+/**
+ * `pid` and every process descending from it, from /proc/<pid>/stat's ppid (workerd is a child
+ * of the Miniflare or wrangler process, which `taskset` exec'd into). [] where /proc is absent.
+ */
+export function processTree(pid) {
+  const children = new Map();
+  let entries;
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {}
+  }
+  const tree = [];
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift();
+    tree.push(p);
+    queue.push(...(children.get(p) ?? []));
+  }
+  return tree;
 }
 
 // ---------------------------------------------------------------- --serve: inside the child

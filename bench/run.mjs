@@ -1,0 +1,568 @@
+#!/usr/bin/env node
+// The side-by-side benchmark (issue 6): every system under test (bench/systems.mjs), one after
+// another, each pinned to core 0, driven by the Rust load generator (bench/loadgen) pinned to
+// core 1. Writes bench/results/<ISO time>[-quick].json and, for a full run, regenerates
+// BENCHMARKS.md at the repo root. See bench/README.md, "The side-by-side run".
+//
+//   node bench/run.mjs                 # full: 3 repetitions, every scenario (tens of minutes)
+//   node bench/run.mjs --quick         # harness smoke test: N = 10, one short step, 1 repetition
+//   node bench/run.mjs --reps 1 --subscribers 100 --step-seconds 2 --systems js-room,herald-miniflare
+//
+// Scenarios, per system and repetition, in this order (one fresh room each):
+//   startup      connect one client to a fresh room twice: the first object of the process
+//                (cold) and a second one (fresh object, warm process); plus the process start
+//   baseline     100 subscribers, 10 msg/s: p50 / p99
+//   fanout       per N: offered deliveries/s rising (publishes/s = deliveries / N) until the
+//                generator's stop rule (p99 > 250 ms or any loss); the knee is the highest
+//                delivered/s of a step within the rule
+//   connections  idle connections held open: connect p99, and the server tree's PSS
+//                (/proc/<pid>/smaps_rollup) before and while held, per connection
+// Repetitions alternate the system order (forward, reversed, forward…); each figure is reported
+// as the median and the min–max over the repetitions.
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, mkdtempSync } from "node:fs";
+import { cpus, totalmem, tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { SYSTEMS, GENERATOR_CPU, start } from "./systems.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+const LOADGEN = process.env.LOADGEN ?? join(here, "loadgen/target/release/loadgen");
+/** The Herald every ratio is taken from: workerd serving the bundle, no proxy in front. */
+const HERALD = "herald-miniflare";
+const ORDER = ["herald-miniflare", "herald-wrangler", "js-room", "partyserver", "socketio-node", "js-limit"];
+const STOP_P99_MS = 250;
+
+const FULL = {
+  systems: ORDER,
+  subscribers: [10, 100, 1000],
+  deliveries: [1000, 2000, 5000, 10000, 20000, 50000],
+  stepSeconds: 5,
+  warmupSeconds: 1,
+  reps: 3,
+  baseline: { subscribers: 100, rate: 10, seconds: 10 },
+  connections: 2000,
+  holdSeconds: 4,
+  drainMaxSeconds: 20,
+};
+const QUICK = {
+  ...FULL,
+  subscribers: [10],
+  deliveries: [1000],
+  stepSeconds: 1,
+  warmupSeconds: 0,
+  reps: 1,
+  baseline: { subscribers: 10, rate: 10, seconds: 1 },
+  connections: 50,
+  holdSeconds: 1,
+  drainMaxSeconds: 5,
+};
+
+// ---------------------------------------------------------------- command line
+
+function parseArgs(argv) {
+  const quick = argv.includes("--quick");
+  const cfg = structuredClone(quick ? QUICK : FULL);
+  const reduced = [];
+  const list = (v) => v.split(",").map((x) => x.trim()).filter(Boolean);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) usage(`${a} needs a value`);
+      reduced.push(`${a} ${argv[i + 1]}`);
+      return argv[++i];
+    };
+    if (a === "--quick") continue;
+    else if (a === "--systems") cfg.systems = list(value());
+    else if (a === "--subscribers") cfg.subscribers = list(value()).map(Number);
+    else if (a === "--deliveries") cfg.deliveries = list(value()).map(Number);
+    else if (a === "--step-seconds") cfg.stepSeconds = Number(value());
+    else if (a === "--reps") cfg.reps = Number(value());
+    else if (a === "--connections") cfg.connections = Number(value());
+    else if (a === "--baseline-seconds") cfg.baseline.seconds = Number(value());
+    else if (a === "--skip") cfg.skip = list(value());
+    else if (a === "--no-markdown") cfg.noMarkdown = true;
+    else usage(`unknown argument ${a}`);
+  }
+  for (const s of cfg.systems) if (!SYSTEMS[s]) usage(`unknown system ${s}`);
+  if (![cfg.stepSeconds, cfg.reps, cfg.connections, ...cfg.subscribers, ...cfg.deliveries].every((x) => x > 0)) usage("numbers must be positive");
+  cfg.quick = quick;
+  cfg.reduced = reduced;
+  cfg.skip ??= [];
+  return cfg;
+}
+
+function usage(message) {
+  if (message) console.error(message);
+  console.error(`usage: node bench/run.mjs [--quick] [--systems a,b] [--subscribers 10,100] [--deliveries 1000,2000]
+  [--step-seconds S] [--reps R] [--connections N] [--baseline-seconds S] [--skip startup,baseline,fanout,connections] [--no-markdown]
+  systems: ${ORDER.join(", ")}`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------- the generator
+
+const log = (...a) => console.error("[bench]", ...a);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+let roomCounter = 0;
+const freshRoom = (what) => `${what}-${Date.now().toString(36)}-${++roomCounter}`;
+const scratch = mkdtempSync(join(tmpdir(), "herald-bench-run-"));
+process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
+
+/**
+ * Runs the generator against `sys` with `args` (pinned to GENERATOR_CPU when the server is
+ * pinned); resolves with its JSON report, or `{error}`. `onStderr(line)` sees its progress.
+ */
+function loadgen(sys, args, { timeoutMs, onStderr } = {}) {
+  const out = join(scratch, `${++roomCounter}.json`);
+  const full = ["--protocol", sys.protocol, "--url", sys.ws, ...(sys.protocol === "herald" ? ["--token", sys.token("bench")] : []), ...args, "--json", out];
+  const argv = sys.pinned ? ["taskset", "-c", GENERATOR_CPU, LOADGEN, ...full] : [LOADGEN, ...full];
+  return new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
+    const tail = [];
+    let buffered = "";
+    child.stderr.on("data", (chunk) => {
+      buffered += chunk;
+      const lines = buffered.split("\n");
+      buffered = lines.pop();
+      for (const line of lines) {
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+        onStderr?.(line);
+      }
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs ?? 600_000);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      let report = null;
+      try {
+        report = JSON.parse(readFileSync(out, "utf8"));
+      } catch {}
+      if (!report) return resolve({ error: `loadgen exited ${code ?? signal} without a report: ${tail.slice(-5).join(" | ")}` });
+      if (code !== 0) report.error = `loadgen exited ${code ?? signal}: ${report.stopped_because ?? tail.slice(-3).join(" | ")}`;
+      resolve(report);
+    });
+  });
+}
+
+/** Sum of the PSS (kB) of the processes in `pids` (/proc/<pid>/smaps_rollup), or null. */
+function pssKb(pids) {
+  let total = 0;
+  let any = false;
+  for (const pid of pids) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+      if (m) {
+        total += Number(m[1]);
+        any = true;
+      }
+    } catch {}
+  }
+  return any ? total : null;
+}
+
+const stepTimeout = (cfg, steps) => 60_000 + steps * (cfg.stepSeconds + cfg.drainMaxSeconds + 5) * 1000;
+const common = (cfg) => ["--drain-max-seconds", String(cfg.drainMaxSeconds), "--stop-p99-ms", String(STOP_P99_MS)];
+
+/** A step as kept in the results: the figures the tables use. */
+function stepFigures(s) {
+  return {
+    offered_deliveries_per_s: s.offered_deliveries_per_s,
+    offered_per_s: s.offered_per_s,
+    delivered_per_s: s.delivered_per_s,
+    p50: s.latency_ms?.p50 ?? null,
+    p99: s.latency_ms?.p99 ?? null,
+    p999: s.latency_ms?.p999 ?? null,
+    max: s.latency_ms?.max ?? null,
+    loss: s.loss,
+    duplicates: s.duplicates,
+    order_violations: s.order_violations,
+    send_lag_p99: s.send_lag_ms?.p99 ?? null,
+    generator_cpu: s.generator_cpu,
+    generator_bound: s.generator_bound,
+    within: s.loss === 0 && s.latency_ms?.p99 != null && s.latency_ms.p99 <= STOP_P99_MS,
+  };
+}
+
+// ---------------------------------------------------------------- scenarios
+
+async function startup(sys) {
+  const once = async (what) => {
+    const r = await loadgen(sys, ["--room", freshRoom(what), "--connections-only", "1", "--hold-seconds", "0"], { timeoutMs: 60_000 });
+    return r.error || r.connect?.connected !== 1 ? { error: r.error ?? `not connected: ${r.connect?.failures?.[0]}` } : { ms: r.connect.ms.max };
+  };
+  const cold = await once("cold");
+  const warm = await once("fresh");
+  return { process_ms: sys.startMs, first_object_ms: cold.ms ?? null, fresh_object_ms: warm.ms ?? null, error: cold.error ?? warm.error };
+}
+
+async function baseline(sys, cfg) {
+  const { subscribers, rate, seconds } = cfg.baseline;
+  const r = await loadgen(sys, ["--room", freshRoom("baseline"), "--subscribers", String(subscribers), "--rates", String(rate), "--step-seconds", String(seconds), "--warmup-seconds", cfg.quick ? "0" : "1", ...common(cfg)], { timeoutMs: stepTimeout(cfg, 2) });
+  if (r.error && !r.steps?.length) return { error: r.error };
+  const s = r.steps?.[0] ? stepFigures(r.steps[0]) : null;
+  return { subscribers, rate, seconds, p50: s?.p50 ?? null, p99: s?.p99 ?? null, loss: s?.loss ?? null, generator_bound: s?.generator_bound ?? false, error: r.error };
+}
+
+async function fanout(sys, cfg, n) {
+  const rates = cfg.deliveries.map((d) => d / n);
+  const r = await loadgen(sys, ["--room", freshRoom(`fanout${n}`), "--subscribers", String(n), "--rates", rates.join(","), "--step-seconds", String(cfg.stepSeconds), "--warmup-seconds", String(cfg.warmupSeconds), ...common(cfg)], { timeoutMs: stepTimeout(cfg, rates.length + 1) });
+  if (r.error && !r.steps?.length) return { subscribers: n, error: r.error };
+  const steps = (r.steps ?? []).map(stepFigures);
+  const within = steps.filter((s) => s.within);
+  const knee = within.length ? Math.max(...within.map((s) => s.delivered_per_s)) : null;
+  return {
+    subscribers: n,
+    connect_p99: r.connect?.ms?.p99 ?? null,
+    steps,
+    knee_delivered_per_s: knee,
+    // every offered step held: the knee lies beyond the highest offered load
+    knee_not_reached: steps.length === cfg.deliveries.length && within.length === steps.length,
+    stopped_because: r.stopped_because,
+    error: r.error,
+  };
+}
+
+async function connections(sys, cfg) {
+  const before = pssKb(sys.pids());
+  let during = null;
+  let sampled;
+  const r = await loadgen(sys, ["--room", freshRoom("idle"), "--connections-only", String(cfg.connections), "--hold-seconds", String(cfg.holdSeconds)], {
+    timeoutMs: 300_000,
+    // the connect line is printed once all are in: sample the memory a moment into the hold
+    onStderr: (line) => {
+      if (line.startsWith("connected ") && !sampled) sampled = sleep(Math.min(1000, cfg.holdSeconds * 500)).then(() => (during = pssKb(sys.pids())));
+    },
+  });
+  await sampled;
+  if (r.error && !r.connect) return { error: r.error };
+  const connected = r.connect?.connected ?? 0;
+  return {
+    attempted: cfg.connections,
+    connected,
+    dropped_while_held: r.dropped_while_held,
+    connect_p50: r.connect?.ms?.p50 ?? null,
+    connect_p99: r.connect?.ms?.p99 ?? null,
+    pss_before_kb: before,
+    pss_held_kb: during,
+    kb_per_connection: before != null && during != null && connected > 0 ? (during - before) / connected : null,
+    error: r.error ?? (connected < cfg.connections ? `${cfg.connections - connected} failed to connect: ${r.connect?.failures?.[0]}` : undefined),
+  };
+}
+
+async function runSystem(name, cfg) {
+  log(`${name}: starting`);
+  let sys;
+  try {
+    sys = await start(name);
+  } catch (e) {
+    return { error: `did not start: ${e.message.split("\n")[0]}` };
+  }
+  const result = { start_ms: sys.startMs, pinned: sys.pinned };
+  try {
+    if (!cfg.skip.includes("startup")) result.startup = await startup(sys);
+    if (!cfg.skip.includes("baseline")) {
+      result.baseline = await baseline(sys, cfg);
+      log(`${name}: baseline p50 ${fmt(result.baseline.p50)} p99 ${fmt(result.baseline.p99)} ms${result.baseline.error ? ` (${result.baseline.error})` : ""}`);
+    }
+    if (!cfg.skip.includes("fanout")) {
+      result.fanout = {};
+      for (const n of cfg.subscribers) {
+        const f = (result.fanout[n] = await fanout(sys, cfg, n));
+        log(`${name}: fan-out N=${n}: knee ${fmt(f.knee_delivered_per_s)} deliveries/s${f.stopped_because ? ` (${f.stopped_because})` : ""}${f.error ? ` [${f.error}]` : ""}`);
+      }
+    }
+    if (!cfg.skip.includes("connections")) {
+      result.connections = await connections(sys, cfg);
+      const c = result.connections;
+      log(`${name}: ${c.connected}/${c.attempted} idle connections, connect p99 ${fmt(c.connect_p99)} ms, ${fmt(c.kb_per_connection)} kB each${c.error ? ` [${c.error}]` : ""}`);
+    }
+  } catch (e) {
+    result.error = e.stack ?? String(e);
+  } finally {
+    const failed = [result.error, result.startup?.error, result.baseline?.error, result.connections?.error, ...Object.values(result.fanout ?? {}).map((f) => f.error)].some(Boolean);
+    if (failed) result.logs = sys.logs().slice(-20);
+    await sys.stop();
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------- machine, versions, bundle
+
+function sh(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function pkgVersion(name) {
+  try {
+    return JSON.parse(readFileSync(join(here, "node_modules", name, "package.json"), "utf8")).version;
+  } catch {
+    return null;
+  }
+}
+
+function environment() {
+  const cargoBin = join(process.env.CARGO_HOME ?? join(process.env.HOME ?? "", ".cargo"), "bin");
+  const rustc = sh(join(cargoBin, "rustc"), ["--version"]) ?? sh("rustc", ["--version"]);
+  return {
+    machine: { cpu: cpus()[0]?.model ?? null, cores: cpus().length, memory_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10, kernel: sh("uname", ["-sr"]) },
+    versions: {
+      node: process.version,
+      workerd: pkgVersion("workerd"),
+      miniflare: pkgVersion("miniflare"),
+      wrangler: pkgVersion("wrangler"),
+      "socket.io": pkgVersion("socket.io"),
+      partyserver: pkgVersion("partyserver"),
+      rustc,
+      loadgen: sh(LOADGEN, ["--version"]),
+    },
+    commit: sh("git", ["rev-parse", "HEAD"]),
+    dirty: (sh("git", ["status", "--porcelain", "--untracked-files=no"]) ?? "") !== "",
+  };
+}
+
+function bundleSize() {
+  const wasm = join(root, "build/index_bg.wasm");
+  if (!existsSync(wasm)) return null;
+  const bytes = readFileSync(wasm);
+  const js = existsSync(join(root, "build/index.js")) ? readFileSync(join(root, "build/index.js")) : Buffer.alloc(0);
+  return { wasm_raw: bytes.length, wasm_gzip: gzipSync(bytes).length, js_raw: js.length, js_gzip: gzipSync(js).length };
+}
+
+// ---------------------------------------------------------------- aggregation
+
+/** median, min, max of the numbers among `xs` (nulls skipped), or null. */
+function spread(xs) {
+  const v = xs.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const mid = v.length >> 1;
+  return { median: v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2, min: v[0], max: v[v.length - 1], n: v.length };
+}
+
+/** Per system, each figure's spread over the repetitions. */
+function summarise(cfg, runs) {
+  const summary = {};
+  for (const name of cfg.systems) {
+    const reps = runs.map((r) => r.systems[name]).filter(Boolean);
+    const pick = (f) => spread(reps.map(f));
+    const s = {
+      start_ms: pick((r) => r.start_ms),
+      startup: { first_object_ms: pick((r) => r.startup?.first_object_ms), fresh_object_ms: pick((r) => r.startup?.fresh_object_ms) },
+      baseline: { p50: pick((r) => r.baseline?.p50), p99: pick((r) => r.baseline?.p99), generator_bound: reps.some((r) => r.baseline?.generator_bound) },
+      fanout: {},
+      connections: {
+        connected: pick((r) => r.connections?.connected),
+        connect_p99: pick((r) => r.connections?.connect_p99),
+        kb_per_connection: pick((r) => r.connections?.kb_per_connection),
+      },
+      errors: reps.flatMap((r, i) => [r.error, r.startup?.error, r.baseline?.error, r.connections?.error, ...Object.values(r.fanout ?? {}).map((f) => f.error)].filter(Boolean).map((e) => `rep ${i + 1}: ${e}`)),
+    };
+    for (const n of cfg.subscribers) {
+      const fs = reps.map((r) => r.fanout?.[n]).filter(Boolean);
+      const steps = cfg.deliveries.map((d) => {
+        const at = fs.map((f) => f.steps?.find((x) => x.offered_deliveries_per_s === d)).filter(Boolean);
+        if (!at.length) return null;
+        const p = (k) => spread(at.map((x) => x[k]));
+        return { offered: d, reps: at.length, delivered_per_s: p("delivered_per_s"), p50: p("p50"), p99: p("p99"), p999: p("p999"), loss: p("loss"), within: at.every((x) => x.within), generator_bound: at.some((x) => x.generator_bound) };
+      }).filter(Boolean);
+      s.fanout[n] = { knee: spread(fs.map((f) => f.knee_delivered_per_s)), knee_not_reached: fs.length > 0 && fs.every((f) => f.knee_not_reached), no_step_within: fs.length > 0 && fs.every((f) => f.knee_delivered_per_s == null), steps };
+    }
+    summary[name] = s;
+  }
+  return summary;
+}
+
+// ---------------------------------------------------------------- tables
+
+function fmt(x, digits) {
+  if (x == null || !Number.isFinite(x)) return "–";
+  const d = digits ?? (Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2);
+  return x.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+}
+
+/** "median (min–max)" when there is more than one repetition. */
+function cell(s, digits) {
+  if (!s) return "–";
+  if (s.n > 1 && s.min !== s.max) return `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
+  return fmt(s.median, digits);
+}
+
+function ratio(herald, other) {
+  if (!herald || !other || !other.median) return "–";
+  return `${fmt(herald.median / other.median, 2)}×`;
+}
+
+function table(header, rows) {
+  // names and notes left, figures right
+  const align = (h, i) => (i === 0 || h === "notes" ? "---" : "---:");
+  const lines = [`| ${header.join(" | ")} |`, `|${header.map(align).join("|")}|`];
+  for (const row of rows) lines.push(`| ${row.join(" | ")} |`);
+  return lines.join("\n");
+}
+
+function tables(cfg, summary, bundle) {
+  const names = cfg.systems;
+  const h = summary[HERALD];
+  const out = [];
+  const ratioHeader = summary[HERALD] ? [`${HERALD} ÷ this`] : [];
+  const withRatio = (get) => (name) => (h ? [name === HERALD ? "1.00×" : ratio(get(h), get(summary[name]))] : []);
+
+  if (!cfg.skip.includes("fanout")) {
+    out.push(`### Fan-out: delivered/s at the knee (higher is better)\n`);
+    const header = ["system", ...cfg.subscribers.map((n) => `N = ${n}`), ...(h ? cfg.subscribers.map((n) => `${HERALD} ÷ this, N = ${n}`) : [])];
+    const kneeCell = (f) => (f.no_step_within ? `< ${fmt(cfg.deliveries[0])}` : `${f.knee_not_reached ? "≥ " : ""}${cell(f.knee)}`);
+    out.push(table(header, names.map((name) => [
+      name,
+      ...cfg.subscribers.map((n) => kneeCell(summary[name].fanout[n])),
+      ...(h ? cfg.subscribers.map((n) => (name === HERALD ? "1.00×" : ratio(h.fanout[n].knee, summary[name].fanout[n].knee))) : []),
+    ])));
+    for (const n of cfg.subscribers) {
+      out.push(`\n### Fan-out, N = ${n}: each step (latency in ms from the scheduled send)\n`);
+      const rows = [];
+      for (const name of names) {
+        for (const s of summary[name].fanout[n].steps) {
+          const flags = [s.within ? "" : "over", s.generator_bound ? "generator-bound" : "", s.loss?.max ? `loss ${fmt(s.loss.median, 0)}` : ""].filter(Boolean).join(", ");
+          rows.push([name, fmt(s.offered, 0), cell(s.delivered_per_s, 0), cell(s.p50), cell(s.p99), cell(s.p999), flags]);
+        }
+      }
+      out.push(table(["system", "offered deliveries/s", "delivered/s", "p50", "p99", "p99.9", "notes"], rows));
+    }
+  }
+  if (!cfg.skip.includes("baseline")) {
+    const b = cfg.baseline;
+    out.push(`\n### Baseline latency: ${b.subscribers} subscribers, ${b.rate} msg/s, ${b.seconds} s (ms, lower is better)\n`);
+    out.push(table(["system", "p50", "p99", ...ratioHeader.map((x) => `${x} (p99)`)], names.map((name) => {
+      const s = summary[name].baseline;
+      return [name, cell(s.p50), cell(s.p99) + (s.generator_bound ? " (generator-bound)" : ""), ...withRatio((x) => x.baseline.p99)(name)];
+    })));
+  }
+  if (!cfg.skip.includes("connections")) {
+    out.push(`\n### Idle connections: ${fmt(cfg.connections, 0)} into one room (lower is better)\n`);
+    out.push(table(["system", "connected", "connect p99 ms", "kB per connection (PSS)", ...ratioHeader.map((x) => `${x} (kB)`)], names.map((name) => {
+      const c = summary[name].connections;
+      return [name, cell(c.connected, 0), cell(c.connect_p99), cell(c.kb_per_connection), ...withRatio((x) => x.connections.kb_per_connection)(name)];
+    })));
+  }
+  if (!cfg.skip.includes("startup")) {
+    out.push(`\n### Start-up (ms, lower is better)\n`);
+    out.push(table(["system", "process ready", "first object (cold)", "fresh object (warm process)"], names.map((name) => {
+      const s = summary[name];
+      return [name, cell(s.start_ms, 0), cell(s.startup.first_object_ms), cell(s.startup.fresh_object_ms)];
+    })));
+  }
+  if (bundle) {
+    out.push(`\n### Bundle\n`);
+    out.push(table(["file", "raw", "gzip"], [
+      ["`build/index_bg.wasm`", `${fmt(bundle.wasm_raw / 1024, 0)} KiB`, `${fmt(bundle.wasm_gzip / 1024, 0)} KiB`],
+      ["`build/index.js`", `${fmt(bundle.js_raw / 1024, 1)} KiB`, `${fmt(bundle.js_gzip / 1024, 1)} KiB`],
+    ]));
+  }
+  const errors = names.flatMap((name) => summary[name].errors.map((e) => `- ${name}, ${e.split("\n")[0]}`));
+  if (errors.length) out.push(`\n### Failures\n\n${errors.join("\n")}`);
+  return out.join("\n");
+}
+
+function markdown(cfg, report, summary) {
+  const { machine, versions, commit, dirty } = report.environment;
+  const v = Object.entries(versions).filter(([, x]) => x).map(([k, x]) => `${k} ${String(x).replace(/^(rustc|loadgen) /, "")}`).join(", ");
+  const reduced = cfg.reduced.length
+    ? `\n**Reduced run**: every figure below comes from \`node bench/run.mjs ${cfg.reduced.join(" ")}\` (the full matrix is \`make bench\`: N = 10, 100, 1000; 1k–50k deliveries/s; 5 s steps; 3 repetitions; 2,000 idle connections).\n`
+    : "";
+  return `# Benchmarks
+
+Herald side by side with the rooms a user would pick instead, measured in one run on one
+machine by \`make bench\` (\`bench/run.mjs\`; the systems and the load generator are described in
+[bench/README.md](bench/README.md)). This file is regenerated by each full run; the raw report
+is \`bench/results/${report.file}\`.
+
+- Run: ${report.started_at} – ${report.finished_at}, ${cfg.reps} repetition${cfg.reps > 1 ? "s" : ""} (system order alternating)
+- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory_gb} GB, ${machine.kernel ?? ""}
+- Versions: ${v}
+- Commit: \`${commit?.slice(0, 12)}\`${dirty ? " (with uncommitted changes)" : ""}
+- Settings: fan-out N = ${cfg.subscribers.join(", ")}; offered deliveries/s ${cfg.deliveries.map((d) => fmt(d, 0)).join(", ")}; ${cfg.stepSeconds} s steps after a ${cfg.warmupSeconds} s warm-up; stop rule p99 > ${STOP_P99_MS} ms or any loss
+${reduced}
+## How to read
+
+- Each server runs alone on core 0 (\`taskset\`), the Rust load generator on core 1; both ends
+  share one machine, so compare systems within a run, not across machines.
+- A figure is the median over the repetitions, with the min–max in parentheses when they differ.
+- **Knee**: the highest delivered/s of a step whose p99 stayed ≤ ${STOP_P99_MS} ms with no loss.
+  \`≥\` means every offered step held (the knee lies beyond the load offered); \`<\` means even the
+  first step did not hold.
+- Latency is measured from each message's *scheduled* send time (open loop), so a server that
+  falls behind shows up as latency, not as a lower offered rate.
+- **${HERALD} ÷ this** is Herald's figure divided by the row's: above 1 is better for Herald
+  for delivered/s, below 1 is better for latency and memory. \`js-limit\` is the ceiling (a
+  Durable Object that only forwards a string); \`herald-wrangler\` adds \`wrangler dev\`'s proxy hop.
+- **generator-bound**: the generator's core was ≥ 90 % busy during the step; that step measures
+  the generator more than the server. **over**: the step broke the stop rule.
+- Memory per connection is the growth of the server process tree's PSS
+  (\`/proc/<pid>/smaps_rollup\`) with the idle connections held, divided by their number.
+- Start-up: *process ready* is the server's start until it answers HTTP; *first object* the
+  connect time of one client into a fresh room (the process's first Durable Object), *fresh
+  object* the same into a second fresh room.
+- Not measured yet: idle cost with hibernation (eviction while sockets stay open, auto-response
+  heartbeats, the first message after idle).
+
+## Results
+
+${tables(cfg, summary, report.bundle)}
+`;
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const cfg = parseArgs(process.argv.slice(2));
+  if (!existsSync(LOADGEN)) {
+    console.error(`no load generator at ${LOADGEN}: run \`make bench-loadgen\``);
+    process.exit(2);
+  }
+  if (cfg.systems.some((s) => s.startsWith("herald")) && !existsSync(join(root, "build/index_bg.wasm"))) {
+    console.error("build/ is missing: run `make build` (or `make bench`, which builds)");
+    process.exit(2);
+  }
+  const t0 = Date.now();
+  const started_at = new Date().toISOString();
+  const stamp = started_at.replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+  const file = `${stamp}${cfg.quick ? "-quick" : ""}.json`;
+  const report = { file, started_at, quick: cfg.quick, settings: { ...cfg, stopP99Ms: STOP_P99_MS }, environment: environment(), bundle: bundleSize(), runs: [] };
+  log(`${cfg.quick ? "quick" : "full"} run: ${cfg.systems.join(", ")}; ${cfg.reps} repetition(s)`);
+
+  for (let rep = 0; rep < cfg.reps; rep++) {
+    const order = rep % 2 ? [...cfg.systems].reverse() : cfg.systems;
+    const run = { repetition: rep + 1, order, systems: {} };
+    for (const name of order) run.systems[name] = await runSystem(name, cfg);
+    report.runs.push(run);
+  }
+  report.finished_at = new Date().toISOString();
+  report.seconds = Math.round((Date.now() - t0) / 1000);
+  const summary = summarise(cfg, report.runs);
+  report.summary = summary;
+
+  const dir = join(here, "results");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, file), JSON.stringify(report, null, 2) + "\n");
+  console.log(tables(cfg, summary, report.bundle));
+  log(`bench/results/${file} (${report.seconds} s)`);
+  if (!cfg.quick && !cfg.noMarkdown) {
+    writeFileSync(join(root, "BENCHMARKS.md"), markdown(cfg, report, summary));
+    log("BENCHMARKS.md regenerated");
+  }
+  const failures = cfg.systems.flatMap((name) => summary[name].errors);
+  if (failures.length) {
+    log(`${failures.length} failure(s):\n  ${failures.join("\n  ")}`);
+    process.exit(1);
+  }
+}
+
+main().catch((e) => {
+  console.error(e.stack ?? e);
+  process.exit(1);
+});
