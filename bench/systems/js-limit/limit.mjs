@@ -7,11 +7,12 @@
 //   any frame                 the same string to every socket
 //   {"type":"ping"}           {"type":"pong"} by the runtime (auto-response)
 import { DurableObject } from "cloudflare:workers";
+import { PING, PONG, roomOf, notRoom, sendAll, closeBack } from "../common.mjs";
 
 export class LimitRoom extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
   }
 
   async fetch(request) {
@@ -23,30 +24,19 @@ export class LimitRoom extends DurableObject {
   }
 
   webSocketMessage(_ws, message) {
-    for (const socket of this.ctx.getWebSockets()) {
-      try {
-        socket.send(message);
-      } catch {
-        // a socket already closing
-      }
-    }
+    sendAll(this.ctx.getWebSockets(), message);
   }
 
   webSocketClose(ws, code) {
-    try {
-      ws.close([1005, 1006, 1015].includes(code) ? 1000 : code, "closing");
-    } catch {
-      // already closed
-    }
+    closeBack(ws, code);
   }
 }
 
 export default {
   async fetch(request, env) {
     const { pathname } = new URL(request.url);
-    if (pathname === "/ping") return new Response("ok");
-    const match = pathname.match(/^\/v1\/rooms\/([^/]{1,128})\/ws$/);
-    if (!match) return new Response("GET /v1/rooms/{room}/ws", { status: 404 });
-    return env.ROOMS.get(env.ROOMS.idFromName(match[1])).fetch(request);
+    const room = roomOf(pathname);
+    if (!room) return notRoom(pathname);
+    return env.ROOMS.get(env.ROOMS.idFromName(room)).fetch(request);
   },
 };

@@ -13,9 +13,7 @@
 // Every message is inserted into SQLite before anyone gets it (the output gate holds the sends
 // until the write is durable), with a seq assigned by the room, as Herald does.
 import { DurableObject } from "cloudflare:workers";
-
-const PING = '{"type":"ping"}';
-const PONG = '{"type":"pong"}';
+import { PING, PONG, roomOf, notRoom, readFrame, userOf, sendAll, closeBack } from "../common.mjs";
 
 export class JsRoom extends DurableObject {
   constructor(ctx, env) {
@@ -39,7 +37,7 @@ export class JsRoom extends DurableObject {
     const url = new URL(request.url);
     const room = url.pathname.split("/")[3];
     const conn = hex(16);
-    const user = { id: url.searchParams.get("user") ?? tokenSub(url, request) ?? `guest-${conn.slice(0, 8)}` };
+    const user = userOf(request, conn.slice(0, 8));
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment({ conn, user, room });
@@ -48,18 +46,9 @@ export class JsRoom extends DurableObject {
   }
 
   webSocketMessage(ws, message) {
-    if (typeof message !== "string") return sendError(ws, "invalid_field", "binary frames are not accepted");
-    let frame;
-    try {
-      frame = JSON.parse(message);
-    } catch {
-      return sendError(ws, "invalid_json", "a frame is one JSON object");
-    }
-    if (frame === null || typeof frame !== "object" || Array.isArray(frame)) return sendError(ws, "invalid_field", "a frame is one JSON object");
+    const { publish: frame, reply } = readFrame(message);
+    if (!frame) return ws.send(reply);
     const transaction = frame.transaction;
-    if (frame.type === "ping") return ws.send(JSON.stringify({ type: "pong", transaction }));
-    if (frame.type !== "publish") return sendError(ws, "unknown_type", `unknown frame type`, transaction);
-    if (typeof frame.event !== "string" || frame.event.length === 0) return sendError(ws, "invalid_field", "`event` must be a string", transaction);
 
     const { user, room } = ws.deserializeAttachment();
     const seq = this.seq + 1;
@@ -70,52 +59,26 @@ export class JsRoom extends DurableObject {
     this.seq = seq;
     ws.send(JSON.stringify({ type: "ack", id, seq, transaction }));
     const out = JSON.stringify({ type: "message", room, seq, id, event: frame.event, data, from: user, ts });
-    for (const socket of this.ctx.getWebSockets()) {
-      try {
-        socket.send(out);
-      } catch {
-        // a socket already closing: its close handler tidies up
-      }
-    }
+    sendAll(this.ctx.getWebSockets(), out);
   }
 
   webSocketClose(ws, code) {
-    try {
-      ws.close([1005, 1006, 1015].includes(code) ? 1000 : code, "closing");
-    } catch {
-      // already closed
-    }
+    closeBack(ws, code);
   }
 }
 
 export default {
   async fetch(request, env) {
     const { pathname } = new URL(request.url);
-    if (pathname === "/ping") return new Response("ok");
-    const match = pathname.match(/^\/v1\/rooms\/([A-Za-z0-9][A-Za-z0-9_.:-]{0,127})\/ws$/);
-    if (!match) return Response.json({ code: "not_found", message: "GET /v1/rooms/{room}/ws" }, { status: 404 });
-    return env.ROOMS.get(env.ROOMS.idFromName(match[1])).fetch(request);
+    const room = roomOf(pathname);
+    if (!room) return notRoom(pathname);
+    return env.ROOMS.get(env.ROOMS.idFromName(room)).fetch(request);
   },
 };
-
-function sendError(ws, code, message, transaction) {
-  ws.send(JSON.stringify({ type: "error", code, message, transaction }));
-}
 
 function hex(bytes) {
   const buf = crypto.getRandomValues(new Uint8Array(bytes));
   let out = "";
   for (const b of buf) out += b.toString(16).padStart(2, "0");
   return out;
-}
-
-/** The `sub` of a bearer token, unverified: the benchmark's clients carry Herald's tokens. */
-function tokenSub(url, request) {
-  const token = url.searchParams.get("token") ?? request.headers.get("authorization")?.replace(/^Bearer\s+/i, "");
-  try {
-    const payload = token?.split(".")[1];
-    return payload ? JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))).sub : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -2,9 +2,7 @@
 // Server with hibernation on, its connection state for the user, its `sql` and `broadcast`.
 // Bundled with esbuild by bench/systems.mjs (partyserver imports nanoid), served by Miniflare.
 import { Server, getServerByName } from "partyserver";
-
-const PING = '{"type":"ping"}';
-const PONG = '{"type":"pong"}';
+import { PING, PONG, roomOf, notRoom, readFrame, userOf } from "../common.mjs";
 
 export class PartyRoom extends Server {
   static options = { hibernate: true };
@@ -19,25 +17,15 @@ export class PartyRoom extends Server {
   }
 
   onConnect(connection, { request }) {
-    const url = new URL(request.url);
-    const user = { id: url.searchParams.get("user") ?? tokenSub(url, request) ?? `guest-${connection.id}` };
+    const user = userOf(request, connection.id);
     connection.setState({ user });
     connection.send(JSON.stringify({ type: "welcome", conn: connection.id, user, room: this.name, seq: this.seq }));
   }
 
   onMessage(connection, message) {
-    if (typeof message !== "string") return sendError(connection, "invalid_field", "binary frames are not accepted");
-    let frame;
-    try {
-      frame = JSON.parse(message);
-    } catch {
-      return sendError(connection, "invalid_json", "a frame is one JSON object");
-    }
-    if (frame === null || typeof frame !== "object" || Array.isArray(frame)) return sendError(connection, "invalid_field", "a frame is one JSON object");
+    const { publish: frame, reply } = readFrame(message);
+    if (!frame) return connection.send(reply);
     const transaction = frame.transaction;
-    if (frame.type === "ping") return connection.send(JSON.stringify({ type: "pong", transaction }));
-    if (frame.type !== "publish") return sendError(connection, "unknown_type", "unknown frame type", transaction);
-    if (typeof frame.event !== "string" || frame.event.length === 0) return sendError(connection, "invalid_field", "`event` must be a string", transaction);
 
     const user = connection.state.user;
     const seq = this.seq + 1;
@@ -54,25 +42,9 @@ export class PartyRoom extends Server {
 export default {
   async fetch(request, env) {
     const { pathname } = new URL(request.url);
-    if (pathname === "/ping") return new Response("ok");
-    const match = pathname.match(/^\/v1\/rooms\/([A-Za-z0-9][A-Za-z0-9_.:-]{0,127})\/ws$/);
-    if (!match) return Response.json({ code: "not_found", message: "GET /v1/rooms/{room}/ws" }, { status: 404 });
-    const room = await getServerByName(env.ROOMS, match[1]);
+    const name = roomOf(pathname);
+    if (!name) return notRoom(pathname);
+    const room = await getServerByName(env.ROOMS, name);
     return room.fetch(request);
   },
 };
-
-function sendError(connection, code, message, transaction) {
-  connection.send(JSON.stringify({ type: "error", code, message, transaction }));
-}
-
-/** The `sub` of a bearer token, unverified: the benchmark's clients carry Herald's tokens. */
-function tokenSub(url, request) {
-  const token = url.searchParams.get("token") ?? request.headers.get("authorization")?.replace(/^Bearer\s+/i, "");
-  try {
-    const payload = token?.split(".")[1];
-    return payload ? JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))).sub : undefined;
-  } catch {
-    return undefined;
-  }
-}
