@@ -13,6 +13,8 @@
 //!   the ids of the users hashed to it, added by the Worker, paged by the fan-out consumer.
 //! - [`dead_letters`]: the same object as the dead-letter store (named `deadletters:main`):
 //!   the fallback jobs that will not be sent, for the admin list.
+//! - [`batch`]: group commit: a room handles the websocket frames that arrive together in one
+//!   pass, so one SQLite commit makes them all durable.
 //! - [`sql`]: the core's [`herald_core::room::Sql`] over Durable Object SQLite.
 //! - [`respond`]: JSON answers and coded errors, shared with the Worker.
 //! - [`platform`]: the clock, fresh ids, vars and the configuration from the runtime, and calls
@@ -21,6 +23,7 @@
 //! A request reaches an object only from the Worker or from another object (a home and the
 //! rooms its sessions joined), over the internal API described in [`herald_core::internal`].
 
+pub mod batch;
 pub mod dead_letters;
 pub mod directory;
 pub mod home;

@@ -5,7 +5,9 @@
 //! attachment (a [`Session`]). Each event then decodes, calls the core, and applies the
 //! effects in order. No `.await` happens between reading state and applying effects, so each
 //! event is atomic, and the runtime's output gate holds every send until the SQLite writes
-//! made before it are durable. The one effect that needs an `.await`, setting the alarm, is
+//! made before it are durable. Websocket frames are handled in batches ([`crate::batch`]):
+//! the frames that arrive together are handled together, in order, one commit for all; any
+//! other event handles the frames queued before it first. The one effect that needs an `.await`, setting the alarm, is
 //! performed after the others, with no state borrowed.
 //!
 //! Some connections are remote: Socket.IO sessions held by their home objects, which join with
@@ -29,9 +31,10 @@
 #[path = "inbox.rs"]
 mod inbox;
 
+use crate::batch::{self, Batch};
 use crate::dead_letters;
 use crate::home::Home;
-use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param};
+use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param, SharedText};
 use crate::respond::{self, internal};
 use crate::sql::DurableSql;
 use herald_core::dialect::tndata::{self, Translation};
@@ -100,12 +103,13 @@ impl Loaded {
                 }
                 Effect::Broadcast { text, except } => {
                     let mut translation = Translation::new(self.room.id(), &text);
+                    let shared = SharedText::new(&text);
                     for (conn, ws) in &self.sockets {
                         if Some(conn) == except.as_ref() {
                             continue;
                         }
                         if !self.tndata.contains(conn) {
-                            let _ = ws.send_with_str(&text);
+                            shared.send(ws);
                         } else if let Some(text) = translation.text(fresh_id) {
                             let _ = ws.send_with_str(text);
                         }
@@ -137,6 +141,20 @@ impl Loaded {
             }
         }
         alarm
+    }
+
+    /// A websocket frame of `conn`, in the dialect it speaks.
+    fn on_message(&mut self, now: i64, conn: &ConnId, message: WebSocketIncomingMessage) -> Vec<Effect> {
+        match message {
+            WebSocketIncomingMessage::String(text) if self.tndata.contains(conn) => {
+                self.room.on_tndata_frame(now, conn, &text, &mut self.reads, fresh_id)
+            }
+            WebSocketIncomingMessage::String(text) => match self.inbox.as_mut() {
+                Some(inbox) => self.room.on_inbox_frame(now, conn, &text, inbox, fresh_id),
+                None => self.room.on_frame(now, conn, &text, fresh_id),
+            },
+            WebSocketIncomingMessage::Binary(bytes) => self.room.on_binary(conn, bytes.len()),
+        }
     }
 
     /// Deletes a remote member's row. A failed delete only brings the member back after the
@@ -219,6 +237,8 @@ pub struct RoomObject {
     state: State,
     env: Env,
     loaded: Slot,
+    /// The frames waiting for the next batch (group commit).
+    batch: Batch,
     /// Socket.IO clients whose home this object is (see [`crate::home`]).
     home: Home,
 }
@@ -230,7 +250,7 @@ impl DurableObject for RoomObject {
             state.set_websocket_auto_response(&pair);
         }
         let home = Home::new(env.clone());
-        Self { state, env, loaded: Slot::default(), home }
+        Self { state, env, loaded: Slot::default(), batch: Batch::default(), home }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -268,6 +288,7 @@ impl DurableObject for RoomObject {
             let effects = loaded.room.on_alarm(now);
             loaded.apply(effects)
         });
+        let alarm = alarm.map(|at| at.or_else(|| self.batch.take_alarm()));
         let next = match alarm {
             Ok(alarm) => self.inbox_alarm(now, alarm).await,
             Err(e) => {
@@ -282,26 +303,21 @@ impl DurableObject for RoomObject {
         Response::ok("")
     }
 
+    /// Queues the frame for the room's next batch ([`crate::batch`]); the batch's first frame
+    /// handles them all, one commit for the lot.
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
-        let Some(conn) = self.conn_of(&ws) else { return Ok(()) };
-        let now = now_ms();
-        let handled = self.with_room(|loaded| {
-            let effects = match message {
-                WebSocketIncomingMessage::String(text) if loaded.tndata.contains(&conn) => {
-                    loaded.room.on_tndata_frame(now, &conn, &text, &mut loaded.reads, fresh_id)
+        if !self.batch.push(ws, message) {
+            return Ok(());
+        }
+        batch::gather().await;
+        // Loading the room handles the queue; an alarm a frame asked for is set after.
+        match self.with_room(|_| ()) {
+            Ok(()) => self.set_alarm(None).await,
+            Err(e) => {
+                for (ws, _) in self.batch.take() {
+                    close_with_error(&ws, &e, self.tndata_room(&ws).as_ref());
                 }
-                WebSocketIncomingMessage::String(text) if loaded.inbox.is_some() => {
-                    let Loaded { room, inbox, .. } = &mut *loaded;
-                    room.on_inbox_frame(now, &conn, &text, inbox.as_mut().expect("checked"), fresh_id)
-                }
-                WebSocketIncomingMessage::String(text) => loaded.room.on_frame(now, &conn, &text, fresh_id),
-                WebSocketIncomingMessage::Binary(bytes) => loaded.room.on_binary(&conn, bytes.len()),
-            };
-            loaded.apply(effects)
-        });
-        match handled {
-            Ok(alarm) => self.set_alarm(alarm).await,
-            Err(e) => close_with_error(&ws, &e, self.tndata_room(&ws).as_ref()),
+            }
         }
         Ok(())
     }
@@ -322,18 +338,38 @@ impl DurableObject for RoomObject {
 }
 
 impl RoomObject {
-    /// Runs `f` on the loaded room, loading it first after construction or hibernation; then
-    /// starts the deliveries to homes that `f` queued.
+    /// Runs `f` on the loaded room, loading it first after construction or hibernation, and
+    /// after handling the frames queued before this event; then starts the deliveries to homes
+    /// that they queued.
     fn with_room<T>(&self, f: impl FnOnce(&mut Loaded) -> T) -> std::result::Result<T, Error> {
         let answer = {
             let mut slot = self.loaded.borrow_mut();
             if slot.is_none() {
                 *slot = Some(self.load()?);
             }
-            f(slot.as_mut().expect("loaded above"))
+            let loaded = slot.as_mut().expect("loaded above");
+            self.handle_frames(loaded);
+            f(loaded)
         };
         deliver(&self.loaded, &self.env);
         Ok(answer)
+    }
+
+    /// Handles the queued frames in arrival order, without an `.await`: one SQLite commit for
+    /// all. The alarm they ask for waits in the batch for the next event that sets one.
+    fn handle_frames(&self, loaded: &mut Loaded) {
+        let frames = self.batch.take();
+        if frames.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        for (ws, message) in frames {
+            let Some(conn) = self.conn_of(&ws) else { continue };
+            let effects = loaded.on_message(now, &conn, message);
+            if let Some(at) = loaded.apply(effects) {
+                self.batch.ask_alarm(at);
+            }
+        }
     }
 
     fn load(&self) -> std::result::Result<Loaded, Error> {
@@ -390,8 +426,9 @@ impl RoomObject {
         Ok(Loaded { room, sockets, remotes, members, reads, tndata, activity, inbox })
     }
 
+    /// Sets the alarm to `at`, or else to the one the frames handled meanwhile asked for.
     async fn set_alarm(&self, at: Option<i64>) {
-        let Some(at) = at else { return };
+        let Some(at) = at.or_else(|| self.batch.take_alarm()) else { return };
         let when = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at as f64)));
         if let Err(e) = self.state.storage().set_alarm(when).await {
             worker::console_error!("room alarm could not be set: {e}");

@@ -216,3 +216,46 @@ test("a plain ping is answered with pong", async () => {
   assert.deepEqual((await c.take(1))[0], { type: "pong", transaction: "p1" });
   await c.close();
 });
+
+// Frames that arrive together are handled as one batch with one commit (durable_objects/src/batch.rs).
+// What a client can see of it: nothing but the order and completeness of what it sent.
+
+test("frames sent back to back and then a close are all stored, acked in order and delivered", async () => {
+  const room = "batch-close";
+  const reader = await herald.connect(room, "reader");
+  const writer = await herald.connect(room, "writer");
+  await reader.take(2);
+  await writer.take(2);
+  const count = 60;
+  for (let i = 0; i < count; i++) writer.send({ type: "publish", event: "n", data: { i }, transaction: `t${i}` });
+  const closing = writer.close();
+  const got = await reader.messages(count);
+  assert.deepEqual(seqs(got), range(1, count));
+  assert.deepEqual(got.map((m) => m.data.i), range(0, count - 1));
+  await closing;
+  const acks = writer.frames.filter((f) => f.type === "ack");
+  assert.deepEqual(acks.map((a) => [a.transaction, a.seq]), range(0, count - 1).map((i) => [`t${i}`, i + 1]));
+  const left = await reader.next("left");
+  assert.equal(left.user.id, "writer");
+  const stored = await herald.api(`/v1/rooms/${room}/messages?after=0&limit=100`);
+  assert.deepEqual(seqs(stored.json.messages), range(1, count));
+  await reader.close();
+});
+
+test("a bad frame among frames sent back to back is refused alone, in its place", async () => {
+  const room = "batch-bad";
+  const reader = await herald.connect(room, "reader");
+  const writer = await herald.connect(room, "writer");
+  await reader.take(2);
+  await writer.take(2);
+  writer.send({ type: "publish", event: "n", data: 1, transaction: "first" });
+  writer.send("{not json");
+  writer.send({ type: "publish", event: "n", data: 2, transaction: "second" });
+  const answers = await writer.take(3, (f) => f.type === "ack" || f.type === "error");
+  assert.deepEqual(
+    answers.map((f) => [f.type, f.transaction ?? f.code]),
+    [["ack", "first"], ["error", "malformed_json"], ["ack", "second"]],
+  );
+  assert.deepEqual((await reader.messages(2)).map((m) => [m.seq, m.data]), [[1, 1], [2, 2]]);
+  await Promise.all([reader.close(), writer.close()]);
+});
