@@ -468,6 +468,50 @@ function tables(cfg, summary, bundle) {
   return out.join("\n");
 }
 
+/** The issue's targets for Herald, each with the figures it compares and whether it is met. */
+const TARGETS = { roomRatio: 1.2, limitRatio: 0.8, wasmBytes: 1_000_000 };
+const JS_ROOM = "js-room";
+const LIMIT = "js-limit";
+
+function targetTable(cfg, summary, bundle) {
+  const h = summary[HERALD];
+  const rows = [];
+  const mark = (ok) => (ok == null ? "–" : ok ? "met" : "**not met**");
+  if (h && !cfg.skip.includes("fanout")) {
+    for (const [peer, want] of [[JS_ROOM, TARGETS.roomRatio], [LIMIT, TARGETS.limitRatio]]) {
+      if (!summary[peer]) continue;
+      for (const n of cfg.subscribers) {
+        const [mine, theirs] = [h.fanout[n], summary[peer].fanout[n]];
+        const r = mine.knee && theirs.knee ? mine.knee.median / theirs.knee.median : null;
+        // A knee beyond the load offered is a lower bound: Herald's only counts for, the peer's only against.
+        const ok = r == null ? null : r >= want ? !theirs.knee_not_reached || mine.knee_not_reached : false;
+        const bound = (f) => `${f.knee_not_reached ? "≥ " : ""}${fmt(f.knee?.median, 0)}`;
+        rows.push([`knee ≥ ${want} × ${peer}`, `N = ${n}`, `${bound(mine)} vs ${bound(theirs)}`, r == null ? "–" : `${fmt(r, 2)}×`, mark(ok)]);
+      }
+    }
+    if (summary[JS_ROOM]) {
+      for (const n of cfg.subscribers) {
+        const knee = summary[JS_ROOM].fanout[n].steps.filter((s) => s.within).at(-1);
+        const mine = knee && h.fanout[n].steps.find((s) => s.offered === knee.offered);
+        const ok = mine?.p99 && knee.p99 ? mine.within && mine.p99.median <= knee.p99.median : knee ? false : null;
+        const what = knee ? `${fmt(mine?.p99?.median)} vs ${fmt(knee.p99?.median)} ms at ${fmt(knee.offered, 0)}/s` : "–";
+        rows.push([`p99 at ${JS_ROOM}'s knee load ≤ ${JS_ROOM}'s`, `N = ${n}`, what, "", mark(ok)]);
+      }
+    }
+  }
+  if (bundle) {
+    const ok = bundle.wasm_raw <= TARGETS.wasmBytes;
+    rows.push([`wasm ≤ ${fmt(TARGETS.wasmBytes / 1e6, 0)} MB raw`, "", `${fmt(bundle.wasm_raw, 0)} bytes`, "", mark(ok)]);
+  }
+  return table(["target", "where", "Herald vs peer", "ratio", ""], rows);
+}
+
+/** The hand-kept record of what made Herald faster or smaller (bench/GAINS.md), without its title. */
+function gains() {
+  const file = join(here, "GAINS.md");
+  return existsSync(file) ? readFileSync(file, "utf8").replace(/^# .*\n+/, "").trim() : "";
+}
+
 function markdown(cfg, report, summary) {
   const { machine, versions, commit, dirty } = report.environment;
   const v = Object.entries(versions).filter(([, x]) => x).map(([k, x]) => `${k} ${String(x).replace(/^(rustc|loadgen) /, "")}`).join(", ");
@@ -510,9 +554,19 @@ ${reduced}
 - Not measured yet: idle cost with hibernation (eviction while sockets stay open, auto-response
   heartbeats, the first message after idle).
 
+## Targets
+
+The issue's targets for Herald (${HERALD}), checked against this run's figures (medians).
+
+${targetTable(cfg, summary, report.bundle)}
+
 ## Results
 
 ${tables(cfg, summary, report.bundle)}
+
+## What made Herald faster
+
+${gains()}
 `;
 }
 
