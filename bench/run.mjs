@@ -15,12 +15,19 @@
 //   fanout       per N: offered deliveries/s rising (publishes/s = deliveries / N) until the
 //                generator's stop rule (p99 > 250 ms or any loss); the knee is the highest
 //                delivered/s of a step within the rule
-//   connections  idle connections held open: connect p99, and the server tree's PSS
-//                (/proc/<pid>/smaps_rollup) before and while held, per connection
+//   idle         K subscribers and a publisher; a warm message, then a quiet spell (longer than
+//                workerd's 10 s eviction timer) in which each socket only sends the auto-response
+//                ping; then the first message after idle. Counts the room's wake log lines per
+//                phase (evicted while the sockets stayed open? did a ping wake it?), the server's
+//                CPU time and PSS over the spell, and both messages' latency
+//   connections  a ramp of idle connections into one room (1k, 2k, 5k, 10k, then up to the
+//                file-descriptor limit): per step connect p99 and the server tree's PSS
+//                (/proc/<pid>/smaps_rollup) per connection; the highest count held
 // Repetitions alternate the system order (forward, reversed, forward…); each figure is reported
-// as the median and the min–max over the repetitions.
+// as the median and the min–max over the repetitions. `idle` and `connections` run in the first
+// repetition only (together about 40 s per system).
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync, mkdtempSync } from "node:fs";
 import { cpus, totalmem, tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,8 +50,12 @@ const FULL = {
   warmupSeconds: 1,
   reps: 3,
   baseline: { subscribers: 100, rate: 10, seconds: 10 },
-  connections: 2000,
-  holdSeconds: 4,
+  // the ramp's counts; "limit": the file-descriptor limit less FD_HEADROOM
+  connections: [1000, 2000, 5000, 10000, "limit"],
+  holdSeconds: 1,
+  rampStepMaxSeconds: 60,
+  // workerd evicts an object 10 s after its last event (server.c++, ActorContainer)
+  idle: { subscribers: 100, seconds: 12, pingEvery: 3 },
   drainMaxSeconds: 20,
 };
 const QUICK = {
@@ -55,10 +66,16 @@ const QUICK = {
   warmupSeconds: 0,
   reps: 1,
   baseline: { subscribers: 10, rate: 10, seconds: 1 },
-  connections: 50,
-  holdSeconds: 1,
+  connections: [20, 50],
+  holdSeconds: 0.5,
+  // too short for an eviction: the harness's path, not the figure
+  idle: { subscribers: 10, seconds: 1, pingEvery: 0.5 },
   drainMaxSeconds: 5,
 };
+/** The scenarios run in the first repetition only. */
+const ONCE = ["idle", "connections"];
+/** File descriptors kept back from the ramp's top step for the processes' others (files, pipes, sockets). */
+const FD_HEADROOM = 500;
 
 // ---------------------------------------------------------------- command line
 
@@ -80,14 +97,16 @@ function parseArgs(argv) {
     else if (a === "--deliveries") cfg.deliveries = list(value()).map(Number);
     else if (a === "--step-seconds") cfg.stepSeconds = Number(value());
     else if (a === "--reps") cfg.reps = Number(value());
-    else if (a === "--connections") cfg.connections = Number(value());
+    else if (a === "--connections") cfg.connections = list(value()).map((x) => (x === "limit" ? x : Number(x)));
+    else if (a === "--idle-seconds") cfg.idle.seconds = Number(value());
     else if (a === "--baseline-seconds") cfg.baseline.seconds = Number(value());
     else if (a === "--skip") cfg.skip = list(value());
     else if (a === "--no-markdown") cfg.noMarkdown = true;
     else usage(`unknown argument ${a}`);
   }
   for (const s of cfg.systems) if (!SYSTEMS[s]) usage(`unknown system ${s}`);
-  if (![cfg.stepSeconds, cfg.reps, cfg.connections, ...cfg.subscribers, ...cfg.deliveries].every((x) => x > 0)) usage("numbers must be positive");
+  const counts = cfg.connections.filter((x) => x !== "limit");
+  if (![cfg.stepSeconds, cfg.reps, cfg.idle.seconds, ...counts, ...cfg.subscribers, ...cfg.deliveries].every((x) => x > 0)) usage("numbers must be positive");
   cfg.quick = quick;
   cfg.reduced = reduced;
   cfg.skip ??= [];
@@ -97,7 +116,8 @@ function parseArgs(argv) {
 function usage(message) {
   if (message) console.error(message);
   console.error(`usage: node bench/run.mjs [--quick] [--systems a,b] [--subscribers 10,100] [--deliveries 1000,2000]
-  [--step-seconds S] [--reps R] [--connections N] [--baseline-seconds S] [--skip startup,baseline,fanout,connections] [--no-markdown]
+  [--step-seconds S] [--reps R] [--connections 1000,5000,limit] [--idle-seconds S] [--baseline-seconds S]
+  [--skip startup,baseline,fanout,idle,connections] [--no-markdown]
   systems: ${ORDER.join(", ")}`);
   process.exit(2);
 }
@@ -163,6 +183,53 @@ function pssKb(pids) {
   return any ? total : null;
 }
 
+const CLK_TCK = Number(sh("getconf", ["CLK_TCK"])) || 100;
+
+/** CPU time (user + system, ms) the processes in `pids` have used so far (/proc/<pid>/stat). */
+function cpuMs(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // fields 14 and 15 (utime, stime), counted after the parenthesised command name
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {}
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
+/** Open file descriptors of the processes in `pids` (/proc/<pid>/fd), or null. */
+function fdCount(pids) {
+  let total = 0;
+  let any = false;
+  for (const pid of pids) {
+    try {
+      total += readdirSync(`/proc/${pid}/fd`).length;
+      any = true;
+    } catch {}
+  }
+  return any ? total : null;
+}
+
+/** This process's limit on open files (its children, the servers, inherit it), or null. */
+function fdLimit() {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The ramp's counts, "limit" resolved to the file-descriptor limit less the headroom. */
+function rampCounts(cfg) {
+  const limit = fdLimit();
+  const top = limit ? limit - FD_HEADROOM : null;
+  const counts = cfg.connections.map((x) => (x === "limit" ? top : x)).filter((x) => x > 0 && (top == null || x <= top));
+  return [...new Set(counts)].sort((a, b) => a - b);
+}
+
 const stepTimeout = (cfg, steps) => 60_000 + steps * (cfg.stepSeconds + cfg.drainMaxSeconds + 5) * 1000;
 const common = (cfg) => ["--drain-max-seconds", String(cfg.drainMaxSeconds), "--stop-p99-ms", String(STOP_P99_MS)];
 
@@ -225,34 +292,101 @@ async function fanout(sys, cfg, n) {
   };
 }
 
-async function connections(sys, cfg) {
-  const before = pssKb(sys.pids());
-  let during = null;
-  let sampled;
-  const r = await loadgen(sys, ["--room", freshRoom("idle"), "--connections-only", String(cfg.connections), "--hold-seconds", String(cfg.holdSeconds)], {
-    timeoutMs: 300_000,
-    // the connect line is printed once all are in: sample the memory a moment into the hold
+async function idle(sys, cfg) {
+  const { subscribers, seconds, pingEvery } = cfg.idle;
+  const room = freshRoom("idle");
+  const wakeLog = SYSTEMS[sys.name].wakeLog?.(room);
+  const wakes = wakeLog ? sys.countLines(wakeLog) : () => null;
+  const sample = () => ({ wakes: wakes(), cpu_ms: cpuMs(sys.pids()), pss_kb: pssKb(sys.pids()), at: performance.now() });
+  let begin;
+  let end;
+  const r = await loadgen(sys, ["--room", room, "--subscribers", String(subscribers), "--idle-seconds", String(seconds), "--ping-every", String(pingEvery), ...common(cfg)], {
+    timeoutMs: 120_000 + seconds * 1000,
+    // the generator marks the quiet spell's edges as they happen (and stays quiet for half a
+    // second after the end, while this samples)
     onStderr: (line) => {
-      if (line.startsWith("connected ") && !sampled) sampled = sleep(Math.min(1000, cfg.holdSeconds * 500)).then(() => (during = pssKb(sys.pids())));
+      if (line.startsWith("idle: begin")) begin = sample();
+      else if (line === "idle: end") end = sample();
     },
   });
-  await sampled;
-  if (r.error && !r.connect) return { error: r.error };
-  const connected = r.connect?.connected ?? 0;
+  // the wake line of the message after idle comes through the runner's pipes
+  await sleep(300);
+  if (r.error && !r.idle) return { error: r.error };
+  const i = r.idle;
+  const message = (s) => ({ received: s.received, expected: s.expected, p50: s.latency_ms.p50, p99: s.latency_ms.p99, max: s.latency_ms.max, ack_ms: s.ack_ms.max });
+  const during = begin && end ? end.wakes - begin.wakes : null;
+  const after = end && wakeLog ? wakes() - end.wakes : null;
   return {
-    attempted: cfg.connections,
-    connected,
-    dropped_while_held: r.dropped_while_held,
-    connect_p50: r.connect?.ms?.p50 ?? null,
-    connect_p99: r.connect?.ms?.p99 ?? null,
-    pss_before_kb: before,
-    pss_held_kb: during,
-    kb_per_connection: before != null && during != null && connected > 0 ? (during - before) / connected : null,
-    error: r.error ?? (connected < cfg.connections ? `${cfg.connections - connected} failed to connect: ${r.connect?.failures?.[0]}` : undefined),
+    subscribers,
+    seconds,
+    ping_every: pingEvery,
+    hibernation: Boolean(wakeLog),
+    // built again for the message after idle, and no socket closed meanwhile
+    evicted: after == null ? null : after > 0 && i.closed_during_idle === 0,
+    wakes_before: begin?.wakes ?? null,
+    wakes_during_idle: wakeLog ? during : null,
+    wakes_after_idle: after,
+    closed_during_idle: i.closed_during_idle,
+    pings_sent: i.pings_sent,
+    pongs: i.pongs,
+    pong_p99: i.pong_ms.p99,
+    warm: message(i.warm),
+    after_idle: message(i.after_idle),
+    cpu_ms_idle: begin && end ? Math.round(end.cpu_ms - begin.cpu_ms) : null,
+    idle_wall_ms: begin && end ? Math.round(end.at - begin.at) : null,
+    pss_begin_kb: begin?.pss_kb ?? null,
+    pss_end_kb: end?.pss_kb ?? null,
+    error: r.error,
   };
 }
 
-async function runSystem(name, cfg) {
+async function connections(sys, cfg) {
+  const counts = rampCounts(cfg);
+  const before = pssKb(sys.pids());
+  const fdsBefore = fdCount(sys.pids());
+  const samples = [];
+  const r = await loadgen(sys, ["--room", freshRoom("conns"), "--connections-only", counts.join(","), "--hold-seconds", String(cfg.holdSeconds), "--ramp-step-max-seconds", String(cfg.rampStepMaxSeconds)], {
+    timeoutMs: 120_000 + counts.length * (cfg.rampStepMaxSeconds + cfg.holdSeconds + 20) * 1000,
+    // each step's hold begins with this line: sample the memory a moment into it
+    onStderr: (line) => {
+      const held = /^ramp: holding (\d+)/.exec(line);
+      if (held) samples.push(sleep(Math.min(1000, cfg.holdSeconds * 500)).then(() => ({ held: Number(held[1]), pss_kb: pssKb(sys.pids()), fds: fdCount(sys.pids()) })));
+    },
+  });
+  const pss = await Promise.all(samples);
+  if (r.error && !r.ramp?.length) return { error: r.error };
+  const steps = (r.ramp ?? []).map((s, i) => ({
+    target: s.target,
+    held: s.held,
+    failed: s.failed,
+    dropped: s.dropped,
+    seconds: s.seconds,
+    connect_p50: s.ms.p50,
+    connect_p99: s.ms.p99,
+    pss_kb: pss[i]?.pss_kb ?? null,
+    kb_per_connection: before != null && pss[i]?.pss_kb != null && pss[i].held > 0 ? (pss[i].pss_kb - before) / pss[i].held : null,
+    // the server tree's file descriptors per connection: which process runs out first, and when
+    fds_per_connection: fdsBefore != null && pss[i]?.fds != null && pss[i].held > 0 ? (pss[i].fds - fdsBefore) / pss[i].held : null,
+  }));
+  const top = steps.reduce((best, s) => (!best || s.held > best.held ? s : best), null);
+  return {
+    counts,
+    fd_limit: fdLimit(),
+    pss_before_kb: before,
+    steps,
+    highest_held: top?.held ?? 0,
+    // the figures of the step that held the most
+    connect_p99: top?.connect_p99 ?? null,
+    kb_per_connection: top?.kb_per_connection ?? null,
+    reached_top: steps.length === counts.length && top?.held === counts[counts.length - 1],
+    stopped_because: r.stopped_because,
+    // what the server said about it, if anything (a process out of file descriptors, say)
+    server_said: r.stopped_because ? sys.logs().reverse().find((l) => /fatal|error|too many|refused|crash/i.test(l))?.slice(0, 200) ?? null : null,
+    error: r.error ?? (steps.length === 0 ? "no step ran" : undefined),
+  };
+}
+
+async function runSystem(name, cfg, rep) {
   log(`${name}: starting`);
   let sys;
   try {
@@ -274,15 +408,21 @@ async function runSystem(name, cfg) {
         log(`${name}: fan-out N=${n}: knee ${fmt(f.knee_delivered_per_s)} deliveries/s${f.stopped_because ? ` (${f.stopped_because})` : ""}${f.error ? ` [${f.error}]` : ""}`);
       }
     }
-    if (!cfg.skip.includes("connections")) {
-      result.connections = await connections(sys, cfg);
-      const c = result.connections;
-      log(`${name}: ${c.connected}/${c.attempted} idle connections, connect p99 ${fmt(c.connect_p99)} ms, ${fmt(c.kb_per_connection)} kB each${c.error ? ` [${c.error}]` : ""}`);
+    const runs = (scenario) => !cfg.skip.includes(scenario) && (rep === 0 || !ONCE.includes(scenario));
+    if (runs("idle")) {
+      const i = (result.idle = await idle(sys, cfg));
+      if (i.pongs == null) log(`${name}: idle [${i.error}]`);
+      else log(`${name}: idle ${i.seconds} s: evicted ${i.evicted ?? "n/a"}, wakes during idle ${i.wakes_during_idle ?? "n/a"}, pongs ${i.pongs}/${i.pings_sent}, after idle p99 ${fmt(i.after_idle?.p99)} ms (warm ${fmt(i.warm?.p99)}), server CPU ${fmt(i.cpu_ms_idle)} ms${i.error ? ` [${i.error}]` : ""}`);
+    }
+    if (runs("connections")) {
+      const c = (result.connections = await connections(sys, cfg));
+      if (!c.steps) log(`${name}: ramp [${c.error}]`);
+      else log(`${name}: ramp ${c.counts?.join(", ")}: ${c.highest_held} held, connect p99 ${fmt(c.connect_p99)} ms, ${fmt(c.kb_per_connection)} kB each${c.stopped_because ? ` (${c.stopped_because})` : ""}${c.error ? ` [${c.error}]` : ""}`);
     }
   } catch (e) {
     result.error = e.stack ?? String(e);
   } finally {
-    const failed = [result.error, result.startup?.error, result.baseline?.error, result.connections?.error, ...Object.values(result.fanout ?? {}).map((f) => f.error)].some(Boolean);
+    const failed = [result.error, result.startup?.error, result.baseline?.error, result.idle?.error, result.connections?.error, ...Object.values(result.fanout ?? {}).map((f) => f.error)].some(Boolean);
     if (failed) result.logs = sys.logs().slice(-20);
     await sys.stop();
   }
@@ -356,12 +496,10 @@ function summarise(cfg, runs) {
       startup: { first_object_ms: pick((r) => r.startup?.first_object_ms), fresh_object_ms: pick((r) => r.startup?.fresh_object_ms) },
       baseline: { p50: pick((r) => r.baseline?.p50), p99: pick((r) => r.baseline?.p99), generator_bound: reps.some((r) => r.baseline?.generator_bound) },
       fanout: {},
-      connections: {
-        connected: pick((r) => r.connections?.connected),
-        connect_p99: pick((r) => r.connections?.connect_p99),
-        kb_per_connection: pick((r) => r.connections?.kb_per_connection),
-      },
-      errors: reps.flatMap((r, i) => [r.error, r.startup?.error, r.baseline?.error, r.connections?.error, ...Object.values(r.fanout ?? {}).map((f) => f.error)].filter(Boolean).map((e) => `rep ${i + 1}: ${e}`)),
+      // run once (ONCE): the one repetition that has them
+      connections: reps.find((r) => r.connections)?.connections ?? null,
+      idle: reps.find((r) => r.idle)?.idle ?? null,
+      errors: reps.flatMap((r, i) => [r.error, r.startup?.error, r.baseline?.error, r.idle?.error, r.connections?.error, ...Object.values(r.fanout ?? {}).map((f) => f.error)].filter(Boolean).map((e) => `rep ${i + 1}: ${e}`)),
     };
     for (const n of cfg.subscribers) {
       const fs = reps.map((r) => r.fanout?.[n]).filter(Boolean);
@@ -442,12 +580,46 @@ function tables(cfg, summary, bundle) {
       return [name, cell(s.p50), cell(s.p99) + (s.generator_bound ? " (generator-bound)" : ""), ...withRatio((x) => x.baseline.p99)(name)];
     })));
   }
-  if (!cfg.skip.includes("connections")) {
-    out.push(`\n### Idle connections: ${fmt(cfg.connections, 0)} into one room (lower is better)\n`);
-    out.push(table(["system", "connected", "connect p99 ms", "kB per connection (PSS)", ...ratioHeader.map((x) => `${x} (kB)`)], names.map((name) => {
-      const c = summary[name].connections;
-      return [name, cell(c.connected, 0), cell(c.connect_p99), cell(c.kb_per_connection), ...withRatio((x) => x.connections.kb_per_connection)(name)];
+  if (!cfg.skip.includes("idle")) {
+    const { subscribers, seconds, pingEvery } = cfg.idle;
+    out.push(`\n### Idle cost with hibernation: ${subscribers} subscribers and a publisher, ${seconds} s quiet but for each socket's ping every ${pingEvery} s\n`);
+    const yes = (i) => (!i ? "–" : !i.hibernation ? "n/a (no hibernation)" : i.evicted ? "yes" : "no");
+    const mb = (kb) => (kb == null ? "–" : fmt(kb / 1024, 1));
+    out.push(table(["system", "evicted, sockets open", "wakes during idle", "pongs / pings", "pong p99 ms", "sockets closed", "server CPU during idle (ms)", "PSS MB, idle begin → end"], names.map((name) => {
+      const i = summary[name].idle;
+      if (!i) return [name, "–", "–", "–", "–", "–", "–", "–"];
+      return [name, yes(i), i.hibernation ? fmt(i.wakes_during_idle, 0) : "n/a", i.pings_sent ? `${fmt(i.pongs, 0)} / ${fmt(i.pings_sent, 0)}` : "n/a (server pings)", fmt(i.pong_p99), fmt(i.closed_during_idle, 0), fmt(i.cpu_ms_idle, 0), `${mb(i.pss_begin_kb)} → ${mb(i.pss_end_kb)}`];
     })));
+    out.push(`\n### The first message after idle, against a warm one (ms from the scheduled send; ${subscribers} subscribers)\n`);
+    const h = summary[HERALD]?.idle;
+    out.push(table(["system", "warm p50", "warm p99", "warm ack", "after idle p50", "after idle p99", "after idle max", "after idle ack", ...(h ? [`${HERALD} ÷ this (after idle p99)`] : [])], names.map((name) => {
+      const i = summary[name].idle;
+      if (!i?.warm) return [name, "–", "–", "–", "–", "–", "–", "–", ...(h ? ["–"] : [])];
+      const w = i.warm;
+      const a = i.after_idle;
+      const r = h ? [name === HERALD ? "1.00×" : h.after_idle?.p99 && a.p99 ? `${fmt(h.after_idle.p99 / a.p99, 2)}×` : "–"] : [];
+      return [name, fmt(w.p50), fmt(w.p99), fmt(w.ack_ms), fmt(a.p50), fmt(a.p99), fmt(a.max), fmt(a.ack_ms), ...r];
+    })));
+  }
+  if (!cfg.skip.includes("connections")) {
+    const counts = names.map((name) => summary[name].connections?.counts).find(Boolean) ?? [];
+    out.push(`\n### Connections: idle ones into one room, in steps up to ${counts.map((c) => fmt(c, 0)).join(", ")} (more held, less time and memory are better)\n`);
+    const h = summary[HERALD]?.connections;
+    out.push(table(["system", "highest held", "connect p99 ms (that step)", "kB per connection (PSS)", ...(h ? [`${HERALD} ÷ this (kB)`] : []), "notes"], names.map((name) => {
+      const c = summary[name].connections;
+      if (!c) return [name, "–", "–", "–", ...(h ? ["–"] : []), ""];
+      const r = h ? [name === HERALD ? "1.00×" : h.kb_per_connection && c.kb_per_connection ? `${fmt(h.kb_per_connection / c.kb_per_connection, 2)}×` : "–"] : [];
+      const why = c.reached_top ? "" : [c.stopped_because ?? c.error, c.server_said && `the server: \`${c.server_said.replaceAll("`", "'").replaceAll("|", "\\|")}\``].filter(Boolean).join("; ");
+      return [name, fmt(c.highest_held, 0), fmt(c.connect_p99), fmt(c.kb_per_connection), ...r, why];
+    })));
+    out.push(`\n### Connections, each step (connect times of the step's own connections)\n`);
+    const rows = [];
+    for (const name of names) {
+      for (const s of summary[name].connections?.steps ?? []) {
+        rows.push([name, fmt(s.target, 0), fmt(s.held, 0), fmt(s.seconds), fmt(s.connect_p50), fmt(s.connect_p99), fmt(s.kb_per_connection), fmt(s.fds_per_connection, 1), [s.failed ? `${fmt(s.failed, 0)} failed` : "", s.dropped ? `${fmt(s.dropped, 0)} dropped` : ""].filter(Boolean).join(", ")]);
+      }
+    }
+    out.push(table(["system", "step to", "held", "step s", "connect p50 ms", "connect p99 ms", "kB per connection", "fds per connection", "notes"], rows));
   }
   if (!cfg.skip.includes("startup")) {
     out.push(`\n### Start-up (ms, lower is better)\n`);
@@ -512,11 +684,17 @@ function gains() {
   return existsSync(file) ? readFileSync(file, "utf8").replace(/^# .*\n+/, "").trim() : "";
 }
 
+/** The ramp's counts, in words. */
+function rampNote(cfg) {
+  const words = cfg.connections.map((x) => (x === "limit" ? `the file-descriptor limit less ${FD_HEADROOM}` : fmt(x, 0)));
+  return words.join(", ");
+}
+
 function markdown(cfg, report, summary) {
   const { machine, versions, commit, dirty } = report.environment;
   const v = Object.entries(versions).filter(([, x]) => x).map(([k, x]) => `${k} ${String(x).replace(/^(rustc|loadgen) /, "")}`).join(", ");
   const reduced = cfg.reduced.length
-    ? `\n**Reduced run**: every figure below comes from \`node bench/run.mjs ${cfg.reduced.join(" ")}\` (the full matrix is \`make bench\`: N = 10, 100, 1000; 1k–50k deliveries/s; 5 s steps; 3 repetitions; 2,000 idle connections).\n`
+    ? `\n**Reduced run**: every figure below comes from \`node bench/run.mjs ${cfg.reduced.join(" ")}\` (the full matrix is \`make bench\`: N = 10, 100, 1000; 1k–50k deliveries/s; 5 s steps; 3 repetitions; connections in steps of 1k, 2k, 5k, 10k and up to the file-descriptor limit; 12 s idle with 100 subscribers).\n`
     : "";
   return `# Benchmarks
 
@@ -546,13 +724,27 @@ ${reduced}
   Durable Object that only forwards a string); \`herald-wrangler\` adds \`wrangler dev\`'s proxy hop.
 - **generator-bound**: the generator's core was ≥ 90 % busy during the step; that step measures
   the generator more than the server. **over**: the step broke the stop rule.
-- Memory per connection is the growth of the server process tree's PSS
-  (\`/proc/<pid>/smaps_rollup\`) with the idle connections held, divided by their number.
+- **Connections**: idle ones ramp into one room in steps, 50 connecting at a time, each step
+  held ${cfg.holdSeconds} s: ${rampNote(cfg)}.
+  The ramp stops at the first step with a failed or dropped connection, or one still connecting
+  after ${cfg.rampStepMaxSeconds} s. *Highest held* is the most open through a step's hold; its
+  connect p99 (of that step's own connections) and memory are that step's. Memory per
+  connection is the growth of the server process tree's PSS (\`/proc/<pid>/smaps_rollup\`) from
+  before the ramp to a moment into the step's hold, divided by the connections held; file
+  descriptors likewise. The server and the generator are separate processes, each with its own
+  limit on open files${fdLimit() ? ` (${fmt(fdLimit(), 0)} here)` : ""}.
+- **Idle cost**: workerd evicts a Durable Object 10 s after its last event (a request, a
+  websocket message, an alarm); its hibernatable websockets stay open, and a ping answered by the
+  runtime's auto-response is no event. After a warm message, each socket only pings for the
+  quiet spell, then one more message is timed. *Evicted, sockets open*: the room's object was
+  built again for that message (Herald logs \`room … loaded\`, the JavaScript rooms
+  \`bench-room constructed\`) and no socket closed; *wakes during idle*: such lines during the
+  spell (0: no ping woke it). Server CPU is the process tree's user + system time over the
+  spell; PSS is sampled at its start and end.
+- Idle cost and connections run once per system, in the first repetition: no spread.
 - Start-up: *process ready* is the server's start until it answers HTTP; *first object* the
   connect time of one client into a fresh room (the process's first Durable Object), *fresh
   object* the same into a second fresh room.
-- Not measured yet: idle cost with hibernation (eviction while sockets stay open, auto-response
-  heartbeats, the first message after idle).
 
 ## Targets
 
@@ -592,7 +784,7 @@ async function main() {
   for (let rep = 0; rep < cfg.reps; rep++) {
     const order = rep % 2 ? [...cfg.systems].reverse() : cfg.systems;
     const run = { repetition: rep + 1, order, systems: {} };
-    for (const name of order) run.systems[name] = await runSystem(name, cfg);
+    for (const name of order) run.systems[name] = await runSystem(name, cfg, rep);
     report.runs.push(run);
   }
   report.finished_at = new Date().toISOString();

@@ -35,22 +35,39 @@ const root = join(here, "..");
 
 /** The JWT secret both Herald variants are started with; tokens for them are minted with it. */
 export const SECRET = "bench-secret-that-is-at-least-32-bytes-long";
-/** Herald's per-connection rate limit, lifted to its maximum (100k/s): the publisher is never throttled. */
-export const HERALD_VARS = { JWT_SECRET: SECRET, MAX_MESSAGES_PER_SECOND: "100000", MAX_MESSAGE_BURST: "1000000" };
+/**
+ * Herald's per-connection rate limit lifted to its maximum (100k/s), so the publisher is never
+ * throttled, and its cap on a room's connections (10,000 by default) to its maximum, so the
+ * connection ramp finds the server's limit rather than the configured one.
+ */
+export const HERALD_VARS = {
+  JWT_SECRET: SECRET,
+  MAX_MESSAGES_PER_SECOND: "100000",
+  MAX_MESSAGE_BURST: "1000000",
+  MAX_CONNECTIONS_PER_ROOM: "1000000",
+};
 /** The compatibility date of the JS rooms: Herald's (wrangler.toml). */
 const COMPATIBILITY_DATE = "2026-04-20";
+
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** Herald logs one line each time a room is loaded: its first request, or its first after a wake. */
+const heraldWake = (room) => new RegExp(`room ${escape(room)} loaded:`);
+/** Our JavaScript rooms log one line per construction (systems/common.mjs, `constructed`). */
+const jsWake = (room) => new RegExp(`bench-room constructed: ${escape(room)}$`);
 
 /**
  * Every system: `protocol` is what a client speaks (`herald`: docs/protocol.md's native JSON,
  * `limit`: the same frames echoed as sent, `socketio`: Engine.IO v4 + Socket.IO), `ready` the
- * path answering 200 once it serves, `auth` whether clients need a token (Herald's).
+ * path answering 200 once it serves, `auth` whether clients need a token (Herald's), `wakeLog`
+ * the line it prints each time room `room`'s object is built (a Durable Object's start, or its
+ * wake after an eviction; none where there is no hibernation).
  */
 export const SYSTEMS = {
-  "herald-miniflare": { protocol: "herald", runner: "miniflare", ready: "/api/v1/ping", auth: true },
-  "herald-wrangler": { protocol: "herald", runner: "wrangler", ready: "/api/v1/ping", auth: true },
-  "js-room": { protocol: "herald", runner: "miniflare", ready: "/ping", script: "systems/js-room/room.mjs", className: "JsRoom" },
-  "js-limit": { protocol: "limit", runner: "miniflare", ready: "/ping", script: "systems/js-limit/limit.mjs", className: "LimitRoom" },
-  partyserver: { protocol: "herald", runner: "miniflare", ready: "/ping", script: "systems/partyserver/room.mjs", className: "PartyRoom", bundle: true },
+  "herald-miniflare": { protocol: "herald", runner: "miniflare", ready: "/api/v1/ping", auth: true, wakeLog: heraldWake },
+  "herald-wrangler": { protocol: "herald", runner: "wrangler", ready: "/api/v1/ping", auth: true, wakeLog: heraldWake },
+  "js-room": { protocol: "herald", runner: "miniflare", ready: "/ping", script: "systems/js-room/room.mjs", className: "JsRoom", wakeLog: jsWake },
+  "js-limit": { protocol: "limit", runner: "miniflare", ready: "/ping", script: "systems/js-limit/limit.mjs", className: "LimitRoom", wakeLog: jsWake },
+  partyserver: { protocol: "herald", runner: "miniflare", ready: "/ping", script: "systems/partyserver/room.mjs", className: "PartyRoom", bundle: true, wakeLog: jsWake },
   "socketio-node": { protocol: "socketio", runner: "node", ready: "/ping", script: "systems/socketio-node/server.mjs" },
 };
 
@@ -151,12 +168,24 @@ export async function start(name, { port, pin = true, timeoutMs } = {}) {
   child.on("exit", () => running.delete(child.pid));
   guardExit();
   const tail = [];
-  const keep = (chunk) => {
-    for (const line of chunk.toString().split("\n")) if (line.trim()) tail.push(line);
-    if (tail.length > TAIL_LINES) tail.splice(0, tail.length - TAIL_LINES);
+  /** Patterns counted over every line printed (see `countLines`). */
+  const counters = [];
+  // Whole lines only: a chunk may end mid-line, whose rest comes with the next chunk.
+  const lines = () => {
+    let partial = "";
+    return (chunk) => {
+      const parts = (partial + chunk.toString()).split("\n");
+      partial = parts.pop();
+      for (const line of parts) {
+        if (!line.trim()) continue;
+        tail.push(line);
+        for (const c of counters) if (c.pattern.test(line)) c.count++;
+      }
+      if (tail.length > TAIL_LINES) tail.splice(0, tail.length - TAIL_LINES);
+    };
   };
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
+  child.stdout.on("data", lines());
+  child.stderr.on("data", lines());
   const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   let gone = false;
   exited.then(() => (gone = true));
@@ -224,6 +253,15 @@ export async function start(name, { port, pin = true, timeoutMs } = {}) {
     pids: () => processTree(child.pid),
     /** The last lines the system printed. */
     logs: () => tail.slice(),
+    /**
+     * Counts the lines printed from now on that match `pattern`; the function returned says
+     * how many so far. (The wake lines of `SYSTEMS[name].wakeLog`, for one.)
+     */
+    countLines(pattern) {
+      const counter = { pattern, count: 0 };
+      counters.push(counter);
+      return () => counter.count;
+    },
     stop,
   };
 }

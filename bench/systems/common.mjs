@@ -5,6 +5,15 @@
 export const PING = '{"type":"ping"}';
 export const PONG = '{"type":"pong"}';
 
+/**
+ * One line per construction of a room object (its first request, or its first after an
+ * eviction): the benchmark counts these to tell when a hibernated object woke up, as Herald's
+ * `room … loaded` line.
+ */
+export function constructed(ctx) {
+  console.log(`bench-room constructed: ${ctx.id.name ?? ctx.id.toString()}`);
+}
+
 /** The room of `/v1/rooms/{room}/ws`, or `undefined` for any other path. */
 export function roomOf(pathname) {
   return pathname.match(/^\/v1\/rooms\/([A-Za-z0-9][A-Za-z0-9_.:-]{0,127})\/ws$/)?.[1];

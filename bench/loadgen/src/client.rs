@@ -1,6 +1,7 @@
 //! The sockets: connecting one (with the protocol's handshake), a subscriber's read loop and
 //! the publisher's loop. All share the `Recorder`; none holds its lock across an `.await`.
 
+use crate::ping::{PingPlan, Pinger};
 use crate::protocol::{socketio, Inbound, Protocol};
 use crate::recorder::Recorder;
 use crate::schedule::Schedule;
@@ -8,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -102,11 +103,86 @@ fn describe(e: tungstenite::Error) -> String {
     }
 }
 
+/// Where the idle mode hands every socket its ping plan, once the idle phase begins.
+pub type Plans = watch::Receiver<Option<PingPlan>>;
+
+/// A socket's heartbeat: the plan it is handed (through `Plans`, in the idle mode only: the
+/// other modes' read loops do not watch one) and the pings it owes and is owed.
+pub struct Heartbeat {
+    plans: Option<Plans>,
+    index: usize,
+    sockets: usize,
+    ping: Option<&'static str>,
+    pinger: Pinger,
+}
+
+impl Heartbeat {
+    /// No pings.
+    pub fn none() -> Self {
+        Heartbeat { plans: None, index: 0, sockets: 1, ping: None, pinger: Pinger::default() }
+    }
+
+    /// Socket `index` of `sockets` pings by the plans sent on `plans` (if its protocol pings).
+    pub fn new(plans: Plans, protocol: Protocol, index: usize, sockets: usize) -> Self {
+        let ping = protocol.ping();
+        Heartbeat { plans: ping.and(Some(plans)), index, sockets, ping, pinger: Pinger::default() }
+    }
+
+    /// Resolves when a new plan arrived and was taken; never, when there is nothing to watch.
+    async fn plan_changed(&mut self) {
+        let Some(plans) = &mut self.plans else { return std::future::pending().await };
+        if plans.changed().await.is_err() {
+            self.plans = None; // the run is ending
+            return;
+        }
+        if let Some(plan) = *plans.borrow_and_update() {
+            self.pinger.follow(plan.for_socket(self.index, self.sockets));
+        }
+    }
+
+    /// Sends the ping now due.
+    async fn ping(&mut self, ws: &mut Ws, recorder: &Shared) -> Result<(), tungstenite::Error> {
+        let Some(ping) = self.ping else { return Ok(()) };
+        ws.send(Message::text(ping)).await?;
+        self.pinger.sent(Instant::now());
+        recorder.lock().unwrap().pings.sent += 1;
+        Ok(())
+    }
+
+    fn pong(&mut self, at: Instant, recorder: &Shared) {
+        if let Some(rtt) = self.pinger.answered(at) {
+            recorder.lock().unwrap().pings.answered(rtt);
+        }
+    }
+}
+
+/// Resolves at `t`; never, without one. (Lazy: nothing is set up until it is polled, so a
+/// read loop with no pings due pays nothing for it.)
+async fn until(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Subscriber `index`'s read loop: every message goes to the recorder with the instant it was
-/// read. Ends when the socket does.
-pub async fn subscribe(mut ws: Ws, index: usize, protocol: Protocol, recorder: Shared) {
+/// read; pings go out when its heartbeat says. Ends when the socket does.
+pub async fn subscribe(mut ws: Ws, index: usize, protocol: Protocol, recorder: Shared, mut beat: Heartbeat) {
     let who = || format!("sub {index}");
-    while let Some(frame) = ws.next().await {
+    loop {
+        let due = beat.pinger.next_due();
+        let frame = tokio::select! {
+            frame = ws.next() => frame,
+            () = beat.plan_changed() => continue,
+            () = until(due) => {
+                if let Err(e) = beat.ping(&mut ws, &recorder).await {
+                    recorder.lock().unwrap().event(who(), "error", describe(e));
+                    return;
+                }
+                continue;
+            }
+        };
+        let Some(frame) = frame else { break };
         let at = Instant::now();
         match frame {
             Ok(Message::Text(t)) => match protocol.decode(&t) {
@@ -117,6 +193,7 @@ pub async fn subscribe(mut ws: Ws, index: usize, protocol: Protocol, recorder: S
                         return;
                     }
                 }
+                Inbound::Pong => beat.pong(at, &recorder),
                 Inbound::Error(e) => recorder.lock().unwrap().event(who(), "error frame", e),
                 _ => {}
             },
@@ -139,23 +216,32 @@ pub type Command = (Schedule, oneshot::Sender<Instant>);
 
 /// The publisher's loop: runs each step it is given on its timetable, sends what is due as
 /// soon as the timer lets it (a batch if it fell behind), and meanwhile reads its socket
-/// (acks, error frames, pings, its own copies of the messages).
+/// (acks, error frames, pings, its own copies of the messages) and pings when its heartbeat says.
 pub async fn publish(
     mut ws: Ws,
     protocol: Protocol,
     recorder: Shared,
     body: String,
     mut commands: mpsc::Receiver<Command>,
+    mut beat: Heartbeat,
 ) {
     let who = || "publisher".to_owned();
     let mut step: Option<(Schedule, u64, oneshot::Sender<Instant>)> = None;
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
     loop {
         let next_due = step.as_ref().map_or(far, |(s, i, _)| s.at(*i));
+        let ping_due = beat.pinger.next_due();
         tokio::select! {
             command = commands.recv(), if step.is_none() => match command {
                 Some((schedule, done)) => step = Some((schedule, 0, done)),
                 None => return,
+            },
+            () = beat.plan_changed() => {},
+            () = until(ping_due) => {
+                if let Err(e) = beat.ping(&mut ws, &recorder).await {
+                    recorder.lock().unwrap().event(who(), "error", describe(e));
+                    return;
+                }
             },
             _ = tokio::time::sleep_until(next_due.into()), if step.is_some() => {
                 let (schedule, next, _) = step.as_mut().expect("a step is running");
@@ -195,6 +281,7 @@ pub async fn publish(
                         Inbound::Ping => {
                             let _ = ws.send(Message::text(socketio::PONG)).await;
                         }
+                        Inbound::Pong => beat.pong(at, &recorder),
                         _ => {}
                     },
                     Some(Ok(Message::Close(frame))) => {

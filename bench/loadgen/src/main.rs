@@ -8,12 +8,17 @@
 //! start + i/rate), lets the publisher send it, drains, and closes the step: the `recorder`
 //! holds the latency histogram and each subscriber's `accounting` (loss, duplicates, order),
 //! `cpu` says whether the generator itself was the bottleneck, and `report` writes the JSON
-//! and the table. `--connections-only N` connects N idle subscribers and holds them instead.
+//! and the table. `--connections-only N[,M…]` connects idle subscribers in steps up to each
+//! count and holds them instead (`ramp`); `--idle-seconds S` times one message before and one
+//! after S seconds of quiet in which every socket only pings (`idle`, `ping`).
 
 mod accounting;
 mod client;
 mod cpu;
+mod idle;
+mod ping;
 mod protocol;
+mod ramp;
 mod recorder;
 mod report;
 mod run;
@@ -23,7 +28,8 @@ use clap::Parser;
 use protocol::Protocol;
 use std::path::PathBuf;
 
-/// One room, one publisher, N subscribers; rising open-loop rates until p99 or loss says stop.
+/// One room, one publisher, N subscribers; rising open-loop rates until p99 or loss says stop
+/// (or: idle connections in steps; or: one message before and after an idle wait).
 #[derive(Parser, Debug, Clone)]
 #[command(name = "loadgen", version)]
 pub struct Args {
@@ -55,11 +61,23 @@ pub struct Args {
     /// Where to write the JSON report.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Only open this many idle subscribers, report connect times, hold them `--hold-seconds`.
-    #[arg(long)]
-    pub connections_only: Option<usize>,
+    /// Only open idle subscribers, in steps up to each count in turn (`1000,2000,5000`; one
+    /// count is one step), holding each step `--hold-seconds`; stops at the first step with a
+    /// failed connection, a dropped one, or over `--ramp-step-max-seconds`.
+    #[arg(long, value_delimiter = ',')]
+    pub connections_only: Option<Vec<usize>>,
     #[arg(long, default_value_t = 10.0)]
     pub hold_seconds: f64,
+    /// A ramp step still connecting after this long starts no more connections, and ends the ramp.
+    #[arg(long, default_value_t = 60.0)]
+    pub ramp_step_max_seconds: f64,
+    /// The idle mode: after a warm message, every socket stays quiet but for its pings for this
+    /// long, then one more message is timed (the first after idle).
+    #[arg(long)]
+    pub idle_seconds: Option<f64>,
+    /// The idle mode's heartbeat: each socket sends the protocol's ping this often.
+    #[arg(long, default_value_t = 5.0)]
+    pub ping_every: f64,
     /// Connections opened at a time.
     #[arg(long, default_value_t = 50)]
     pub connect_concurrency: usize,
@@ -111,6 +129,22 @@ fn validate(a: &Args) -> Result<(), String> {
     }
     if a.subscribers == 0 && a.connections_only.is_none() {
         return Err("--subscribers must be at least 1".into());
+    }
+    if let Some(counts) = &a.connections_only {
+        if counts.is_empty() || counts[0] == 0 || !counts.windows(2).all(|w| w[0] < w[1]) {
+            return Err("--connections-only: counts rising from at least 1, e.g. 1000,2000,5000".into());
+        }
+        if !positive(a.ramp_step_max_seconds) {
+            return Err("--ramp-step-max-seconds must be positive".into());
+        }
+    }
+    if let Some(idle) = a.idle_seconds {
+        if a.connections_only.is_some() {
+            return Err("--idle-seconds and --connections-only are two modes: one at a time".into());
+        }
+        if !positive(idle) || !positive(a.ping_every) {
+            return Err("--idle-seconds and --ping-every must be positive".into());
+        }
     }
     if a.connect_concurrency == 0 {
         return Err("--connect-concurrency must be at least 1".into());

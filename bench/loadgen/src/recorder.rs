@@ -27,10 +27,26 @@ pub struct Recorder {
     received: u64,
     last_at: Option<Instant>,
     pub publisher: PublisherTally,
+    /// The heartbeats of the idle mode, over every socket.
+    pub pings: PingStats,
     events: Vec<Event>,
     events_dropped: u64,
     /// Set while the generator closes its own sockets: those closes are not events.
     pub closing: bool,
+}
+
+/// Pings sent and pongs received (each matched to its socket's oldest ping owed one).
+pub struct PingStats {
+    pub sent: u64,
+    pub answered: u64,
+    pub latency: Histogram<u64>,
+}
+
+impl PingStats {
+    pub fn answered(&mut self, rtt: Duration) {
+        self.answered += 1;
+        self.latency.saturating_record(micros(rtt));
+    }
 }
 
 /// The publisher's side of a step: sends, acks (matched in order) and error frames.
@@ -88,6 +104,7 @@ impl Recorder {
             received: 0,
             last_at: None,
             publisher: PublisherTally::new(),
+            pings: PingStats { sent: 0, answered: 0, latency: histogram() },
             events: Vec::new(),
             events_dropped: 0,
             closing: false,

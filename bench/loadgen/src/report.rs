@@ -9,7 +9,8 @@ use std::path::Path;
 
 #[derive(Serialize)]
 pub struct Report {
-    /// `steps` (fan-out at rising rates) or `connections` (`--connections-only`).
+    /// `steps` (fan-out at rising rates), `connections` (`--connections-only`) or `idle`
+    /// (`--idle-seconds`).
     pub mode: &'static str,
     pub protocol: crate::protocol::Protocol,
     pub url: String,
@@ -25,12 +26,16 @@ pub struct Report {
     pub stopped_because: Option<String>,
     /// `--connections-only`: subscribers whose socket closed or failed while held.
     pub dropped_while_held: Option<u64>,
+    /// `--connections-only`: one entry per step of the ramp (empty in the other modes).
+    pub ramp: Vec<RampStep>,
+    /// `--idle-seconds`: the message before and the one after the idle wait, and the pings.
+    pub idle: Option<IdleReport>,
     /// Closes, error frames and disconnects seen during the run (at most 200).
     pub events: Vec<Event>,
     pub events_dropped: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub struct ConnectReport {
     pub attempted: u64,
     pub connected: u64,
@@ -65,6 +70,42 @@ pub struct StepReport {
     pub publish_errors: u64,
     pub generator_cpu: f64,
     pub generator_bound: bool,
+}
+
+/// One step of the connection ramp: the connections it added, and what is held after it.
+#[derive(Serialize, Debug)]
+pub struct RampStep {
+    /// The count this step connects up to.
+    pub target: u64,
+    /// Connections open once the step is done (all steps so far, less those dropped).
+    pub held: u64,
+    /// This step's own: connections tried, failed (first 3 messages), its wall time, and the
+    /// connect time of each.
+    pub attempted: u64,
+    pub failed: u64,
+    pub failures: Vec<String>,
+    pub seconds: f64,
+    pub ms: Quantiles,
+    /// Sockets closed so far, this step's hold included.
+    pub dropped: u64,
+}
+
+/// The idle mode: a warm message, the idle wait with its pings, the first message after it.
+#[derive(Serialize, Debug)]
+pub struct IdleReport {
+    pub seconds: f64,
+    pub ping_every_seconds: f64,
+    /// The message timed before the idle wait, the room awake (a step of one message).
+    pub warm: StepReport,
+    /// The first message after the idle wait (a step of one message).
+    pub after_idle: StepReport,
+    /// Pings sent during the wait, pongs matched to them, their round trip.
+    pub pings_sent: u64,
+    pub pongs: u64,
+    pub pong_ms: Quantiles,
+    /// Sockets (subscribers and the publisher) that closed during the wait: a hibernating
+    /// room keeps them all open.
+    pub closed_during_idle: u64,
 }
 
 #[derive(Serialize, Debug, Default)]
@@ -152,5 +193,48 @@ pub fn connect_line(c: &ConnectReport) -> String {
         } else {
             String::new()
         },
+    )
+}
+
+pub fn ramp_line(s: &RampStep) -> String {
+    let f = |q: Option<f64>| q.map_or("-".to_owned(), |v| format!("{v:.1}"));
+    format!(
+        "ramp to {}: {} held; this step {} tried in {:.2} s, p50 {} ms, p99 {} ms, max {} ms, {} failed, {} dropped so far{}",
+        s.target,
+        s.held,
+        s.attempted,
+        s.seconds,
+        f(s.ms.p50),
+        f(s.ms.p99),
+        f(s.ms.max),
+        s.failed,
+        s.dropped,
+        s.failures.first().map_or(String::new(), |e| format!(": {e}")),
+    )
+}
+
+pub fn idle_lines(i: &IdleReport) -> String {
+    let f = |q: Option<f64>| q.map_or("-".to_owned(), |v| format!("{v:.1}"));
+    let message = |what: &str, s: &StepReport| {
+        format!(
+            "{what}: {}/{} delivered, p50 {} ms, p99 {} ms, max {} ms, ack {} ms",
+            s.received,
+            s.expected,
+            f(s.latency_ms.p50),
+            f(s.latency_ms.p99),
+            f(s.latency_ms.max),
+            f(s.ack_ms.max),
+        )
+    };
+    format!(
+        "{}\nidle {} s, a ping every {} s: {} pings, {} pongs (p99 {} ms), {} sockets closed\n{}",
+        message("warm message", &i.warm),
+        i.seconds,
+        i.ping_every_seconds,
+        i.pings_sent,
+        i.pongs,
+        f(i.pong_ms.p99),
+        i.closed_during_idle,
+        message("first after idle", &i.after_idle),
     )
 }

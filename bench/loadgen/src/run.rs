@@ -1,12 +1,16 @@
-//! The two modes: rising rates (`steps`) and idle connections (`connections`).
+//! The three modes: rising rates (`steps`, here), idle connections in steps (`ramp`) and one
+//! message before and after an idle wait (`idle`); and what they share: connecting the
+//! subscribers, running one step, draining it.
 
-use crate::client::{self, Command, Shared, Target};
+use crate::client::{self, Command, Heartbeat, Plans, Shared, Target};
 use crate::cpu;
 use crate::recorder::{self, round, Recorder};
 use crate::report::{self, ConnectReport, Quantiles, Report, StepReport};
 use crate::schedule::Schedule;
 use crate::Args;
 use futures_util::StreamExt;
+use hdrhistogram::Histogram;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
@@ -15,7 +19,7 @@ use tokio::task::JoinHandle;
 /// A step's first message is due this long after the step is opened.
 const STEP_LEAD: Duration = Duration::from_millis(50);
 /// Between steps, and after connecting (presence and joined frames settle).
-const PAUSE: Duration = Duration::from_millis(1000);
+pub const PAUSE: Duration = Duration::from_millis(1000);
 
 pub async fn main(args: Args) -> i32 {
     let fd_limit = cpu::raise_fd_limit();
@@ -26,7 +30,7 @@ pub async fn main(args: Args) -> i32 {
         token: args.token.clone(),
     };
     let started_at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let n = args.connections_only.unwrap_or(args.subscribers);
+    let n = args.connections_only.as_ref().and_then(|c| c.last().copied()).unwrap_or(args.subscribers);
     let recorder: Shared = Arc::new(Mutex::new(Recorder::new(Instant::now(), n)));
     eprintln!(
         "loadgen: {} {} room {}, {} subscribers (fd limit {})",
@@ -36,39 +40,50 @@ pub async fn main(args: Args) -> i32 {
         n,
         fd_limit.map_or("?".into(), |l| l.to_string())
     );
-
-    let (connect, tasks) = connect_all(&target, n, args.connect_concurrency, &recorder).await;
-    eprintln!("{}", report::connect_line(&connect));
     let mut report = Report {
-        mode: if args.connections_only.is_some() { "connections" } else { "steps" },
+        mode: if args.connections_only.is_some() {
+            "connections"
+        } else if args.idle_seconds.is_some() {
+            "idle"
+        } else {
+            "steps"
+        },
         protocol: args.protocol,
         url: args.url.clone(),
         room: args.room.clone(),
         started_at_ms,
         settings: settings(&args),
-        connect,
+        connect: ConnectReport::default(),
         warmup: None,
         steps: Vec::new(),
         stopped_because: None,
         dropped_while_held: None,
+        ramp: Vec::new(),
+        idle: None,
         events: Vec::new(),
         events_dropped: 0,
     };
 
-    let mut code = 0;
-    if args.connections_only.is_some() {
-        tokio::time::sleep(Duration::from_secs_f64(args.hold_seconds)).await;
-        let dropped = tasks.iter().filter(|t| t.is_finished()).count() as u64;
-        report.dropped_while_held = Some(dropped);
-        eprintln!("held {} for {} s: {dropped} dropped", report.connect.connected, args.hold_seconds);
-    } else if report.connect.failed > 0 {
-        report.stopped_because = Some(format!("{} subscribers failed to connect", report.connect.failed));
-        code = 1;
-    } else if let Err(e) = steps(&args, &target, &recorder, &mut report).await {
-        eprintln!("loadgen: {e}");
-        report.stopped_because = Some(e);
-        code = 1;
-    }
+    let (mut code, tasks) = match report.mode {
+        "connections" => crate::ramp::run(&args, &target, &recorder, &mut report).await,
+        "idle" => crate::idle::run(&args, &target, &recorder, &mut report).await,
+        _ => {
+            let (connect, tasks, _) = connect_all(&target, 0..n, &args, &recorder, None, None).await;
+            eprintln!("{}", report::connect_line(&connect));
+            report.connect = connect;
+            let code = if report.connect.failed > 0 {
+                report.stopped_because = Some(format!("{} subscribers failed to connect", report.connect.failed));
+                1
+            } else if let Err(e) = steps(&args, &target, &recorder, &mut report).await {
+                eprintln!("loadgen: {e}");
+                report.stopped_because = Some(e);
+                1
+            } else {
+                0
+            };
+            (code, tasks)
+        }
+    };
 
     {
         let mut r = recorder.lock().unwrap();
@@ -88,27 +103,36 @@ pub async fn main(args: Args) -> i32 {
     code
 }
 
-/// Connects `n` subscribers, `concurrency` at a time, each read loop started as soon as its
-/// socket is ready.
-async fn connect_all(
+/// Connects subscribers `indices`, `--connect-concurrency` at a time, each read loop started
+/// as soon as its socket is ready (pinging by the plans of `plans`, of `indices.end + 1`
+/// sockets, if given). Starts no more connections after `deadline`. Answers with the report,
+/// the read loops and the connect times.
+pub async fn connect_all(
     target: &Target,
-    n: usize,
-    concurrency: usize,
+    indices: Range<usize>,
+    args: &Args,
     recorder: &Shared,
-) -> (ConnectReport, Vec<JoinHandle<()>>) {
+    plans: Option<&Plans>,
+    deadline: Option<Instant>,
+) -> (ConnectReport, Vec<JoinHandle<()>>, Histogram<u64>) {
     let t0 = Instant::now();
+    let sockets = indices.end + 1; // the publisher too
     let mut times = recorder::histogram();
-    let mut tasks = Vec::with_capacity(n);
+    let mut tasks = Vec::with_capacity(indices.len());
     let mut failures = Vec::new();
-    let mut failed = 0;
-    let mut attempts = futures_util::stream::iter(0..n)
+    let (mut attempted, mut failed) = (0, 0);
+    let mut attempts = futures_util::stream::iter(indices)
+        .take_while(|_| std::future::ready(deadline.is_none_or(|d| Instant::now() < d)))
         .map(|i| async move { (i, client::connect(target).await) })
-        .buffer_unordered(concurrency);
+        .buffer_unordered(args.connect_concurrency);
     while let Some((i, result)) = attempts.next().await {
+        attempted += 1;
         match result {
             Ok((ws, took)) => {
                 times.saturating_record(recorder::micros(took));
-                tasks.push(tokio::spawn(client::subscribe(ws, i, target.protocol, recorder.clone())));
+                let beat =
+                    plans.map_or_else(Heartbeat::none, |p| Heartbeat::new(p.clone(), target.protocol, i, sockets));
+                tasks.push(tokio::spawn(client::subscribe(ws, i, target.protocol, recorder.clone(), beat)));
             }
             Err(e) => {
                 failed += 1;
@@ -119,23 +143,20 @@ async fn connect_all(
         }
     }
     let report = ConnectReport {
-        attempted: n as u64,
+        attempted,
         connected: tasks.len() as u64,
         failed,
         failures,
-        concurrency,
+        concurrency: args.connect_concurrency,
         seconds: round(t0.elapsed().as_secs_f64(), 3),
         ms: Quantiles::of(&times),
     };
-    (report, tasks)
+    (report, tasks, times)
 }
 
 /// The warm-up, then each rate in turn until one breaks the p99 threshold or loses messages.
 async fn steps(args: &Args, target: &Target, recorder: &Shared, report: &mut Report) -> Result<(), String> {
-    let (ws, _) = client::connect(target).await.map_err(|e| format!("the publisher could not connect: {e}"))?;
-    let (commands, rx) = mpsc::channel::<Command>(1);
-    let body = "x".repeat(args.body_bytes);
-    let publisher = tokio::spawn(client::publish(ws, target.protocol, recorder.clone(), body, rx));
+    let (publisher, commands) = start_publisher(args, target, recorder, Heartbeat::none()).await?;
     tokio::time::sleep(PAUSE).await;
 
     let mut next_seq = 1;
@@ -168,8 +189,21 @@ async fn steps(args: &Args, target: &Target, recorder: &Shared, report: &mut Rep
     Ok(())
 }
 
+/// Connects the publisher and starts its loop; answers with its task and where to send it steps.
+pub async fn start_publisher(
+    args: &Args,
+    target: &Target,
+    recorder: &Shared,
+    beat: Heartbeat,
+) -> Result<(JoinHandle<()>, mpsc::Sender<Command>), String> {
+    let (ws, _) = client::connect(target).await.map_err(|e| format!("the publisher could not connect: {e}"))?;
+    let (commands, rx) = mpsc::channel::<Command>(1);
+    let body = "x".repeat(args.body_bytes);
+    Ok((tokio::spawn(client::publish(ws, target.protocol, recorder.clone(), body, rx, beat)), commands))
+}
+
 /// One step: open it, have the publisher send it, drain, close it.
-async fn step(
+pub async fn step(
     args: &Args,
     recorder: &Shared,
     commands: &mpsc::Sender<Command>,
@@ -215,7 +249,11 @@ async fn drain(recorder: &Shared, expected: u64, args: &Args) {
 
 fn settings(a: &Args) -> serde_json::Value {
     serde_json::json!({
-        "subscribers": a.connections_only.unwrap_or(a.subscribers),
+        "subscribers": a.connections_only.as_ref().and_then(|c| c.last().copied()).unwrap_or(a.subscribers),
+        "connections": a.connections_only,
+        "ramp_step_max_seconds": a.connections_only.as_ref().map(|_| a.ramp_step_max_seconds),
+        "idle_seconds": a.idle_seconds,
+        "ping_every": a.idle_seconds.map(|_| a.ping_every),
         "rates": a.rates,
         "step_seconds": a.step_seconds,
         "warmup_seconds": a.warmup_seconds,
@@ -224,7 +262,7 @@ fn settings(a: &Args) -> serde_json::Value {
         "connect_concurrency": a.connect_concurrency,
         "drain_quiet_seconds": a.drain_quiet_seconds,
         "drain_max_seconds": a.drain_max_seconds,
-        "hold_seconds": a.connections_only.map(|_| a.hold_seconds),
+        "hold_seconds": a.connections_only.as_ref().map(|_| a.hold_seconds),
         "threads": a.threads,
         "token": a.token.is_some(),
     })
@@ -238,6 +276,12 @@ fn print_table(args: &Args, r: &Report) {
         for s in &r.steps {
             println!("{}", report::row(s));
         }
+    }
+    for s in &r.ramp {
+        println!("{}", report::ramp_line(s));
+    }
+    if let Some(idle) = &r.idle {
+        println!("{}", report::idle_lines(idle));
     }
     if let Some(why) = &r.stopped_because {
         println!("stopped: {why}");

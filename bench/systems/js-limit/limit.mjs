@@ -7,12 +7,13 @@
 //   any frame                 the same string to every socket
 //   {"type":"ping"}           {"type":"pong"} by the runtime (auto-response)
 import { DurableObject } from "cloudflare:workers";
-import { PING, PONG, roomOf, notRoom, sendAll, closeBack } from "../common.mjs";
+import { PING, PONG, constructed, roomOf, notRoom, sendAll, closeBack } from "../common.mjs";
 
 export class LimitRoom extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+    constructed(ctx);
   }
 
   async fetch(request) {

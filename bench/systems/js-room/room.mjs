@@ -13,7 +13,7 @@
 // Every message is inserted into SQLite before anyone gets it (the output gate holds the sends
 // until the write is durable), with a seq assigned by the room, as Herald does.
 import { DurableObject } from "cloudflare:workers";
-import { PING, PONG, roomOf, notRoom, readFrame, userOf, sendAll, closeBack } from "../common.mjs";
+import { PING, PONG, constructed, roomOf, notRoom, readFrame, userOf, sendAll, closeBack } from "../common.mjs";
 
 export class JsRoom extends DurableObject {
   constructor(ctx, env) {
@@ -28,6 +28,7 @@ export class JsRoom extends DurableObject {
     // connections from the runtime (ctx.getWebSockets), each with its attachment.
     this.seq = this.sql.exec("SELECT COALESCE(MAX(seq), 0) AS seq FROM messages").one().seq;
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+    constructed(ctx);
   }
 
   async fetch(request) {

@@ -2,10 +2,15 @@
 // Server with hibernation on, its connection state for the user, its `sql` and `broadcast`.
 // Bundled with esbuild by bench/systems.mjs (partyserver imports nanoid), served by Miniflare.
 import { Server, getServerByName } from "partyserver";
-import { PING, PONG, roomOf, notRoom, readFrame, userOf } from "../common.mjs";
+import { PING, PONG, constructed, roomOf, notRoom, readFrame, userOf } from "../common.mjs";
 
 export class PartyRoom extends Server {
   static options = { hibernate: true };
+
+  constructor(ctx, env) {
+    super(ctx, env);
+    constructed(ctx);
+  }
 
   // Runs once per instance, after a wake from hibernation too.
   onStart() {

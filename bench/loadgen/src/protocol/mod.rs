@@ -46,7 +46,9 @@ pub enum Inbound {
     Connected,
     /// Engine.IO ping: answer with a pong (`3`).
     Ping,
-    /// Anything else (presence, joined, status, pongs, unknown events).
+    /// The answer to our own ping (Herald's `{"type":"pong"}`, the runtime's auto-response).
+    Pong,
+    /// Anything else (presence, joined, status, Engine.IO pongs, unknown events).
     Other,
 }
 
@@ -88,6 +90,15 @@ impl Protocol {
         match self {
             Protocol::Herald | Protocol::Limit => native::publish(seq, ts, body),
             Protocol::SocketIo => socketio::publish(seq, ts, body),
+        }
+    }
+
+    /// The heartbeat a client sends, answered without waking a hibernating room (the runtime's
+    /// auto-response, docs/protocol.md "ping"); `None` for Socket.IO, whose server pings.
+    pub fn ping(self) -> Option<&'static str> {
+        match self {
+            Protocol::Herald | Protocol::Limit => Some(native::PING),
+            Protocol::SocketIo => None,
         }
     }
 

@@ -24,10 +24,14 @@ pub fn decode(text: &str) -> Inbound {
         "message" | "publish" => frame.data.map_or(Inbound::Other, Inbound::Message),
         "welcome" => Inbound::Welcome,
         "ack" => Inbound::Ack,
+        "pong" => Inbound::Pong,
         "error" => Inbound::Error(frame.code.map_or_else(|| text.to_owned(), str::to_owned)),
         _ => Inbound::Other,
     }
 }
+
+/// The exact text the runtime answers by itself (the rooms' `setWebSocketAutoResponse`).
+pub const PING: &str = r#"{"type":"ping"}"#;
 
 pub fn publish(seq: u64, ts: u64, body: &str) -> String {
     format!(r#"{{"type":"publish","event":"bench","data":{}}}"#, payload_json(seq, ts, body))
@@ -52,6 +56,12 @@ mod tests {
             Inbound::Error("rate_limited".into())
         );
         assert_eq!(decode(r#"{"type":"presence","members":[]}"#), Inbound::Other);
+    }
+
+    #[test]
+    fn the_auto_response_pong_answers_our_ping() {
+        assert_eq!(decode(r#"{"type":"pong"}"#), Inbound::Pong);
+        assert_eq!(decode(PING), Inbound::Other, "a ping echoed by the limit room is not a pong");
     }
 
     #[test]
