@@ -45,8 +45,9 @@ const STOP_P99_MS = 250;
 const FULL = {
   systems: ORDER,
   subscribers: [10, 100, 1000],
-  deliveries: [1000, 2000, 5000, 10000, 20000, 50000],
-  stepSeconds: 5,
+  // the issue's steps, and more between and above them, so that knees near the top are told apart
+  deliveries: [1000, 2000, 5000, 10000, 20000, 30000, 40000, 50000, 70000, 100000],
+  stepSeconds: 3,
   warmupSeconds: 1,
   reps: 3,
   baseline: { subscribers: 100, rate: 10, seconds: 10 },
@@ -694,7 +695,7 @@ function markdown(cfg, report, summary) {
   const { machine, versions, commit, dirty } = report.environment;
   const v = Object.entries(versions).filter(([, x]) => x).map(([k, x]) => `${k} ${String(x).replace(/^(rustc|loadgen) /, "")}`).join(", ");
   const reduced = cfg.reduced.length
-    ? `\n**Reduced run**: every figure below comes from \`node bench/run.mjs ${cfg.reduced.join(" ")}\` (the full matrix is \`make bench\`: N = 10, 100, 1000; 1k–50k deliveries/s; 5 s steps; 3 repetitions; connections in steps of 1k, 2k, 5k, 10k and up to the file-descriptor limit; 12 s idle with 100 subscribers).\n`
+    ? `\n**Reduced run**: every figure below comes from \`node bench/run.mjs ${cfg.reduced.join(" ")}\` (the full matrix is \`make bench\`: N = 10, 100, 1000; 1k–100k deliveries/s; 3 s steps; 3 repetitions; connections in steps of 1k, 2k, 5k, 10k and up to the file-descriptor limit; 12 s idle with 100 subscribers).\n`
     : "";
   return `# Benchmarks
 

@@ -4,6 +4,9 @@
 use herald_core::room::{Sql, SqlValue, StoreError};
 use worker::{SqlStorage, SqlStorageValue};
 
+/// The largest integer a JavaScript number holds exactly (2^53 - 1).
+const MAX_EXACT: i64 = (1 << 53) - 1;
+
 #[derive(Clone)]
 pub struct DurableSql(pub SqlStorage);
 
@@ -13,7 +16,9 @@ impl Sql for DurableSql {
             .iter()
             .map(|p| match p {
                 SqlValue::Null => SqlStorageValue::Null,
-                SqlValue::Int(i) => SqlStorageValue::Integer(*i),
+                // Bindings reach SQLite as JavaScript numbers: a bound past 2^53 (an open
+                // range's i64::MIN) is clamped to the widest one that crosses exactly.
+                SqlValue::Int(i) => SqlStorageValue::Integer((*i).clamp(-MAX_EXACT, MAX_EXACT)),
                 SqlValue::Real(f) => SqlStorageValue::Float(*f),
                 SqlValue::Text(s) => SqlStorageValue::String(s.clone()),
             })
