@@ -15,6 +15,8 @@
 //!   the fallback jobs that will not be sent, for the admin list.
 //! - [`batch`]: group commit: a room handles the websocket frames that arrive together in one
 //!   pass, so one SQLite commit makes them all durable.
+//! - [`sockets`]: a room's own websockets; a fan-out to the native ones is one call into
+//!   JavaScript.
 //! - [`sql`]: the core's [`herald_core::room::Sql`] over Durable Object SQLite.
 //! - [`respond`]: JSON answers and coded errors, shared with the Worker.
 //! - [`platform`]: the clock, fresh ids, vars and the configuration from the runtime, and calls
@@ -30,6 +32,7 @@ pub mod home;
 pub mod platform;
 pub mod respond;
 pub mod room;
+pub mod sockets;
 pub mod sql;
 
 pub use room::RoomObject;

@@ -5,37 +5,12 @@ use herald_core::config::{Config, ConfigError};
 use herald_core::error::{Error, ErrorCode};
 use std::sync::OnceLock;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
 
 #[wasm_bindgen]
 extern "C" {
     /// Web Crypto's `crypto.getRandomValues`, which workerd provides everywhere.
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
     fn get_random_values(buf: &mut [u8]);
-
-    /// A runtime WebSocket, for a send of a value that is a JavaScript string already.
-    type RawSocket;
-
-    /// `WebSocket.send` with a JavaScript string as is (worker's `send_with_str` copies the
-    /// text out of wasm memory on every call).
-    #[wasm_bindgen(method, catch, js_name = send)]
-    fn send_value(this: &RawSocket, data: &JsValue) -> Result<(), JsValue>;
-}
-
-/// A frame sent to many sockets, decoded into a JavaScript string once.
-pub struct SharedText(JsValue);
-
-impl SharedText {
-    pub fn new(text: &str) -> Self {
-        Self(JsValue::from_str(text))
-    }
-
-    /// Sends the frame to `ws`. An error comes from a socket already closing, whose close event
-    /// cleans up; it is ignored.
-    pub fn send(&self, ws: &worker::WebSocket) {
-        let raw: &RawSocket = AsRef::<worker::web_sys::WebSocket>::as_ref(ws).unchecked_ref();
-        let _ = raw.send_value(&self.0);
-    }
 }
 
 /// Milliseconds since the epoch. (In a Worker the clock advances only across I/O, which is

@@ -34,10 +34,11 @@ mod inbox;
 use crate::batch::{self, Batch};
 use crate::dead_letters;
 use crate::home::Home;
-use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param, SharedText};
+use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param};
 use crate::respond::{self, internal};
+use crate::sockets::Sockets;
 use crate::sql::DurableSql;
-use herald_core::dialect::tndata::{self, Translation};
+use herald_core::dialect::tndata;
 use herald_core::dialect::DialectKind;
 use herald_core::error::{close, Error, ErrorCode};
 use herald_core::exchange::inbox::Inbox;
@@ -50,7 +51,6 @@ use herald_core::room::{
     Room, Session, SqlLog,
 };
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use worker::wasm_bindgen_futures::spawn_local;
 use worker::{
@@ -67,12 +67,10 @@ pub const AUTO_PONG: &str = r#"{"type":"pong"}"#;
 
 struct Loaded {
     room: Room<SqlLog<DurableSql>>,
-    sockets: HashMap<ConnId, WebSocket>,
+    sockets: Sockets,
     remotes: Remotes,
     members: MemberRows<DurableSql>,
     reads: ReadMarks<DurableSql>,
-    /// The sockets that speak tndata rather than the native protocol.
-    tndata: HashSet<ConnId>,
     activity: ActivityRows<DurableSql>,
     /// The inbox, when this room is a user's (`inbox:{user}`).
     inbox: Option<Inbox<DurableSql>>,
@@ -95,32 +93,20 @@ impl Loaded {
                         continue;
                     }
                     let Some(ws) = self.sockets.get(&to) else { continue };
-                    if !self.tndata.contains(&to) {
+                    if !self.sockets.speaks_tndata(&to) {
                         let _ = ws.send_with_str(&text);
                     } else if let Some(text) = tndata::to_client(self.room.id(), &text, fresh_id) {
                         let _ = ws.send_with_str(&text);
                     }
                 }
                 Effect::Broadcast { text, except } => {
-                    let mut translation = Translation::new(self.room.id(), &text);
-                    let shared = SharedText::new(&text);
-                    for (conn, ws) in &self.sockets {
-                        if Some(conn) == except.as_ref() {
-                            continue;
-                        }
-                        if !self.tndata.contains(conn) {
-                            shared.send(ws);
-                        } else if let Some(text) = translation.text(fresh_id) {
-                            let _ = ws.send_with_str(text);
-                        }
-                    }
+                    self.sockets.broadcast(self.room.id(), &text, except.as_ref());
                     self.remotes.broadcast(&text, except.as_ref());
                 }
                 Effect::Close { to, code, reason } => {
                     if self.remotes.close(&to) {
                         self.forget_member(&to);
                     } else if let Some(ws) = self.sockets.remove(&to) {
-                        self.tndata.remove(&to);
                         // Drop the session first: a client that never completes the close must
                         // not be restored as a member when the room next wakes.
                         let _ = ws.serialize_attachment(Option::<Session>::None);
@@ -146,7 +132,7 @@ impl Loaded {
     /// A websocket frame of `conn`, in the dialect it speaks.
     fn on_message(&mut self, now: i64, conn: &ConnId, message: WebSocketIncomingMessage) -> Vec<Effect> {
         match message {
-            WebSocketIncomingMessage::String(text) if self.tndata.contains(conn) => {
+            WebSocketIncomingMessage::String(text) if self.sockets.speaks_tndata(conn) => {
                 self.room.on_tndata_frame(now, conn, &text, &mut self.reads, fresh_id)
             }
             WebSocketIncomingMessage::String(text) => match self.inbox.as_mut() {
@@ -390,15 +376,11 @@ impl RoomObject {
         let mut room = Room::load(id, config.limits.clone(), config.retention.clone(), log)
             .map_err(|e| Error::internal(format!("could not load the room: {e}")))?;
         let now = now_ms();
-        let mut sockets = HashMap::new();
-        let mut tndata = HashSet::new();
+        let mut sockets = Sockets::default();
         for ws in self.state.get_websockets() {
             match ws.deserialize_attachment::<Session>() {
                 Ok(Some(session)) => {
-                    if self.speaks_tndata(&ws) {
-                        tndata.insert(session.conn.clone());
-                    }
-                    sockets.insert(session.conn.clone(), ws);
+                    sockets.insert(session.conn.clone(), ws.clone(), self.speaks_tndata(&ws));
                     room.restore(now, session);
                 }
                 // A socket the room refused or ended (its session was dropped): finish closing.
@@ -423,7 +405,7 @@ impl RoomObject {
             remotes.len(),
             room.last_seq()
         );
-        Ok(Loaded { room, sockets, remotes, members, reads, tndata, activity, inbox })
+        Ok(Loaded { room, sockets, remotes, members, reads, activity, inbox })
     }
 
     /// Sets the alarm to `at`, or else to the one the frames handled meanwhile asked for.
@@ -454,7 +436,6 @@ impl RoomObject {
         let Some(conn) = self.conn_of(ws) else { return };
         let _ = self.with_room(|loaded| {
             loaded.sockets.remove(&conn);
-            loaded.tndata.remove(&conn);
             let effects = loaded.room.on_close(&conn);
             // Closing never asks for an alarm; a stale one fires and finds nothing to do.
             let _ = loaded.apply(effects);
@@ -493,10 +474,7 @@ impl RoomObject {
         pair.server.serialize_attachment(&session).map_err(internal)?;
         let now = now_ms();
         let alarm = self.with_room(|loaded| {
-            loaded.sockets.insert(session.conn.clone(), pair.server.clone());
-            if speaks_tndata {
-                loaded.tndata.insert(session.conn.clone());
-            }
+            loaded.sockets.insert(session.conn.clone(), pair.server.clone(), speaks_tndata);
             let effects = loaded.room.on_connect(now, session, since);
             loaded.apply(effects)
         })?;
