@@ -158,8 +158,12 @@ pub fn header() -> &'static str {
     COLUMNS
 }
 
+/// A figure with one decimal, or `-` when there is none.
+fn f(q: Option<f64>) -> String {
+    q.map_or("-".to_owned(), |v| format!("{v:.1}"))
+}
+
 pub fn row(s: &StepReport) -> String {
-    let f = |q: Option<f64>| q.map_or("-".to_owned(), |v| format!("{v:.1}"));
     format!(
         "{:>11} {:>16} {:>14} {:>10} {:>10} {:>10} {:>6} {:>4} {:>6} {:>8} {:>4}{}",
         s.offered_per_s,
@@ -178,7 +182,6 @@ pub fn row(s: &StepReport) -> String {
 }
 
 pub fn connect_line(c: &ConnectReport) -> String {
-    let f = |q: Option<f64>| q.map_or("-".to_owned(), |v| format!("{v:.1}"));
     format!(
         "connected {}/{} in {:.2} s (concurrency {}): p50 {} ms, p99 {} ms, max {} ms{}",
         c.connected,
@@ -197,7 +200,6 @@ pub fn connect_line(c: &ConnectReport) -> String {
 }
 
 pub fn ramp_line(s: &RampStep) -> String {
-    let f = |q: Option<f64>| q.map_or("-".to_owned(), |v| format!("{v:.1}"));
     format!(
         "ramp to {}: {} held; this step {} tried in {:.2} s, p50 {} ms, p99 {} ms, max {} ms, {} failed, {} dropped so far{}",
         s.target,
@@ -214,7 +216,6 @@ pub fn ramp_line(s: &RampStep) -> String {
 }
 
 pub fn idle_lines(i: &IdleReport) -> String {
-    let f = |q: Option<f64>| q.map_or("-".to_owned(), |v| format!("{v:.1}"));
     let message = |what: &str, s: &StepReport| {
         format!(
             "{what}: {}/{} delivered, p50 {} ms, p99 {} ms, max {} ms, ack {} ms",
