@@ -1,7 +1,9 @@
 //! Herald's own small readers and writers against the crates they replace in the wasm (to keep
-//! it small): an email's `Date` against chrono. Each gives what the crate gave, over many inputs.
+//! it small): an email's `Date` against chrono, a request's query against the `url` crate. Each
+//! gives what the crate gave, over many inputs.
 
 use herald_core::exchange::mail;
+use herald_core::query;
 
 #[test]
 fn the_date_header_is_what_chrono_wrote() {
@@ -20,4 +22,44 @@ fn the_date_header_is_what_chrono_wrote() {
     for ms in [first, last, -1, 0, 1, 951_782_399_999, 951_782_400_000, 1_793_610_000_000] {
         assert_eq!(mail::date(ms), chrono(ms), "{ms}");
     }
+}
+
+#[test]
+fn a_query_parameter_is_what_the_url_crate_read() {
+    let queries = [
+        "",
+        "token=a.b.c",
+        "since=5&since=6",
+        "a=1&&b=2&",
+        "&&",
+        "token",
+        "token=",
+        "=x",
+        "cursor=a%2Bb+c%20d",
+        "na%6De=v&name=w",
+        "q=a=b",
+        "q=%zz%4",
+        "q=%",
+        "q=%4",
+        "q=%C3%AB&r=%E2%82%AC",
+        "q=%FF%FE",
+        "q=caf%C3",
+        "EIO=4&transport=polling&t=P1a2b3c&sid=abc-DEF_123",
+        "limit=50&order=desc&cursor=eyJzZXEiOjQyfQ",
+        "q=ë",
+    ];
+    let names =
+        ["token", "since", "a", "b", "name", "q", "r", "", "cursor", "EIO", "transport", "sid", "limit", "order"];
+    for q in queries {
+        let url = url::Url::parse(&format!("https://h.example/p?{q}#frag")).unwrap();
+        let serialized = url.as_str();
+        assert_eq!(query::of(serialized), url.query(), "{q}");
+        let query = query::of(serialized).unwrap();
+        for name in names {
+            let expected = url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+            assert_eq!(query::param(query, name), expected, "{name} in {q}");
+        }
+    }
+    let bare = url::Url::parse("https://h.example/p").unwrap();
+    assert_eq!(query::of(bare.as_str()), bare.query());
 }
