@@ -329,6 +329,16 @@ fn a_token_that_does_not_verify_is_refused_with_jwt_compact_s_words() {
     assert_eq!(refusal(&hs256(&c)), (ErrorCode::TokenInvalid, "the token has no exp claim".into()));
     let bad_claims = Hs256.token(&Header::empty(), &claims(json!({ "name": 7 })), &Hs256Key::new(SECRET)).unwrap();
     assert!(refusal(&bad_claims).1.starts_with("the token's claims are malformed: invalid type: integer `7`"));
+    for aud in [json!(7), json!(["herald", 7]), json!({ "aud": "herald" })] {
+        let token = Hs256.token(&Header::empty(), &claims(json!({ "aud": aud })), &Hs256Key::new(SECRET)).unwrap();
+        let message = refusal(&token).1;
+        assert!(
+            message.starts_with(
+                "the token's claims are malformed: data did not match any variant of untagged enum Audience"
+            ),
+            "{message}"
+        );
+    }
 }
 
 #[test]

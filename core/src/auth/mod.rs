@@ -107,11 +107,26 @@ struct Claims {
 }
 
 /// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 enum Audience {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    // By hand rather than `#[serde(untagged)]` (see [`crate::json::required`]), with the
+    // derive's error.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde_json::Value;
+        let strings =
+            |values: &[Value]| values.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>();
+        match Value::deserialize(d)? {
+            Value::String(aud) => Some(Self::One(aud)),
+            Value::Array(auds) => strings(&auds).map(Self::Many),
+            _ => None,
+        }
+        .ok_or_else(|| serde::de::Error::custom("data did not match any variant of untagged enum Audience"))
+    }
 }
 
 impl Audience {
