@@ -6,8 +6,9 @@
 #   - worker-build (pinned below)
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock
 #     (worker-build would download it from GitHub, which is not reachable everywhere)
-#   - the npm packages of the end-to-end suite and local dev (miniflare/: wrangler, miniflare
-#     with workerd, ws), from miniflare/package-lock.json
+#   - the npm packages of the end-to-end suite, local dev and the build (miniflare/: wrangler,
+#     miniflare with workerd, ws, binaryen whose wasm-opt scripts/build.sh runs), from
+#     miniflare/package-lock.json
 #   - .dev.vars, the local-dev secrets, from .dev.vars.example (and the variables an older
 #     .dev.vars lacks)
 set -euo pipefail

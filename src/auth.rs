@@ -6,7 +6,8 @@ use herald_core::auth::Identity;
 use herald_core::config::Config;
 use herald_core::error::{Error, ErrorCode};
 use herald_durable_objects::platform::query_param;
-use worker::{Request, Url};
+use herald_durable_objects::platform::Url;
+use worker::Request;
 
 /// A verified caller, and the subprotocol to select when the token came in
 /// `Sec-WebSocket-Protocol`.

@@ -19,9 +19,10 @@ use herald_core::exchange::requests_fanout::{self, undelivered};
 use herald_core::exchange::{inbox_of, NotifyRequest};
 use herald_core::ids::UserId;
 use herald_core::internal as api;
+use herald_durable_objects::platform::Url;
 use herald_durable_objects::platform::{config, fresh_id, now_ms, post_to_object};
 use herald_durable_objects::respond::{self, internal};
-use worker::{Env, Request, Response, Url};
+use worker::{Env, Request, Response};
 
 /// `POST /api/v1/multicast` `{msg, uids, opts?}` (admin).
 pub async fn multicast(mut req: Request, env: &Env, url: &Url) -> Result<Response, Error> {

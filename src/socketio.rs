@@ -11,9 +11,10 @@ use herald_core::engineio::session::Transport;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::home;
 use herald_core::internal as api;
+use herald_durable_objects::platform::Url;
 use herald_durable_objects::platform::{call_object, fresh_id, query_param};
 use herald_durable_objects::respond::internal;
-use worker::{Env, Headers, Method, Request, Response, Url};
+use worker::{Env, Headers, Method, Request, Response};
 
 pub async fn handle(
     mut req: Request,

@@ -10,9 +10,10 @@ use herald_core::dialect::DialectKind;
 use herald_core::error::Error;
 use herald_core::ids::RoomId;
 use herald_core::internal::{self as api, header_json};
+use herald_durable_objects::platform::Url;
 use herald_durable_objects::platform::{call_object, now_ms, query_param};
 use herald_durable_objects::respond::internal;
-use worker::{Env, Headers, Method, Request, Response, Url};
+use worker::{Env, Headers, Method, Request, Response};
 
 /// The caller and the conversation they ask for, refused before any object is reached.
 fn conversation(req: &Request, url: &Url, segment: &str, config: &Config) -> Result<(auth::Caller, RoomId), Error> {

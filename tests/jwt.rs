@@ -9,7 +9,7 @@ use herald_core::ErrorCode;
 use herald_tests::T0;
 use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs512, Hs512Key};
 use jwt_compact::jwk::JsonWebKey;
-use jwt_compact::{AlgorithmExt, Claims, Header, TimeOptions};
+use jwt_compact::{AlgorithmExt, Claims, Header, TimeOptions, UntrustedToken};
 use serde_json::{json, Map, Value};
 
 const SECRET: &str = "a-local-test-secret-that-is-32-bytes!";
@@ -249,4 +249,120 @@ fn rooms_that_belong_to_users_are_theirs_unless_a_token_is_an_admin_s_or_names_t
     assert!(allowed(&identity("ops", json!({ "role": "admin" })), "tndata:alice:bob"));
     let scoped = identity("bob", json!({ "rooms": ["team-*"] }));
     assert!(!allowed(&scoped, "tndata:alice:bob"), "an owner's own claim still applies");
+}
+
+/// Whatever Herald says about a token, next to what jwt-compact (which Herald used before
+/// `auth::jws`) makes of it: the same tokens are read, and refused ones for the same reason.
+fn refusal(token: &str) -> (ErrorCode, String) {
+    let e = verifier(&[]).verify(token, T0).unwrap_err();
+    (e.code, e.message)
+}
+
+#[test]
+fn a_token_that_is_not_a_jwt_is_refused_with_jwt_compact_s_words() {
+    let header = |json: &str| base64url(json);
+    let claims = base64url(r#"{"sub":"a"}"#);
+    let tokens = [
+        String::new(),
+        "abc".into(),
+        "a.b".into(),
+        "a.b.c.d".into(),
+        "eyJhbGciOiJIUzI1NiJ9.%%%.sig".into(),
+        format!("{}.{claims}.c2ln=", header(r#"{"alg":"HS256"}"#)),
+        format!("{}.{claims}.", header(r#"{"alg":"HS256","cty":"CBOR"}"#)),
+        format!("{}.{claims}.", header(r#"{"alg":"HS256","cty":"text/plain"}"#)),
+    ];
+    for token in &tokens {
+        let expected = format!("the token is not a JWT: {}", UntrustedToken::new(token).unwrap_err());
+        assert_eq!(refusal(token), (ErrorCode::TokenInvalid, expected), "{token:?}");
+    }
+}
+
+#[test]
+fn a_header_jwt_compact_could_not_read_is_refused_and_one_it_could_is_read() {
+    let claims = base64url(r#"{"sub":"a"}"#);
+    let headers = [
+        r#"{}"#,
+        r#"[]"#,
+        r#"{"alg":7}"#,
+        r#"{"alg":"HS256","kid":7}"#,
+        r#"{"alg":"HS256","typ":null}"#,
+        r#"{"alg":"HS256","x5t":"c2hvcnQ"}"#,
+        r#"{"alg":"HS256","x5t":"AAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#,
+        r#"{"alg":"HS256","x5t#S256":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#,
+        r#"{"alg":"HS256","x5t#S256":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#,
+        r#"{"alg":"HS256","cty":"JSON","other":{"any":[1]}}"#,
+        r#"{"alg":"HS256","crit":null}"#,
+    ];
+    for header in headers {
+        let token = format!("{}.{claims}.c2ln", base64url(header));
+        let not_a_jwt = refusal(&token).1.starts_with("the token is not a JWT");
+        assert_eq!(not_a_jwt, UntrustedToken::new(&token).is_err(), "{header}");
+    }
+}
+
+#[test]
+fn a_token_that_does_not_verify_is_refused_with_jwt_compact_s_words() {
+    let hs = hs256(&claims(json!({})));
+    let (signed, _) = hs.rsplit_once('.').unwrap();
+    let short = format!("{signed}.c2ln");
+    assert_eq!(
+        refusal(&short),
+        (
+            ErrorCode::TokenInvalid,
+            "the token does not verify: invalid signature length: expected 32 bytes, got 3 bytes".into()
+        )
+    );
+    let zeroes = format!(
+        "{}.{}",
+        Es256.token(&Header::empty(), &claims(json!({})), &es256_key(1)).unwrap().rsplit_once('.').unwrap().0,
+        base64url_bytes(&[0; 64])
+    );
+    assert_eq!(
+        refusal(&zeroes),
+        (ErrorCode::TokenInvalid, "the token does not verify: malformed token signature: signature error".into())
+    );
+    let forged = format!("{signed}.{}", base64url_bytes(&[7; 32]));
+    assert_eq!(refusal(&forged), (ErrorCode::TokenInvalid, "the token's signature does not verify".into()));
+    let mut c = claims(json!({}));
+    c.expiration = None;
+    assert_eq!(refusal(&hs256(&c)), (ErrorCode::TokenInvalid, "the token has no exp claim".into()));
+    let bad_claims = Hs256.token(&Header::empty(), &claims(json!({ "name": 7 })), &Hs256Key::new(SECRET)).unwrap();
+    assert!(refusal(&bad_claims).1.starts_with("the token's claims are malformed: invalid type: integer `7`"));
+    for aud in [json!(7), json!(["herald", 7]), json!({ "aud": "herald" })] {
+        let token = Hs256.token(&Header::empty(), &claims(json!({ "aud": aud })), &Hs256Key::new(SECRET)).unwrap();
+        let message = refusal(&token).1;
+        assert!(
+            message.starts_with(
+                "the token's claims are malformed: data did not match any variant of untagged enum Audience"
+            ),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn timestamps_span_the_years_chrono_represents_as_jwt_compact_read_them() {
+    use chrono::TimeZone;
+    use herald_core::auth::jws::{MAX_TIMESTAMP, MIN_TIMESTAMP};
+    // The range jwt-compact accepted: what chrono's `timestamp_opt` takes.
+    let takes = |seconds: i64| Utc.timestamp_opt(seconds, 0).single().is_some();
+    assert!(takes(MAX_TIMESTAMP) && !takes(MAX_TIMESTAMP + 1));
+    assert!(takes(MIN_TIMESTAMP) && !takes(MIN_TIMESTAMP - 1));
+    let with_exp = |exp: Value| {
+        let mut custom = json!({ "sub": "alice" }).as_object().unwrap().clone();
+        custom.insert("exp".into(), exp);
+        Hs256.token(&Header::empty(), &Claims::new(custom), &Hs256Key::new(SECRET)).unwrap()
+    };
+    let far = verifier(&[]).verify(&with_exp(json!(MAX_TIMESTAMP)), T0).unwrap();
+    assert_eq!(far.expires_at, MAX_TIMESTAMP * 1000);
+    assert_eq!(verifier(&[]).verify(&with_exp(json!(1_793_617_200.75)), T0).unwrap().expires_at, 1_793_617_200_000);
+    for exp in [json!(MAX_TIMESTAMP + 1), json!(u64::MAX), json!("soon"), json!(null)] {
+        assert!(refusal(&with_exp(exp.clone())).1.starts_with("the token's claims are malformed"), "{exp}");
+    }
+}
+
+fn base64url_bytes(bytes: &[u8]) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    Base64UrlUnpadded::encode_string(bytes)
 }

@@ -128,14 +128,45 @@ pub struct MemberBatch {
 }
 
 /// One command for the member `conn` (the session's Engine.IO sid).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MemberCommand {
     pub conn: String,
     #[serde(flatten)]
     pub op: MemberOp,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl<'de> Deserialize<'de> for MemberCommand {
+    // By hand, as the derive would with `op` flattened and tagged `op`
+    // ([`crate::json::required`]).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use crate::json::required;
+        #[derive(Deserialize)]
+        struct Wire {
+            conn: String,
+            op: String,
+            user: Option<User>,
+            expires_at: Option<i64>,
+            since: Option<u64>,
+            tag: Option<String>,
+            text: Option<String>,
+        }
+        let w = Wire::deserialize(d)?;
+        let op = match w.op.as_str() {
+            "join" => MemberOp::Join {
+                user: required(w.user, "user")?,
+                expires_at: required(w.expires_at, "expires_at")?,
+                since: w.since,
+                tag: w.tag,
+            },
+            "frame" => MemberOp::Frame { text: required(w.text, "text")? },
+            "leave" => MemberOp::Leave,
+            other => return Err(serde::de::Error::unknown_variant(other, &["join", "frame", "leave"])),
+        };
+        Ok(Self { conn: w.conn, op })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum MemberOp {
     /// Join the room as `user` until `expires_at` (ms since the epoch), resuming after `since`.
@@ -160,13 +191,42 @@ pub struct Delivery {
     pub items: Vec<DeliveryItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum DeliveryItem {
     /// A native protocol frame for each member in `to`.
     Frame { to: Vec<String>, text: String },
     /// The membership of `to` ended (the room closed it, or a leave completed).
     Close { to: String },
+}
+
+impl<'de> Deserialize<'de> for DeliveryItem {
+    // By hand, as the derive would with `tag = "kind"` ([`crate::json::required`]). `to` is a
+    // list of members in a frame, one member in a close.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error as _, Unexpected};
+        use serde_json::Value;
+        #[derive(Deserialize)]
+        struct Wire {
+            kind: String,
+            to: Value,
+            text: Option<String>,
+        }
+        let w = Wire::deserialize(d)?;
+        match (w.kind.as_str(), w.to) {
+            ("frame", Value::Array(to)) => {
+                let to = to.into_iter().map(|member| match member {
+                    Value::String(member) => Ok(member),
+                    _ => Err(D::Error::invalid_type(Unexpected::Other("a non-string member"), &"a member's sid")),
+                });
+                Ok(Self::Frame { to: to.collect::<Result<_, _>>()?, text: crate::json::required(w.text, "text")? })
+            }
+            ("close", Value::String(to)) => Ok(Self::Close { to }),
+            ("frame", _) => Err(D::Error::invalid_type(Unexpected::Other("`to`"), &"a sequence")),
+            ("close", _) => Err(D::Error::invalid_type(Unexpected::Other("`to`"), &"a string")),
+            (other, _) => Err(D::Error::unknown_variant(other, &["frame", "close"])),
+        }
+    }
 }
 
 /// A home's answer to a [`Delivery`]: the members it does not hold (their session ended, or

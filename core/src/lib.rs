@@ -18,7 +18,7 @@
 //!   members ([`room::Remotes`]: Socket.IO sessions held by homes, one outbox per home), each
 //!   connection's activity ([`room::Activity`]: a user's status across connections, focus),
 //!   read marks ([`room::ReadMarks`]).
-//! - [`route`]: the public HTTP routes.
+//! - [`route`]: the public HTTP routes; [`query`]: a request URL's query parameters.
 //! - [`internal`]: Worker → Durable Object requests, and the calls between homes and rooms.
 //! - [`engineio`], [`socketio`]: the two protocols under `socket.io-client`.
 //! - [`gateway`]: one Socket.IO / Engine.IO client as its home holds it (session + dialect).
@@ -42,6 +42,7 @@ pub mod internal;
 pub mod json;
 pub mod message;
 pub mod protocol;
+pub mod query;
 pub mod room;
 pub mod route;
 pub mod socketio;

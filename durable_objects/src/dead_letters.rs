@@ -9,7 +9,7 @@
 //! | `POST /dead-letters/notes` | [`ReasonNote`] | `{}` once stored |
 //! | `GET /dead-letters` | `limit`, `cursor`? | a page: `{"jobs": [...], "next"}` |
 
-use crate::platform::{config, query_param};
+use crate::platform::{config, query_param, Url};
 use crate::respond::{self, internal};
 use crate::sql::DurableSql;
 use herald_core::error::{Error, ErrorCode};
@@ -38,7 +38,7 @@ pub async fn handle(state: &State, env: &Env, req: &mut Request) -> Result<Respo
             store.note(&note).map_err(stored)?;
         }
         (Method::Get, DEAD_LETTERS) => {
-            let url = req.url().map_err(internal)?;
+            let url = Url::of(req);
             let query =
                 ListQuery::parse(query_param(&url, "limit").as_deref(), query_param(&url, "cursor").as_deref())?;
             let page =

@@ -4,7 +4,7 @@
 //! Worker adds users, the fan-out consumer reads pages. Its rows live in its own SQLite; it has
 //! no websockets and no room.
 
-use crate::platform::{now_ms, query_param};
+use crate::platform::{now_ms, query_param, Url};
 use crate::respond::{self, internal};
 use crate::sql::DurableSql;
 use herald_core::error::{Error, ErrorCode};
@@ -40,7 +40,7 @@ pub async fn handle(state: &State, req: &mut Request) -> Result<Response, Error>
             respond::json(200, answer).map_err(internal)
         }
         (Method::Get, PAGE) => {
-            let url = req.url().map_err(internal)?;
+            let url = Url::of(req);
             let query = PageQuery::parse(query_param(&url, "after").as_deref(), query_param(&url, "limit").as_deref())?;
             let page = rows.page(&query).map_err(|e| Error::internal(format!("{name}: {e}")))?;
             let answer = serde_json::to_string(&page).map_err(|e| Error::internal(e.to_string()))?;

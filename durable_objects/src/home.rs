@@ -16,7 +16,7 @@
 //! batches, one call to that room at a time (`POST /members`); what rooms send them comes in
 //! through `POST /deliver`, which answers with the sessions this home does not hold.
 
-use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param};
+use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param, Url};
 use crate::respond::{self, internal};
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{select, Either};
@@ -130,7 +130,7 @@ impl Home {
 
     /// `GET`/`POST /eio?…` from the Worker: a handshake, a poll, a post, or a websocket.
     pub async fn handle(&self, req: &mut Request) -> Result<Response, Error> {
-        let url = req.url().map_err(internal)?;
+        let url = Url::of(req);
         let header = |name: &str| req.headers().get(name).map_err(internal);
         let upgrade = header("upgrade")?.is_some();
         let Some(sid) = query_param(&url, "sid") else {

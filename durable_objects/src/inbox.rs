@@ -23,7 +23,7 @@
 //! handlers do.
 
 use super::{Loaded, RoomObject};
-use crate::platform::{fresh_id, now_ms, query_param};
+use crate::platform::{fresh_id, now_ms, query_param, Url};
 use crate::respond::{self, internal};
 use herald_core::error::{Error, ErrorCode};
 use herald_core::exchange::contacts::ContactsUpdate;
@@ -54,7 +54,7 @@ impl RoomObject {
             Method::Post | Method::Put => req.text().await.map_err(internal)?,
             _ => String::new(),
         };
-        let url = req.url().map_err(internal)?;
+        let url = Url::of(req);
         let now = now_ms();
         // Every route below runs on the loaded room and inbox, without an `.await`.
         let answer = self.with_inbox(|loaded| -> Result<(u16, String), Error> {

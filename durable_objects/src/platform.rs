@@ -32,9 +32,32 @@ pub fn fresh_id() -> String {
     id
 }
 
+/// The parts of a request's URL that Herald reads: its path and its query. Taken from the URL
+/// as the runtime serialised it, without parsing it again (see [`herald_core::query`]).
+pub struct Url {
+    path: String,
+    query: Option<String>,
+}
+
+impl Url {
+    pub fn of(req: &worker::Request) -> Self {
+        let href = req.inner().url();
+        Self { path: req.path(), query: herald_core::query::of(&href).map(str::to_owned) }
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query without its `?`; `None` when the URL has no `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+}
+
 /// The first value of query parameter `name`, percent-decoded.
-pub fn query_param(url: &worker::Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+pub fn query_param(url: &Url, name: &str) -> Option<String> {
+    herald_core::query::param(url.query()?, name)
 }
 
 /// Reads a var or secret as a string (both reach a Worker as strings).

@@ -34,7 +34,7 @@ mod inbox;
 use crate::batch::{self, Batch};
 use crate::dead_letters;
 use crate::home::Home;
-use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param};
+use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param, Url};
 use crate::respond::{self, internal};
 use crate::sockets::Sockets;
 use crate::sql::DurableSql;
@@ -509,7 +509,7 @@ impl RoomObject {
     }
 
     fn read_history(&self, req: &Request) -> std::result::Result<Response, Error> {
-        let url = req.url().map_err(internal)?;
+        let url = Url::of(req);
         let (after, before, limit) =
             (query_param(&url, "after"), query_param(&url, "before"), query_param(&url, "limit"));
         let query = HistoryQuery::parse(after.as_deref(), before.as_deref(), limit.as_deref())?;
@@ -523,7 +523,7 @@ impl RoomObject {
 
     /// A page of a tndata conversation, with read flags.
     fn read_tndata_history(&self, req: &Request) -> std::result::Result<Response, Error> {
-        let url = req.url().map_err(internal)?;
+        let url = Url::of(req);
         let param = |name| query_param(&url, name);
         let query = tndata::HistoryQuery::parse(
             param("order").as_deref(),

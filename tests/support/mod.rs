@@ -3,7 +3,11 @@
 //! - `room_scenarios.rs`: the room state machine as conversations between fake connections
 //!   (order, the resume seam, idempotency, presence, limits, retention, failure, waking up).
 //! - `log_suite.rs`: one suite every room log implementation passes (memory, SQL).
-//! - `jwt.rs`: which tokens verify and which are refused, with which code.
+//! - `jwt.rs`: which tokens verify and which are refused, with which code. The tokens are minted
+//!   with jwt-compact, which Herald verified with before `auth::jws`, and refusals are checked
+//!   against what it made of the same tokens.
+//! - `oracles.rs`: Herald's own small readers and writers (an email's `Date`, a request's query)
+//!   against the crates they replace in the wasm (chrono, url).
 //! - `engineio_scenarios.rs`: Engine.IO sessions (polling, websocket, upgrade, heartbeat,
 //!   close) and Socket.IO clients of the echo dialects, over a fake clock.
 //! - `socketio_native.rs`: the `native` dialect, and Socket.IO members held by homes in a room

@@ -1,17 +1,16 @@
 //! The keys tokens may be signed with: one HS256 secret and any number of ES256 / EdDSA public
 //! keys, each optionally named by `kid`.
 
-use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key};
-use jwt_compact::jwk::JsonWebKey;
-use jwt_compact::Algorithm;
+use super::jws::Hs256Key;
+use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::Value;
 
 /// HS256 secrets shorter than this are refused: RFC 7518 §3.2 asks for a key at least as long
 /// as the hash output (256 bits).
 pub const MIN_HS256_SECRET_BYTES: usize = 32;
 
-type Es256Key = <Es256 as Algorithm>::VerifyingKey;
-type Ed25519Key = <Ed25519 as Algorithm>::VerifyingKey;
+pub type Es256Key = p256::ecdsa::VerifyingKey;
+pub type Ed25519Key = ed25519_dalek::VerifyingKey;
 
 /// A public key and the name (`kid`) it may be chosen by.
 #[derive(Clone)]
@@ -100,34 +99,105 @@ fn parse_public_jwk(jwk: Value) -> Result<PublicKey, String> {
         Some(Value::String(kid)) => Some(kid.clone()),
         Some(_) => return Err("`kid` must be a string".into()),
     };
-    let parsed: JsonWebKey<'_> = serde_json::from_value(jwk.clone()).map_err(|e| format!("is not a JWK: {e}"))?;
-    let key = match &parsed {
-        JsonWebKey::EllipticCurve { curve, .. } if curve == "P-256" => {
-            PublicKeyKind::Es256(Es256Key::try_from(&parsed).map_err(|e| format!("bad P-256 key: {e}"))?)
+    let Value::Object(jwk) = jwk else {
+        return Err("is not a JWK: it must be an object".into());
+    };
+    // RFC 7517 §4.1 / RFC 7518 §6: the fields each key type has, all required here.
+    let field = |name: &str| match jwk.get(name) {
+        Some(Value::String(value)) => Ok(value.as_str()),
+        Some(_) => Err(format!("is not a JWK: `{name}` must be a string")),
+        None => Err(format!("is not a JWK: missing field `{name}`")),
+    };
+    let bytes = |name: &str| {
+        let text = field(name)?;
+        Base64UrlUnpadded::decode_vec(text).map_err(|_| format!("is not a JWK: `{name}` is not base64url: {text:?}"))
+    };
+    let length = |name: &str, bytes: &[u8], expected: usize| {
+        if bytes.len() == expected {
+            Ok(())
+        } else {
+            Err(format!("field `{name}` has unexpected length (expected: {expected}, got: {})", bytes.len()))
         }
-        JsonWebKey::KeyPair { curve, .. } if curve == "Ed25519" => {
-            PublicKeyKind::EdDsa(Ed25519Key::try_from(&parsed).map_err(|e| format!("bad Ed25519 key: {e}"))?)
+    };
+    let key = match field("kty")? {
+        "EC" => {
+            let (curve, x, y) = (field("crv")?, bytes("x")?, bytes("y")?);
+            if curve != "P-256" {
+                return Err(ONLY_ACCEPTED.into());
+            }
+            let bad = |e: String| format!("bad P-256 key: {e}");
+            length("x", &x, 32).map_err(bad)?;
+            length("y", &y, 32).map_err(bad)?;
+            // SEC 1 §2.3.3: an uncompressed point is 0x04, then x, then y.
+            let point = [&[4u8][..], &x, &y].concat();
+            PublicKeyKind::Es256(Es256Key::from_sec1_bytes(&point).map_err(|e| bad(e.to_string()))?)
         }
-        _ => return Err("only EC P-256 (ES256) and OKP Ed25519 (EdDSA) public keys are accepted".into()),
+        "OKP" => {
+            let (curve, x) = (field("crv")?, bytes("x")?);
+            if curve != "Ed25519" {
+                return Err(ONLY_ACCEPTED.into());
+            }
+            let bad = |e: String| format!("bad Ed25519 key: {e}");
+            length("x", &x, 32).map_err(bad)?;
+            let x: [u8; 32] = x.try_into().expect("length checked");
+            PublicKeyKind::EdDsa(Ed25519Key::from_bytes(&x).map_err(|e| bad(e.to_string()))?)
+        }
+        "RSA" | "oct" => return Err(ONLY_ACCEPTED.into()),
+        other => {
+            return Err(format!("is not a JWK: unknown key type `{other}`, expected one of `RSA`, `EC`, `oct`, `OKP`"))
+        }
     };
     Ok(PublicKey { kid, key })
 }
 
-/// The algorithms Herald verifies, by JWS name. Anything else (`none`, `HS512`, `RS256`, ...) is
-/// refused before any key is tried.
-pub(crate) enum Accepted {
-    Hs256(Hs256),
-    Es256(Es256),
-    EdDsa(Ed25519),
-}
+const ONLY_ACCEPTED: &str = "only EC P-256 (ES256) and OKP Ed25519 (EdDSA) public keys are accepted";
 
-impl Accepted {
-    pub(crate) fn by_name(alg: &str) -> Option<Self> {
-        match alg {
-            "HS256" => Some(Self::Hs256(Hs256)),
-            "ES256" => Some(Self::Es256(Es256)),
-            "EdDSA" => Some(Self::EdDsa(Ed25519)),
-            _ => None,
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The P-256 base point (SEC 2 §2.4.2) and RFC 8032 §7.1's first Ed25519 public key, as JWK
+    /// coordinates.
+    const P256_X: &str = "axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY";
+    const P256_Y: &str = "T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU";
+    const ED25519_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+
+    fn parse(jwks: &str) -> Result<Vec<(Option<String>, &'static str)>, String> {
+        KeySet::public_keys_from_jwks(jwks).map(|keys| keys.into_iter().map(|k| (k.kid, k.key.alg())).collect())
+    }
+
+    #[test]
+    fn p256_and_ed25519_public_keys_are_read_with_their_kid() {
+        let jwks = format!(
+            r#"{{"keys":[{{"kty":"EC","crv":"P-256","x":"{P256_X}","y":"{P256_Y}","kid":"es"}},
+                {{"kty":"OKP","crv":"Ed25519","x":"{ED25519_X}"}}]}}"#
+        );
+        assert_eq!(parse(&jwks), Ok(vec![(Some("es".into()), "ES256"), (None, "EdDSA")]));
+        let bare = format!(r#"[{{"kty":"OKP","crv":"Ed25519","x":"{ED25519_X}","use":"sig"}}]"#);
+        assert_eq!(parse(&bare), Ok(vec![(None, "EdDSA")]));
+    }
+
+    #[test]
+    fn other_keys_and_malformed_ones_are_refused_saying_why() {
+        let refused = |jwk: String| parse(&format!("[{jwk}]")).unwrap_err();
+        let only = "key 0: only EC P-256 (ES256) and OKP Ed25519 (EdDSA) public keys are accepted";
+        assert_eq!(refused(r#"{"kty":"RSA","n":"AQAB","e":"AQAB"}"#.into()), only);
+        assert_eq!(refused(format!(r#"{{"kty":"EC","crv":"P-384","x":"{P256_X}","y":"{P256_Y}"}}"#)), only);
+        assert_eq!(refused(format!(r#"{{"kty":"OKP","crv":"X25519","x":"{ED25519_X}"}}"#)), only);
+        assert_eq!(
+            refused(format!(r#"{{"kty":"EC","crv":"P-256","x":"{P256_X}"}}"#)),
+            "key 0: is not a JWK: missing field `y`"
+        );
+        assert_eq!(refused(r#"{"crv":"P-256"}"#.into()), "key 0: is not a JWK: missing field `kty`");
+        assert!(refused(r#"{"kty":"XYZ"}"#.into()).starts_with("key 0: is not a JWK: unknown key type `XYZ`"));
+        assert!(refused(r#"{"kty":"OKP","crv":"Ed25519","x":"%%"}"#.into()).contains("`x` is not base64url"));
+        assert_eq!(
+            refused(r#"{"kty":"OKP","crv":"Ed25519","x":"AAAA"}"#.into()),
+            "key 0: bad Ed25519 key: field `x` has unexpected length (expected: 32, got: 3)"
+        );
+        let off_curve = format!(r#"{{"kty":"EC","crv":"P-256","x":"{P256_X}","y":"{P256_X}"}}"#);
+        assert!(refused(off_curve).starts_with("key 0: bad P-256 key: "));
+        assert_eq!(refused(r#"{"kty":"OKP","kid":1}"#.into()), "key 0: `kid` must be a string");
+        assert!(parse(r#"{"keys":{}}"#).unwrap_err().starts_with("must be a JWK set"));
     }
 }

@@ -1,4 +1,4 @@
-//! Who is asking: JWT verification (jwt-compact) and what a verified token allows.
+//! Who is asking: JWT verification ([`jws`]) and what a verified token allows.
 //!
 //! The Worker calls [`Verifier::verify`] with the raw token and `now`, before any Durable
 //! Object is reached; the result is an [`Identity`] that travels with the request.
@@ -7,18 +7,18 @@
 //! configured), `name` and `avatar` (shown to others), `role: "admin"`, `rooms` (room patterns
 //! the token may use; absent means every room).
 
+pub mod jws;
 pub mod keys;
 mod patterns;
 pub mod token;
 
+pub use jws::Hs256Key;
 pub use keys::{KeySet, PublicKey, PublicKeyKind, MIN_HS256_SECRET_BYTES};
 pub use patterns::RoomPattern;
 
 use crate::error::{Error, ErrorCode};
 use crate::ids::{escape_part, RoomId, User, UserId, AVATAR_MAX, NAME_MAX};
-use chrono::{DateTime, Duration, Utc};
-use jwt_compact::{AlgorithmExt, Claims, TimeOptions, Token, UntrustedToken, ValidationError};
-use keys::Accepted;
+use jws::{Algorithm, EdDsa, Es256, Hs256, Jws, ValidationError};
 use serde::{Deserialize, Serialize};
 
 /// How tokens are checked: keys, expected issuer and audience, clock leeway.
@@ -87,15 +87,16 @@ impl Identity {
     }
 }
 
-/// Header fields beyond jwt-compact's own that verification must look at.
-#[derive(Debug, Clone, Deserialize)]
-struct ExtraHeader {
-    crit: Option<serde_json::Value>,
-}
-
-/// Herald's own claims, beside the standard `exp` / `nbf` / `iat` that jwt-compact handles.
+/// The claims Herald reads. `iat` is not used, but must be a timestamp when present.
 #[derive(Debug, Deserialize)]
-struct HeraldClaims {
+struct Claims {
+    #[serde(default, deserialize_with = "jws::timestamp")]
+    exp: Option<i64>,
+    #[serde(default, deserialize_with = "jws::timestamp")]
+    nbf: Option<i64>,
+    #[serde(default, deserialize_with = "jws::timestamp")]
+    #[allow(dead_code)]
+    iat: Option<i64>,
     sub: Option<String>,
     name: Option<String>,
     avatar: Option<String>,
@@ -106,11 +107,26 @@ struct HeraldClaims {
 }
 
 /// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 enum Audience {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    // By hand rather than `#[serde(untagged)]` (see [`crate::json::required`]), with the
+    // derive's error.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde_json::Value;
+        let strings =
+            |values: &[Value]| values.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>();
+        match Value::deserialize(d)? {
+            Value::String(aud) => Some(Self::One(aud)),
+            Value::Array(auds) => strings(&auds).map(Self::Many),
+            _ => None,
+        }
+        .ok_or_else(|| serde::de::Error::custom("data did not match any variant of untagged enum Audience"))
+    }
 }
 
 impl Audience {
@@ -135,97 +151,103 @@ impl Verifier {
 
     /// Verifies `token` at `now_ms` (milliseconds since the epoch).
     pub fn verify(&self, token: &str, now_ms: i64) -> Result<Identity, Error> {
-        let untrusted = UntrustedToken::<ExtraHeader>::try_from(token)
-            .map_err(|e| invalid(format!("the token is not a JWT: {e}")))?;
-        if untrusted.header().other_fields.crit.is_some() {
+        let jws = Jws::parse(token).map_err(|e| invalid(format!("the token is not a JWT: {e}")))?;
+        if jws.header.crit.is_some() {
             // RFC 7515 §4.1.11: a token whose critical extensions we do not understand must be
             // refused, and Herald understands none.
             return Err(invalid(
                 "the token's header names critical extensions (`crit`), which Herald does not support",
             ));
         }
-        let alg = untrusted.algorithm().to_owned();
-        let kid = untrusted.header().key_id.as_deref();
-        let accepted = Accepted::by_name(&alg).ok_or_else(|| {
-            invalid(format!("tokens signed with {alg:?} are not accepted (use HS256, ES256 or EdDSA)"))
-        })?;
-
-        let verified: Token<HeraldClaims, ExtraHeader> = match accepted {
-            Accepted::Hs256(hs) => {
+        let alg = jws.header.alg.as_str();
+        let kid = jws.header.kid.as_deref();
+        let claims = match alg {
+            "HS256" => {
                 let key = self.keys.hs256.as_ref().ok_or_else(|| invalid("HS256 tokens are not accepted here"))?;
-                hs.validator(key).validate(&untrusted).map_err(validation_error)?
+                verified::<Hs256>(&jws, &[key]).map_err(validation_error)?
             }
-            Accepted::Es256(es) => self.try_public(&alg, kid, |key| match key {
-                PublicKeyKind::Es256(key) => Some(es.validator(key).validate(&untrusted)),
+            "ES256" => self.try_public::<Es256>(&jws, alg, kid, |key| match key {
+                PublicKeyKind::Es256(key) => Some(key),
                 PublicKeyKind::EdDsa(_) => None,
             })?,
-            Accepted::EdDsa(ed) => self.try_public(&alg, kid, |key| match key {
-                PublicKeyKind::EdDsa(key) => Some(ed.validator(key).validate(&untrusted)),
+            "EdDSA" => self.try_public::<EdDsa>(&jws, alg, kid, |key| match key {
+                PublicKeyKind::EdDsa(key) => Some(key),
                 PublicKeyKind::Es256(_) => None,
             })?,
+            // Anything else (`none`, `HS512`, `RS256`, ...) is refused before any key is tried.
+            _ => {
+                return Err(invalid(format!("tokens signed with {alg:?} are not accepted (use HS256, ES256 or EdDSA)")))
+            }
         };
-        self.check_claims(verified.claims(), now_ms)
+        self.check_claims(&claims, now_ms)
     }
 
-    /// Tries each configured public key for `alg` (only the one named `kid`, when given) and
-    /// keeps the first that verifies.
-    fn try_public(
+    /// Verifies with the configured public keys for `alg` (only the one named `kid`, when
+    /// given): the token is good when any of them verifies it.
+    fn try_public<A: Algorithm>(
         &self,
+        jws: &Jws<'_>,
         alg: &str,
         kid: Option<&str>,
-        validate: impl Fn(&PublicKeyKind) -> Option<Result<Token<HeraldClaims, ExtraHeader>, ValidationError>>,
-    ) -> Result<Token<HeraldClaims, ExtraHeader>, Error> {
-        let mut last = None;
-        for key in self.keys.candidates(alg, kid) {
-            match validate(&key.key) {
-                Some(Ok(token)) => return Ok(token),
-                Some(Err(e)) => last = Some(e),
-                None => {}
-            }
+        key_of: impl Fn(&PublicKeyKind) -> Option<&A::Key>,
+    ) -> Result<Claims, Error> {
+        let keys: Vec<&A::Key> = self.keys.candidates(alg, kid).filter_map(|key| key_of(&key.key)).collect();
+        match (keys.is_empty(), kid) {
+            (true, Some(kid)) => Err(invalid(format!("no {alg} key named {kid:?} is configured"))),
+            (true, None) => Err(invalid(format!("{alg} tokens are not accepted here"))),
+            (false, _) => verified::<A>(jws, &keys).map_err(validation_error),
         }
-        Err(match (last, kid) {
-            (Some(e), _) => validation_error(e),
-            (None, Some(kid)) => invalid(format!("no {alg} key named {kid:?} is configured")),
-            (None, None) => invalid(format!("{alg} tokens are not accepted here")),
-        })
     }
 
-    fn check_claims(&self, claims: &Claims<HeraldClaims>, now_ms: i64) -> Result<Identity, Error> {
-        let now = DateTime::<Utc>::from_timestamp_millis(now_ms).unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let time = TimeOptions::new(Duration::seconds(i64::from(self.leeway_seconds)), move || now);
-        claims.validate_expiration(&time).map_err(validation_error)?;
-        if claims.not_before.is_some() {
-            claims.validate_maturity(&time).map_err(validation_error)?;
+    fn check_claims(&self, claims: &Claims, now_ms: i64) -> Result<Identity, Error> {
+        // Seconds of `exp` / `nbf` against milliseconds of `now`, with the leeway either side.
+        let leeway_ms = i64::from(self.leeway_seconds) * 1000;
+        let exp = claims.exp.ok_or(ValidationError::NoClaim("exp")).map_err(validation_error)?;
+        if now_ms > exp * 1000 + leeway_ms {
+            return Err(validation_error(ValidationError::Expired));
         }
-        let custom = &claims.custom;
+        if claims.nbf.is_some_and(|nbf| now_ms < nbf * 1000 - leeway_ms) {
+            return Err(validation_error(ValidationError::NotMature));
+        }
         if let Some(expected) = &self.issuer {
-            if custom.iss.as_deref() != Some(expected.as_str()) {
+            if claims.iss.as_deref() != Some(expected.as_str()) {
                 return Err(invalid(format!("the token's issuer must be {expected:?}")));
             }
         }
         if let Some(expected) = &self.audience {
-            if !custom.aud.as_ref().is_some_and(|aud| aud.contains(expected)) {
+            if !claims.aud.as_ref().is_some_and(|aud| aud.contains(expected)) {
                 return Err(invalid(format!("the token's audience must include {expected:?}")));
             }
         }
-        let sub = custom.sub.as_deref().ok_or_else(|| invalid("the token has no `sub` claim"))?;
+        let sub = claims.sub.as_deref().ok_or_else(|| invalid("the token has no `sub` claim"))?;
         let id = UserId::parse(sub).map_err(|why| invalid(format!("the `sub` claim {why}")))?;
-        let name = bounded(custom.name.as_ref(), "name", NAME_MAX)?;
-        let avatar = bounded(custom.avatar.as_ref(), "avatar", AVATAR_MAX)?;
-        let rooms = custom
+        let name = bounded(claims.name.as_ref(), "name", NAME_MAX)?;
+        let avatar = bounded(claims.avatar.as_ref(), "avatar", AVATAR_MAX)?;
+        let rooms = claims
             .rooms
             .as_ref()
             .map(|patterns| {
                 patterns.iter().map(|p| RoomPattern::parse(p).map_err(invalid)).collect::<Result<Vec<_>, _>>()
             })
             .transpose()?;
-        let expires_at = claims.expiration.map(|exp| exp.timestamp_millis()).unwrap_or(i64::MAX);
         Ok(Identity {
             user: User { id, name, avatar },
-            admin: custom.role.as_deref() == Some("admin"),
+            admin: claims.role.as_deref() == Some("admin"),
             rooms,
-            expires_at,
+            expires_at: exp * 1000,
         })
+    }
+}
+
+/// The token's claims once its signature verifies with one of `keys`. The signature's form and
+/// the claims are checked first, as they are cheaper than the signature.
+fn verified<A: Algorithm>(jws: &Jws<'_>, keys: &[&A::Key]) -> Result<Claims, ValidationError> {
+    let signature = jws.signature::<A>()?;
+    let claims = jws.claims::<Claims>()?;
+    if keys.iter().any(|key| jws.verifies::<A>(key, &signature)) {
+        Ok(claims)
+    } else {
+        Err(ValidationError::InvalidSignature)
     }
 }
 

@@ -11,7 +11,7 @@ const WORD_BYTES: usize = 45;
 
 /// The whole message, headers and body.
 pub fn message(from: &str, to: &str, subject: &str, text: &str, message_id: &str, now: i64) -> String {
-    let date = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default().to_rfc2822();
+    let date = date(now);
     let mut out = String::new();
     let mut header = |name: &str, value: &str| {
         out.push_str(name);
@@ -34,6 +34,36 @@ pub fn message(from: &str, to: &str, subject: &str, text: &str, message_id: &str
         out.push_str("\r\n");
     }
     out
+}
+
+/// `now` (milliseconds since the epoch) as RFC 5322 §3.3 writes a date, in UTC:
+/// `Mon, 2 Nov 2026 09:00:00 +0000` (the day without a leading zero, as chrono wrote it).
+pub fn date(now: i64) -> String {
+    const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let seconds = now.div_euclid(1000);
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let weekday = WEEKDAYS[(days + 4).rem_euclid(7) as usize];
+    let (hour, minute, second) = (of_day / 3600, of_day / 60 % 60, of_day % 60);
+    let month = MONTHS[month as usize - 1];
+    format!("{weekday}, {day} {month} {year:04} {hour:02}:{minute:02}:{second:02} +0000")
+}
+
+/// The proleptic Gregorian (year, month 1–12, day 1–31) of a count of days since 1970-01-01:
+/// Howard Hinnant's `civil_from_days`, over 400-year eras of 146,097 days each.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468; // days since 0000-03-01
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
+    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// The bare address of a mailbox written `Name <address>` or `address`.
@@ -111,6 +141,51 @@ fn encoded_word(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_written_in_utc_with_an_unpadded_day() {
+        assert_eq!(date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
+        assert_eq!(date(1_793_610_000_000), "Mon, 2 Nov 2026 09:00:00 +0000");
+        assert_eq!(date(1_793_610_000_999), "Mon, 2 Nov 2026 09:00:00 +0000", "milliseconds are dropped");
+        assert_eq!(date(951_782_400_000), "Tue, 29 Feb 2000 00:00:00 +0000", "a leap day of a 400th year");
+        assert_eq!(date(4_107_456_000_000), "Sun, 28 Feb 2100 00:00:00 +0000");
+        assert_eq!(date(4_107_542_400_000), "Mon, 1 Mar 2100 00:00:00 +0000", "2100 is not a leap year");
+        assert_eq!(date(1_704_067_199_000), "Sun, 31 Dec 2023 23:59:59 +0000");
+        assert_eq!(date(-1), "Wed, 31 Dec 1969 23:59:59 +0000", "before the epoch rounds down");
+        assert_eq!(date(253_402_300_799_000), "Fri, 31 Dec 9999 23:59:59 +0000");
+    }
+
+    #[test]
+    fn civil_dates_round_trip_through_day_counts() {
+        // The inverse (Hinnant's days_from_civil), to start the walk; then every day from 1600
+        // to 2400 follows the one before it by the calendar's own rules.
+        fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+            let year = year - i64::from(month <= 2);
+            let era = year.div_euclid(400);
+            let year_of_era = year.rem_euclid(400);
+            let month_from_march = i64::from(if month > 2 { month - 3 } else { month + 9 });
+            let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
+            let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+            era * 146_097 + day_of_era - 719_468
+        }
+        let mut expected = civil_from_days(days_from_civil(1600, 1, 1) - 1);
+        assert_eq!(expected, (1599, 12, 31));
+        for days in days_from_civil(1600, 1, 1)..days_from_civil(2400, 1, 1) {
+            let (year, month, day) = expected;
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+            let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+            expected = if day < month_days[month as usize - 1] {
+                (year, month, day + 1)
+            } else if month < 12 {
+                (year, month + 1, 1)
+            } else {
+                (year + 1, 1, 1)
+            };
+            let civil = civil_from_days(days);
+            assert_eq!(civil, expected, "day {days}");
+            assert_eq!(days_from_civil(civil.0, civil.1, civil.2), days);
+        }
+    }
 
     #[test]
     fn addresses_come_out_of_mailboxes() {

@@ -293,7 +293,7 @@ pub struct Job {
 }
 
 /// The body of a fan-out queue message (broadcasts, `directory.rs`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum FanoutTask {
     /// List a page of one directory shard's users after `after`, and queue their delivery
@@ -301,6 +301,36 @@ pub enum FanoutTask {
     Page { broadcast: String, shard: u32, after: Option<String>, notify: NotifyRequest },
     /// Deliver `notify` to each of `users`' inboxes.
     Deliver { broadcast: String, users: Vec<UserId>, notify: NotifyRequest },
+}
+
+impl<'de> Deserialize<'de> for FanoutTask {
+    // By hand, as the derive would with `tag = "kind"` ([`crate::json::required`]).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Wire {
+            kind: String,
+            broadcast: String,
+            shard: Option<u32>,
+            after: Option<String>,
+            users: Option<Vec<UserId>>,
+            notify: NotifyRequest,
+        }
+        let w = Wire::deserialize(d)?;
+        match w.kind.as_str() {
+            "page" => Ok(Self::Page {
+                broadcast: w.broadcast,
+                shard: crate::json::required(w.shard, "shard")?,
+                after: w.after,
+                notify: w.notify,
+            }),
+            "deliver" => Ok(Self::Deliver {
+                broadcast: w.broadcast,
+                users: crate::json::required(w.users, "users")?,
+                notify: w.notify,
+            }),
+            other => Err(serde::de::Error::unknown_variant(other, &["page", "deliver"])),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ fn only(fields: &Map<String, Value>, known: &[&str]) -> Result<(), Error> {
 
 /// A device a user subscribed for native push (`POST /api/v1/native/subscribe`). Stored in
 /// their inbox; delivery through these comes later.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Device {
     /// An Apple device token (APNs), hex.
@@ -81,6 +81,35 @@ pub enum Device {
     Android { token: String },
     /// A Web Push subscription (RFC 8030 endpoint, RFC 8291 keys, base64url).
     WebPush { endpoint: String, expiration_time: Option<i64>, p256dh: String, auth: String },
+}
+
+impl<'de> Deserialize<'de> for Device {
+    // By hand, as the derive would with `tag = "kind"` ([`crate::json::required`]): devices are
+    // stored in this form.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use crate::json::required;
+        #[derive(Deserialize)]
+        struct Wire {
+            kind: String,
+            token: Option<String>,
+            endpoint: Option<String>,
+            expiration_time: Option<i64>,
+            p256dh: Option<String>,
+            auth: Option<String>,
+        }
+        let w = Wire::deserialize(d)?;
+        match w.kind.as_str() {
+            "ios" => Ok(Self::Ios { token: required(w.token, "token")? }),
+            "android" => Ok(Self::Android { token: required(w.token, "token")? }),
+            "webpush" => Ok(Self::WebPush {
+                endpoint: required(w.endpoint, "endpoint")?,
+                expiration_time: w.expiration_time,
+                p256dh: required(w.p256dh, "p256dh")?,
+                auth: required(w.auth, "auth")?,
+            }),
+            other => Err(serde::de::Error::unknown_variant(other, &["ios", "android", "webpush"])),
+        }
+    }
 }
 
 impl Device {

@@ -189,7 +189,9 @@ impl<S: Sql + Clone> Inbox<S> {
     /// its text (and an SMS's) is the notification's `msg`.
     fn job(&self, seq: u64, channel: Channel, to: String, note: &Value, expires_at: Option<i64>) -> Job {
         let id = note["id"].as_str().unwrap_or_default().to_owned();
-        let from: Option<User> = serde_json::from_value(note["from"].clone()).ok();
+        // Through the text, not `from_value`: a `User` is read from JSON text everywhere else, and
+        // reading one from a `Value` too would compile a second reader into the wasm.
+        let from: Option<User> = serde_json::from_str(&note["from"].to_string()).ok();
         let sender = from.map(|u| u.name.unwrap_or_else(|| u.id.as_str().to_owned())).unwrap_or_default();
         Job {
             // The seq, not the id, names the notification: ids are keys of their senders, and two
