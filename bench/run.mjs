@@ -119,6 +119,7 @@ function usage(message) {
   console.error(`usage: node bench/run.mjs [--quick] [--systems a,b] [--subscribers 10,100] [--deliveries 1000,2000]
   [--step-seconds S] [--reps R] [--connections 1000,5000,limit] [--idle-seconds S] [--baseline-seconds S]
   [--skip startup,baseline,fanout,idle,connections] [--no-markdown]
+       node bench/run.mjs --markdown-from bench/results/<full run>.json
   systems: ${ORDER.join(", ")}`);
   process.exit(2);
 }
@@ -682,7 +683,8 @@ function targetTable(cfg, summary, bundle) {
 /** The hand-kept record of what made Herald faster or smaller (bench/GAINS.md), without its title. */
 function gains() {
   const file = join(here, "GAINS.md");
-  return existsSync(file) ? readFileSync(file, "utf8").replace(/^# .*\n+/, "").trim() : "";
+  // Its entries' headings one level down, under BENCHMARKS.md's own section.
+  return existsSync(file) ? readFileSync(file, "utf8").replace(/^# .*\n+/, "").replace(/^## /gm, "### ").trim() : "";
 }
 
 /** The ramp's counts, in words. */
@@ -765,7 +767,17 @@ ${gains()}
 
 // ---------------------------------------------------------------- main
 
+/** `--markdown-from FILE`: BENCHMARKS.md again from a saved full report (after GAINS.md changed). */
+function markdownFrom(file) {
+  const report = JSON.parse(readFileSync(file, "utf8"));
+  if (report.quick) usage(`${file} is a quick run's report`);
+  writeFileSync(join(root, "BENCHMARKS.md"), markdown(report.settings, report, report.summary));
+  log(`BENCHMARKS.md regenerated from ${file}`);
+}
+
 async function main() {
+  const from = process.argv.indexOf("--markdown-from");
+  if (from > 0) return markdownFrom(process.argv[from + 1] ?? usage("--markdown-from needs a file"));
   const cfg = parseArgs(process.argv.slice(2));
   if (!existsSync(LOADGEN)) {
     console.error(`no load generator at ${LOADGEN}: run \`make bench-loadgen\``);

@@ -293,6 +293,8 @@ fn a_header_jwt_compact_could_not_read_is_refused_and_one_it_could_is_read() {
         r#"{"alg":"HS256","x5t#S256":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#,
         r#"{"alg":"HS256","cty":"JSON","other":{"any":[1]}}"#,
         r#"{"alg":"HS256","crit":null}"#,
+        r#"{"alg":"HS256","x5t":null}"#,
+        r#"{"alg":"HS256","x5t#S256":null}"#,
     ];
     for header in headers {
         let token = format!("{}.{claims}.c2ln", base64url(header));

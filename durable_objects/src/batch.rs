@@ -15,8 +15,8 @@
 //!
 //! Nothing is acknowledged or delivered before its write is durable, as before: the sends of a
 //! batch are held until the batch's commit. Order is kept across events: any other event that
-//! reaches the room (a close, a join, a REST publish, the alarm) first handles the frames
-//! queued before it (see `room.rs`'s `with_room`).
+//! reaches the room through `room.rs`'s `with_room` (a close, a join, a REST publish, the alarm)
+//! first handles the frames queued before it.
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;

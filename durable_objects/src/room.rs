@@ -7,7 +7,9 @@
 //! event is atomic, and the runtime's output gate holds every send until the SQLite writes
 //! made before it are durable. Websocket frames are handled in batches ([`crate::batch`]):
 //! the frames that arrive together are handled together, in order, one commit for all; any
-//! other event handles the frames queued before it first. The one effect that needs an `.await`, setting the alarm, is
+//! other event that reaches the room through `with_room` handles the frames queued before it
+//! first. (A home's answer to a delivery, which may drop remote members, does not wait for them:
+//! its `left` may go out before the effects of frames queued meanwhile, as if it came first.) The one effect that needs an `.await`, setting the alarm, is
 //! performed after the others, with no state borrowed.
 //!
 //! Some connections are remote: Socket.IO sessions held by their home objects, which join with
@@ -51,6 +53,7 @@ use herald_core::room::{
     Room, Session, SqlLog,
 };
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::rc::Rc;
 use worker::wasm_bindgen_futures::spawn_local;
 use worker::{
@@ -274,7 +277,8 @@ impl DurableObject for RoomObject {
             let effects = loaded.room.on_alarm(now);
             loaded.apply(effects)
         });
-        let alarm = alarm.map(|at| at.or_else(|| self.batch.take_alarm()));
+        let queued = self.batch.take_alarm();
+        let alarm = alarm.map(|at| at.or(queued));
         let next = match alarm {
             Ok(alarm) => self.inbox_alarm(now, alarm).await,
             Err(e) => {
@@ -300,8 +304,12 @@ impl DurableObject for RoomObject {
         match self.with_room(|_| ()) {
             Ok(()) => self.set_alarm(None).await,
             Err(e) => {
+                // One error and close per socket, however many of its frames were queued.
+                let mut told = HashSet::new();
                 for (ws, _) in self.batch.take() {
-                    close_with_error(&ws, &e, self.tndata_room(&ws).as_ref());
+                    if told.insert(self.conn_of(&ws)) {
+                        close_with_error(&ws, &e, self.tndata_room(&ws).as_ref());
+                    }
                 }
             }
         }
@@ -410,7 +418,9 @@ impl RoomObject {
 
     /// Sets the alarm to `at`, or else to the one the frames handled meanwhile asked for.
     async fn set_alarm(&self, at: Option<i64>) {
-        let Some(at) = at.or_else(|| self.batch.take_alarm()) else { return };
+        // The batch's alarm is taken either way: once a later one is set, it is stale.
+        let queued = self.batch.take_alarm();
+        let Some(at) = at.or(queued) else { return };
         let when = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at as f64)));
         if let Err(e) = self.state.storage().set_alarm(when).await {
             worker::console_error!("room alarm could not be set: {e}");

@@ -1,6 +1,6 @@
 //! A token as a compact JWS (RFC 7515 §7.1): `header.claims.signature`, each part base64url
 //! without padding. [`Jws::parse`] splits and decodes it; [`Jws::claims`] reads the claims;
-//! [`Signature`] checks HS256, ES256 and EdDSA signatures over the signing input.
+//! [`Algorithm`] checks HS256, ES256 and EdDSA signatures over the signing input.
 //!
 //! Herald used jwt-compact for this; its generic token, claims and JWK types made up about a
 //! tenth of the worker's wasm, so the part Herald needs is written here against the same crypto
@@ -115,7 +115,7 @@ impl<'a> Jws<'a> {
         let header = decode(header)?;
         let claims = decode(claims)?;
         let signature = decode(signature)?;
-        let header: Header = serde_json::from_slice(&header).map_err(|e| ParseError::MalformedHeader(e.to_string()))?;
+        let header: Header = json(&header).map_err(ParseError::MalformedHeader)?;
         match &header.cty {
             Some(ty) if !ty.eq_ignore_ascii_case("json") => return Err(ParseError::UnsupportedContentType(ty.clone())),
             _ => {}
@@ -193,6 +193,9 @@ impl Algorithm for Hs256 {
 }
 
 /// ES256: ECDSA over P-256 with SHA-256 (RFC 7518 §3.4), signature `r || s`.
+/// ES256: the JOSE form of the signature (r ‖ s, 64 bytes; DER is refused by its length).
+/// A high-S signature is accepted, as JOSE and jwt-compact do: a token's text is therefore not
+/// unique to its signer's signature, and nothing in Herald keys on it.
 pub enum Es256 {}
 
 impl Algorithm for Es256 {
@@ -269,8 +272,9 @@ pub fn timestamp<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i6
 
 /// A certificate thumbprint (`x5t`, `x5t#S256`): a base64url string, of at least `N` bytes
 /// decoded. Herald does not use it, but a malformed one makes the header malformed.
+/// `null` is an absent thumbprint, as it was for jwt-compact.
 fn thumbprint<'de, const N: usize, D: Deserializer<'de>>(deserializer: D) -> Result<Option<()>, D::Error> {
-    let value = String::deserialize(deserializer)?;
+    let Some(value) = Option::<String>::deserialize(deserializer)? else { return Ok(None) };
     let value = value.strip_suffix('=').unwrap_or(&value);
     let value = value.strip_suffix('=').unwrap_or(value);
     let decoded_len = value.len() * 3 / 4;
@@ -337,6 +341,10 @@ mod tests {
         assert!(with("x5t", &b64(b"65:AF:69:09:B1:B0:75:8E:06:C6:E0:48")).is_ok(), "longer text is kept");
         assert!(with("x5t#S256", &b64(&[7; 31])).is_err());
         assert!(with("x5t#S256", &b64(&[7; 32])).is_ok());
+        for field in ["x5t", "x5t#S256"] {
+            let header = format!(r#"{{"alg":"HS256","{field}":null}}"#);
+            assert!(Jws::parse(&token(&header, "{}", b"")).is_ok(), "{field}: null is absent");
+        }
     }
 
     #[test]

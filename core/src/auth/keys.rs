@@ -140,7 +140,12 @@ fn parse_public_jwk(jwk: Value) -> Result<PublicKey, String> {
             let bad = |e: String| format!("bad Ed25519 key: {e}");
             length("x", &x, 32).map_err(bad)?;
             let x: [u8; 32] = x.try_into().expect("length checked");
-            PublicKeyKind::EdDsa(Ed25519Key::from_bytes(&x).map_err(|e| bad(e.to_string()))?)
+            let key = Ed25519Key::from_bytes(&x).map_err(|e| bad(e.to_string()))?;
+            // A small-order point verifies signatures nobody made: never a real key.
+            if key.is_weak() {
+                return Err(bad("a point of small order, which no private key has".into()));
+            }
+            PublicKeyKind::EdDsa(key)
         }
         "RSA" | "oct" => return Err(ONLY_ACCEPTED.into()),
         other => {
@@ -194,6 +199,11 @@ mod tests {
         assert_eq!(
             refused(r#"{"kty":"OKP","crv":"Ed25519","x":"AAAA"}"#.into()),
             "key 0: bad Ed25519 key: field `x` has unexpected length (expected: 32, got: 3)"
+        );
+        // The identity, y = 1: a point of small order, under which forged signatures verify.
+        assert_eq!(
+            refused(r#"{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#.into()),
+            "key 0: bad Ed25519 key: a point of small order, which no private key has"
         );
         let off_curve = format!(r#"{{"kty":"EC","crv":"P-256","x":"{P256_X}","y":"{P256_X}"}}"#);
         assert!(refused(off_curve).starts_with("key 0: bad P-256 key: "));
