@@ -1,4 +1,5 @@
-// What the JavaScript systems under test share (bench/README.md): the room path, the ping
+// What the JavaScript systems under test share (bench/README.md): the room path and the Worker
+// in front of the rooms, the ping
 // auto-response, reading a publish frame of Herald's protocol, the user a connection claims,
 // sending to every socket, and answering a close. Our own code, for the benchmark only.
 
@@ -23,6 +24,21 @@ export function roomOf(pathname) {
 export function notRoom(pathname) {
   if (pathname === "/ping") return new Response("ok");
   return Response.json({ code: "not_found", message: "GET /v1/rooms/{room}/ws" }, { status: 404 });
+}
+
+/**
+ * The Worker in front of the room objects: a room's websocket path goes to its object
+ * (`stubOf(env, room)`, which may return a promise), anything else to `notRoom`.
+ */
+export function roomWorker(stubOf) {
+  return {
+    async fetch(request, env) {
+      const { pathname } = new URL(request.url);
+      const room = roomOf(pathname);
+      if (!room) return notRoom(pathname);
+      return (await stubOf(env, room)).fetch(request);
+    },
+  };
 }
 
 /**

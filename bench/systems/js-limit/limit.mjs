@@ -7,7 +7,7 @@
 //   any frame                 the same string to every socket
 //   {"type":"ping"}           {"type":"pong"} by the runtime (auto-response)
 import { DurableObject } from "cloudflare:workers";
-import { PING, PONG, constructed, roomOf, notRoom, sendAll, closeBack } from "../common.mjs";
+import { PING, PONG, constructed, sendAll, closeBack, roomWorker } from "../common.mjs";
 
 export class LimitRoom extends DurableObject {
   constructor(ctx, env) {
@@ -33,11 +33,4 @@ export class LimitRoom extends DurableObject {
   }
 }
 
-export default {
-  async fetch(request, env) {
-    const { pathname } = new URL(request.url);
-    const room = roomOf(pathname);
-    if (!room) return notRoom(pathname);
-    return env.ROOMS.get(env.ROOMS.idFromName(room)).fetch(request);
-  },
-};
+export default roomWorker((env, room) => env.ROOMS.get(env.ROOMS.idFromName(room)));

@@ -13,7 +13,7 @@
 // Every message is inserted into SQLite before anyone gets it (the output gate holds the sends
 // until the write is durable), with a seq assigned by the room, as Herald does.
 import { DurableObject } from "cloudflare:workers";
-import { PING, PONG, constructed, roomOf, notRoom, readFrame, userOf, sendAll, closeBack } from "../common.mjs";
+import { PING, PONG, constructed, readFrame, userOf, sendAll, closeBack, roomWorker } from "../common.mjs";
 
 export class JsRoom extends DurableObject {
   constructor(ctx, env) {
@@ -68,14 +68,7 @@ export class JsRoom extends DurableObject {
   }
 }
 
-export default {
-  async fetch(request, env) {
-    const { pathname } = new URL(request.url);
-    const room = roomOf(pathname);
-    if (!room) return notRoom(pathname);
-    return env.ROOMS.get(env.ROOMS.idFromName(room)).fetch(request);
-  },
-};
+export default roomWorker((env, room) => env.ROOMS.get(env.ROOMS.idFromName(room)));
 
 function hex(bytes) {
   const buf = crypto.getRandomValues(new Uint8Array(bytes));

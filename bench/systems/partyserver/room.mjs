@@ -2,7 +2,7 @@
 // Server with hibernation on, its connection state for the user, its `sql` and `broadcast`.
 // Bundled with esbuild by bench/systems.mjs (partyserver imports nanoid), served by Miniflare.
 import { Server, getServerByName } from "partyserver";
-import { PING, PONG, constructed, roomOf, notRoom, readFrame, userOf } from "../common.mjs";
+import { PING, PONG, constructed, readFrame, userOf, roomWorker } from "../common.mjs";
 
 export class PartyRoom extends Server {
   static options = { hibernate: true };
@@ -44,12 +44,4 @@ export class PartyRoom extends Server {
   }
 }
 
-export default {
-  async fetch(request, env) {
-    const { pathname } = new URL(request.url);
-    const name = roomOf(pathname);
-    if (!name) return notRoom(pathname);
-    const room = await getServerByName(env.ROOMS, name);
-    return room.fetch(request);
-  },
-};
+export default roomWorker((env, room) => getServerByName(env.ROOMS, room));
