@@ -17,8 +17,9 @@ pub enum Outcome {
     Late,
 }
 
-/// One step's counts for one subscriber (or summed over all of them).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// One step's counts for one subscriber (or summed over all of them); a step's report carries
+/// them too, with `expected` and `loss` counted from what the publisher sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StepCounts {
     pub expected: u64,
     pub received: u64,

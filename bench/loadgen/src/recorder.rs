@@ -170,18 +170,18 @@ impl Recorder {
         let subscribers = self.subs.len() as f64;
         let span = self.last_at.map(|t| t.saturating_duration_since(schedule.start).as_secs_f64());
         let p = &self.publisher;
+        let expected = p.sent * self.subs.len() as u64;
         StepReport {
             offered_per_s: schedule.rate,
             offered_deliveries_per_s: schedule.rate * subscribers,
             seconds: round(schedule.seconds(), 3),
             sent: p.sent,
-            expected: p.sent * self.subs.len() as u64,
-            received: counts.received,
-            // Seqs never received by the end of the drain (of those actually sent).
-            loss: (p.sent * self.subs.len() as u64).saturating_sub(counts.received),
-            duplicates: counts.duplicates,
-            order_violations: counts.order_violations,
-            late: counts.late,
+            counts: StepCounts {
+                expected,
+                // Seqs never received by the end of the drain (of those actually sent).
+                loss: expected.saturating_sub(counts.received),
+                ..counts
+            },
             delivered_per_s: span.filter(|s| *s > 0.0).map_or(0.0, |s| round(counts.received as f64 / s, 0)),
             latency_ms: Quantiles::of(&self.latency),
             send_lag_ms: Quantiles::of(&p.lag),
@@ -223,7 +223,10 @@ mod tests {
         r.deliver(1, Payload { seq: 1, ts: ts0 }, s.at(0) + Duration::from_millis(5));
         r.deliver(0, Payload { seq: 2, ts: ts1 }, s.at(1) + Duration::from_millis(5));
         let step = r.end_step(&s, 0.5);
-        assert_eq!((step.sent, step.expected, step.received, step.loss, step.duplicates), (2, 4, 3, 1, 1));
+        assert_eq!(
+            (step.sent, step.counts.expected, step.counts.received, step.counts.loss, step.counts.duplicates),
+            (2, 4, 3, 1, 1)
+        );
         let max = step.latency_ms.max.unwrap();
         assert!((4.9..5.1).contains(&max), "the duplicate's 900 ms is not a latency: {max}");
         assert!(!step.generator_bound);

@@ -1,6 +1,7 @@
 //! The run's report: JSON (its schema is documented in bench/README.md, "The load generator's
 //! report") and a short table on stdout. Times are in milliseconds, rates per second.
 
+use crate::accounting::StepCounts;
 use crate::recorder::round;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -56,12 +57,8 @@ pub struct StepReport {
     pub offered_deliveries_per_s: f64,
     pub seconds: f64,
     pub sent: u64,
-    pub expected: u64,
-    pub received: u64,
-    pub loss: u64,
-    pub duplicates: u64,
-    pub order_violations: u64,
-    pub late: u64,
+    #[serde(flatten)]
+    pub counts: StepCounts,
     pub delivered_per_s: f64,
     pub latency_ms: Quantiles,
     pub send_lag_ms: Quantiles,
@@ -172,9 +169,9 @@ pub fn row(s: &StepReport) -> String {
         f(s.latency_ms.p50),
         f(s.latency_ms.p99),
         f(s.latency_ms.p999),
-        s.loss,
-        s.duplicates,
-        s.order_violations,
+        s.counts.loss,
+        s.counts.duplicates,
+        s.counts.order_violations,
         f(s.send_lag_ms.p99),
         format!("{:.0}%", s.generator_cpu * 100.0),
         if s.generator_bound { "  generator-bound" } else { "" },
@@ -219,8 +216,8 @@ pub fn idle_lines(i: &IdleReport) -> String {
     let message = |what: &str, s: &StepReport| {
         format!(
             "{what}: {}/{} delivered, p50 {} ms, p99 {} ms, max {} ms, ack {} ms",
-            s.received,
-            s.expected,
+            s.counts.received,
+            s.counts.expected,
             f(s.latency_ms.p50),
             f(s.latency_ms.p99),
             f(s.latency_ms.max),

@@ -171,8 +171,8 @@ async fn steps(args: &Args, target: &Target, recorder: &Shared, report: &mut Rep
         let s = step(args, recorder, &commands, rate, args.step_seconds, &mut next_seq).await?;
         eprintln!("{}", report::row(&s));
         let p99 = s.latency_ms.p99.unwrap_or(f64::INFINITY);
-        let stop = if s.loss > 0 {
-            Some(format!("loss of {} at {rate}/s", s.loss))
+        let stop = if s.counts.loss > 0 {
+            Some(format!("loss of {} at {rate}/s", s.counts.loss))
         } else if p99 > args.stop_p99_ms {
             Some(format!("p99 {p99} ms over {} ms at {rate}/s", args.stop_p99_ms))
         } else {
