@@ -8,9 +8,10 @@
 //! made before it are durable. Websocket frames are handled in batches ([`crate::batch`]):
 //! the frames that arrive together are handled together, in order, one commit for all; any
 //! other event that reaches the room through `with_room` handles the frames queued before it
-//! first. (A home's answer to a delivery, which may drop remote members, does not wait for them:
-//! its `left` may go out before the effects of frames queued meanwhile, as if it came first.) The one effect that needs an `.await`, setting the alarm, is
-//! performed after the others, with no state borrowed.
+//! first. (A home's answer to a delivery, which may drop remote members, does not wait for
+//! them: its `left` may go out before the effects of frames queued meanwhile, as if it came
+//! first.) The one effect that needs an `.await`, setting the alarm, is performed after the
+//! others, with no state borrowed.
 //!
 //! Some connections are remote: Socket.IO sessions held by their home objects, which join with
 //! `POST /members`. What the room sends them goes through [`Remotes`], one outbox per home,
@@ -95,12 +96,7 @@ impl Loaded {
                     if self.remotes.send(&to, &text) {
                         continue;
                     }
-                    let Some(ws) = self.sockets.get(&to) else { continue };
-                    if !self.sockets.speaks_tndata(&to) {
-                        let _ = ws.send_with_str(&text);
-                    } else if let Some(text) = tndata::to_client(self.room.id(), &text, fresh_id) {
-                        let _ = ws.send_with_str(&text);
-                    }
+                    self.sockets.send(self.room.id(), &to, &text);
                 }
                 Effect::Broadcast { text, except } => {
                     self.sockets.broadcast(self.room.id(), &text, except.as_ref());

@@ -3,7 +3,7 @@
 //! socket (the benchmark's profile put a third of a send's cost in crossing from wasm).
 
 use crate::platform::fresh_id;
-use herald_core::dialect::tndata::Translation;
+use herald_core::dialect::tndata::{self, Translation};
 use herald_core::ids::{ConnId, RoomId};
 use std::collections::{HashMap, HashSet};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -55,10 +55,6 @@ impl Sockets {
         self.by_conn.remove(conn)
     }
 
-    pub fn get(&self, conn: &ConnId) -> Option<&WebSocket> {
-        self.by_conn.get(conn)
-    }
-
     pub fn speaks_tndata(&self, conn: &ConnId) -> bool {
         self.tndata.contains(conn)
     }
@@ -69,6 +65,16 @@ impl Sockets {
 
     pub fn is_empty(&self) -> bool {
         self.by_conn.is_empty()
+    }
+
+    /// Sends a native frame of `room` to `conn`'s socket, translated if it speaks tndata.
+    pub fn send(&self, room: &RoomId, conn: &ConnId, text: &str) {
+        let Some(ws) = self.by_conn.get(conn) else { return };
+        if !self.tndata.contains(conn) {
+            let _ = ws.send_with_str(text);
+        } else if let Some(text) = tndata::to_client(room, text, fresh_id) {
+            let _ = ws.send_with_str(text);
+        }
     }
 
     /// Sends a native frame of `room` to every socket but `except`'s: as is to the native ones,
