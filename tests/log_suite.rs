@@ -81,3 +81,17 @@ fn the_sql_log_reopens_over_existing_tables() {
     assert_eq!(again.last_seq().unwrap(), 1);
     assert_eq!(db.count("room_log"), 1);
 }
+
+/// An object's stored name (herald_core::object), over the same SQL as the log.
+#[test]
+fn an_objects_name_is_stored_once_and_read_back_after_a_reload() {
+    use herald_core::object::StoredName;
+    let db = Sqlite::in_memory();
+    let names = StoredName::open(db.clone()).unwrap();
+    assert_eq!(names.get().unwrap(), None);
+    names.set("room:inbox:alice").unwrap();
+    names.set("room:someone-else").unwrap();
+    let reopened = StoredName::open(db.clone()).unwrap();
+    assert_eq!(reopened.get().unwrap().as_deref(), Some("room:inbox:alice"), "the first name stays");
+    assert_eq!(db.count("object_name"), 1);
+}

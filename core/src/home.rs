@@ -23,8 +23,12 @@ pub fn new_sid(home: &str, fresh: &str) -> String {
 /// The home a sid names, when the sid is well-formed.
 pub fn home_of(sid: &str) -> Option<&str> {
     let (home, session) = sid.split_once('.')?;
-    let hex = |s: &str| s.len() == PART_LEN && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    (hex(home) && hex(session)).then_some(home)
+    (is_home_id(home) && is_home_id(session)).then_some(home)
+}
+
+/// Whether `part` is a home id (or a session's own part): [`PART_LEN`] lowercase hex characters.
+pub fn is_home_id(part: &str) -> bool {
+    part.len() == PART_LEN && part.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The Durable Object name of a home.

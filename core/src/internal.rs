@@ -21,7 +21,10 @@
 //! | `POST /dead-letters/notes` | body [`ReasonNote`](crate::exchange::dead_letters::ReasonNote): why a job's last attempt failed |
 //! | `GET /dead-letters` | query `limit`, `cursor`? (already valid); answered with a page of the admin list |
 //!
-//! A room is the object itself: it knows its id from its name (`room:{id}`). A Socket.IO
+//! Every request to an object carries [`OBJECT`], the name the caller reached it by: the
+//! object stores it and knows who it is from then on, however it is woken
+//! ([`crate::object`]). A room is the object itself: it knows its id from its name
+//! (`room:{id}`). A Socket.IO
 //! session's object is its home (`home:{id}`, see [`crate::home`]). Homes and rooms call each
 //! other only with `/members` and `/deliver` (DESIGN.md, "Where a connection lives").
 
@@ -38,6 +41,10 @@ pub const READS: &str = "/reads";
 pub const ENGINE: &str = "/eio";
 pub const MEMBERS: &str = "/members";
 pub const DELIVER: &str = "/deliver";
+
+/// The name the caller reached the object by (`room:{id}`, `home:{id}`, …), on every internal
+/// request ([`crate::object`]).
+pub const OBJECT: &str = "x-herald-object";
 
 /// The verified user, as ASCII-only JSON (see [`header_json`]).
 pub const USER: &str = "x-herald-user";

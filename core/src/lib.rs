@@ -20,6 +20,8 @@
 //!   read marks ([`room::ReadMarks`]).
 //! - [`route`]: the public HTTP routes; [`query`]: a request URL's query parameters.
 //! - [`internal`]: Worker → Durable Object requests, and the calls between homes and rooms.
+//! - [`object`]: what an object is (room, home, directory shard, dead letters) by its name,
+//!   and the name it keeps in its own storage, so it knows who it is however it was woken.
 //! - [`engineio`], [`socketio`]: the two protocols under `socket.io-client`.
 //! - [`gateway`]: one Socket.IO / Engine.IO client as its home holds it (session + dialect).
 //! - [`dialect`]: the protocols clients speak, each a translation to rooms: `native` (rooms
@@ -41,6 +43,7 @@ pub mod ids;
 pub mod internal;
 pub mod json;
 pub mod message;
+pub mod object;
 pub mod protocol;
 pub mod query;
 pub mod room;

@@ -14,16 +14,16 @@ use crate::respond::{self, internal};
 use crate::sql::DurableSql;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::exchange::dead_letters::{DeadLetter, DeadLetters, ListQuery, ReasonNote};
-use herald_core::internal::{DEAD_LETTERS, DEAD_LETTERS_OBJECT, DEAD_LETTER_NOTES};
+use herald_core::internal::{DEAD_LETTERS, DEAD_LETTER_NOTES};
+use herald_core::object::Role;
 use serde::de::DeserializeOwned;
 use worker::{Env, Method, Request, Response, State};
 
-/// One call to the store. Each runs to completion without an `.await` between reading and
-/// writing, so calls never interleave.
-pub async fn handle(state: &State, env: &Env, req: &mut Request) -> Result<Response, Error> {
-    let name = state.id().name().unwrap_or_default();
-    if name != DEAD_LETTERS_OBJECT {
-        return Err(Error::internal(format!("object {name:?} does not keep dead letters")));
+/// One call to the store, when this object (`role`) is it. Each runs to completion without an
+/// `.await` between reading and writing, so calls never interleave.
+pub async fn handle(state: &State, env: &Env, role: &Role, req: &mut Request) -> Result<Response, Error> {
+    if *role != Role::DeadLetters {
+        return Err(Error::internal(format!("object {role:?} does not keep dead letters")));
     }
     let store = DeadLetters::open(DurableSql(state.storage().sql()))
         .map_err(|e| Error::internal(format!("could not open the dead letters: {e}")))?;

@@ -8,9 +8,8 @@ use crate::platform::{now_ms, query_param, Url};
 use crate::respond::{self, internal};
 use crate::sql::DurableSql;
 use herald_core::error::{Error, ErrorCode};
-use herald_core::exchange::directory::{
-    shard_from_object_name, AddAnswer, AddRequest, DirectoryRows, PageQuery, ADD, ADD_MAX, PAGE, ROUTES,
-};
+use herald_core::exchange::directory::{AddAnswer, AddRequest, DirectoryRows, PageQuery, ADD, ADD_MAX, PAGE, ROUTES};
+use herald_core::object::Role;
 use worker::{Method, Request, Response, State};
 
 /// Whether `path` is one of the directory's routes.
@@ -18,12 +17,12 @@ pub fn serves(path: &str) -> bool {
     path.starts_with(ROUTES)
 }
 
-/// Answers a `/directory/…` call, when this object is a shard.
-pub async fn handle(state: &State, req: &mut Request) -> Result<Response, Error> {
-    let name = state.id().name().unwrap_or_default();
-    if shard_from_object_name(&name).is_none() {
-        return Err(Error::new(ErrorCode::NotFound, format!("{name:?} is not a directory shard")));
-    }
+/// Answers a `/directory/…` call, when this object (`role`) is a shard.
+pub async fn handle(state: &State, role: &Role, req: &mut Request) -> Result<Response, Error> {
+    let Role::Directory(shard) = role else {
+        return Err(Error::new(ErrorCode::NotFound, format!("{role:?} is not a directory shard")));
+    };
+    let name = format!("directory shard {shard}");
     let rows = DirectoryRows::open(DurableSql(state.storage().sql()))
         .map_err(|e| Error::internal(format!("could not open {name}: {e}")))?;
     let path = req.path();

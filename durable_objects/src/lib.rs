@@ -18,6 +18,8 @@
 //! - [`sockets`]: a room's own websockets; a fan-out to the native ones is one call into
 //!   JavaScript.
 //! - [`sql`]: the core's [`herald_core::room::Sql`] over Durable Object SQLite.
+//! - [`identity`]: who the object is (its name and [`herald_core::object::Role`]), from the
+//!   call that names it or from its own storage, however it was woken.
 //! - [`respond`]: JSON answers and coded errors, shared with the Worker.
 //! - [`platform`]: the clock, fresh ids, vars and the configuration from the runtime, and calls
 //!   to an object (the Worker's to rooms and homes, and theirs to each other).
@@ -29,6 +31,7 @@ pub mod batch;
 pub mod dead_letters;
 pub mod directory;
 pub mod home;
+pub mod identity;
 pub mod platform;
 pub mod respond;
 pub mod room;

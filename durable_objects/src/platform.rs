@@ -79,7 +79,8 @@ pub fn config(env: &worker::Env) -> Result<&'static Config, Error> {
 pub const OBJECTS: &str = "ROOMS";
 
 /// Calls the object named `name` (`room:{id}`, `home:{id}`) over the internal API (see
-/// `herald_core::internal`): `path_and_query` with `method`, `headers` and `body`.
+/// `herald_core::internal`): `path_and_query` with `method`, `headers` and `body`, and the
+/// object's name in [`herald_core::internal::OBJECT`].
 pub async fn call_object(
     env: &worker::Env,
     name: &str,
@@ -89,6 +90,8 @@ pub async fn call_object(
     body: Option<String>,
 ) -> Result<worker::Response, Error> {
     let internal = crate::respond::internal;
+    // The object learns its name from this, not from the runtime (herald_core::object).
+    headers.set(herald_core::internal::OBJECT, name).map_err(internal)?;
     let mut init = worker::RequestInit::new();
     init.with_method(method).with_headers(headers);
     if let Some(body) = body {

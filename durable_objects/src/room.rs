@@ -37,6 +37,7 @@ mod inbox;
 use crate::batch::{self, Batch};
 use crate::dead_letters;
 use crate::home::Home;
+use crate::identity::Identity;
 use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param, Url};
 use crate::respond::{self, internal};
 use crate::sockets::Sockets;
@@ -48,6 +49,7 @@ use herald_core::exchange::inbox::Inbox;
 use herald_core::home;
 use herald_core::ids::{ConnId, RoomId, User};
 use herald_core::internal::{self as api, Delivery, DeliveryAnswer, MemberBatch, PublishRequest};
+use herald_core::object::Role;
 use herald_core::protocol::native::error_frame;
 use herald_core::room::{
     ack_json, presence_json, restore_activities, ActivityRows, Effect, HistoryQuery, MemberRows, ReadMarks, Remotes,
@@ -226,6 +228,8 @@ pub struct RoomObject {
     batch: Batch,
     /// Socket.IO clients whose home this object is (see [`crate::home`]).
     home: Home,
+    /// Who this object is (its name and role), however it was woken.
+    identity: Identity,
 }
 
 impl DurableObject for RoomObject {
@@ -235,10 +239,14 @@ impl DurableObject for RoomObject {
             state.set_websocket_auto_response(&pair);
         }
         let home = Home::new(env.clone());
-        Self { state, env, loaded: Slot::default(), batch: Batch::default(), home }
+        Self { state, env, loaded: Slot::default(), batch: Batch::default(), home, identity: Identity::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let role = match self.identity.from_request(&self.state, &req) {
+            Ok((_, role)) => role,
+            Err(e) => return Ok(respond::error(&e)),
+        };
         let path = req.path();
         let answer = match (req.method(), path.as_str()) {
             (worker::Method::Get, api::CONNECT) => self.open_socket(&req).await,
@@ -251,9 +259,9 @@ impl DurableObject for RoomObject {
             (_, api::ENGINE) => self.home.handle(&mut req).await,
             (worker::Method::Post, api::DELIVER) => self.home.deliver(&mut req).await,
             (method, path) if inbox::serves(path) => self.inbox_request(method, &mut req).await,
-            (_, p) if crate::directory::serves(p) => crate::directory::handle(&self.state, &mut req).await,
+            (_, p) if crate::directory::serves(p) => crate::directory::handle(&self.state, &role, &mut req).await,
             (_, api::DEAD_LETTERS | api::DEAD_LETTER_NOTES) => {
-                dead_letters::handle(&self.state, &self.env, &mut req).await
+                dead_letters::handle(&self.state, &self.env, &role, &mut req).await
             }
             _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path}"))),
         };
@@ -267,7 +275,18 @@ impl DurableObject for RoomObject {
     /// A room that cannot load sets its alarm again [`ALARM_RETRY_MS`] on: answering OK without
     /// one would end the alarm for good, and with it every fallback the inbox still owes. When
     /// even that cannot be set, the alarm fails, and the runtime retries it.
+    ///
+    /// An object that does not know its name (it kept none: its alarm was set before objects
+    /// stored their names, and nothing has called it since) cannot load, and never will until
+    /// a call names it: it says so once and lets the alarm end rather than retry forever. The
+    /// next call to it loads it, and whatever it still owes sets the alarm again.
     async fn alarm(&self) -> Result<Response> {
+        if self.identity.recall(&self.state).is_none() {
+            worker::console_error!(
+                "an alarm woke an object that does not know its name (none stored); its alarm stops until a call names it"
+            );
+            return Response::ok("");
+        }
         let now = now_ms();
         let alarm = self.with_room(|loaded| {
             let effects = loaded.room.on_alarm(now);
@@ -364,9 +383,7 @@ impl RoomObject {
 
     fn load(&self) -> std::result::Result<Loaded, Error> {
         let config = config(&self.env)?;
-        let name = self.state.id().name().unwrap_or_default();
-        let id = RoomId::from_object_name(&name)
-            .ok_or_else(|| Error::internal(format!("this object's name {name:?} is not a room's")))?;
+        let id = self.room_id()?;
         let log = SqlLog::open(DurableSql(self.state.storage().sql()))
             .map_err(|e| Error::internal(format!("could not open the room's log: {e}")))?;
         let members = MemberRows::open(DurableSql(self.state.storage().sql()))
@@ -434,8 +451,17 @@ impl RoomObject {
 
     /// This room, when `ws` speaks tndata (whose error messages name the room in their digest).
     fn tndata_room(&self, ws: &WebSocket) -> Option<RoomId> {
-        let name = self.state.id().name().unwrap_or_default();
-        RoomId::from_object_name(&name).filter(|_| self.speaks_tndata(ws))
+        self.room_id().ok().filter(|_| self.speaks_tndata(ws))
+    }
+
+    /// The room this object is: from the call that woke it, or else from its storage.
+    fn room_id(&self) -> std::result::Result<RoomId, Error> {
+        let known = self.identity.known().or_else(|| self.identity.recall(&self.state));
+        match known {
+            Some((_, Role::Room(id))) => Ok(id),
+            Some((name, _)) => Err(Error::internal(format!("this object is {name:?}, not a room"))),
+            None => Err(Error::internal("this object does not know its name (none stored, none told)")),
+        }
     }
 
     fn forget(&self, ws: &WebSocket) {
