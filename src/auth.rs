@@ -5,6 +5,7 @@ use herald_core::auth::token::{cookie, find_token, Credential, TokenSources};
 use herald_core::auth::Identity;
 use herald_core::config::Config;
 use herald_core::error::{Error, ErrorCode};
+use herald_core::origin::AllowedOrigins;
 use herald_durable_objects::platform::query_param;
 use herald_durable_objects::platform::Url;
 use worker::Request;
@@ -29,8 +30,19 @@ pub fn authenticate(req: &Request, url: &Url, config: &Config, now_ms: i64) -> R
 
 /// The token a request carries in `Authorization`, `?token=` or the cookie named
 /// `cookie_name`, unverified (a Socket.IO handshake's, which its dialect checks at CONNECT).
-pub fn handshake_token(req: &Request, url: &Url, cookie_name: Option<&str>) -> Option<String> {
-    credential(req, url, false, cookie_name).map(|credential| credential.token)
+/// One from the cookie is taken only from a page `origins` allows (`origin_forbidden`).
+pub fn handshake_token(
+    req: &Request,
+    url: &Url,
+    cookie_name: Option<&str>,
+    origins: &AllowedOrigins,
+) -> Result<Option<String>, Error> {
+    let Some(credential) = credential(req, url, false, cookie_name) else { return Ok(None) };
+    if credential.ambient {
+        let origin = req.headers().get("origin").ok().flatten();
+        origins.check_ambient(origin.as_deref(), herald_core::origin::of_url(&req.inner().url()))?;
+    }
+    Ok(Some(credential.token))
 }
 
 /// The token on the request, from `Sec-WebSocket-Protocol` too when `protocols` is set, and

@@ -1,7 +1,8 @@
 //! Herald's Worker: the only entry point. It holds no state: it routes, authenticates,
 //! validates, and forwards to the room's Durable Object.
 //!
-//! A request flows: [`fetch`] → [`herald_core::route::Route::parse`] → [`auth::authenticate`]
+//! A request flows: [`fetch`] (a CORS preflight is answered there, and every answer gets the
+//! CORS headers its page may have, [`cors`]) → [`herald_core::route::Route::parse`] → [`auth::authenticate`]
 //! (JWT, before any object is reached) → a handler in [`rooms`] that validates the input and
 //! calls the room's object over the internal API ([`herald_core::internal`]). Every refusal is
 //! a coded JSON error ([`herald_durable_objects::respond`]).
@@ -27,6 +28,7 @@
 
 mod auth;
 mod broadcast;
+mod cors;
 mod dead_letters;
 mod directory;
 mod fallback;
@@ -52,7 +54,11 @@ use worker::{event, Context, Env, Request, Response, Result};
 
 #[event(fetch)]
 pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    Ok(handle(req, &env).await.unwrap_or_else(|e| respond::error(&e)))
+    let cors = cors::Cors::of(&req, &req.path(), config(&env).ok());
+    if let Some(answer) = cors.preflight(&req) {
+        return Ok(answer);
+    }
+    Ok(cors.apply(handle(req, &env).await.unwrap_or_else(|e| respond::error(&e))))
 }
 
 async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error> {

@@ -63,7 +63,7 @@ pub async fn handle(
             // A token on the handshake is checked by the dialect at CONNECT, beside (and after)
             // one in the CONNECT auth payload, so a bad one is a CONNECT_ERROR the client can
             // read rather than a failed handshake.
-            if let Some(token) = auth::handshake_token(&req, url, route.options.cookie.as_deref()) {
+            if let Some(token) = auth::handshake_token(&req, url, route.options.cookie.as_deref(), &config.origins)? {
                 headers.set(api::TOKEN, &token).map_err(internal)?;
             }
             if route.options.anonymous {

@@ -7,6 +7,7 @@
 use crate::auth::{KeySet, Verifier};
 use crate::dialect::routes::{RouteTable, DEFAULT_ROUTES};
 use crate::engineio::session::Settings as EngineSettings;
+use crate::origin::AllowedOrigins;
 use std::fmt;
 use std::str::FromStr;
 
@@ -81,6 +82,8 @@ pub struct Config {
     pub routes: RouteTable,
     /// The notification exchange's fallback: deadlines, attempts, providers.
     pub fallback: Fallback,
+    /// The web origins whose pages may send a cookie and read answers (CORS).
+    pub origins: AllowedOrigins,
 }
 
 /// When the email / SMS fallback of a notification is due, how often a job is tried, and the
@@ -330,7 +333,10 @@ impl Config {
             directory_shards: number(&get, "DIRECTORY_SHARDS", defaults.directory_shards, 1, 4096)?,
         };
 
-        Ok(Self { verifier, limits, retention, engine, routes, fallback })
+        let origins = AllowedOrigins::parse(&get("ALLOWED_ORIGINS").unwrap_or_default())
+            .map_err(|problem| ConfigError { var: "ALLOWED_ORIGINS", problem })?;
+
+        Ok(Self { verifier, limits, retention, engine, routes, fallback, origins })
     }
 }
 
@@ -471,6 +477,15 @@ mod tests {
         let renamed = config(&[("JWT_SECRET", SECRET), ("SOCKETIO_ROUTES", "/v1/socket.io/=native")]).unwrap_err();
         assert_eq!(renamed.var, "SOCKETIO_ROUTES");
         assert!(renamed.problem.contains("renamed ROUTES"));
+    }
+
+    #[test]
+    fn allowed_origins_are_read_and_a_bad_entry_is_refused() {
+        assert_eq!(config(&[("JWT_SECRET", SECRET)]).unwrap().origins, AllowedOrigins::default());
+        let c = config(&[("JWT_SECRET", SECRET), ("ALLOWED_ORIGINS", "https://app.example.com")]).unwrap();
+        assert!(c.origins.check_ambient(Some("https://app.example.com"), "https://h.example").is_ok());
+        let bad = config(&[("JWT_SECRET", SECRET), ("ALLOWED_ORIGINS", "app.example.com")]).unwrap_err();
+        assert_eq!(bad.var, "ALLOWED_ORIGINS");
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub enum ErrorCode {
     RoomForbidden,
     /// The call needs a token with `role: "admin"`.
     AdminRequired,
+    /// A cookie sent from a web page whose origin is not in `ALLOWED_ORIGINS` (or
+    /// `Origin: null`); a preflight from such a page.
+    OriginForbidden,
     /// A room id that breaks the documented rules.
     InvalidRoomId,
     /// A body or frame that is not JSON.
@@ -87,6 +90,7 @@ impl ErrorCode {
             Self::TokenNotYetValid => "token_not_yet_valid",
             Self::RoomForbidden => "room_forbidden",
             Self::AdminRequired => "admin_required",
+            Self::OriginForbidden => "origin_forbidden",
             Self::InvalidRoomId => "invalid_room_id",
             Self::MalformedJson => "malformed_json",
             Self::InvalidField => "invalid_field",
@@ -119,7 +123,7 @@ impl ErrorCode {
         match self {
             Self::TokenMissing | Self::TokenInvalid | Self::TokenExpired | Self::TokenNotYetValid => 401,
             Self::NotAuthenticated => 401,
-            Self::RoomForbidden | Self::AdminRequired => 403,
+            Self::RoomForbidden | Self::AdminRequired | Self::OriginForbidden => 403,
             Self::InvalidRoomId | Self::MalformedJson | Self::InvalidField | Self::UnknownType => 400,
             Self::SinceAhead | Self::AlreadyJoined | Self::NotJoined | Self::ChatWithSelf => 400,
             Self::UnsupportedProtocol | Self::UnknownTransport | Self::UnknownSession | Self::BadRequest => 400,

@@ -19,6 +19,7 @@
 //!   connection's activity ([`room::Activity`]: a user's status across connections, focus),
 //!   read marks ([`room::ReadMarks`]).
 //! - [`route`]: the public HTTP routes; [`query`]: a request URL's query parameters.
+//! - [`origin`]: the pages allowed to use Herald from a browser: the cookie check and CORS.
 //! - [`internal`]: Worker → Durable Object requests, and the calls between homes and rooms.
 //! - [`object`]: what an object is (room, home, directory shard, dead letters) by its name,
 //!   and the name it keeps in its own storage, so it knows who it is however it was woken.
@@ -44,6 +45,7 @@ pub mod internal;
 pub mod json;
 pub mod message;
 pub mod object;
+pub mod origin;
 pub mod protocol;
 pub mod query;
 pub mod room;

@@ -14,6 +14,9 @@ pub struct Credential {
     /// offered (a client that offers protocols fails unless one is selected); otherwise none
     /// (Herald speaks no other subprotocol, and must not pretend to).
     pub select_protocol: Option<String>,
+    /// Whether the token came from the cookie: a credential the browser sends by itself, which
+    /// only some pages may use ([`crate::origin::AllowedOrigins::check_ambient`]).
+    pub ambient: bool,
 }
 
 /// The request parts a token may come in.
@@ -31,12 +34,10 @@ pub fn find_token(sources: TokenSources<'_>) -> Option<Credential> {
     let offered: Vec<&str> =
         sources.protocols.unwrap_or_default().split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
     let offered_token = offered.iter().copied().find(|p| looks_like_jwt(p));
-    let token = sources
-        .authorization
-        .and_then(bearer)
-        .or(sources.query_token.filter(|t| !t.is_empty()))
-        .or(sources.cookie.filter(|t| !t.is_empty()))
-        .or(offered_token)?;
+    let explicit = sources.authorization.and_then(bearer).or(sources.query_token.filter(|t| !t.is_empty()));
+    let cookie = sources.cookie.filter(|t| !t.is_empty());
+    let ambient = explicit.is_none() && cookie.is_some();
+    let token = explicit.or(cookie).or(offered_token)?;
     let select_protocol = if offered.contains(&SUBPROTOCOL) {
         Some(SUBPROTOCOL.to_owned())
     } else if offered.len() == 1 && offered_token.is_some() {
@@ -44,7 +45,7 @@ pub fn find_token(sources: TokenSources<'_>) -> Option<Credential> {
     } else {
         None
     };
-    Some(Credential { token: token.to_owned(), select_protocol })
+    Some(Credential { token: token.to_owned(), select_protocol, ambient })
 }
 
 /// `Bearer <token>` or `token <token>`, scheme case-insensitive (RFC 9110 §11.1).
@@ -106,15 +107,15 @@ mod tests {
         assert_eq!(cookie("connect.sid=\"q.r.s\"", "connect.sid"), Some("q.r.s"));
         assert_eq!(cookie("xconnect.sid=1", "connect.sid"), None);
         let both = find_token(TokenSources { query_token: Some("q.q.q"), cookie: Some("c.c.c"), ..Default::default() });
-        assert_eq!(both.unwrap().token, "q.q.q");
+        assert_eq!(both.as_ref().map(|c| (c.token.as_str(), c.ambient)), Some(("q.q.q", false)));
         let only = find_token(TokenSources { cookie: Some("c.c.c"), ..Default::default() });
-        assert_eq!(only.unwrap().token, "c.c.c");
+        assert_eq!(only.as_ref().map(|c| (c.token.as_str(), c.ambient)), Some(("c.c.c", true)), "a cookie is ambient");
     }
 
     #[test]
     fn query_token_is_used_when_there_is_no_header() {
         let found = find_token(TokenSources { query_token: Some("x.y.z"), ..Default::default() });
-        assert_eq!(found, Some(Credential { token: "x.y.z".into(), select_protocol: None }));
+        assert_eq!(found, Some(Credential { token: "x.y.z".into(), select_protocol: None, ambient: false }));
     }
 
     #[test]
