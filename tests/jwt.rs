@@ -356,11 +356,66 @@ fn timestamps_span_the_years_chrono_represents_as_jwt_compact_read_them() {
         custom.insert("exp".into(), exp);
         Hs256.token(&Header::empty(), &Claims::new(custom), &Hs256Key::new(SECRET)).unwrap()
     };
-    let far = verifier(&[]).verify(&with_exp(json!(MAX_TIMESTAMP)), T0).unwrap();
+    // Verified a minute before they expire: within the longest lifetime a token may have.
+    let minute_before = |exp: i64| (exp - 60) * 1000;
+    let far = verifier(&[]).verify(&with_exp(json!(MAX_TIMESTAMP)), minute_before(MAX_TIMESTAMP)).unwrap();
     assert_eq!(far.expires_at, MAX_TIMESTAMP * 1000);
-    assert_eq!(verifier(&[]).verify(&with_exp(json!(1_793_617_200.75)), T0).unwrap().expires_at, 1_793_617_200_000);
+    let fraction = verifier(&[]).verify(&with_exp(json!(1_793_617_200.75)), minute_before(1_793_617_200)).unwrap();
+    assert_eq!(fraction.expires_at, 1_793_617_200_000);
     for exp in [json!(MAX_TIMESTAMP + 1), json!(u64::MAX), json!("soon"), json!(null)] {
         assert!(refusal(&with_exp(exp.clone())).1.starts_with("the token's claims are malformed"), "{exp}");
+    }
+}
+
+/// A token with exactly these claims (no `iat` unless given).
+fn with_claims(claims: Value) -> String {
+    let custom = claims.as_object().unwrap().clone();
+    Hs256.token(&Header::empty(), &Claims::new(custom), &Hs256Key::new(SECRET)).unwrap()
+}
+
+#[test]
+fn a_token_may_live_a_day_by_default_counted_from_iat_or_else_from_now() {
+    let now = T0 / 1000;
+    let day = i64::from(herald_core::auth::DEFAULT_MAX_LIFETIME_SECONDS);
+    assert_eq!(day, 86_400);
+    let ok = |claims: Value| verifier(&[]).verify(&with_claims(claims), T0);
+    assert!(ok(json!({ "sub": "alice", "iat": now, "exp": now + day })).is_ok());
+    assert!(ok(json!({ "sub": "alice", "exp": now + day })).is_ok(), "no iat: from now");
+    assert!(ok(json!({ "sub": "alice", "iat": now - day + 60, "exp": now + 60 })).is_ok());
+    for claims in [
+        json!({ "sub": "alice", "iat": now, "exp": now + day + 1 }),
+        json!({ "sub": "alice", "iat": now - 3600, "exp": now + day }),
+        json!({ "sub": "alice", "exp": now + 100 * 365 * day }),
+        json!({ "sub": "alice", "exp": now + day + 31 }),
+    ] {
+        let error = ok(claims.clone()).unwrap_err();
+        assert_eq!(error.code, ErrorCode::TokenInvalid, "{claims}");
+        assert!(error.message.contains("tokens may live at most 86400 s"), "{}", error.message);
+        assert_eq!(error.details, Some(json!({ "max_lifetime_seconds": 86_400 })));
+    }
+}
+
+#[test]
+fn a_token_issued_in_the_future_is_refused_so_its_lifetime_cannot_start_there() {
+    let now = T0 / 1000;
+    let refused = verifier(&[]).verify(&with_claims(json!({ "sub": "a", "iat": now + 3600, "exp": now + 7200 })), T0);
+    assert_eq!(refused.unwrap_err().message, "the token was issued in the future (`iat`)");
+    let skewed = verifier(&[]).verify(&with_claims(json!({ "sub": "a", "iat": now + 20, "exp": now + 3600 })), T0);
+    assert!(skewed.is_ok(), "within the leeway");
+}
+
+#[test]
+fn the_longest_lifetime_is_configuration() {
+    let now = T0 / 1000;
+    let week = verifier(&[("JWT_MAX_LIFETIME_SECONDS", "604800")]);
+    assert!(week.verify(&with_claims(json!({ "sub": "a", "iat": now, "exp": now + 604_800 })), T0).is_ok());
+    let short = verifier(&[("JWT_MAX_LIFETIME_SECONDS", "600")]);
+    let refused = short.verify(&with_claims(json!({ "sub": "a", "iat": now, "exp": now + 3600 })), T0).unwrap_err();
+    assert_eq!(refused.code, ErrorCode::TokenInvalid);
+    for bad in ["59", "2592001", "forever"] {
+        let vars = [("JWT_SECRET", SECRET), ("JWT_MAX_LIFETIME_SECONDS", bad)];
+        let error = Config::from_vars(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()));
+        assert_eq!(error.unwrap_err().var, "JWT_MAX_LIFETIME_SECONDS", "{bad}");
     }
 }
 

@@ -202,6 +202,13 @@ impl Config {
             issuer: get("JWT_ISSUER"),
             audience: get("JWT_AUDIENCE"),
             leeway_seconds: number(&get, "JWT_LEEWAY_SECONDS", 30, 0, 600)?,
+            max_lifetime_seconds: number(
+                &get,
+                "JWT_MAX_LIFETIME_SECONDS",
+                crate::auth::DEFAULT_MAX_LIFETIME_SECONDS,
+                60,
+                30 * 86_400,
+            )?,
         };
 
         let defaults = Limits::default();

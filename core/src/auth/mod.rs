@@ -27,9 +27,16 @@ pub struct Verifier {
     pub keys: KeySet,
     pub issuer: Option<String>,
     pub audience: Option<String>,
-    /// Allowed clock skew for `exp` and `nbf`, in seconds.
+    /// Allowed clock skew for `exp`, `nbf` and `iat`, in seconds.
     pub leeway_seconds: u32,
+    /// The longest a token may live: `exp − iat`, or `exp − now` when it has no `iat`.
+    pub max_lifetime_seconds: u32,
 }
+
+/// The default of [`Verifier::max_lifetime_seconds`]: a day. A leaked token is good for at most
+/// that long, and a connection is never held longer on one token; clients renew theirs (the
+/// ceiling Ably puts on its tokens too).
+pub const DEFAULT_MAX_LIFETIME_SECONDS: u32 = 24 * 3600;
 
 /// A verified caller.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,7 +94,7 @@ impl Identity {
     }
 }
 
-/// The claims Herald reads. `iat` is not used, but must be a timestamp when present.
+/// The claims Herald reads.
 #[derive(Debug, Deserialize)]
 struct Claims {
     #[serde(default, deserialize_with = "jws::timestamp")]
@@ -95,7 +102,6 @@ struct Claims {
     #[serde(default, deserialize_with = "jws::timestamp")]
     nbf: Option<i64>,
     #[serde(default, deserialize_with = "jws::timestamp")]
-    #[allow(dead_code)]
     iat: Option<i64>,
     sub: Option<String>,
     name: Option<String>,
@@ -209,6 +215,7 @@ impl Verifier {
         if claims.nbf.is_some_and(|nbf| now_ms < nbf * 1000 - leeway_ms) {
             return Err(validation_error(ValidationError::NotMature));
         }
+        self.check_lifetime(exp, claims.iat, now_ms)?;
         if let Some(expected) = &self.issuer {
             if claims.iss.as_deref() != Some(expected.as_str()) {
                 return Err(invalid(format!("the token's issuer must be {expected:?}")));
@@ -236,6 +243,29 @@ impl Verifier {
             rooms,
             expires_at: exp * 1000,
         })
+    }
+}
+
+impl Verifier {
+    /// Refuses a token that lives longer than [`Verifier::max_lifetime_seconds`], counted from
+    /// `iat` (which must not be in the future beyond the leeway, or the count would start
+    /// there), or from now for a token without one.
+    fn check_lifetime(&self, exp: i64, iat: Option<i64>, now_ms: i64) -> Result<(), Error> {
+        let leeway = i64::from(self.leeway_seconds);
+        let now = now_ms.div_euclid(1000);
+        if iat.is_some_and(|iat| iat > now + leeway) {
+            return Err(invalid("the token was issued in the future (`iat`)"));
+        }
+        let lifetime = exp - iat.unwrap_or(now);
+        let max = i64::from(self.max_lifetime_seconds);
+        if lifetime > max + iat.map_or(leeway, |_| 0) {
+            let from = if iat.is_some() { "exp − iat" } else { "exp − now, as it has no iat" };
+            return Err(invalid(format!(
+                "the token lives {lifetime} s ({from}); tokens may live at most {max} s (JWT_MAX_LIFETIME_SECONDS)"
+            ))
+            .with_details(serde_json::json!({ "max_lifetime_seconds": max })));
+        }
+        Ok(())
     }
 }
 
