@@ -23,7 +23,15 @@ const has = (flag) => args.includes(flag);
 
 // One publisher sends up to thousands of frames a second: lift the per-connection limit
 // (50/s by default) so that what is measured is the fan-out, not the publisher's quota.
-const herald = await startHerald({ vars: { MAX_MESSAGES_PER_SECOND: "100000", MAX_MESSAGE_BURST: "100000" } });
+const herald = await startHerald({
+  vars: {
+    MAX_MESSAGES_PER_SECOND: "100000",
+    MAX_MESSAGE_BURST: "100000",
+    // The generator connects as one user from one address.
+    MAX_CONNECTIONS_PER_USER: "1000000",
+    MAX_CONNECTIONS_PER_ADDRESS: "1000000",
+  },
+});
 const extra = [
   ...(has("--protocol") ? [] : ["--protocol", "herald"]),
   ...(has("--url") ? [] : ["--url", herald.ws]),

@@ -82,7 +82,13 @@ const CONNECT_CONCURRENCY = 10;
 const BODY = "x".repeat(100);
 // The publisher is one connection sending up to 1000 frames/s: lift the per-connection rate
 // limit (50/s by default) so that the limit under test is the fan-out, not the publisher's quota.
-const VARS = { MAX_MESSAGES_PER_SECOND: "100000", MAX_MESSAGE_BURST: "1000000" };
+const VARS = {
+  MAX_MESSAGES_PER_SECOND: "100000",
+  MAX_MESSAGE_BURST: "1000000",
+  // One address, and the generator's one user: the connection caps are not what is measured.
+  MAX_CONNECTIONS_PER_USER: "1000000",
+  MAX_CONNECTIONS_PER_ADDRESS: "1000000",
+};
 
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -45,6 +45,10 @@ export const HERALD_VARS = {
   MAX_MESSAGES_PER_SECOND: "100000",
   MAX_MESSAGE_BURST: "1000000",
   MAX_CONNECTIONS_PER_ROOM: "1000000",
+  // The benchmark's clients are one user from one address; the connection scenario ramps to
+  // the file-descriptor limit, which is what it measures.
+  MAX_CONNECTIONS_PER_USER: "1000000",
+  MAX_CONNECTIONS_PER_ADDRESS: "1000000",
 };
 /** The compatibility date of the JS rooms: Herald's (wrangler.toml). */
 const COMPATIBILITY_DATE = "2026-04-20";

@@ -13,6 +13,22 @@ RECORDER_PORT="${RECORDER_PORT:-8788}"
 
 scripts/setup.sh
 
+# Every client connection holds file descriptors: about 7 in all under wrangler dev, 6 of them
+# in one workerd process (wrangler's proxy in front of the worker; docs/reliability.md). Raise
+# the open-file limit to what the machine allows (root may go up to fs.nr_open), then cap the
+# connections Herald accepts in all (MAX_CONNECTIONS) so that one client opening sockets in a
+# loop meets a coded refusal long before the process meets "Too many open files". Set
+# MAX_CONNECTIONS in the environment to choose the cap yourself.
+ulimit -n "$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 0)" 2>/dev/null \
+  || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fds=$(ulimit -n)
+case "$fds" in
+  unlimited) fds=1048576 ;;
+  ''|*[!0-9]*) fds=1024 ;;
+esac
+MAX_CONNECTIONS="${MAX_CONNECTIONS:-$(( fds > 2048 ? (fds - 1024) / 8 : 128 ))}"
+limits=(--var "MAX_CONNECTIONS:$MAX_CONNECTIONS")
+
 providers=()
 recorder=""
 wrangler=""
@@ -34,6 +50,7 @@ fi
 cat <<INFO
 
   Herald will listen on http://127.0.0.1:$PORT (local dev secret in .dev.vars).
+  Open files allowed: $fds, so connections are capped at $MAX_CONNECTIONS in all (MAX_CONNECTIONS).
   Mint a dev token:      node scripts/token.mjs alice --name Alice
   Check it is up:        curl http://127.0.0.1:$PORT/api/v1/ping
   Join a room (wscat, websocat or any websocket client):
@@ -51,9 +68,9 @@ fi
 echo
 
 if [ -z "$recorder" ]; then
-  exec miniflare/node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" "$@"
+  exec miniflare/node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" "${limits[@]}" "$@"
 fi
 # In the background and waited for, so a signal to this script runs the trap at once.
-miniflare/node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" "${providers[@]}" "$@" &
+miniflare/node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" "${limits[@]}" "${providers[@]}" "$@" &
 wrangler=$!
 wait $wrangler

@@ -116,7 +116,7 @@ async fn room_route(
     let caller = auth::authenticate(&req, url, config, now_ms())?;
     caller.identity.require_room(&room)?;
     match what {
-        RoomRoute::Socket => rooms::connect(env, url, &caller, room, config).await,
+        RoomRoute::Socket => rooms::connect(&req, env, url, &caller, room, config).await,
         RoomRoute::Publish => rooms::publish(env, &mut req, &caller, room, config).await,
         RoomRoute::History => rooms::history(env, url, room).await,
         RoomRoute::Presence => rooms::presence(env, room).await,

@@ -10,7 +10,7 @@ use herald_core::internal::{self as api, header_json, PublishRequest};
 use herald_core::message::Draft;
 use herald_core::room::HistoryQuery;
 use herald_durable_objects::platform::Url;
-use herald_durable_objects::platform::{call_object, query_param};
+use herald_durable_objects::platform::{call_object, client_address, query_param};
 use herald_durable_objects::respond::internal;
 use worker::{Env, Headers, Method, Request, Response};
 
@@ -36,8 +36,16 @@ pub fn require_upgrade(req: &Request) -> Result<(), Error> {
     }
 }
 
-/// `GET /v1/rooms/{room}/ws[?since=N]`: hands the upgrade to the room's object.
-pub async fn connect(env: &Env, url: &Url, caller: &Caller, room: RoomId, config: &Config) -> Result<Response, Error> {
+/// `GET /v1/rooms/{room}/ws[?since=N]`: hands the upgrade to the room's object, with the
+/// client's address for the connection caps.
+pub async fn connect(
+    req: &Request,
+    env: &Env,
+    url: &Url,
+    caller: &Caller,
+    room: RoomId,
+    config: &Config,
+) -> Result<Response, Error> {
     let since = query_param(url, "since")
         .map(|s| {
             s.parse::<u64>().map_err(|_| Error::invalid_field("since", format!("must be a whole number, not {s:?}")))
@@ -50,6 +58,9 @@ pub async fn connect(env: &Env, url: &Url, caller: &Caller, room: RoomId, config
     headers.set(api::EXPIRES, &expires.to_string()).map_err(internal)?;
     if let Some(since) = since {
         headers.set(api::SINCE, &since.to_string()).map_err(internal)?;
+    }
+    if let Some(address) = client_address(req) {
+        headers.set(api::ADDRESS, &address).map_err(internal)?;
     }
     if let Some(protocol) = &caller.select_protocol {
         headers.set(api::PROTOCOL, protocol).map_err(internal)?;

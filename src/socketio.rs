@@ -12,7 +12,7 @@ use herald_core::error::{Error, ErrorCode};
 use herald_core::home;
 use herald_core::internal as api;
 use herald_durable_objects::platform::Url;
-use herald_durable_objects::platform::{call_object, fresh_id, query_param};
+use herald_durable_objects::platform::{call_object, client_address, fresh_id, query_param};
 use herald_durable_objects::respond::internal;
 use worker::{Env, Headers, Method, Request, Response};
 
@@ -68,6 +68,9 @@ pub async fn handle(
             }
             if route.options.anonymous {
                 headers.set(api::ANONYMOUS, "1").map_err(internal)?;
+            }
+            if let Some(address) = client_address(&req) {
+                headers.set(api::ADDRESS, &address).map_err(internal)?;
             }
             let fresh = fresh_id();
             let home = home::choose_home(&fresh).to_owned();

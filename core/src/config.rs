@@ -5,6 +5,7 @@
 //! wrong, never used. `docs/configuration.md` lists every variable with its default.
 
 use crate::auth::{KeySet, Verifier};
+use crate::connections::Caps;
 use crate::dialect::routes::{RouteTable, DEFAULT_ROUTES};
 use crate::engineio::session::Settings as EngineSettings;
 use crate::origin::AllowedOrigins;
@@ -38,6 +39,12 @@ pub struct Limits {
     pub message_burst: u32,
     /// Open websockets one room accepts.
     pub max_connections_per_room: usize,
+    /// Connections (websockets and Socket.IO sessions) one user may hold in this process.
+    pub max_connections_per_user: usize,
+    /// Connections one client address (an IPv6 /64) may hold in this process.
+    pub max_connections_per_address: usize,
+    /// Connections this process holds in all; 0 is no cap.
+    pub max_connections: usize,
     /// Bytes of messages sent in one batch: a resume's replay, a history page. The first
     /// message always goes, whatever its size.
     pub max_batch_bytes: usize,
@@ -50,7 +57,21 @@ impl Default for Limits {
             messages_per_second: 50,
             message_burst: 100,
             max_connections_per_room: 10_000,
+            max_connections_per_user: 100,
+            max_connections_per_address: 1_000,
+            max_connections: 0,
             max_batch_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// The caps a process's connections are counted against.
+    pub fn caps(&self) -> Caps {
+        Caps {
+            per_user: self.max_connections_per_user,
+            per_address: self.max_connections_per_address,
+            total: self.max_connections,
         }
     }
 }
@@ -223,6 +244,21 @@ impl Config {
                 1,
                 1_000_000,
             )?,
+            max_connections_per_user: number(
+                &get,
+                "MAX_CONNECTIONS_PER_USER",
+                defaults.max_connections_per_user,
+                1,
+                1_000_000,
+            )?,
+            max_connections_per_address: number(
+                &get,
+                "MAX_CONNECTIONS_PER_ADDRESS",
+                defaults.max_connections_per_address,
+                1,
+                1_000_000,
+            )?,
+            max_connections: number(&get, "MAX_CONNECTIONS", defaults.max_connections, 0, 10_000_000)?,
             max_batch_bytes: number(&get, "MAX_BATCH_BYTES", defaults.max_batch_bytes, 64 * 1024, 16 * 1024 * 1024)?,
         };
 

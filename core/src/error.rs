@@ -44,6 +44,9 @@ pub enum ErrorCode {
     RateLimited,
     /// The room already holds its maximum number of connections.
     RoomFull,
+    /// The user, the client's address or the server already holds its most connections
+    /// (`details.scope`, `details.limit`).
+    TooManyConnections,
     /// A resume point (`since`) beyond the room's last message.
     SinceAhead,
     /// A Socket.IO `join` of a room the connection is already in.
@@ -99,6 +102,7 @@ impl ErrorCode {
             Self::FrameTooLarge => "frame_too_large",
             Self::RateLimited => "rate_limited",
             Self::RoomFull => "room_full",
+            Self::TooManyConnections => "too_many_connections",
             Self::SinceAhead => "since_ahead",
             Self::AlreadyJoined => "already_joined",
             Self::NotJoined => "not_joined",
@@ -131,7 +135,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge | Self::FrameTooLarge => 413,
             Self::UpgradeRequired => 426,
-            Self::RateLimited | Self::TooManyScheduled => 429,
+            Self::RateLimited | Self::TooManyScheduled | Self::TooManyConnections => 429,
             Self::RoomFull | Self::Undelivered => 503,
             Self::ConfigInvalid | Self::Internal => 500,
         }
@@ -210,6 +214,9 @@ pub mod close {
     pub const INTERNAL: u16 = 1011;
     /// The room is at its connection limit; try again later.
     pub const ROOM_FULL: u16 = 4001;
+    /// The user, the client's address or the server holds its most connections; try again
+    /// later (after closing some).
+    pub const TOO_MANY_CONNECTIONS: u16 = 4002;
     /// `since` is beyond the room's last message: the client's idea of the room is not the
     /// room's (its storage was reset, or the client mixed up rooms). Resync without `since`.
     pub const SINCE_AHEAD: u16 = 4500;

@@ -4,13 +4,13 @@
 //!
 //! | internal request         | carries                                                   |
 //! |--------------------------|-----------------------------------------------------------|
-//! | `GET /connect` (upgrade) | [`USER`], [`EXPIRES`], [`SINCE`]?, [`PROTOCOL`]?, [`DIALECT`]? (`tndata` for a socket that speaks it) |
+//! | `GET /connect` (upgrade) | [`USER`], [`EXPIRES`], [`SINCE`]?, [`PROTOCOL`]?, [`DIALECT`]? (`tndata` for a socket that speaks it), [`ADDRESS`]? |
 //! | `POST /publish`          | body [`PublishRequest`]                                   |
 //! | `GET /messages`          | query `after`, `before`, `limit` (already valid)          |
 //! | `GET /presence`          |                                                           |
 //! | `GET /tndata/history`    | query `order`, `limit`, `cursor`? (already valid; [`crate::dialect::tndata::HistoryQuery`]) |
 //! | `GET /reads`             | answered `{"room", "reads": {user: seq}}`: every user's read mark |
-//! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`TOKEN`]? when the handshake carried one, [`ANONYMOUS`]? when its route allows it |
+//! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`TOKEN`]? when the handshake carried one, [`ANONYMOUS`]? when its route allows it, [`ADDRESS`]? |
 //! | `POST /members` (home → room) | body [`MemberBatch`]: joins, frames and leaves of remote members, in order |
 //! | `POST /deliver` (room → home) | body [`Delivery`]; answered with [`DeliveryAnswer`] |
 //! | `POST /notify` (an inbox)     | body [`crate::exchange::NotifyRequest`] ([`NOTIFY`])       |
@@ -54,6 +54,10 @@ pub const EXPIRES: &str = "x-herald-expires";
 pub const SINCE: &str = "x-herald-since";
 /// The subprotocol the 101 answer must select.
 pub const PROTOCOL: &str = "x-herald-protocol";
+/// The client's address, as the connection caps count it
+/// ([`crate::connections::address_key`] of the platform's `CF-Connecting-IP`), on a connect
+/// and an Engine.IO handshake.
+pub const ADDRESS: &str = "x-herald-address";
 
 /// The dialect a new Engine.IO session speaks (its route's); on `/connect`, `tndata` for a
 /// socket that speaks tndata rather than the native protocol.

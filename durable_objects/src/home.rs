@@ -21,6 +21,7 @@ use crate::respond::{self, internal};
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
+use herald_core::connections::Holder;
 use herald_core::dialect::{Auth, DialectKind, RoomEvent};
 use herald_core::engineio::packet::encode_payload;
 use herald_core::engineio::session::{CloseReason, Poll, Post, Settings, Transport};
@@ -144,8 +145,16 @@ impl Home {
                 handshake_token: header(api::TOKEN)?,
                 anonymous: header(api::ANONYMOUS)?.is_some(),
             };
+            // A session counts against the caps from its handshake, under the handshake token's
+            // user when it verifies (one in the CONNECT payload comes too late to count) and
+            // the client's address: past a cap it is refused before it opens.
+            let user = auth.handshake_token.as_deref().and_then(|token| config.verifier.verify(token, now_ms()).ok());
+            let holder = Holder { user: user.map(|id| id.user.id.as_str().to_owned()), address: header(api::ADDRESS)? };
+            crate::connections::admit(&config.limits.caps(), &sid, holder)?;
             let opening = Opening { settings: config.engine, kind, auth };
-            return if upgrade { self.open_websocket(sid, opening) } else { self.open_polling(sid, opening) };
+            let opened =
+                if upgrade { self.open_websocket(sid.clone(), opening) } else { self.open_polling(sid.clone(), opening) };
+            return opened.inspect_err(|_| crate::connections::release(&sid));
         };
         if upgrade {
             self.upgrade(&sid)
@@ -293,6 +302,7 @@ impl Home {
         let outgoing = std::mem::take(&mut live.outgoing);
         if gone {
             clients.by_sid.remove(sid);
+            crate::connections::release(sid);
         }
         drop(clients);
         self.send_to_rooms(outgoing);
@@ -431,6 +441,7 @@ impl Home {
             }
             for sid in gone {
                 clients.by_sid.remove(&sid);
+                crate::connections::release(&sid);
             }
             if !outgoing.is_empty() {
                 drop(clients);

@@ -17,6 +17,8 @@
 //!   pass, so one SQLite commit makes them all durable.
 //! - [`sockets`]: a room's own websockets; a fan-out to the native ones is one call into
 //!   JavaScript.
+//! - [`connections`]: the process's count of connections (a room's websockets, a home's
+//!   sessions) against the caps per user, per address and in all.
 //! - [`sql`]: the core's [`herald_core::room::Sql`] over Durable Object SQLite.
 //! - [`identity`]: who the object is (its name and [`herald_core::object::Role`]), from the
 //!   call that names it or from its own storage, however it was woken.
@@ -28,6 +30,7 @@
 //! rooms its sessions joined), over the internal API described in [`herald_core::internal`].
 
 pub mod batch;
+pub mod connections;
 pub mod dead_letters;
 pub mod directory;
 pub mod home;

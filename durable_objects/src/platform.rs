@@ -60,6 +60,14 @@ pub fn query_param(url: &Url, name: &str) -> Option<String> {
     herald_core::query::param(url.query()?, name)
 }
 
+/// The client's address as the connection caps count it, from `CF-Connecting-IP`: Cloudflare
+/// sets it on every request at its edge (replacing one a client sent); locally Miniflare sets it
+/// from the socket when the client did not send one.
+pub fn client_address(req: &worker::Request) -> Option<String> {
+    let ip = req.headers().get("cf-connecting-ip").ok().flatten()?;
+    herald_core::connections::address_key(&ip)
+}
+
 /// Reads a var or secret as a string (both reach a Worker as strings).
 pub fn var(env: &worker::Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string())

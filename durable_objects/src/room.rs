@@ -42,6 +42,7 @@ use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param, Url
 use crate::respond::{self, internal};
 use crate::sockets::Sockets;
 use crate::sql::DurableSql;
+use herald_core::connections::Holder;
 use herald_core::dialect::tndata;
 use herald_core::dialect::DialectKind;
 use herald_core::error::{close, Error, ErrorCode};
@@ -401,7 +402,7 @@ impl RoomObject {
         for ws in self.state.get_websockets() {
             match ws.deserialize_attachment::<Session>() {
                 Ok(Some(session)) => {
-                    sockets.insert(session.conn.clone(), ws.clone(), self.speaks_tndata(&ws));
+                    sockets.insert(session.conn.clone(), ws.clone(), self.speaks_tndata(&ws), holder(&session));
                     room.restore(now, session);
                 }
                 // A socket the room refused or ended (its session was dropped): finish closing.
@@ -466,6 +467,8 @@ impl RoomObject {
 
     fn forget(&self, ws: &WebSocket) {
         let Some(conn) = self.conn_of(ws) else { return };
+        // Released even when the room cannot load: the socket is gone either way.
+        crate::connections::release(&conn.0);
         let _ = self.with_room(|loaded| {
             loaded.sockets.remove(&conn);
             let effects = loaded.room.on_close(&conn);
@@ -487,6 +490,7 @@ impl RoomObject {
             .map(|s| s.parse::<u64>().map_err(|_| Error::internal(format!("internal connect with since={s:?}"))))
             .transpose()?;
         let protocol = header(req, api::PROTOCOL)?;
+        let address = header(req, api::ADDRESS)?;
         let speaks_tndata =
             header(req, api::DIALECT)?.as_deref().and_then(DialectKind::parse) == Some(DialectKind::Tndata);
         // Load before accepting, so a room that cannot load answers with an HTTP error.
@@ -495,21 +499,29 @@ impl RoomObject {
         if let Err((error, code)) = admitted {
             return refuse_socket(pair, &error, code, protocol, speaks_tndata.then_some(&room));
         }
+        let session = Session { conn: ConnId(fresh_id()), user, expires_at, tag: None, address };
+        // Counted before it is accepted: past a cap, the socket is told why and closed.
+        if let Err(error) = crate::connections::admit(&config(&self.env)?.limits.caps(), &session.conn.0, holder(&session))
+        {
+            return refuse_socket(pair, &error, close::TOO_MANY_CONNECTIONS, protocol, speaks_tndata.then_some(&room));
+        }
 
-        let session = Session { conn: ConnId(fresh_id()), user, expires_at, tag: None };
         if speaks_tndata {
             self.state.accept_websocket_with_tags(&pair.server, &[&session.conn.0, tndata::SOCKET_TAG]);
         } else {
             self.state.accept_websocket_with_tags(&pair.server, &[&session.conn.0]);
         }
-        // Stored before the room can send anything: every registered socket has its session.
-        pair.server.serialize_attachment(&session).map_err(internal)?;
+        let conn = session.conn.clone();
         let now = now_ms();
-        let alarm = self.with_room(|loaded| {
-            loaded.sockets.insert(session.conn.clone(), pair.server.clone(), speaks_tndata);
-            let effects = loaded.room.on_connect(now, session, since);
-            loaded.apply(effects)
-        })?;
+        // Stored before the room can send anything: every registered socket has its session.
+        let opened = pair.server.serialize_attachment(&session).map_err(internal).and_then(|()| {
+            self.with_room(|loaded| {
+                loaded.sockets.insert(session.conn.clone(), pair.server.clone(), speaks_tndata, holder(&session));
+                let effects = loaded.room.on_connect(now, session, since);
+                loaded.apply(effects)
+            })
+        });
+        let alarm = opened.inspect_err(|_| crate::connections::release(&conn.0))?;
         self.set_alarm(alarm).await;
         upgrade_response(pair.client, protocol)
     }
@@ -578,6 +590,11 @@ impl RoomObject {
         })?;
         respond::json(200, body).map_err(internal)
     }
+}
+
+/// Who holds a socket, as the connection caps count it.
+fn holder(session: &Session) -> Holder {
+    Holder { user: Some(session.user.id.as_str().to_owned()), address: session.address.clone() }
 }
 
 fn header(req: &Request, name: &str) -> std::result::Result<Option<String>, Error> {

@@ -3,6 +3,7 @@
 //! socket (the benchmark's profile put a third of a send's cost in crossing from wasm).
 
 use crate::platform::fresh_id;
+use herald_core::connections::Holder;
 use herald_core::dialect::tndata::{self, Translation};
 use herald_core::ids::{ConnId, RoomId};
 use std::collections::{HashMap, HashSet};
@@ -41,7 +42,10 @@ pub struct Sockets {
 }
 
 impl Sockets {
-    pub fn insert(&mut self, conn: ConnId, ws: WebSocket, speaks_tndata: bool) {
+    /// Keeps `ws` as `conn`'s socket, counted against the connection caps for `holder` (once:
+    /// a socket admitted before, or found again after hibernation, is not counted twice).
+    pub fn insert(&mut self, conn: ConnId, ws: WebSocket, speaks_tndata: bool, holder: Holder) {
+        crate::connections::restore(&conn.0, holder);
         if speaks_tndata {
             self.tndata.insert(conn.clone());
         }
@@ -49,7 +53,9 @@ impl Sockets {
         self.native = None;
     }
 
+    /// Forgets `conn`'s socket, and its place in the connection caps.
     pub fn remove(&mut self, conn: &ConnId) -> Option<WebSocket> {
+        crate::connections::release(&conn.0);
         self.tndata.remove(conn);
         self.native = None;
         self.by_conn.remove(conn)

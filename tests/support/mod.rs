@@ -42,7 +42,7 @@ pub const DAY: i64 = 24 * 3600 * 1000;
 
 /// A session of `who` on connection `id`, valid for a day from [`T0`].
 pub fn session(id: &str, who: &User) -> Session {
-    Session { conn: conn(id), user: who.clone(), expires_at: T0 + DAY, tag: None }
+    Session { conn: conn(id), user: who.clone(), expires_at: T0 + DAY, tag: None, address: None }
 }
 
 /// The HS256 secret of [`verifier`].
@@ -245,7 +245,7 @@ impl<L: Log> Harness<L> {
         let c = conn(id);
         self.open.insert(c.clone());
         let effects =
-            self.room.on_connect(self.now, Session { conn: c, user: who.clone(), expires_at, tag: None }, since);
+            self.room.on_connect(self.now, Session { conn: c, user: who.clone(), expires_at, tag: None, address: None }, since);
         self.apply(effects);
     }
 

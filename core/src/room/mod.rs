@@ -91,6 +91,10 @@ pub struct Session {
     /// id, which a REST publish names (`x-socket-id`) to not be echoed to that socket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// The client's address ([`crate::connections::address_key`]), which the connection caps
+    /// count it under; kept so a socket found again after hibernation is counted the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 struct Conn {

@@ -154,7 +154,7 @@ impl<L: Log> Room<L> {
             MemberOp::Join { user, expires_at, since, tag } => {
                 // Joining again replaces the membership.
                 let mut effects = if held { self.on_close(&conn) } else { Vec::new() };
-                let session = Session { conn: conn.clone(), user, expires_at, tag };
+                let session = Session { conn: conn.clone(), user, expires_at, tag, address: None };
                 remotes.add(conn, home.to_owned());
                 effects.extend(self.on_connect(now, session.clone(), since));
                 (Some(session), effects)

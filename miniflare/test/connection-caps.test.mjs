@@ -1,0 +1,112 @@
+// Connection caps (docs/reliability.md, "Bounded resources"): one client opening sockets in a
+// loop is refused at its caps — per user, per client address (the alert route is anonymous,
+// so a per-user cap alone would not stop it), and in all — with a documented code, and the
+// server stays up with every other member connected and receiving. Closing gives the places
+// back.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import WebSocket from "ws";
+import { startHerald, Client, pending } from "../harness.mjs";
+
+const CAPS = { MAX_CONNECTIONS_PER_USER: "20", MAX_CONNECTIONS_PER_ADDRESS: "50", MAX_CONNECTIONS: "120" };
+
+/** A native websocket to `room` as `sub` from `address` (CF-Connecting-IP, as Cloudflare's edge sets it). */
+function native(herald, room, sub, address) {
+  const headers = { authorization: `Bearer ${herald.token(sub)}`, ...(address ? { "cf-connecting-ip": address } : {}) };
+  return Client.open(`${herald.ws}/v1/rooms/${room}/ws`, undefined, { headers });
+}
+
+/** An anonymous alert session over a raw Engine.IO websocket; resolves with the socket once open, or the refusal. */
+function alert(herald, address) {
+  return new Promise((resolve, reject) => {
+    const headers = address ? { "cf-connecting-ip": address } : {};
+    const ws = new WebSocket(`${herald.ws}/socket.io/?EIO=4&transport=websocket`, { headers });
+    ws.once("message", () => resolve({ ws }));
+    ws.once("unexpected-response", (_req, res) => {
+      let body = "";
+      res.on("data", (chunk) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
+    });
+    ws.once("error", reject);
+  });
+}
+
+/** Opens native sockets as `sub` until one is refused: the open ones and the refusal frame and close. */
+async function floodNative(herald, sub, address) {
+  const open = [];
+  for (let i = 0; i < 1000; i++) {
+    const client = await native(herald, `flood-${i}`, sub, address);
+    const [first] = await client.take(1);
+    if (first.type === "error") return { open, refusal: first, close: await client.closed };
+    open.push(client);
+  }
+  throw new Error("never refused");
+}
+
+test("a client opening sockets in a loop is refused at its caps, and every other member stays connected and receiving", async () => {
+  const herald = await startHerald({ vars: CAPS });
+  const flood = [];
+  try {
+    const members = [];
+    for (const n of [1, 2, 3]) {
+      const member = await native(herald, "caps-room", `member-${n}`, `10.1.0.${n}`);
+      await member.take(1, (f) => f.type === "welcome");
+      members.push(member);
+    }
+
+    // One user, one address: the user's cap first.
+    const byUser = await floodNative(herald, "flooder", "192.0.2.1");
+    flood.push(...byUser.open);
+    assert.equal(byUser.open.length, 20);
+    assert.equal(byUser.refusal.code, "too_many_connections");
+    assert.deepEqual(byUser.refusal.details, { scope: "user", limit: 20 });
+    assert.equal(byUser.close.code, 4002);
+
+    // Anonymous sessions from the same address (the alert route needs no token): its cap.
+    let refused;
+    for (let i = 0; i < 1000 && !refused; i++) {
+      const session = await alert(herald, "192.0.2.1");
+      if (session.ws) flood.push(session.ws);
+      else refused = session;
+    }
+    assert.equal(flood.length, 50, "the address's cap, native and Socket.IO together");
+    assert.equal(refused.status, 429);
+    assert.equal(refused.body.code, "too_many_connections");
+    assert.deepEqual(refused.body.details, { scope: "address", limit: 50 });
+
+    // A client that changes its address each time meets the cap in all.
+    let total;
+    for (let i = 0; i < 1000 && !total; i++) {
+      const session = await alert(herald, `198.51.100.${i % 250}`);
+      if (session.ws) flood.push(session.ws);
+      else total = session;
+    }
+    assert.equal(total.body.details.scope, "total");
+    assert.equal(flood.length + members.length, 120, "every connection counts in all");
+
+    // The server is up, and the members were never touched.
+    assert.equal((await herald.api("/api/v1/ping", { token: null })).status, 200);
+    const published = await herald.api("/v1/rooms/caps-room/messages", { method: "POST", sub: "app", body: { event: "still", data: "here" } });
+    assert.equal(published.status, 201);
+    for (const member of members) {
+      const [message] = await member.messages(1);
+      assert.equal(message.data, "here");
+      assert.deepEqual(pending(member, "error"), []);
+    }
+
+    // Closing gives the places back.
+    for (const socket of flood.splice(0)) socket.close();
+    const again = await native(herald, "caps-room", "flooder", "192.0.2.1");
+    const until = Date.now() + 5000;
+    let welcome = (await again.take(1))[0];
+    for (let retry = 0; welcome.type !== "welcome" && Date.now() < until; retry++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const next = await native(herald, "caps-room", "flooder", "192.0.2.1");
+      welcome = (await next.take(1))[0];
+    }
+    assert.equal(welcome.type, "welcome", JSON.stringify(welcome));
+  } finally {
+    for (const socket of flood) socket.terminate?.() ?? socket.close();
+    await herald.stop();
+  }
+});
