@@ -254,7 +254,12 @@ fn joining_back_a_room_still_being_left_is_refused_and_changes_nothing() {
 #[test]
 fn a_session_whose_token_runs_out_announces_left_before_the_room_ends_it() {
     // Heartbeats far apart: the token (a day) runs out before the first is due.
-    let settings = Settings { ping_interval_ms: 100 * DAY, ping_timeout_ms: 100 * DAY, max_payload: 1_000_000 };
+    let settings = Settings {
+        ping_interval_ms: 100 * DAY,
+        ping_timeout_ms: 100 * DAY,
+        max_payload: 1_000_000,
+        max_backlog_bytes: 4 << 20,
+    };
     let (client, _) =
         Client::open(T0, SID.into(), settings, Transport::Websocket, DialectKind::Alert, anonymous_route());
     let mut sio = Sio { client, now: T0 };

@@ -15,7 +15,12 @@ use serde_json::{json, Value};
 
 /// Pings far apart (past every token's end): heartbeats play no part here, and a client's
 /// deadline is its dialect's.
-const SETTINGS: Settings = Settings { ping_interval_ms: 100 * DAY, ping_timeout_ms: 100 * DAY, max_payload: 1_000_000 };
+const SETTINGS: Settings = Settings {
+    ping_interval_ms: 100 * DAY,
+    ping_timeout_ms: 100 * DAY,
+    max_payload: 1_000_000,
+    max_backlog_bytes: 4 << 20,
+};
 
 const NOTIFICATIONS: &str = "inbox:alice";
 const CONTROL: &str = "sessions:alice";

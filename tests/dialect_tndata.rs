@@ -60,7 +60,8 @@ impl Chat {
 
     fn connect(&mut self, id: &str, who: &User, speaks_tndata: bool) {
         self.open.insert(conn(id), speaks_tndata);
-        let session = Session { conn: conn(id), user: who.clone(), expires_at: self.now + DAY, tag: None, address: None };
+        let session =
+            Session { conn: conn(id), user: who.clone(), expires_at: self.now + DAY, tag: None, address: None };
         let effects = self.room.on_connect(self.now, session, None);
         self.apply(effects);
     }

@@ -195,7 +195,12 @@ fn a_room_that_wakes_from_hibernation_keeps_each_connections_status_and_focus() 
 // --- Workspace clients in a room ---
 
 /// Pings far apart (beyond a token's day): heartbeats play no part here.
-const SETTINGS: Settings = Settings { ping_interval_ms: 7 * DAY, ping_timeout_ms: 7 * DAY, max_payload: 1_000_000 };
+const SETTINGS: Settings = Settings {
+    ping_interval_ms: 7 * DAY,
+    ping_timeout_ms: 7 * DAY,
+    max_payload: 1_000_000,
+    max_backlog_bytes: 4 << 20,
+};
 const ROOM: &str = "workspace:w1";
 
 /// Alice's phone and laptop, Bob's laptop: on two homes.

@@ -18,7 +18,7 @@ const INTERVAL: i64 = 300;
 const TIMEOUT: i64 = 200;
 
 fn settings() -> Settings {
-    Settings { ping_interval_ms: INTERVAL, ping_timeout_ms: TIMEOUT, max_payload: 1_000_000 }
+    Settings { ping_interval_ms: INTERVAL, ping_timeout_ms: TIMEOUT, max_payload: 1_000_000, ..Settings::default() }
 }
 
 fn open_with(settings: Settings, transport: Transport) -> Session {
@@ -563,7 +563,8 @@ fn over_polling_a_violation_answers_the_held_get_with_a_close_packet() {
 #[test]
 fn a_socketio_client_that_never_joins_a_namespace_is_closed_after_the_connect_timeout() {
     use herald_core::gateway::CONNECT_TIMEOUT_MS;
-    let settings = Settings { ping_interval_ms: 60_000, ping_timeout_ms: 60_000, max_payload: 1_000_000 };
+    let settings =
+        Settings { ping_interval_ms: 60_000, ping_timeout_ms: 60_000, max_payload: 1_000_000, ..Settings::default() };
     let (mut idle, _) =
         Client::open(T0, "idle".into(), settings, Transport::Websocket, DialectKind::Echo, no_handshake_auth());
     let (mut joined, _) =
@@ -583,4 +584,66 @@ fn a_socketio_client_that_never_joins_a_namespace_is_closed_after_the_connect_ti
         vec![Action::CloseSocket, Action::Closed(CloseReason::ServerClose)]
     );
     assert_eq!(joined.on_tick(T0 + CONNECT_TIMEOUT_MS, &mut ids), vec![], "a client in a namespace stays");
+}
+
+/// A session whose slow-consumer bound is 100 bytes; its heartbeat far away.
+fn bounded(transport: Transport) -> Session {
+    let quiet = Settings { ping_interval_ms: 600_000, ping_timeout_ms: 600_000, max_backlog_bytes: 100, ..settings() };
+    open_with(quiet, transport)
+}
+
+#[test]
+fn a_websocket_client_sent_past_the_bound_since_its_last_frame_is_closed_as_a_slow_consumer() {
+    let mut session = bounded(Transport::Websocket);
+    let forty = "x".repeat(39); // a message packet of 40 bytes: `4` and the data
+    assert_eq!(session.send(message(&forty)).len(), 1);
+    assert_eq!(session.send(message(&forty)).len(), 1);
+    // Any frame from the client is a sign of life: the count starts again.
+    assert_eq!(session.on_frame(T0 + 10, text("4hello")), vec![received("hello")]);
+    assert_eq!(session.send(message(&forty)).len(), 1);
+    assert_eq!(session.send(message(&forty)).len(), 1);
+    let out = session.send(message(&forty));
+    assert_eq!(
+        out,
+        vec![
+            Output::SendFrame(text(&format!("4{forty}"))),
+            Output::CloseSocket,
+            Output::Closed(CloseReason::SlowConsumer)
+        ]
+    );
+    assert!(session.is_closed());
+    assert_eq!(session.send(message("more")), vec![], "nothing after the close");
+}
+
+#[test]
+fn a_polling_client_that_stops_getting_is_closed_once_its_buffer_passes_the_bound() {
+    let mut session = bounded(Transport::Polling);
+    let forty = "x".repeat(39);
+    for _ in 0..2 {
+        assert_eq!(session.send(message(&forty)), vec![]);
+    }
+    // A GET takes the buffer: it is the polling client's sign of life.
+    let (poll, _) = get(&mut session, T0 + 5);
+    assert!(matches!(poll, Poll::Now(_)), "{poll:?}");
+    for _ in 0..2 {
+        assert_eq!(session.send(message(&forty)), vec![]);
+    }
+    // No GET since: the third packet passes the bound.
+    assert_eq!(session.send(message(&forty)), vec![Output::Closed(CloseReason::SlowConsumer)]);
+    assert_eq!(get(&mut session, T0 + 6).0, Poll::Refuse);
+}
+
+#[test]
+fn what_one_poll_could_not_take_still_counts_against_the_bound() {
+    // Payloads of at most 100 bytes, a bound of 150: a GET takes two 40-byte packets of three.
+    let settings = Settings { max_payload: 100, max_backlog_bytes: 150, ping_interval_ms: 600_000, ..settings() };
+    let mut session = open_with(settings, Transport::Polling);
+    let forty = "x".repeat(39);
+    for _ in 0..3 {
+        assert_eq!(session.send(message(&forty)), vec![]);
+    }
+    get(&mut session, T0 + 1);
+    assert_eq!(session.send(message(&forty)), vec![], "80 bytes wait: within 150");
+    assert_eq!(session.send(message(&forty)), vec![], "120: within");
+    assert_eq!(session.send(message(&forty)), vec![Output::Closed(CloseReason::SlowConsumer)], "160: past");
 }

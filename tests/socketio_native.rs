@@ -294,7 +294,8 @@ impl World {
 
     fn connect_direct(&mut self, id: &str, sub: &str) {
         self.direct.insert(id.into(), Vec::new());
-        let session = Session { conn: ConnId(id.into()), user: user(sub), expires_at: T0 + DAY, tag: None, address: None };
+        let session =
+            Session { conn: ConnId(id.into()), user: user(sub), expires_at: T0 + DAY, tag: None, address: None };
         let effects = self.room.on_connect(self.now, session, None);
         self.apply(effects);
     }

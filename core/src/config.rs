@@ -45,6 +45,9 @@ pub struct Limits {
     pub max_connections_per_address: usize,
     /// Connections this process holds in all; 0 is no cap.
     pub max_connections: usize,
+    /// Bytes sent to a connection since its last sign of life past which it is closed as a
+    /// slow consumer ([`crate::backlog`]).
+    pub max_backlog_bytes: usize,
     /// Bytes of messages sent in one batch: a resume's replay, a history page. The first
     /// message always goes, whatever its size.
     pub max_batch_bytes: usize,
@@ -60,6 +63,7 @@ impl Default for Limits {
             max_connections_per_user: 100,
             max_connections_per_address: 1_000,
             max_connections: 0,
+            max_backlog_bytes: 4 * 1024 * 1024,
             max_batch_bytes: 1024 * 1024,
         }
     }
@@ -259,8 +263,27 @@ impl Config {
                 1_000_000,
             )?,
             max_connections: number(&get, "MAX_CONNECTIONS", defaults.max_connections, 0, 10_000_000)?,
+            max_backlog_bytes: number(
+                &get,
+                "MAX_BACKLOG_BYTES",
+                defaults.max_backlog_bytes,
+                64 * 1024,
+                256 * 1024 * 1024,
+            )?,
             max_batch_bytes: number(&get, "MAX_BATCH_BYTES", defaults.max_batch_bytes, 64 * 1024, 16 * 1024 * 1024)?,
         };
+        // A resume's replay (a batch, whose first message always goes) is sent at once after
+        // the connect: a client must be able to take it without being a slow consumer.
+        if limits.max_backlog_bytes < limits.max_batch_bytes + limits.max_frame_bytes {
+            return Err(ConfigError {
+                var: "MAX_BACKLOG_BYTES",
+                problem: format!(
+                    "must be at least MAX_BATCH_BYTES + MAX_FRAME_BYTES ({}), which a resume sends at once, not {}",
+                    limits.max_batch_bytes + limits.max_frame_bytes,
+                    limits.max_backlog_bytes
+                ),
+            });
+        }
 
         let defaults = Retention::default();
         let retention = Retention {
@@ -279,6 +302,7 @@ impl Config {
             ping_interval_ms: number(&get, "ENGINEIO_PING_INTERVAL_MS", defaults.ping_interval_ms, 100, 3_600_000)?,
             ping_timeout_ms: number(&get, "ENGINEIO_PING_TIMEOUT_MS", defaults.ping_timeout_ms, 100, 3_600_000)?,
             max_payload: number(&get, "ENGINEIO_MAX_PAYLOAD", defaults.max_payload, 1024, 16 * 1024 * 1024)?,
+            max_backlog_bytes: limits.max_backlog_bytes,
         };
         let echo = match get("ECHO_ROUTES").as_deref().map(str::trim) {
             None | Some("false") => false,
@@ -513,7 +537,15 @@ mod tests {
             ("ECHO_ROUTES", "true"),
         ])
         .unwrap();
-        assert_eq!(c.engine, EngineSettings { ping_interval_ms: 300, ping_timeout_ms: 200, max_payload: 1_000_000 });
+        assert_eq!(
+            c.engine,
+            EngineSettings {
+                ping_interval_ms: 300,
+                ping_timeout_ms: 200,
+                max_payload: 1_000_000,
+                max_backlog_bytes: Limits::default().max_backlog_bytes
+            }
+        );
         assert!(c.routes.find("/engine.io/").is_some());
         assert_eq!(config(&[("JWT_SECRET", SECRET), ("ECHO_ROUTES", "yes")]).unwrap_err().var, "ECHO_ROUTES");
         assert_eq!(config(&[("JWT_SECRET", SECRET), ("ROUTES", "/x=?")]).unwrap_err().var, "ROUTES");

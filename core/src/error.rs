@@ -42,6 +42,9 @@ pub enum ErrorCode {
     FrameTooLarge,
     /// More messages per second than this connection may send.
     RateLimited,
+    /// The connection was sent more than `MAX_BACKLOG_BYTES` since its last sign of life: the
+    /// client stopped reading (the socket is closed with 4003; resume with `since`).
+    SlowConsumer,
     /// The room already holds its maximum number of connections.
     RoomFull,
     /// The user, the client's address or the server already holds its most connections
@@ -101,6 +104,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::FrameTooLarge => "frame_too_large",
             Self::RateLimited => "rate_limited",
+            Self::SlowConsumer => "slow_consumer",
             Self::RoomFull => "room_full",
             Self::TooManyConnections => "too_many_connections",
             Self::SinceAhead => "since_ahead",
@@ -135,7 +139,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge | Self::FrameTooLarge => 413,
             Self::UpgradeRequired => 426,
-            Self::RateLimited | Self::TooManyScheduled | Self::TooManyConnections => 429,
+            Self::RateLimited | Self::TooManyScheduled | Self::TooManyConnections | Self::SlowConsumer => 429,
             Self::RoomFull | Self::Undelivered => 503,
             Self::ConfigInvalid | Self::Internal => 500,
         }
@@ -217,6 +221,9 @@ pub mod close {
     /// The user, the client's address or the server holds its most connections; try again
     /// later (after closing some).
     pub const TOO_MANY_CONNECTIONS: u16 = 4002;
+    /// The client was sent more than the slow-consumer bound since its last sign of life:
+    /// reconnect and resume with `since` (and ping while receiving a lot).
+    pub const SLOW_CONSUMER: u16 = 4003;
     /// `since` is beyond the room's last message: the client's idea of the room is not the
     /// room's (its storage was reset, or the client mixed up rooms). Resync without `since`.
     pub const SINCE_AHEAD: u16 = 4500;

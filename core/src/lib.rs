@@ -10,6 +10,7 @@
 //! - [`config`]: wrangler vars and secrets → a typed, validated [`config::Config`].
 //! - [`error`]: coded errors, their HTTP statuses, websocket close codes.
 //! - [`connections`]: the caps on connections per user, per client address and in all.
+//! - [`backlog`]: the slow-consumer rule: bytes sent since a client's last sign of life.
 //! - [`ids`]: room and user ids, the public [`ids::User`].
 //! - [`auth`]: JWT verification (HS256, ES256, EdDSA), claims, room patterns, token sources.
 //! - [`json`]: how every JSON body and frame is read (objects only, coded errors).
@@ -34,6 +35,7 @@
 //!   policy, jobs, providers' requests, the user directory.
 
 pub mod auth;
+pub mod backlog;
 pub mod config;
 pub mod connections;
 pub mod dialect;

@@ -152,8 +152,11 @@ impl Home {
             let holder = Holder { user: user.map(|id| id.user.id.as_str().to_owned()), address: header(api::ADDRESS)? };
             crate::connections::admit(&config.limits.caps(), &sid, holder)?;
             let opening = Opening { settings: config.engine, kind, auth };
-            let opened =
-                if upgrade { self.open_websocket(sid.clone(), opening) } else { self.open_polling(sid.clone(), opening) };
+            let opened = if upgrade {
+                self.open_websocket(sid.clone(), opening)
+            } else {
+                self.open_polling(sid.clone(), opening)
+            };
             return opened.inspect_err(|_| crate::connections::release(&sid));
         };
         if upgrade {

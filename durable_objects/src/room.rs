@@ -359,7 +359,9 @@ impl RoomObject {
             }
             let loaded = slot.as_mut().expect("loaded above");
             self.handle_frames(loaded);
-            f(loaded)
+            let answer = f(loaded);
+            self.close_slow_consumers(loaded);
+            answer
         };
         deliver(&self.loaded, &self.env);
         Ok(answer)
@@ -375,9 +377,38 @@ impl RoomObject {
         let now = now_ms();
         for (ws, message) in frames {
             let Some(conn) = self.conn_of(&ws) else { continue };
+            loaded.sockets.alive(&conn, now);
             let effects = loaded.on_message(now, &conn, message);
             if let Some(at) = loaded.apply(effects) {
                 self.batch.ask_alarm(at);
+            }
+        }
+    }
+
+    /// Closes the sockets that were sent more than the slow-consumer bound since their last
+    /// sign of life ([`Sockets::slow_consumers`]), with 4003 so that they resume with `since`;
+    /// the room sees them leave. (Their `left` may take others past the bound in turn, hence
+    /// the loop; each pass closes at least one socket, so it ends.)
+    fn close_slow_consumers(&self, loaded: &mut Loaded) {
+        loop {
+            let slow = loaded.sockets.slow_consumers(&self.state);
+            if slow.is_empty() {
+                return;
+            }
+            for conn in slow {
+                let Some(ws) = loaded.sockets.remove(&conn) else { continue };
+                worker::console_log!("room {}: {} closed as a slow consumer", loaded.room.id(), conn.0);
+                let error = Error::new(
+                    ErrorCode::SlowConsumer,
+                    "this connection was sent more than MAX_BACKLOG_BYTES since it last showed it was reading \
+                     (a frame or a ping): reconnect with since",
+                );
+                let _ = ws.serialize_attachment(Option::<Session>::None);
+                let _ = ws.send_with_str(speak(error_frame(&error, None), self.tndata_room(&ws).as_ref()));
+                let _ = ws.close(Some(close::SLOW_CONSUMER), Some(error.code.as_str()));
+                let effects = loaded.room.on_close(&conn);
+                // Closing never asks for an alarm.
+                let _ = loaded.apply(effects);
             }
         }
     }
@@ -398,11 +429,11 @@ impl RoomObject {
         let mut room = Room::load(id, config.limits.clone(), config.retention.clone(), log)
             .map_err(|e| Error::internal(format!("could not load the room: {e}")))?;
         let now = now_ms();
-        let mut sockets = Sockets::default();
+        let mut sockets = Sockets::new(config.limits.max_backlog_bytes);
         for ws in self.state.get_websockets() {
             match ws.deserialize_attachment::<Session>() {
                 Ok(Some(session)) => {
-                    sockets.insert(session.conn.clone(), ws.clone(), self.speaks_tndata(&ws), holder(&session));
+                    sockets.insert(now, session.conn.clone(), ws.clone(), self.speaks_tndata(&ws), holder(&session));
                     room.restore(now, session);
                 }
                 // A socket the room refused or ended (its session was dropped): finish closing.
@@ -501,7 +532,8 @@ impl RoomObject {
         }
         let session = Session { conn: ConnId(fresh_id()), user, expires_at, tag: None, address };
         // Counted before it is accepted: past a cap, the socket is told why and closed.
-        if let Err(error) = crate::connections::admit(&config(&self.env)?.limits.caps(), &session.conn.0, holder(&session))
+        if let Err(error) =
+            crate::connections::admit(&config(&self.env)?.limits.caps(), &session.conn.0, holder(&session))
         {
             return refuse_socket(pair, &error, close::TOO_MANY_CONNECTIONS, protocol, speaks_tndata.then_some(&room));
         }
@@ -516,7 +548,7 @@ impl RoomObject {
         // Stored before the room can send anything: every registered socket has its session.
         let opened = pair.server.serialize_attachment(&session).map_err(internal).and_then(|()| {
             self.with_room(|loaded| {
-                loaded.sockets.insert(session.conn.clone(), pair.server.clone(), speaks_tndata, holder(&session));
+                loaded.sockets.insert(now, session.conn.clone(), pair.server.clone(), speaks_tndata, holder(&session));
                 let effects = loaded.room.on_connect(now, session, since);
                 loaded.apply(effects)
             })

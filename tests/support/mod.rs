@@ -244,8 +244,11 @@ impl<L: Log> Harness<L> {
     pub fn connect_until(&mut self, id: &str, who: &User, since: Option<u64>, expires_at: i64) {
         let c = conn(id);
         self.open.insert(c.clone());
-        let effects =
-            self.room.on_connect(self.now, Session { conn: c, user: who.clone(), expires_at, tag: None, address: None }, since);
+        let effects = self.room.on_connect(
+            self.now,
+            Session { conn: c, user: who.clone(), expires_at, tag: None, address: None },
+            since,
+        );
         self.apply(effects);
     }
 

@@ -10,7 +10,12 @@ use herald_core::ids::RoomId;
 use serde_json::{json, Value};
 
 /// Pings far apart: heartbeats play no part here.
-pub const SETTINGS: Settings = Settings { ping_interval_ms: 600_000, ping_timeout_ms: 600_000, max_payload: 1_000_000 };
+pub const SETTINGS: Settings = Settings {
+    ping_interval_ms: 600_000,
+    ping_timeout_ms: 600_000,
+    max_payload: 1_000_000,
+    max_backlog_bytes: 4 << 20,
+};
 
 /// What a Socket.IO client received, decoded.
 #[derive(Debug, Clone, PartialEq)]

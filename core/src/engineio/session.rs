@@ -16,21 +16,36 @@
 //! | [`Session::on_tick`]    | either    | send the ping that is due, or close when the pong is late  |
 
 use super::packet::{decode_binary, decode_payload, decode_text, encode_payload, Frame, Packet, Payload};
+use crate::backlog::Backlog;
 use serde::{Deserialize, Serialize};
 
-/// Heartbeat and size settings, sent to the client in the handshake.
+/// Heartbeat and size settings, sent to the client in the handshake (all but the last).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     pub ping_interval_ms: i64,
     pub ping_timeout_ms: i64,
     /// Largest polling payload and websocket frame either side may send, in bytes.
     pub max_payload: usize,
+    /// Bytes sent to the client since its last sign of life (on websocket: any frame; over
+    /// polling: what waits in the buffer for a GET) past which it is a slow consumer and the
+    /// session ends ([`crate::backlog`]).
+    #[serde(default = "default_backlog")]
+    pub max_backlog_bytes: usize,
+}
+
+fn default_backlog() -> usize {
+    crate::config::Limits::default().max_backlog_bytes
 }
 
 impl Default for Settings {
-    /// The Engine.IO reference server's defaults.
+    /// The Engine.IO reference server's defaults, and Herald's slow-consumer bound.
     fn default() -> Self {
-        Self { ping_interval_ms: 25_000, ping_timeout_ms: 20_000, max_payload: 1_000_000 }
+        Self {
+            ping_interval_ms: 25_000,
+            ping_timeout_ms: 20_000,
+            max_payload: 1_000_000,
+            max_backlog_bytes: default_backlog(),
+        }
     }
 }
 
@@ -62,6 +77,8 @@ pub enum CloseReason {
     ProtocolViolation,
     /// The server ended it (the application asked).
     ServerClose,
+    /// The client was sent more than the slow-consumer bound since its last sign of life.
+    SlowConsumer,
 }
 
 /// What the shell must do, in order.
@@ -131,6 +148,12 @@ pub struct Session {
     /// While probing: when a GET held since the probe is ended with a noop.
     #[serde(skip)]
     noop_at: Option<i64>,
+    /// What the client was sent since its last sign of life (slow consumers).
+    #[serde(skip)]
+    backlog: Backlog,
+    /// The encoded size of what [`Session::buffer`] holds.
+    #[serde(skip)]
+    buffered: usize,
 }
 
 /// How long a GET that arrives during an upgrade is held before it is ended with a noop: the
@@ -167,6 +190,8 @@ impl Session {
             next_ping_at: Some(now + settings.ping_interval_ms),
             pong_due_at: None,
             noop_at: None,
+            backlog: Backlog::new(now),
+            buffered: 0,
         };
         (session, Packet::Open(handshake.to_string()))
     }
@@ -238,6 +263,13 @@ impl Session {
     /// the session, and the held one is answered with `1`).
     pub fn on_poll(&mut self, now: i64, outputs: &mut Vec<Output>) -> Poll {
         outputs.extend(self.on_tick(now));
+        let poll = self.poll(now, outputs);
+        // A GET is the polling client's sign of life; what it did not take still waits.
+        self.backlog.waiting(now, self.buffered);
+        poll
+    }
+
+    fn poll(&mut self, now: i64, outputs: &mut Vec<Output>) -> Poll {
         match self.state {
             State::Closed | State::Websocket => Poll::Refuse,
             State::Polling { .. } if self.poll_held => {
@@ -317,6 +349,10 @@ impl Session {
         if self.is_closed() {
             return out;
         }
+        // Any frame is the websocket client's sign of life (it reads its socket too).
+        if self.transport() == Transport::Websocket {
+            self.backlog.alive(now);
+        }
         let size = match &frame {
             Frame::Text(text) => text.len(),
             Frame::Binary(bytes) => bytes.len(),
@@ -393,6 +429,7 @@ impl Session {
                 if std::mem::take(&mut self.poll_held) {
                     out.push(Output::RefusePoll);
                 }
+                self.buffered = 0;
                 out.extend(std::mem::take(&mut self.buffer).into_iter().map(|p| Output::SendFrame(p.to_frame())));
                 out
             }
@@ -419,16 +456,24 @@ impl Session {
         }
     }
 
-    /// Queues or sends a packet to the client on the current transport.
+    /// Queues or sends a packet to the client on the current transport; past the
+    /// slow-consumer bound, ends the session instead.
     fn push(&mut self, packet: Packet) -> Vec<Output> {
-        match self.state {
-            State::Closed => Vec::new(),
+        let len = packet.encoded_len();
+        let out = match self.state {
+            State::Closed => return Vec::new(),
             State::Websocket => vec![Output::SendFrame(packet.to_frame())],
             State::Polling { .. } => {
                 self.buffer.push(packet);
+                self.buffered += len;
                 Vec::new()
             }
+        };
+        let mut out = out;
+        if self.backlog.sent(len, self.settings.max_backlog_bytes) {
+            out.extend(self.close(CloseReason::SlowConsumer));
         }
+        out
     }
 
     /// Answers the held GET with what is buffered, if both exist. Called once at the end of
@@ -439,7 +484,9 @@ impl Session {
             return Vec::new();
         }
         self.poll_held = false;
-        vec![Output::AnswerPoll(self.drain())]
+        let answer = self.drain();
+        self.backlog.waiting(self.backlog.life_at(), self.buffered);
+        vec![Output::AnswerPoll(answer)]
     }
 
     /// Takes as many buffered packets as fit in one payload of `max_payload` bytes (always at
@@ -456,6 +503,7 @@ impl Session {
             count += 1;
         }
         let taken: Vec<Packet> = self.buffer.drain(..count).collect();
+        self.buffered = self.buffer.iter().map(Packet::encoded_len).sum();
         encode_payload(&taken)
     }
 
@@ -468,6 +516,7 @@ impl Session {
         let had_socket = self.has_socket();
         self.state = State::Closed;
         self.buffer.clear();
+        self.buffered = 0;
         let mut out = Vec::new();
         if std::mem::take(&mut self.poll_held) {
             let last = if reason == CloseReason::ClientClose { Packet::Noop } else { Packet::Close };
