@@ -30,6 +30,8 @@ const herald = await startHerald({
     // The generator connects as one user from one address.
     MAX_CONNECTIONS_PER_USER: "1000000",
     MAX_CONNECTIONS_PER_ADDRESS: "1000000",
+    // Its subscribers read but never ping.
+    MAX_BACKLOG_BYTES: "268435456",
   },
 });
 const extra = [

@@ -88,6 +88,8 @@ const VARS = {
   // One address, and the generator's one user: the connection caps are not what is measured.
   MAX_CONNECTIONS_PER_USER: "1000000",
   MAX_CONNECTIONS_PER_ADDRESS: "1000000",
+  // Subscribers that read but never ping (the JSON clients) stay within the slow-consumer bound.
+  MAX_BACKLOG_BYTES: "268435456",
 };
 
 const now = () => performance.timeOrigin + performance.now();

@@ -49,6 +49,9 @@ export const HERALD_VARS = {
   // the file-descriptor limit, which is what it measures.
   MAX_CONNECTIONS_PER_USER: "1000000",
   MAX_CONNECTIONS_PER_ADDRESS: "1000000",
+  // The generator's subscribers read as fast as they can but never ping: at the top steps
+  // they would pass the slow-consumer bound every few seconds.
+  MAX_BACKLOG_BYTES: "268435456",
 };
 /** The compatibility date of the JS rooms: Herald's (wrangler.toml). */
 const COMPATIBILITY_DATE = "2026-04-20";

@@ -647,3 +647,21 @@ fn what_one_poll_could_not_take_still_counts_against_the_bound() {
     assert_eq!(session.send(message(&forty)), vec![], "120: within");
     assert_eq!(session.send(message(&forty)), vec![Output::Closed(CloseReason::SlowConsumer)], "160: past");
 }
+
+#[test]
+fn a_websocket_client_sent_half_the_bound_is_pinged_at_once_and_its_pong_keeps_it_open() {
+    let mut session = bounded(Transport::Websocket);
+    let forty = "x".repeat(39);
+    session.send(message(&forty));
+    assert_eq!(session.deadline(), Some(T0 + 600_000), "the next ping at its interval");
+    session.send(message(&forty));
+    assert!(session.deadline().is_some_and(|at| at <= T0), "past half the bound, a ping is due at once");
+    assert_eq!(session.on_tick(T0 + 50), vec![Output::SendFrame(text("2"))]);
+    assert_eq!(session.deadline(), Some(T0 + 50 + 600_000), "its pong is due a timeout after it was sent");
+    // The client reads and answers: a sign of life, and the heartbeat goes on from there.
+    assert_eq!(session.on_frame(T0 + 60, text("3")), vec![]);
+    assert_eq!(session.deadline(), Some(T0 + 60 + 600_000));
+    for _ in 0..2 {
+        assert_eq!(session.send(message(&forty)).len(), 1, "within the bound again");
+    }
+}

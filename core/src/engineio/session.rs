@@ -151,6 +151,11 @@ pub struct Session {
     /// What the client was sent since its last sign of life (slow consumers).
     #[serde(skip)]
     backlog: Backlog,
+    /// A websocket client was sent half the slow-consumer bound without a word: ping it now
+    /// rather than at the next interval, so that one that is reading answers (a pong is a sign
+    /// of life) before it reaches the bound.
+    #[serde(skip)]
+    probe: bool,
     /// The encoded size of what [`Session::buffer`] holds.
     #[serde(skip)]
     buffered: usize,
@@ -192,6 +197,7 @@ impl Session {
             noop_at: None,
             backlog: Backlog::new(now),
             buffered: 0,
+            probe: false,
         };
         (session, Packet::Open(handshake.to_string()))
     }
@@ -226,7 +232,9 @@ impl Session {
         if self.is_closed() {
             return None;
         }
-        let heartbeat = self.pong_due_at.or(self.next_ping_at);
+        // A probe is due at once: any time already past will do.
+        let probe = self.probe.then(|| self.backlog.life_at());
+        let heartbeat = self.pong_due_at.or(probe).or(self.next_ping_at);
         match (heartbeat, self.noop_at) {
             (Some(h), Some(n)) => Some(h.min(n)),
             (h, n) => h.or(n),
@@ -250,6 +258,11 @@ impl Session {
         if let Some(at) = self.next_ping_at.filter(|&at| at <= now) {
             self.next_ping_at = None;
             self.pong_due_at = Some(at + self.settings.ping_timeout_ms);
+            out.extend(self.push(Packet::Ping(String::new())));
+        } else if std::mem::take(&mut self.probe) && self.pong_due_at.is_none() && !self.is_closed() {
+            // An early ping, sent now: its pong is due a timeout from now.
+            self.next_ping_at = None;
+            self.pong_due_at = Some(now + self.settings.ping_timeout_ms);
             out.extend(self.push(Packet::Ping(String::new())));
         }
         if self.pong_due_at.is_some_and(|due| due <= now) {
@@ -345,13 +358,15 @@ impl Session {
 
     /// A websocket frame from the session's socket (or the one probing an upgrade).
     pub fn on_frame(&mut self, now: i64, frame: Frame) -> Vec<Output> {
+        // Any frame is the websocket client's sign of life (it reads its socket too), which
+        // makes an early ping needless.
+        if self.transport() == Transport::Websocket {
+            self.backlog.alive(now);
+            self.probe = false;
+        }
         let mut out = self.on_tick(now);
         if self.is_closed() {
             return out;
-        }
-        // Any frame is the websocket client's sign of life (it reads its socket too).
-        if self.transport() == Transport::Websocket {
-            self.backlog.alive(now);
         }
         let size = match &frame {
             Frame::Text(text) => text.len(),
@@ -470,8 +485,11 @@ impl Session {
             }
         };
         let mut out = out;
-        if self.backlog.sent(len, self.settings.max_backlog_bytes) {
+        let bound = self.settings.max_backlog_bytes;
+        if self.backlog.sent(len, bound) {
             out.extend(self.close(CloseReason::SlowConsumer));
+        } else if self.state == State::Websocket && self.backlog.bytes() > bound / 2 && self.pong_due_at.is_none() {
+            self.probe = true;
         }
         out
     }
