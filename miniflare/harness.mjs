@@ -9,6 +9,8 @@ import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { io as ioClient } from "socket.io-client";
 import { connect as tcpConnect } from "node:net";
+import { execFileSync } from "node:child_process";
+import { readFileSync as readProc } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { mint } from "../scripts/token.mjs";
 import { startRecorder } from "../scripts/recorder.mjs";
@@ -162,7 +164,40 @@ export async function startHerald({ vars = {}, persist, recorder: withRecorder =
       await mf.dispose();
       await recorder?.stop();
     },
+    /**
+     * Kills the workerd process with SIGKILL — no shutdown, nothing flushed — as a crash or
+     * `kill -9` would, then lets Miniflare go. Its persisted storage stays for another start.
+     */
+    async crash() {
+      const pids = workerdChildren();
+      assert(pids.length > 0, "no workerd process to kill");
+      for (const pid of pids) process.kill(pid, "SIGKILL");
+      for (const c of clients) c.terminate();
+      for (const s of sockets) s.close();
+      await mf.dispose().catch(() => {});
+      await recorder?.stop();
+    },
   };
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+/** The workerd processes this test process started (Miniflare runs one per instance). */
+function workerdChildren() {
+  const out = execFileSync("ps", ["-o", "pid=", "--ppid", String(process.pid)], { encoding: "utf8" });
+  return out
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readProc(`/proc/${pid}/comm`, "utf8").trim() === "workerd";
+      } catch {
+        return false;
+      }
+    });
 }
 
 /** Keeps Miniflare's own messages (info and above) in `lines`; prints them when HERALD_E2E_LOGS=1. */
