@@ -18,7 +18,8 @@
 //!   members ([`room::Remotes`]: Socket.IO sessions held by homes, one outbox per home), each
 //!   connection's activity ([`room::Activity`]: a user's status across connections, focus),
 //!   read marks ([`room::ReadMarks`]).
-//! - [`route`]: the public HTTP routes; [`query`]: a request URL's query parameters.
+//! - [`route`]: the public HTTP routes; [`query`]: a request URL's query parameters; [`body`]: a
+//!   request body against its size limit.
 //! - [`internal`]: Worker → Durable Object requests, and the calls between homes and rooms.
 //! - [`engineio`], [`socketio`]: the two protocols under `socket.io-client`.
 //! - [`gateway`]: one Socket.IO / Engine.IO client as its home holds it (session + dialect).
@@ -30,6 +31,7 @@
 //!   policy, jobs, providers' requests, the user directory.
 
 pub mod auth;
+pub mod body;
 pub mod config;
 pub mod dialect;
 pub mod engineio;
