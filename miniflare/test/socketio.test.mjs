@@ -321,6 +321,22 @@ test("a polling POST over maxPayload is refused with 413 and ends the session, w
   }
 });
 
+test("an Engine.IO websocket text frame with invalid UTF-8 arrives with U+FFFD in place of the bad bytes; the session stays open", async () => {
+  // Pins what the runtime does (docs/socketio.md, "Engine.IO"): the home only ever sees the
+  // decoded string. The reference server's `ws` would close with 1007 instead.
+  const { ws, frame, opened } = rawSocket("", { pong: true });
+  try {
+    await opened;
+    assert.match(await frame(), /^0\{/);
+    ws.send(Buffer.concat([Buffer.from("4a"), Buffer.from([0xff]), Buffer.from("b")]), { binary: false });
+    assert.equal(await frame(), "4a\uFFFDb");
+    ws.send("4still open");
+    assert.equal(await frame(), "4still open");
+  } finally {
+    ws.terminate();
+  }
+});
+
 test("messages posted in one payload come back from the next GET joined by the record separator", async () => {
   const { sid } = await handshake();
   assert.deepEqual(await post(sid, "4hello\x1e4world"), { status: 200, text: "ok" });
