@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the README's run command: starts `scripts/dev.sh` (wrangler dev and the provider
 # recorder) on spare ports, waits for ping, publishes and reads back with a dev token minted by
-# scripts/token.mjs, checks the recorder answers, stops.
+# scripts/token.mjs, checks the recorder answers, sends it oversize bodies while another client
+# publishes (miniflare/dev/, which needs wrangler dev in front), stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${PORT:-18787}"
@@ -27,4 +28,6 @@ history=$(curl -fsS "$base/v1/rooms/$room/messages" -H "authorization: Bearer $t
 echo "$history" | grep -q '"data":"dev works"' || { echo "history lacks the message: $history" >&2; exit 1; }
 curl -fsS "http://127.0.0.1:$RECORDER_PORT/__recorder/requests" | grep -q '^\[' \
   || { cat "$log"; echo "the provider recorder does not answer on $RECORDER_PORT" >&2; exit 1; }
+HERALD_DEV_URL="$base" node --test miniflare/dev/ \
+  || { tail -n 60 "$log"; echo "make dev failed under oversize bodies" >&2; exit 1; }
 echo "dev server OK on $base (provider recorder on $RECORDER_PORT)"

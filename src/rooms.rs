@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use futures_util::StreamExt;
+use herald_core::body::{BodyLimit, Chunk};
 use herald_core::config::Config;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::ids::RoomId;
@@ -98,26 +99,25 @@ fn socket_id(req: &Request) -> Result<Option<String>, Error> {
 }
 
 /// A request body of at most `limit` bytes, whatever it declares (chunked bodies declare
-/// nothing): `payload_too_large` past it, naming the limit.
+/// nothing): `payload_too_large` past it, naming the limit. A body over the limit is read to
+/// its end before the refusal (within reason: [`BodyLimit`] says why and how far).
 pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
-    let too_large = |len: usize| {
-        Error::new(ErrorCode::PayloadTooLarge, format!("the body is {len} bytes; the limit is {limit}"))
-            .with_details(serde_json::json!({ "limit": limit }))
-    };
+    let mut body = BodyLimit::new(limit);
     let declared = req.headers().get("content-length").map_err(internal)?.and_then(|l| l.parse::<usize>().ok());
-    if let Some(len) = declared.filter(|&len| len > limit) {
-        return Err(too_large(len));
-    }
+    body.on_declared(declared)?;
     let mut bytes = Vec::new();
     if req.inner().body().is_some() {
         let mut stream = req.stream().map_err(internal)?;
         while let Some(chunk) = stream.next().await {
-            bytes.extend_from_slice(&chunk.map_err(internal)?);
-            if bytes.len() > limit {
-                return Err(too_large(bytes.len()));
+            let chunk = chunk.map_err(internal)?;
+            match body.on_chunk(chunk.len()) {
+                Chunk::Keep => bytes.extend_from_slice(&chunk),
+                Chunk::Discard => {}
+                Chunk::GiveUp => break,
             }
         }
     }
+    body.on_end()?;
     Ok(bytes)
 }
 

@@ -84,9 +84,18 @@ pub async fn handle(
     }
 
     let body = if method == Method::Post {
-        // Spec: a payload is at most maxPayload bytes.
-        let bytes = rooms::read_body(&mut req, config.engine.max_payload).await?;
-        Some(String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::BadRequest, "the payload is not UTF-8"))?)
+        // Spec: a payload is at most maxPayload bytes. One over it is not passed on, only the
+        // fact that it came: the session it was for ends (the home answers 413).
+        match rooms::read_body(&mut req, config.engine.max_payload).await {
+            Ok(bytes) => Some(
+                String::from_utf8(bytes).map_err(|_| Error::new(ErrorCode::BadRequest, "the payload is not UTF-8"))?,
+            ),
+            Err(e) if e.code == ErrorCode::PayloadTooLarge => {
+                headers.set(api::OVERSIZE, "1").map_err(internal)?;
+                None
+            }
+            Err(e) => return Err(e),
+        }
     } else {
         None
     };

@@ -222,6 +222,25 @@ fn a_post_over_max_payload_is_too_large_and_closes_the_session_one_at_the_limit_
 }
 
 #[test]
+fn a_post_refused_unread_for_its_size_ends_the_session_and_its_held_get_and_refuses_what_follows() {
+    let mut session = open(Transport::Polling);
+    assert_eq!(get(&mut session, T0).0, Poll::Hold);
+    let (post, outputs) = session.on_oversize_post(T0 + 1);
+    assert_eq!(post, Post::TooLarge);
+    assert_eq!(outputs, vec![answer("1"), Output::Closed(CloseReason::ProtocolViolation)]);
+    assert!(session.is_closed());
+    assert_eq!(get(&mut session, T0 + 2), (Poll::Refuse, vec![]));
+}
+
+#[test]
+fn a_post_over_max_payload_to_a_session_on_its_websocket_is_a_bad_request_that_leaves_it_open() {
+    let mut session = open(Transport::Websocket);
+    assert_eq!(session.on_oversize_post(T0 + 1), (Post::BadRequest, vec![]));
+    assert!(!session.is_closed());
+    assert_eq!(session.on_frame(T0 + 2, text("4still here")), vec![received("still here")]);
+}
+
+#[test]
 fn a_close_packet_from_the_client_answers_the_held_get_with_a_noop_and_ends_the_session() {
     let mut session = open(Transport::Polling);
     assert_eq!(get(&mut session, T0).0, Poll::Hold);

@@ -97,6 +97,12 @@ impl Client {
         (post, self.settle(now, outputs, fresh_id))
     }
 
+    /// A POST over `maxPayload` that the Worker refused unread.
+    pub fn on_oversize_post(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> (Post, Vec<Action>) {
+        let (post, outputs) = self.session.on_oversize_post(now);
+        (post, self.settle(now, outputs, fresh_id))
+    }
+
     /// A websocket for this client's session arrived; accept it only when the first is true.
     pub fn on_upgrade_socket(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> (bool, Vec<Action>) {
         let (accepted, outputs) = self.session.on_upgrade_socket(now);

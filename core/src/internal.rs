@@ -10,7 +10,7 @@
 //! | `GET /presence`          |                                                           |
 //! | `GET /tndata/history`    | query `order`, `limit`, `cursor`? (already valid; [`crate::dialect::tndata::HistoryQuery`]) |
 //! | `GET /reads`             | answered `{"room", "reads": {user: seq}}`: every user's read mark |
-//! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`TOKEN`]? when the handshake carried one, [`ANONYMOUS`]? when its route allows it, [`ADDRESS`]? |
+//! | `GET`/`POST /eio?…` (upgrade or not) | the Engine.IO query (`transport`, `sid`?), [`DIALECT`], [`SID`] for a handshake, [`TOKEN`]? when the handshake carried one, [`ANONYMOUS`]? when its route allows it, [`ADDRESS`]?; a POST's payload, or [`OVERSIZE`] and no body |
 //! | `POST /members` (home → room) | body [`MemberBatch`]: joins, frames and leaves of remote members, in order |
 //! | `POST /deliver` (room → home) | body [`Delivery`]; answered with [`DeliveryAnswer`] |
 //! | `POST /notify` (an inbox)     | body [`crate::exchange::NotifyRequest`] ([`NOTIFY`])       |
@@ -64,6 +64,10 @@ pub const ADDRESS: &str = "x-herald-address";
 pub const DIALECT: &str = "x-herald-dialect";
 /// The sid the Worker chose for a new Engine.IO session (it names the home).
 pub const SID: &str = "x-herald-sid";
+
+/// Set on an Engine.IO POST, which then has no body, whose payload was over `maxPayload`: the
+/// Worker refused it unread, and the session it was for ends.
+pub const OVERSIZE: &str = "x-herald-oversize";
 
 /// The token an Engine.IO handshake carried (`?token=` or `Authorization: Bearer`), for the
 /// dialect to check at CONNECT.

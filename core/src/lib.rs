@@ -20,7 +20,8 @@
 //!   members ([`room::Remotes`]: Socket.IO sessions held by homes, one outbox per home), each
 //!   connection's activity ([`room::Activity`]: a user's status across connections, focus),
 //!   read marks ([`room::ReadMarks`]).
-//! - [`route`]: the public HTTP routes; [`query`]: a request URL's query parameters.
+//! - [`route`]: the public HTTP routes; [`query`]: a request URL's query parameters; [`body`]: a
+//!   request body against its size limit.
 //! - [`origin`]: the pages allowed to use Herald from a browser: the cookie check and CORS.
 //! - [`internal`]: Worker → Durable Object requests, and the calls between homes and rooms.
 //! - [`object`]: what an object is (room, home, directory shard, dead letters) by its name,
@@ -36,6 +37,7 @@
 
 pub mod auth;
 pub mod backlog;
+pub mod body;
 pub mod config;
 pub mod connections;
 pub mod dialect;

@@ -161,9 +161,11 @@ impl Home {
         };
         if upgrade {
             self.upgrade(&sid)
+        } else if req.method() == Method::Post && header(api::OVERSIZE)?.is_some() {
+            self.post(&sid, None)
         } else if req.method() == Method::Post {
             let body = req.text().await.map_err(internal)?;
-            self.post(&sid, &body)
+            self.post(&sid, Some(&body))
         } else {
             self.poll(&sid).await
         }
@@ -222,21 +224,33 @@ impl Home {
         }
     }
 
-    /// A POST of packets.
-    pub fn post(&self, sid: &str, body: &str) -> Result<Response, Error> {
+    /// A POST of packets; `None` for one over maxPayload that the Worker refused unread.
+    pub fn post(&self, sid: &str, body: Option<&str>) -> Result<Response, Error> {
         let post = self.with_client(sid, |live| {
-            let (post, actions) = live.client.on_post(now_ms(), body, &mut fresh_id);
+            let (post, actions) = match body {
+                Some(body) => live.client.on_post(now_ms(), body, &mut fresh_id),
+                None => live.client.on_oversize_post(now_ms(), &mut fresh_id),
+            };
             (post, live.perform(actions).is_some())
         })?;
         match post {
             Post::Ok => text(200, "ok".into()),
             Post::BadRequest => Err(Error::new(ErrorCode::BadRequest, "the payload does not decode; session closed")),
-            Post::TooLarge => Err(Error::new(ErrorCode::PayloadTooLarge, "the payload is over maxPayload")),
+            Post::TooLarge => {
+                let limit = config(&self.env)?.engine.max_payload;
+                let message = format!("the payload is over maxPayload ({limit} bytes); session closed");
+                Err(Error::new(ErrorCode::PayloadTooLarge, message).with_details(serde_json::json!({ "limit": limit })))
+            }
         }
     }
 
     /// A websocket for an existing session: the upgrade from polling, or one too many.
     pub fn upgrade(&self, sid: &str) -> Result<Response, Error> {
+        // A sid that names no session is refused before the handshake, 400, as the reference
+        // server does (engine.io `Server#verify`: UNKNOWN_SID, then `abortUpgrade`).
+        if !self.clients.borrow().by_sid.contains_key(sid) {
+            return Err(unknown(sid));
+        }
         let pair = WebSocketPair::new().map_err(internal)?;
         pair.server.accept().map_err(internal)?;
         let accepted = self
@@ -251,9 +265,10 @@ impl Home {
         if accepted {
             self.read_socket(sid.to_owned(), pair.server);
         } else {
-            // Spec, WebSocket: a second websocket for a session (or one for no session) is
-            // closed. It is completed first, so the client sees a close, not a failed upgrade.
-            let _ = pair.server.close(Some(1008), Some("no session to upgrade"));
+            // Spec, WebSocket: a second websocket for a session is closed. It is completed
+            // first, so the client sees a close, not a failed upgrade (the reference server's
+            // `onWebSocket` does the same for a session already upgrading or upgraded).
+            let _ = pair.server.close(Some(1008), Some("the session takes no other websocket"));
         }
         Response::from_websocket(pair.client).map_err(internal)
     }

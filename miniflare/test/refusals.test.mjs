@@ -93,6 +93,26 @@ test("a binary frame gets an error and the socket stays open", async () => {
   await c.close();
 });
 
+test("a text frame with invalid UTF-8 is published with U+FFFD in place of the bad bytes, and the socket stays open", async () => {
+  // Pins what the runtime does (docs/protocol.md, "Limits"): workerd decodes a text frame
+  // before Herald sees it, replacing each invalid sequence, and never closes with 1007. A
+  // runtime that starts refusing such frames, or handing over their bytes, fails this test.
+  const [sender, reader] = [await herald.connect("utf8", "alice"), await herald.connect("utf8", "bob")];
+  await sender.take(2);
+  const invalid = [0xff, 0xc3, 0x28, 0xed, 0xa0, 0x80]; // a stray byte, a cut-off pair, a surrogate
+  const frame = Buffer.concat([
+    Buffer.from('{"type":"publish","event":"chat","transaction":"t1","data":"a'),
+    Buffer.from(invalid),
+    Buffer.from('b"}'),
+  ]);
+  sender.socket.send(frame, { binary: false });
+  assert.equal((await sender.take(1, (f) => f.transaction === "t1"))[0].type, "ack");
+  const [message] = await reader.messages(1);
+  assert.equal(message.data, "a\uFFFD\uFFFD(\uFFFD\uFFFD\uFFFDb");
+  assert.equal((await sender.publish("chat", "still open")).type, "ack");
+  await Promise.all([sender.close(), reader.close()]);
+});
+
 test("a resume point past the last message is refused with a do-not-reconnect close", async () => {
   const c = await herald.connect("ahead", "alice", { since: 50 });
   assert.equal((await c.next("error")).code, "since_ahead");

@@ -4,7 +4,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { io } from "socket.io-client";
-import { startHerald, within, next, sleep, WAIT_MS, engineSocket } from "../harness.mjs";
+import { startHerald, within, next, sleep, WAIT_MS, engineSocket, Client } from "../harness.mjs";
 
 // A short heartbeat so that ping timeouts happen within a test.
 const PING_INTERVAL = 300;
@@ -273,6 +273,67 @@ test("Engine.IO requests with a wrong protocol, transport or session are refused
     assert.deepEqual(await refused(`/engine.io/?EIO=4&transport=polling&sid=${sid}`), [400, "unknown_session"], sid);
     const init = { method: "POST", body: "4x" };
     assert.deepEqual(await refused(`/engine.io/?EIO=4&transport=polling&sid=${sid}`, init), [400, "unknown_session"], sid);
+  }
+});
+
+test("a websocket upgrade whose sid names no session is refused with 400 unknown_session, not completed then closed", async () => {
+  const ended = (await handshake()).sid;
+  assert.equal((await post(ended, "1")).status, 200);
+  // Well-formed sids of no session (one that never was, one the client closed), and a sid
+  // that names no home at all.
+  for (const sid of ["0123456789abcdef.0123456789abcdef", ended, "not-a-sid"]) {
+    const answer = await Client.open(`${herald.ws}/engine.io/?EIO=4&transport=websocket&sid=${sid}`).then(
+      (client) => {
+        client.terminate();
+        return "upgraded (101)";
+      },
+      (e) => [e.status, e.body?.code],
+    );
+    assert.deepEqual(answer, [400, "unknown_session"], sid);
+  }
+});
+
+test("a polling POST over maxPayload is refused with 413 and ends the session, whose requests then get 400 unknown_session", async () => {
+  const payload = Buffer.from(`4${"a".repeat(1_000_000)}`);
+  // Declared (content-length) and streamed (chunked, no length): the Worker refuses the first
+  // unread and the second once past the limit.
+  const bodies = {
+    declared: () => ({ body: payload }),
+    chunked: () => ({
+      duplex: "half",
+      body: new ReadableStream({
+        start(controller) {
+          for (let at = 0; at < payload.length; at += 65_536) controller.enqueue(payload.subarray(at, at + 65_536));
+          controller.close();
+        },
+      }),
+    }),
+  };
+  for (const [how, body] of Object.entries(bodies)) {
+    const { sid } = await handshake();
+    const res = await eio(`transport=polling&sid=${sid}`, { method: "POST", ...body() });
+    const refusal = await res.json();
+    assert.deepEqual([res.status, refusal.code, refusal.details], [413, "payload_too_large", { limit: 1_000_000 }], how);
+    const next = await poll(sid);
+    assert.deepEqual([next.status, JSON.parse(next.text).code], [400, "unknown_session"], how);
+    const again = await post(sid, "4hello");
+    assert.deepEqual([again.status, JSON.parse(again.text).code], [400, "unknown_session"], how);
+  }
+});
+
+test("an Engine.IO websocket text frame with invalid UTF-8 arrives with U+FFFD in place of the bad bytes; the session stays open", async () => {
+  // Pins what the runtime does (docs/socketio.md, "Engine.IO"): the home only ever sees the
+  // decoded string. The reference server's `ws` would close with 1007 instead.
+  const { ws, frame, opened } = rawSocket("", { pong: true });
+  try {
+    await opened;
+    assert.match(await frame(), /^0\{/);
+    ws.send(Buffer.concat([Buffer.from("4a"), Buffer.from([0xff]), Buffer.from("b")]), { binary: false });
+    assert.equal(await frame(), "4a\uFFFDb");
+    ws.send("4still open");
+    assert.equal(await frame(), "4still open");
+  } finally {
+    ws.terminate();
   }
 });
 

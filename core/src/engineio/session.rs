@@ -318,13 +318,12 @@ impl Session {
 
     /// A POST with a payload of packets.
     pub fn on_post(&mut self, now: i64, body: &str) -> (Post, Vec<Output>) {
+        if body.len() > self.settings.max_payload {
+            return self.on_oversize_post(now);
+        }
         let mut out = self.on_tick(now);
         if !matches!(self.state, State::Polling { .. }) {
             return (Post::BadRequest, out);
-        }
-        if body.len() > self.settings.max_payload {
-            out.extend(self.close(CloseReason::ProtocolViolation));
-            return (Post::TooLarge, out);
         }
         let packets = match decode_payload(body) {
             Ok(packets) => packets,
@@ -340,6 +339,19 @@ impl Session {
             }
         }
         (Post::Ok, out)
+    }
+
+    /// A POST whose payload is over `maxPayload` (the Worker refuses one unread and passes on
+    /// only that it came): the packets in it are lost, so the session ends (413) and what
+    /// follows is refused as for any closed session. To a session that is no longer polling it
+    /// is a bad request like any POST, and leaves the session be.
+    pub fn on_oversize_post(&mut self, now: i64) -> (Post, Vec<Output>) {
+        let mut out = self.on_tick(now);
+        if !matches!(self.state, State::Polling { .. }) {
+            return (Post::BadRequest, out);
+        }
+        out.extend(self.close(CloseReason::ProtocolViolation));
+        (Post::TooLarge, out)
     }
 
     /// A websocket opened for an existing session (`sid` in its query). The caller accepts it
