@@ -4,6 +4,9 @@
 //   node scripts/token.mjs alice                       # sub=alice, 1 hour, secret from .dev.vars
 //   node scripts/token.mjs alice --name Alice --admin --rooms 'team-*,lobby' --ttl 600
 //
+// Herald refuses tokens that live longer than JWT_MAX_LIFETIME_SECONDS (a day by default), so a
+// --ttl over 86400 makes a token it will not take.
+//
 // The secret comes from --secret, else JWT_SECRET in the environment, else .dev.vars.
 // Also importable: `import { mint } from "./scripts/token.mjs"`.
 import { createHmac } from "node:crypto";

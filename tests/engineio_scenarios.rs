@@ -684,3 +684,41 @@ fn a_websocket_client_sent_half_the_bound_is_pinged_at_once_and_its_pong_keeps_i
         assert_eq!(session.send(message(&forty)).len(), 1, "within the bound again");
     }
 }
+
+#[test]
+fn a_burst_to_a_polling_client_with_a_get_held_is_judged_by_what_the_get_leaves() {
+    // Payloads of at most 100 bytes, a bound of 100.
+    let settings = Settings { max_payload: 100, max_backlog_bytes: 100, ping_interval_ms: 600_000, ..settings() };
+    let mut session = open_with(settings, Transport::Polling);
+    assert_eq!(get(&mut session, T0).0, Poll::Hold);
+    let forty = "x".repeat(39);
+    for _ in 0..4 {
+        assert_eq!(session.send(message(&forty)), vec![], "160 bytes with a GET held: judged at the flush");
+    }
+    let out = session.flush();
+    assert!(matches!(out.as_slice(), [Output::AnswerPoll(_)]), "the GET takes two, 80 bytes wait: {out:?}");
+    assert!(!session.is_closed());
+    // With no GET held, a burst is judged as it comes.
+    for _ in 0..3 {
+        session.send(message(&forty));
+    }
+    assert!(session.is_closed(), "80 waiting and 120 more, no GET");
+}
+
+#[test]
+fn a_replay_the_client_asked_for_does_not_count_against_the_bound() {
+    let mut session = bounded(Transport::Websocket);
+    let forty = "x".repeat(39);
+    session.expect_replay();
+    session.expect_replay();
+    for _ in 0..5 {
+        assert_eq!(session.send(message(&forty)).len(), 1, "200 bytes asked for, within the credit of two bounds");
+    }
+    assert!(!session.is_closed());
+    for _ in 0..2 {
+        session.send(message(&forty));
+    }
+    assert!(!session.is_closed(), "80 bytes past the credit: within the bound");
+    session.send(message(&forty));
+    assert!(session.is_closed(), "120 past the credit");
+}

@@ -66,6 +66,34 @@ fn a_token_in_the_auth_payload_or_on_the_handshake_connects_and_none_or_a_bad_on
 }
 
 #[test]
+fn a_connect_whose_user_holds_its_most_connections_is_refused_with_too_many_connections() {
+    use herald_core::connections::{Caps, Holder, Tally};
+    use herald_core::dialect::UserCount;
+    use std::cell::RefCell;
+    thread_local! {
+        static TALLY: RefCell<Tally> = RefCell::default();
+    }
+    fn count(caps: &Caps, key: &str, user: &str) -> Result<(), herald_core::Error> {
+        TALLY.with(|tally| tally.borrow_mut().add_user(caps, key, user))
+    }
+    let caps = Caps { per_user: 1, per_address: 0, total: 0 };
+    let counted = |key: &str| {
+        TALLY.with(|tally| tally.borrow_mut().admit(&caps, key, Holder::default()).unwrap());
+        Auth { counted: Some(UserCount { key: key.into(), caps, count }), ..Auth::new(verifier()) }
+    };
+    let connect = format!(r#"40{{"token":"{}"}}"#, token("busy", json!({})));
+    let mut first = Sio::open("0000000000000001.0000000000000001", counted("0000000000000001.0000000000000001"));
+    assert_eq!(decode(&first.frame(&connect)), vec![Got::Connected(json!({ "sid": "socket-1" }))]);
+    let mut second = Sio::open("0000000000000001.0000000000000002", counted("0000000000000001.0000000000000002"));
+    match decode(&second.frame(&connect)).as_slice() {
+        [Got::ConnectError(data)] => {
+            assert_eq!(data["data"]["code"], "too_many_connections");
+        }
+        got => panic!("{got:?}"),
+    }
+}
+
+#[test]
 fn join_asks_the_room_and_the_welcome_answers_its_ack_then_frames_become_events_with_the_room() {
     let mut sio = Sio::connected("0000000000000001.0000000000000001", "alice");
     let actions = sio.emit("join", json!({ "room": "lobby", "since": 3 }), Some(1));

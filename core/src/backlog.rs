@@ -10,26 +10,44 @@
 //! says nothing must ping to stay within the bound. Centrifugo's client queue limit is the
 //! model; without it, the server holds everything a stalled reader is sent.
 
+use std::collections::HashMap;
+use std::hash::Hash;
+
 /// Bytes sent to one connection since its last sign of life.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Backlog {
     bytes: usize,
     /// When the client last showed it was there (ms since the epoch).
     life_at: i64,
+    /// Bytes the client asked for (a replay) that do not count when they come.
+    credit: usize,
 }
+
+/// How much asked-for data a connection may have outstanding, in bounds: a client asking for
+/// more replays at once than this gets no more allowance for them.
+pub const CREDIT_BOUNDS: usize = 4;
 
 impl Backlog {
     /// A connection that opened at `now` (its opening request is a sign of life).
     pub fn new(now: i64) -> Self {
-        Self { bytes: 0, life_at: now }
+        Self { bytes: 0, life_at: now, credit: 0 }
     }
 
     /// `bytes` more were sent; whether the connection is now past `bound`. Past it, the caller
     /// asks for any later sign of life it has not told yet (the runtime's last auto-answered
     /// ping) before taking the client for a slow consumer.
     pub fn sent(&mut self, bytes: usize, bound: usize) -> bool {
-        self.bytes = self.bytes.saturating_add(bytes);
+        let credited = bytes.min(self.credit);
+        self.credit -= credited;
+        self.bytes = self.bytes.saturating_add(bytes - credited);
         self.is_over(bound)
+    }
+
+    /// The client asked for up to `bytes` more (a replay of a room's log): those do not count
+    /// when they come. What it may have asked for and not yet received is at most
+    /// [`CREDIT_BOUNDS`] bounds.
+    pub fn asked(&mut self, bytes: usize, bound: usize) {
+        self.credit = self.credit.saturating_add(bytes).min(bound.saturating_mul(CREDIT_BOUNDS));
     }
 
     /// A sign of life at `at`: the count starts again from nothing. One older than the last
@@ -64,9 +82,169 @@ impl Backlog {
     }
 }
 
+/// The backlogs of a room's own sockets, which are mostly sent the same frames: one count of
+/// the bytes broadcast, and for each socket where that count stood at its last sign of life,
+/// plus what it alone was sent (less what it was left out of). A broadcast is one addition,
+/// whatever the number of sockets; the sockets are looked at once an eighth of the bound has
+/// been broadcast since the last look (so one may pass the bound by up to that much before it
+/// is seen), or when a send to one socket took it past.
+#[derive(Debug)]
+pub struct Backlogs<K> {
+    broadcast: u64,
+    marks: HashMap<K, Mark>,
+    bound: usize,
+    /// The broadcast count when the sockets were last looked at.
+    looked_at: u64,
+    /// Sockets a send to them alone took past the bound since the last look.
+    flagged: Vec<K>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    /// The broadcast count at the socket's last sign of life.
+    from: u64,
+    /// Bytes sent to it alone, less those broadcast while it was left out.
+    own: i64,
+    life_at: i64,
+}
+
+impl<K: Eq + Hash + Clone> Backlogs<K> {
+    /// No sockets yet; `bound` is the slow-consumer bound.
+    pub fn new(bound: usize) -> Self {
+        Self { broadcast: 0, marks: HashMap::new(), bound, looked_at: 0, flagged: Vec::new() }
+    }
+
+    /// A socket that opened (or was found open) at `now`.
+    pub fn insert(&mut self, key: K, now: i64) {
+        self.marks.insert(key, Mark { from: self.broadcast, own: 0, life_at: now });
+    }
+
+    pub fn remove(&mut self, key: &K) {
+        self.marks.remove(key);
+    }
+
+    /// `key` showed a sign of life at `at` ([`Backlog::alive`]).
+    pub fn alive(&mut self, key: &K, at: i64) {
+        if let Some(mark) = self.marks.get_mut(key).filter(|mark| at > mark.life_at) {
+            *mark = Mark { from: self.broadcast, own: 0, life_at: at };
+        }
+    }
+
+    /// `bytes` were sent to `key` alone.
+    pub fn sent(&mut self, key: &K, bytes: usize) {
+        let broadcast = self.broadcast;
+        if let Some(mark) = self.marks.get_mut(key) {
+            mark.own = mark.own.saturating_add(bytes as i64);
+            if unanswered(broadcast, mark) > self.bound as u64 {
+                self.flagged.push(key.clone());
+            }
+        }
+    }
+
+    /// `bytes` were sent to every socket but `except`; `extra` adds to that for some of them
+    /// (a socket sent a translation of the frame, longer or shorter, rather than the frame).
+    pub fn broadcast(&mut self, bytes: usize, except: Option<&K>) {
+        self.broadcast = self.broadcast.saturating_add(bytes as u64);
+        if let Some(mark) = except.and_then(|key| self.marks.get_mut(key)) {
+            mark.own = mark.own.saturating_sub(bytes as i64);
+        }
+    }
+
+    /// What `key` was sent differs from the broadcast by `delta` bytes.
+    pub fn adjust(&mut self, key: &K, delta: i64) {
+        if let Some(mark) = self.marks.get_mut(key) {
+            mark.own = mark.own.saturating_add(delta);
+        }
+    }
+
+    /// The sockets that may be past the bound now, for the caller to check against any later
+    /// sign of life it has ([`Backlogs::alive`]) and then [`Backlogs::is_over`]. Empty unless
+    /// an eighth of the bound was broadcast since the last look, or a send flagged one.
+    pub fn candidates(&mut self) -> Vec<K> {
+        let due = self.broadcast - self.looked_at >= (self.bound as u64 / 8).max(1);
+        if !due && self.flagged.is_empty() {
+            return Vec::new();
+        }
+        self.flagged.clear();
+        if due {
+            self.looked_at = self.broadcast;
+        }
+        let (broadcast, bound) = (self.broadcast, self.bound as u64);
+        self.marks.iter().filter(|(_, mark)| unanswered(broadcast, mark) > bound).map(|(key, _)| key.clone()).collect()
+    }
+
+    /// Whether `key` was sent more than the bound since its last sign of life.
+    pub fn is_over(&self, key: &K) -> bool {
+        self.marks.get(key).is_some_and(|mark| unanswered(self.broadcast, mark) > self.bound as u64)
+    }
+
+    /// The bytes sent to `key` since its last sign of life.
+    pub fn bytes(&self, key: &K) -> u64 {
+        self.marks.get(key).map_or(0, |mark| unanswered(self.broadcast, mark))
+    }
+}
+
+/// What a socket was sent since its last sign of life.
+fn unanswered(broadcast: u64, mark: &Mark) -> u64 {
+    let shared = broadcast - mark.from;
+    if mark.own >= 0 {
+        shared.saturating_add(mark.own as u64)
+    } else {
+        shared.saturating_sub(mark.own.unsigned_abs())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broadcast_counts_for_every_socket_but_the_one_left_out() {
+        let mut backlogs = Backlogs::new(800);
+        backlogs.insert("a", 0);
+        backlogs.insert("b", 0);
+        backlogs.broadcast(300, None);
+        backlogs.broadcast(300, Some(&"b"));
+        assert_eq!((backlogs.bytes(&"a"), backlogs.bytes(&"b")), (600, 300));
+        backlogs.sent(&"b", 50);
+        backlogs.adjust(&"b", 7);
+        assert_eq!(backlogs.bytes(&"b"), 357);
+    }
+
+    #[test]
+    fn sockets_are_looked_at_once_an_eighth_of_the_bound_went_out_or_a_send_took_one_past() {
+        let mut backlogs = Backlogs::new(800);
+        backlogs.insert("slow", 0);
+        backlogs.broadcast(99, None);
+        assert_eq!(backlogs.candidates(), Vec::<&str>::new(), "not yet an eighth");
+        for _ in 0..8 {
+            backlogs.broadcast(100, None);
+        }
+        assert_eq!(backlogs.candidates(), vec!["slow"], "899 bytes: past 800");
+        assert!(backlogs.is_over(&"slow"));
+        assert_eq!(backlogs.candidates(), Vec::<&str>::new(), "looked at already");
+        let mut fresh = Backlogs::new(800);
+        fresh.insert("new", 10);
+        fresh.sent(&"new", 801);
+        assert_eq!(fresh.candidates(), vec!["new"], "a send to one socket flags it at once");
+    }
+
+    #[test]
+    fn a_sign_of_life_answers_what_was_sent_before_it() {
+        let mut backlogs = Backlogs::new(800);
+        backlogs.insert("s", 0);
+        for _ in 0..9 {
+            backlogs.broadcast(100, None);
+        }
+        backlogs.alive(&"s", 5);
+        assert!(!backlogs.is_over(&"s"));
+        assert_eq!(backlogs.bytes(&"s"), 0);
+        backlogs.broadcast(100, None);
+        backlogs.alive(&"s", 4);
+        assert_eq!(backlogs.bytes(&"s"), 100, "an older sign of life changes nothing");
+        backlogs.remove(&"s");
+        assert!(!backlogs.is_over(&"s"));
+    }
 
     #[test]
     fn a_connection_is_over_only_past_the_bound() {
@@ -101,6 +279,16 @@ mod tests {
         assert!(backlog.sent(601, 1_000), "what waits and what is new add up");
         backlog.waiting(5, 0);
         assert_eq!(backlog.life_at(), 10, "time never goes back");
+    }
+
+    #[test]
+    fn what_the_client_asked_for_does_not_count_when_it_comes() {
+        let mut backlog = Backlog::new(0);
+        backlog.asked(300, 100);
+        backlog.asked(300, 100);
+        assert!(!backlog.sent(400, 100), "the credit is capped at four bounds, and covers this");
+        assert!(backlog.sent(101, 100), "past the credit, bytes count again");
+        assert_eq!(backlog.bytes(), 101);
     }
 
     #[test]

@@ -2,12 +2,12 @@
 //! only to throw away, and the `payload_too_large` refusal.
 //!
 //! A body over the limit is still read to its end (and thrown away) before the refusal is
-//! sent, up to [`DISCARD_AT_MOST`] bytes past the limit. A body read only in part breaks the
-//! connection it came on: workerd answers, then resets that connection rather than find the
-//! next request on it, and a client that reuses connections (wrangler dev's proxy does, for
-//! every client of `make dev`) has an unrelated request fail on it. A body refused on its
-//! declared length is never read at all: the runtime skips an untouched body by itself and
-//! keeps the connection.
+//! sent, whether it declares its length or comes chunked, up to [`DISCARD_AT_MOST`] bytes past
+//! the limit. A body left unread, or read only in part, breaks the connection it came on:
+//! workerd answers, then closes or resets that connection rather than find the next request on
+//! it, so a client that reuses connections (wrangler dev's proxy does, for every client of
+//! `make dev`) loses the next request, which may be another client's. A body that declares a
+//! length more than [`DISCARD_AT_MOST`] past the limit is refused unread: its connection goes.
 
 use crate::error::{Error, ErrorCode};
 
@@ -40,10 +40,13 @@ impl BodyLimit {
         Self { limit, read: 0, gave_up: false }
     }
 
-    /// A body that declares a length over the limit is refused before any of it is read.
+    /// A body that declares a length more than [`DISCARD_AT_MOST`] past the limit is refused
+    /// before any of it is read; one less far over is read to its end ([`BodyLimit::on_chunk`]).
     pub fn on_declared(&self, length: Option<usize>) -> Result<(), Error> {
         match length {
-            Some(length) if length > self.limit => Err(self.too_large(format!("{length} bytes"))),
+            Some(length) if length.saturating_sub(self.limit) > DISCARD_AT_MOST => {
+                Err(self.too_large(format!("{length} bytes")))
+            }
             _ => Ok(()),
         }
     }
@@ -113,13 +116,15 @@ mod tests {
     }
 
     #[test]
-    fn a_declared_length_over_the_limit_is_refused_before_reading() {
-        let error = BodyLimit::new(100).on_declared(Some(101)).unwrap_err();
+    fn a_declared_length_far_over_the_limit_is_refused_before_reading_and_one_near_it_is_read() {
+        let far = 101 + DISCARD_AT_MOST;
+        let error = BodyLimit::new(100).on_declared(Some(far)).unwrap_err();
         assert_eq!(
             (error.code, error.message.as_str()),
-            (ErrorCode::PayloadTooLarge, "the body is 101 bytes; the limit is 100")
+            (ErrorCode::PayloadTooLarge, format!("the body is {far} bytes; the limit is 100").as_str())
         );
         assert_eq!(error.details, Some(serde_json::json!({ "limit": 100 })));
+        assert_eq!(BodyLimit::new(100).on_declared(Some(100 + DISCARD_AT_MOST)), Ok(()), "read, then refused");
     }
 
     #[test]

@@ -57,13 +57,29 @@ impl Tally {
             None
         };
         if let Some((scope, limit, what)) = refusal {
-            return Err(Error::new(
-                ErrorCode::TooManyConnections,
-                format!("{what} ({limit}); close some, or try again later"),
-            )
-            .with_details(serde_json::json!({ "scope": scope, "limit": limit })));
+            return Err(refused(scope, limit, &what));
         }
         self.count(key, holder);
+        Ok(())
+    }
+
+    /// The connection `key`, counted without a user (a Socket.IO session whose token came after
+    /// its handshake), proved to be `user`: it counts under that user from now on, or is refused
+    /// when the user holds its most connections (and then counts as it did).
+    pub fn add_user(&mut self, caps: &Caps, key: &str, user: &str) -> Result<(), Error> {
+        let Some(held) = self.held.get(key) else { return Ok(()) };
+        if held.user.as_deref() == Some(user) {
+            return Ok(());
+        }
+        if caps.per_user != 0 && count(&self.users, user) >= caps.per_user {
+            return Err(refused("user", caps.per_user, &format!("user {user:?} holds its most connections")));
+        }
+        let holder = self.held.get_mut(key).expect("found above");
+        let before = holder.user.replace(user.to_owned());
+        if let Some(before) = before {
+            uncount(&mut self.users, &before);
+        }
+        *self.users.entry(user.to_owned()).or_default() += 1;
         Ok(())
     }
 
@@ -100,6 +116,11 @@ impl Tally {
         }
         self.held.insert(key.to_owned(), holder);
     }
+}
+
+fn refused(scope: &str, limit: usize, what: &str) -> Error {
+    Error::new(ErrorCode::TooManyConnections, format!("{what} ({limit}); close some, or try again later"))
+        .with_details(serde_json::json!({ "scope": scope, "limit": limit }))
 }
 
 fn count(map: &HashMap<String, usize>, key: &str) -> usize {
@@ -207,6 +228,26 @@ mod tests {
             tally.restore(&n.to_string(), holder(Some("u"), "10.0.0.1"));
         }
         assert_eq!(tally.total(), 7);
+    }
+
+    #[test]
+    fn a_session_that_proves_its_user_after_it_opened_counts_under_that_user() {
+        let mut tally = Tally::default();
+        tally.admit(&CAPS, "s1", holder(None, "10.0.0.1")).unwrap();
+        tally.admit(&CAPS, "s2", holder(None, "10.0.0.2")).unwrap();
+        tally.admit(&CAPS, "s3", holder(None, "10.0.0.4")).unwrap();
+        tally.add_user(&CAPS, "s1", "cy").unwrap();
+        tally.add_user(&CAPS, "s1", "cy").unwrap();
+        tally.add_user(&CAPS, "s2", "cy").unwrap();
+        let refused = tally.add_user(&CAPS, "s3", "cy").unwrap_err();
+        assert_eq!(scope(&refused), "user");
+        assert_eq!(tally.held["s3"].user, None, "a refused session counts as it did");
+        tally.release("s1");
+        tally.add_user(&CAPS, "s3", "cy").unwrap();
+        assert_eq!(count(&tally.users, "cy"), 2);
+        tally.add_user(&CAPS, "s3", "dee").unwrap();
+        assert_eq!((count(&tally.users, "cy"), count(&tally.users, "dee")), (1, 1), "moved, not doubled");
+        assert!(tally.add_user(&CAPS, "unknown", "cy").is_ok(), "nothing counted, nothing to do");
     }
 
     #[test]

@@ -218,9 +218,6 @@ pub mod close {
     pub const INTERNAL: u16 = 1011;
     /// The room is at its connection limit; try again later.
     pub const ROOM_FULL: u16 = 4001;
-    /// The user, the client's address or the server holds its most connections; try again
-    /// later (after closing some).
-    pub const TOO_MANY_CONNECTIONS: u16 = 4002;
     /// The client was sent more than the slow-consumer bound since its last sign of life:
     /// reconnect and resume with `since` (and ping while receiving a lot).
     pub const SLOW_CONSUMER: u16 = 4003;

@@ -145,7 +145,14 @@ impl Client {
             match effect {
                 Effect::Send(payload) => outputs.extend(self.session.send(payload)),
                 Effect::Close => outputs.extend(self.session.close_by_server()),
-                Effect::Room { room, command } => actions.push(Action::Room { room, command }),
+                Effect::Room { room, command } => {
+                    // A join that resumes asks the room for its log since a seq: the replay
+                    // that comes back was asked for, and is not a slow consumer's backlog.
+                    if matches!(command, RoomCommand::Join { since: Some(_), .. }) {
+                        self.session.expect_replay();
+                    }
+                    actions.push(Action::Room { room, command });
+                }
             }
         }
         outputs

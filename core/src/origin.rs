@@ -69,6 +69,7 @@ struct Origin {
 impl Origin {
     fn parse(text: &str) -> Option<Self> {
         let (scheme, rest) = text.split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
         let valid_scheme =
             !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
         if !valid_scheme || rest.is_empty() {
@@ -79,7 +80,18 @@ impl Origin {
             None => None,
             Some(p) => Some(p.parse::<u16>().ok().filter(|_| p.bytes().all(|b| b.is_ascii_digit()))?),
         };
-        valid_host(host).then(|| Self { scheme: scheme.to_ascii_lowercase(), host: host.to_ascii_lowercase(), port })
+        // A browser leaves the scheme's default port out; written in, it names the same origin.
+        let port = port.filter(|&p| Some(p) != default_port(&scheme));
+        valid_host(host).then(|| Self { scheme, host: host.to_ascii_lowercase(), port })
+    }
+}
+
+/// The port a scheme's URLs have when they name none.
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
     }
 }
 
@@ -120,10 +132,14 @@ impl Pattern {
         let refuse = |why: &str| format!("has {entry:?}: {why} (an origin is scheme://host[:port])");
         let (scheme, rest) = entry.split_once("://").ok_or_else(|| refuse("no scheme"))?;
         let (host, port) = split_port(rest).ok_or_else(|| refuse("a path, query or user is not part of an origin"))?;
+        let scheme_lower = scheme.to_ascii_lowercase();
         let port = match port {
             None => Port::Default,
             Some("*") => Port::Any,
-            Some(p) => Port::Exact(p.parse().map_err(|_| refuse("the port is not a number"))?),
+            Some(p) => match p.parse().map_err(|_| refuse("the port is not a number"))? {
+                p if Some(p) == default_port(&scheme_lower) => Port::Default,
+                p => Port::Exact(p),
+            },
         };
         let host = match host.strip_prefix("*.") {
             Some(domain) if valid_host(domain) && domain.contains('.') => Host::Subdomains(domain.to_ascii_lowercase()),
@@ -333,6 +349,14 @@ mod tests {
             assert!(!allowed.names(origin, OWN), "{origin:?}");
         }
         assert!(list("http://[::1]:8080").names("http://[::1]:8080", OWN));
+    }
+
+    #[test]
+    fn a_default_port_written_in_names_the_same_origin() {
+        assert!(list("https://app.example.com:443").names("https://app.example.com", OWN));
+        assert!(list("https://app.example.com").names("https://app.example.com:443", OWN));
+        assert!(list("http://app.example.com:80").names("http://app.example.com", OWN));
+        assert!(!list("https://app.example.com:80").names("https://app.example.com", OWN));
     }
 
     #[test]

@@ -22,11 +22,11 @@ use futures_channel::{mpsc, oneshot};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use herald_core::connections::Holder;
-use herald_core::dialect::{Auth, DialectKind, RoomEvent};
+use herald_core::dialect::{Auth, DialectKind, RoomEvent, UserCount};
 use herald_core::engineio::packet::encode_payload;
 use herald_core::engineio::session::{CloseReason, Poll, Post, Settings, Transport};
 use herald_core::engineio::Frame;
-use herald_core::error::{Error, ErrorCode};
+use herald_core::error::{close, Error, ErrorCode};
 use herald_core::gateway::{Action, Client};
 use herald_core::home;
 use herald_core::ids::RoomId;
@@ -47,6 +47,8 @@ const MEMBER_BATCH_MAX: usize = 256;
 pub struct Home {
     clients: Rc<RefCell<Clients>>,
     env: Env,
+    /// Whether this instance has served a call yet.
+    started: Rc<std::cell::Cell<bool>>,
 }
 
 #[derive(Default)]
@@ -58,6 +60,20 @@ struct Clients {
     /// Commands for each room, in order, not yet sent; a room is in here while a call to it
     /// is in flight.
     links: HashMap<RoomId, Vec<MemberCommand>>,
+    /// Sessions with a websocket still open under the runtime (their reading task runs): such
+    /// a session keeps its place in the connection caps until the socket's close completes,
+    /// even once it ended.
+    sockets_open: HashMap<String, usize>,
+}
+
+impl Clients {
+    /// An ended session gives its place in the connection caps back, unless its websocket is
+    /// still open under the runtime (then its reading task does, once the close completes).
+    fn release_unless_socket_open(&self, sid: &str) {
+        if !self.sockets_open.contains_key(sid) {
+            crate::connections::release(sid);
+        }
+    }
 }
 
 /// How a GET is answered.
@@ -86,6 +102,11 @@ impl Live {
     /// Performs the actions in order; why the client ended, when it did.
     fn perform(&mut self, actions: Vec<Action>) -> Option<CloseReason> {
         let mut ended = None;
+        // A websocket closed because its session ends says why (the session's last action).
+        let closing = actions.iter().find_map(|action| match action {
+            Action::Closed(reason) => Some(*reason),
+            _ => None,
+        });
         for action in actions {
             match action {
                 Action::AnswerPoll(body) => {
@@ -111,7 +132,11 @@ impl Live {
                 }
                 Action::CloseSocket => {
                     if let Some(ws) = self.socket.take() {
-                        let _ = ws.close(Some(1000), Some("session closed"));
+                        let (code, reason) = match closing {
+                            Some(CloseReason::SlowConsumer) => (close::SLOW_CONSUMER, ErrorCode::SlowConsumer.as_str()),
+                            _ => (close::NORMAL, "session closed"),
+                        };
+                        let _ = ws.close(Some(code), Some(reason));
                     }
                 }
                 Action::Room { room, command } => {
@@ -126,7 +151,16 @@ impl Live {
 
 impl Home {
     pub fn new(env: Env) -> Self {
-        Self { clients: Rc::default(), env }
+        Self { clients: Rc::default(), env, started: Rc::default() }
+    }
+
+    /// The first call to this instance of home `id`: the sessions a replaced instance held are
+    /// gone with it (they lived in its memory), and give their places in the connection caps
+    /// back.
+    pub fn begin(&self, id: &str) {
+        if !self.started.replace(true) {
+            crate::connections::forget_home(id);
+        }
     }
 
     /// `GET`/`POST /eio?…` from the Worker: a handshake, a poll, a post, or a websocket.
@@ -140,17 +174,20 @@ impl Home {
                 .and_then(|d| DialectKind::parse(&d))
                 .ok_or_else(|| Error::internal("internal handshake without a dialect"))?;
             let config = config(&self.env)?;
+            let caps = config.limits.caps();
             let auth = Auth {
                 verifier: &config.verifier,
                 handshake_token: header(api::TOKEN)?,
                 anonymous: header(api::ANONYMOUS)?.is_some(),
+                counted: Some(UserCount { key: sid.clone(), caps, count: crate::connections::add_user }),
             };
-            // A session counts against the caps from its handshake, under the handshake token's
-            // user when it verifies (one in the CONNECT payload comes too late to count) and
-            // the client's address: past a cap it is refused before it opens.
-            let user = auth.handshake_token.as_deref().and_then(|token| config.verifier.verify(token, now_ms()).ok());
-            let holder = Holder { user: user.map(|id| id.user.id.as_str().to_owned()), address: header(api::ADDRESS)? };
-            crate::connections::admit(&config.limits.caps(), &sid, holder)?;
+            // A session counts against the caps from its handshake, by the client's address and
+            // under the handshake token's user: past a cap it is refused before it opens. A user
+            // it proves later (the CONNECT payload's token) counts from then (`Auth::verify`).
+            let user = auth.handshake_user(now_ms()).map(|id| id.as_str().to_owned());
+            let holder = Holder { user, address: header(api::ADDRESS)? };
+            let home = home::home_of(&sid).ok_or_else(|| Error::internal("internal handshake with a bad sid"))?;
+            crate::connections::admit_session(&caps, home, &sid, holder)?;
             let opening = Opening { settings: config.engine, kind, auth };
             let opened = if upgrade {
                 self.open_websocket(sid.clone(), opening)
@@ -279,8 +316,26 @@ impl Home {
         // binaryType is the standard "blob", which cannot be read synchronously.
         let _ = worker::js_sys::Reflect::set(ws.as_ref(), &"binaryType".into(), &"arraybuffer".into());
         let home = self.clone();
+        *home.clients.borrow_mut().sockets_open.entry(sid.clone()).or_default() += 1;
         spawn_local(async move {
-            let Ok(mut events) = ws.events() else { return };
+            home.read_frames(&sid, &ws).await;
+            // The socket is gone: a session that ended meanwhile gives its place back now.
+            let mut clients = home.clients.borrow_mut();
+            if let Some(open) = clients.sockets_open.get_mut(&sid) {
+                *open -= 1;
+                if *open == 0 {
+                    clients.sockets_open.remove(&sid);
+                }
+            }
+            if !clients.by_sid.contains_key(&sid) && !clients.sockets_open.contains_key(&sid) {
+                crate::connections::release(&sid);
+            }
+        });
+    }
+
+    /// Feeds a websocket's frames to its client until the socket closes, then tells it so.
+    async fn read_frames(&self, sid: &str, ws: &WebSocket) {
+        if let Ok(mut events) = ws.events() {
             while let Some(event) = events.next().await {
                 let frame = match event {
                     Ok(WebsocketEvent::Message(message)) => match (message.text(), message.bytes()) {
@@ -290,23 +345,23 @@ impl Home {
                     },
                     Ok(WebsocketEvent::Close(_)) | Err(_) => break,
                 };
-                let _ = home.with_client(&sid, |live| {
+                let _ = self.with_client(sid, |live| {
                     // Frames from a socket that is no longer the client's are dropped.
-                    if live.socket.as_ref() != Some(&ws) {
+                    if live.socket.as_ref() != Some(ws) {
                         return ((), false);
                     }
                     let actions = live.client.on_frame(now_ms(), frame, &mut fresh_id);
                     ((), live.perform(actions).is_some())
                 });
             }
-            let _ = home.with_client(&sid, |live| {
-                if live.socket.as_ref() != Some(&ws) {
-                    return ((), false);
-                }
-                live.socket = None;
-                let actions = live.client.on_socket_closed(now_ms(), &mut fresh_id);
-                ((), live.perform(actions).is_some())
-            });
+        }
+        let _ = self.with_client(sid, |live| {
+            if live.socket.as_ref() != Some(ws) {
+                return ((), false);
+            }
+            live.socket = None;
+            let actions = live.client.on_socket_closed(now_ms(), &mut fresh_id);
+            ((), live.perform(actions).is_some())
         });
     }
 
@@ -320,7 +375,7 @@ impl Home {
         let outgoing = std::mem::take(&mut live.outgoing);
         if gone {
             clients.by_sid.remove(sid);
-            crate::connections::release(sid);
+            clients.release_unless_socket_open(sid);
         }
         drop(clients);
         self.send_to_rooms(outgoing);
@@ -459,7 +514,7 @@ impl Home {
             }
             for sid in gone {
                 clients.by_sid.remove(&sid);
-                crate::connections::release(&sid);
+                clients.release_unless_socket_open(&sid);
             }
             if !outgoing.is_empty() {
                 drop(clients);

@@ -42,6 +42,7 @@ use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param, Url
 use crate::respond::{self, internal};
 use crate::sockets::Sockets;
 use crate::sql::DurableSql;
+use futures_util::StreamExt;
 use herald_core::connections::Holder;
 use herald_core::dialect::tndata;
 use herald_core::dialect::DialectKind;
@@ -59,10 +60,12 @@ use herald_core::room::{
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
+use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::spawn_local;
+use worker::worker_sys::DurableObjectState;
 use worker::{
     durable_object, js_sys, wasm_bindgen::JsValue, DurableObject, Env, Request, Response, Result, ScheduledTime, State,
-    WebSocket, WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
+    WebSocket, WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair, WebsocketEvent,
 };
 
 /// How soon an alarm that could not load the room comes again.
@@ -223,6 +226,9 @@ async fn deliver_to(slot: Slot, env: Env, home: String, body: String) {
 #[durable_object]
 pub struct RoomObject {
     state: State,
+    /// The runtime's state object itself, for the one method workers-rs does not bind
+    /// (`getWebSocketAutoResponseTimestamp`, [`Sockets::slow_consumers`]).
+    raw: DurableObjectState,
     env: Env,
     loaded: Slot,
     /// The frames waiting for the next batch (group commit).
@@ -235,12 +241,14 @@ pub struct RoomObject {
 
 impl DurableObject for RoomObject {
     fn new(state: State, env: Env) -> Self {
+        let raw = state._inner();
+        let state = State::from(raw.clone().unchecked_into::<DurableObjectState>());
         // Plain pings are answered by the runtime, so idle clients never wake a hibernating room.
         if let Ok(pair) = WebSocketRequestResponsePair::new(AUTO_PING, AUTO_PONG) {
             state.set_websocket_auto_response(&pair);
         }
         let home = Home::new(env.clone());
-        Self { state, env, loaded: Slot::default(), batch: Batch::default(), home, identity: Identity::default() }
+        Self { state, raw, env, loaded: Slot::default(), batch: Batch::default(), home, identity: Identity::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -248,6 +256,9 @@ impl DurableObject for RoomObject {
             Ok((_, role)) => role,
             Err(e) => return Ok(respond::error(&e)),
         };
+        if let Role::Home(id) = &role {
+            self.home.begin(id);
+        }
         let path = req.path();
         let answer = match (req.method(), path.as_str()) {
             (worker::Method::Get, api::CONNECT) => self.open_socket(&req).await,
@@ -391,7 +402,7 @@ impl RoomObject {
     /// the loop; each pass closes at least one socket, so it ends.)
     fn close_slow_consumers(&self, loaded: &mut Loaded) {
         loop {
-            let slow = loaded.sockets.slow_consumers(&self.state);
+            let slow = loaded.sockets.slow_consumers(&self.raw);
             if slow.is_empty() {
                 return;
             }
@@ -433,7 +444,9 @@ impl RoomObject {
         for ws in self.state.get_websockets() {
             match ws.deserialize_attachment::<Session>() {
                 Ok(Some(session)) => {
-                    sockets.insert(now, session.conn.clone(), ws.clone(), self.speaks_tndata(&ws), holder(&session));
+                    // Counted again if this process did not count it yet (a new isolate).
+                    crate::connections::restore(&session.conn.0, holder(&session));
+                    sockets.insert(now, session.conn.clone(), ws.clone(), self.speaks_tndata(&ws));
                     room.restore(now, session);
                 }
                 // A socket the room refused or ended (its session was dropped): finish closing.
@@ -496,6 +509,9 @@ impl RoomObject {
         }
     }
 
+    /// A socket's close completed (or it failed): it leaves the room, and gives its place in the
+    /// connection caps back. Only now: a socket the room closed holds its place (and the
+    /// runtime its file descriptor) until the client answers the close or goes away.
     fn forget(&self, ws: &WebSocket) {
         let Some(conn) = self.conn_of(ws) else { return };
         // Released even when the room cannot load: the socket is gone either way.
@@ -524,18 +540,18 @@ impl RoomObject {
         let address = header(req, api::ADDRESS)?;
         let speaks_tndata =
             header(req, api::DIALECT)?.as_deref().and_then(DialectKind::parse) == Some(DialectKind::Tndata);
-        // Load before accepting, so a room that cannot load answers with an HTTP error.
-        let (admitted, room) = self.with_room(|loaded| (loaded.room.admit(since), loaded.room.id().clone()))?;
-        let pair = WebSocketPair::new().map_err(internal)?;
-        if let Err((error, code)) = admitted {
-            return refuse_socket(pair, &error, code, protocol, speaks_tndata.then_some(&room));
-        }
         let session = Session { conn: ConnId(fresh_id()), user, expires_at, tag: None, address };
-        // Counted before it is accepted: past a cap, the socket is told why and closed.
-        if let Err(error) =
-            crate::connections::admit(&config(&self.env)?.limits.caps(), &session.conn.0, holder(&session))
-        {
-            return refuse_socket(pair, &error, close::TOO_MANY_CONNECTIONS, protocol, speaks_tndata.then_some(&room));
+        // Counted before anything is accepted. Past a cap the upgrade is refused with 429 before
+        // any websocket exists: a refusal that completed the upgrade would hold a socket (and a
+        // file descriptor) for as long as the client leaves its close unanswered.
+        crate::connections::admit(&config(&self.env)?.limits.caps(), &session.conn.0, holder(&session))?;
+        let conn = session.conn.clone();
+        // Load before accepting, so a room that cannot load answers with an HTTP error.
+        let loaded = self.with_room(|loaded| (loaded.room.admit(since), loaded.room.id().clone()));
+        let (admitted, room) = loaded.inspect_err(|_| crate::connections::release(&conn.0))?;
+        let pair = WebSocketPair::new().map_err(internal).inspect_err(|_| crate::connections::release(&conn.0))?;
+        if let Err((error, code)) = admitted {
+            return refuse_socket(pair, &conn, &error, code, protocol, speaks_tndata.then_some(&room));
         }
 
         if speaks_tndata {
@@ -543,12 +559,11 @@ impl RoomObject {
         } else {
             self.state.accept_websocket_with_tags(&pair.server, &[&session.conn.0]);
         }
-        let conn = session.conn.clone();
         let now = now_ms();
         // Stored before the room can send anything: every registered socket has its session.
         let opened = pair.server.serialize_attachment(&session).map_err(internal).and_then(|()| {
             self.with_room(|loaded| {
-                loaded.sockets.insert(now, session.conn.clone(), pair.server.clone(), speaks_tndata, holder(&session));
+                loaded.sockets.insert(now, session.conn.clone(), pair.server.clone(), speaks_tndata);
                 let effects = loaded.room.on_connect(now, session, since);
                 loaded.apply(effects)
             })
@@ -645,17 +660,31 @@ fn upgrade_response(client: WebSocket, protocol: Option<String>) -> std::result:
 /// Completes the upgrade only to say why the room refuses: an error frame, then a close. The
 /// socket is accepted without hibernation: it never joins the room and the runtime finishes
 /// the close handshake on its own (a hibernatable socket closed before its 101 was sent lingers
-/// until a timeout).
+/// until a timeout). It keeps its place `conn` in the connection caps until its close
+/// completes: a client that never answers the close holds the socket open, and must not open
+/// refused sockets without end.
 fn refuse_socket(
     pair: WebSocketPair,
+    conn: &ConnId,
     error: &Error,
     code: u16,
     protocol: Option<String>,
     tndata_room: Option<&RoomId>,
 ) -> std::result::Result<Response, Error> {
-    pair.server.accept().map_err(internal)?;
+    let accepted = pair.server.accept().map_err(internal);
+    if accepted.is_err() {
+        crate::connections::release(&conn.0);
+    }
+    accepted?;
     let _ = pair.server.send_with_str(speak(error_frame(error, None), tndata_room));
     let _ = pair.server.close(Some(code), Some(error.code.as_str()));
+    let (server, conn) = (pair.server.clone(), conn.clone());
+    spawn_local(async move {
+        if let Ok(mut events) = server.events() {
+            while let Some(Ok(WebsocketEvent::Message(_))) = events.next().await {}
+        }
+        crate::connections::release(&conn.0);
+    });
     upgrade_response(pair.client, protocol)
 }
 

@@ -7,8 +7,7 @@
 //! ones past the bound, for the room to close.
 
 use crate::platform::fresh_id;
-use herald_core::backlog::Backlog;
-use herald_core::connections::Holder;
+use herald_core::backlog::Backlogs;
 use herald_core::dialect::tndata::{self, Translation};
 use herald_core::ids::{ConnId, RoomId};
 use std::collections::{HashMap, HashSet};
@@ -16,7 +15,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::js_sys::{Array, Date};
 use worker::worker_sys::DurableObjectState;
-use worker::{State, WebSocket};
+use worker::WebSocket;
 
 #[wasm_bindgen(inline_js = "
 export function sendAll(sockets, text) {
@@ -54,32 +53,18 @@ pub struct Sockets {
     /// The native sockets, built by the first fan-out after a change.
     native: Option<Array>,
     /// What each socket was sent since its last sign of life.
-    backlogs: HashMap<ConnId, Backlog>,
-    /// The slow-consumer bound, in bytes.
-    bound: usize,
-    /// Whether a send took some socket past the bound since [`Sockets::slow_consumers`] last
-    /// looked: most sends do not, and then nothing is looked at.
-    over: bool,
+    backlogs: Backlogs<ConnId>,
 }
 
 impl Sockets {
     /// No sockets yet; `bound` is the slow-consumer bound.
     pub fn new(bound: usize) -> Self {
-        Self {
-            by_conn: HashMap::new(),
-            tndata: HashSet::new(),
-            native: None,
-            backlogs: HashMap::new(),
-            bound,
-            over: false,
-        }
+        Self { by_conn: HashMap::new(), tndata: HashSet::new(), native: None, backlogs: Backlogs::new(bound) }
     }
 
-    /// Keeps `ws` as `conn`'s socket, counted against the connection caps for `holder` (once:
-    /// a socket admitted before, or found again after hibernation, is not counted twice).
-    pub fn insert(&mut self, now: i64, conn: ConnId, ws: WebSocket, speaks_tndata: bool, holder: Holder) {
-        crate::connections::restore(&conn.0, holder);
-        self.backlogs.insert(conn.clone(), Backlog::new(now));
+    /// Keeps `ws` as `conn`'s socket, opened (or found open) at `now`.
+    pub fn insert(&mut self, now: i64, conn: ConnId, ws: WebSocket, speaks_tndata: bool) {
+        self.backlogs.insert(conn.clone(), now);
         if speaks_tndata {
             self.tndata.insert(conn.clone());
         }
@@ -87,9 +72,7 @@ impl Sockets {
         self.native = None;
     }
 
-    /// Forgets `conn`'s socket, and its place in the connection caps.
     pub fn remove(&mut self, conn: &ConnId) -> Option<WebSocket> {
-        crate::connections::release(&conn.0);
         self.backlogs.remove(conn);
         self.tndata.remove(conn);
         self.native = None;
@@ -98,37 +81,21 @@ impl Sockets {
 
     /// `conn` sent a frame at `now`: it is there.
     pub fn alive(&mut self, conn: &ConnId, now: i64) {
-        if let Some(backlog) = self.backlogs.get_mut(conn) {
-            backlog.alive(now);
-        }
+        self.backlogs.alive(conn, now);
     }
 
-    /// The sockets past the slow-consumer bound, once the runtime's record of their last
-    /// auto-answered ping (a later sign of life) is taken into account; the room closes them.
-    pub fn slow_consumers(&mut self, state: &State) -> Vec<ConnId> {
-        if !std::mem::take(&mut self.over) {
-            return Vec::new();
-        }
-        let mut slow = Vec::new();
-        for (conn, backlog) in &mut self.backlogs {
-            if !backlog.is_over(self.bound) {
-                continue;
-            }
+    /// The sockets past the slow-consumer bound ([`Backlogs`]), once the runtime's record of
+    /// their last auto-answered ping (a later sign of life) is taken into account: the room
+    /// closes them.
+    pub fn slow_consumers(&mut self, state: &DurableObjectState) -> Vec<ConnId> {
+        let mut slow = self.backlogs.candidates();
+        slow.retain(|conn| {
             if let Some(pinged) = self.by_conn.get(conn).and_then(|ws| auto_answered_at(state, ws)) {
-                backlog.alive(pinged);
+                self.backlogs.alive(conn, pinged);
             }
-            if backlog.is_over(self.bound) {
-                slow.push(conn.clone());
-            }
-        }
+            self.backlogs.is_over(conn)
+        });
         slow
-    }
-
-    /// Counts `bytes` sent to `conn`.
-    fn sent(&mut self, conn: &ConnId, bytes: usize) {
-        if let Some(backlog) = self.backlogs.get_mut(conn) {
-            self.over |= backlog.sent(bytes, self.bound);
-        }
     }
 
     pub fn speaks_tndata(&self, conn: &ConnId) -> bool {
@@ -155,7 +122,7 @@ impl Sockets {
         } else {
             0
         };
-        self.sent(conn, sent);
+        self.backlogs.sent(conn, sent);
     }
 
     /// Sends a native frame of `room` to every socket but `except`'s: as is to the native ones,
@@ -163,11 +130,7 @@ impl Sockets {
     /// close event cleans up; they are ignored.
     pub fn broadcast(&mut self, room: &RoomId, text: &str, except: Option<&ConnId>) {
         let shared = JsValue::from_str(text);
-        for (conn, backlog) in &mut self.backlogs {
-            if Some(conn) != except && !self.tndata.contains(conn) {
-                self.over |= backlog.sent(text.len(), self.bound);
-            }
-        }
+        self.backlogs.broadcast(text.len(), except);
         match except {
             None => send_all(self.native(), &shared),
             Some(except) => {
@@ -184,12 +147,15 @@ impl Sockets {
             if Some(conn) == except {
                 continue;
             }
-            if let (Some(ws), Some(text)) = (self.by_conn.get(conn), translation.text(fresh_id)) {
-                let _ = ws.send_with_str(text);
-                if let Some(backlog) = self.backlogs.get_mut(conn) {
-                    self.over |= backlog.sent(text.len(), self.bound);
+            // A tndata socket is sent a translation: its backlog counts the translation's length.
+            let sent = match (self.by_conn.get(conn), translation.text(fresh_id)) {
+                (Some(ws), Some(translated)) => {
+                    let _ = ws.send_with_str(translated);
+                    translated.len()
                 }
-            }
+                _ => 0,
+            };
+            self.backlogs.adjust(conn, sent as i64 - text.len() as i64);
         }
     }
 
@@ -205,20 +171,7 @@ impl Sockets {
 }
 
 /// When the runtime last answered a ping of `ws` by itself (ms since the epoch), if it has.
-fn auto_answered_at(state: &State, ws: &WebSocket) -> Option<i64> {
-    let raw: &ObjectState = raw_state(state).unchecked_ref();
+fn auto_answered_at(state: &DurableObjectState, ws: &WebSocket) -> Option<i64> {
+    let raw: &ObjectState = state.unchecked_ref();
     raw.auto_response_timestamp(ws.as_ref()).map(|at| at.get_time() as i64)
-}
-
-/// The runtime's `DurableObjectState` inside workers-rs's `State`, which does not hand it out.
-fn raw_state(state: &State) -> &DurableObjectState {
-    // `worker::State` (worker 0.8.7, `durable.rs`) is a struct whose one field is the
-    // `DurableObjectState`. A struct the size of its only field holds it at offset 0 with the
-    // same alignment, which these assertions check at compile time, so a version of worker that
-    // changed `State` would not build.
-    const _: () = assert!(std::mem::size_of::<State>() == std::mem::size_of::<DurableObjectState>());
-    const _: () = assert!(std::mem::align_of::<State>() == std::mem::align_of::<DurableObjectState>());
-    // SAFETY: as above, a `State` is exactly one `DurableObjectState`, and the reference lives
-    // no longer than `state`.
-    unsafe { &*(state as *const State).cast::<DurableObjectState>() }
 }

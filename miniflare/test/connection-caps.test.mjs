@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
-import { startHerald, Client, pending } from "../harness.mjs";
+import { startHerald, Client, pending, rawClient, sleep } from "../harness.mjs";
 
 const CAPS = { MAX_CONNECTIONS_PER_USER: "20", MAX_CONNECTIONS_PER_ADDRESS: "50", MAX_CONNECTIONS: "120" };
 
@@ -31,13 +31,23 @@ function alert(herald, address) {
   });
 }
 
-/** Opens native sockets as `sub` until one is refused: the open ones and the refusal frame and close. */
+/** Waits until `check()` returns something truthy. */
+async function until(what, check, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  throw new Error(`timed out: ${what}`);
+}
+
+/** Opens native sockets as `sub` until one is refused: the open ones, and the refusal (an HTTP answer: no upgrade). */
 async function floodNative(herald, sub, address) {
   const open = [];
   for (let i = 0; i < 1000; i++) {
-    const client = await native(herald, `flood-${i}`, sub, address);
-    const [first] = await client.take(1);
-    if (first.type === "error") return { open, refusal: first, close: await client.closed };
+    const client = await native(herald, `flood-${i}`, sub, address).catch((refusal) => refusal);
+    if (client instanceof Error) return { open, refusal: client };
+    await client.take(1, (f) => f.type === "welcome");
     open.push(client);
   }
   throw new Error("never refused");
@@ -58,9 +68,9 @@ test("a client opening sockets in a loop is refused at its caps, and every other
     const byUser = await floodNative(herald, "flooder", "192.0.2.1");
     flood.push(...byUser.open);
     assert.equal(byUser.open.length, 20);
-    assert.equal(byUser.refusal.code, "too_many_connections");
-    assert.deepEqual(byUser.refusal.details, { scope: "user", limit: 20 });
-    assert.equal(byUser.close.code, 4002);
+    assert.equal(byUser.refusal.status, 429, "refused before the upgrade: no socket to hold");
+    assert.equal(byUser.refusal.body.code, "too_many_connections");
+    assert.deepEqual(byUser.refusal.body.details, { scope: "user", limit: 20 });
 
     // Anonymous sessions from the same address (the alert route needs no token): its cap.
     let refused;
@@ -94,19 +104,47 @@ test("a client opening sockets in a loop is refused at its caps, and every other
       assert.deepEqual(pending(member, "error"), []);
     }
 
-    // Closing gives the places back.
+    // Closing gives the places back: the address holds its cap in Socket.IO sessions again.
     for (const socket of flood.splice(0)) socket.close();
-    const again = await native(herald, "caps-room", "flooder", "192.0.2.1");
-    const until = Date.now() + 5000;
-    let welcome = (await again.take(1))[0];
-    for (let retry = 0; welcome.type !== "welcome" && Date.now() < until; retry++) {
-      await new Promise((r) => setTimeout(r, 100));
-      const next = await native(herald, "caps-room", "flooder", "192.0.2.1");
-      welcome = (await next.take(1))[0];
+    await until("every place given back", async () => {
+      const session = await alert(herald, "192.0.2.1");
+      if (session.ws) flood.push(session.ws);
+      return session.ws !== undefined;
+    });
+    for (let i = 1; i < 50; i++) {
+      const session = await alert(herald, "192.0.2.1");
+      assert.ok(session.ws, `session ${i + 1} of the address's 50: ${JSON.stringify(session.body)}`);
+      flood.push(session.ws);
     }
-    assert.equal(welcome.type, "welcome", JSON.stringify(welcome));
+    assert.equal((await alert(herald, "192.0.2.1")).status, 429, "and not one more");
   } finally {
     for (const socket of flood) socket.terminate?.() ?? socket.close();
+    await herald.stop();
+  }
+});
+
+test("a socket the server closed, or refused after the upgrade, keeps its place until the client lets it go", async () => {
+  const herald = await startHerald({ vars: { MAX_CONNECTIONS_PER_USER: "2", JWT_LEEWAY_SECONDS: "0" } });
+  try {
+    const seed = await herald.api("/v1/rooms/held-room/messages", { method: "POST", sub: "app", body: { event: "e", data: 1 } });
+    assert.equal(seed.status, 201);
+    // Clients that never answer anything, a close included: one whose token runs out (the
+    // room closes it), one refused after the upgrade (since is past the room's last message).
+    const expiring = herald.token("holder", { exp: Math.floor(Date.now() / 1000) + 2 });
+    const closedByRoom = await rawClient(herald.http, "/v1/rooms/held-room/ws", expiring);
+    const refused = await rawClient(herald.http, "/v1/rooms/held-room/ws?since=99", herald.token("holder"));
+    await sleep(3500);
+    const third = await native(herald, "held-room", "holder").catch((e) => e);
+    assert.equal(third.status, 429, "both sockets are still held open by their client, and count");
+    assert.equal(third.body.details.scope, "user");
+    closedByRoom.destroy();
+    refused.destroy();
+    await until("the places given back", async () => {
+      const client = await native(herald, "held-room", "holder").catch(() => undefined);
+      client?.close();
+      return client !== undefined;
+    });
+  } finally {
     await herald.stop();
   }
 });

@@ -4,6 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startHerald, Client } from "../harness.mjs";
 import { mint } from "../../scripts/token.mjs";
+import { connect } from "node:net";
 
 let herald;
 before(async () => (herald = await startHerald({ vars: { MAX_FRAME_BYTES: "4096" } })));
@@ -157,6 +158,34 @@ test("REST refuses malformed JSON, wrong types and oversize bodies with coded 4x
   assert.deepEqual([chunked.status, (await chunked.json()).code], [413, "payload_too_large"], "a body without a length is capped too");
   const history = await herald.api("/v1/rooms/lobby/messages");
   assert.deepEqual(history.json.messages, [], "nothing refused was published");
+});
+
+test("a connection that carried an oversize body serves the next request on it, declared or chunked", async () => {
+  const { hostname, port } = new URL(herald.http);
+  const token = herald.token("reuser");
+  const request = (head, body) => `POST /v1/rooms/reuse/messages HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ${token}\r\n${head}\r\n${body}`;
+  const good = '{"event":"e","data":"after"}';
+  const chunk = (text) => `${text.length.toString(16)}\r\n${text}\r\n`;
+  const oversize = "x".repeat(70_000);
+  const cases = {
+    declared: request(`Content-Length: ${oversize.length}\r\n`, oversize),
+    chunked: request("Transfer-Encoding: chunked\r\n", `${chunk(oversize)}0\r\n\r\n`),
+  };
+  for (const [name, first] of Object.entries(cases)) {
+    const socket = connect(Number(port), hostname);
+    let answers = "";
+    socket.on("data", (data) => (answers += data.toString("latin1")));
+    socket.on("error", () => {});
+    // Both requests on one connection, the second right behind the first.
+    socket.write(first + request(`Content-Length: ${good.length}\r\nContent-Type: application/json\r\n`, good));
+    const deadline = Date.now() + 5000;
+    while ((answers.match(/HTTP\/1\.1 \d+/g) ?? []).length < 2 && Date.now() < deadline && !socket.destroyed) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    socket.destroy();
+    const statuses = (answers.match(/HTTP\/1\.1 (\d+)/g) ?? []).map((line) => Number(line.slice(9)));
+    assert.deepEqual(statuses, [413, 201], `${name}: the 413, then the next request answered on the same connection`);
+  }
 });
 
 test("an array frame is refused, not read by position", async () => {

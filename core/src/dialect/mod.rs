@@ -26,7 +26,7 @@ pub mod workspace;
 
 pub use native::{RoomCommand, RoomEvent};
 pub use routes::{DialectKind, RouteTable};
-pub use session::Auth;
+pub use session::{Auth, UserCount};
 
 use crate::engineio::Payload;
 use crate::ids::RoomId;

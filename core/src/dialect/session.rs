@@ -3,6 +3,7 @@
 use super::rooms::Message;
 use super::Effect;
 use crate::auth::{Identity, Verifier};
+use crate::connections::Caps;
 use crate::engineio::Payload;
 use crate::error::{Error, ErrorCode};
 use crate::ids::{User, UserId};
@@ -25,12 +26,41 @@ pub struct Auth {
     pub verifier: &'static Verifier,
     pub handshake_token: Option<String>,
     pub anonymous: bool,
+    /// How the session is counted under the user it proves to be, against the per-user
+    /// connection cap ([`crate::connections`]); `None` counts nothing.
+    pub counted: Option<UserCount>,
+}
+
+/// Counts session `key` under a user: `count(caps, key, user)` answers `too_many_connections`
+/// when the user holds its most connections (the home's process keeps the count).
+#[derive(Debug, Clone)]
+pub struct UserCount {
+    pub key: String,
+    pub caps: Caps,
+    pub count: fn(&Caps, &str, &str) -> Result<(), Error>,
 }
 
 impl Auth {
-    /// Only a verifier: no handshake token, no anonymous clients.
+    /// Only a verifier: no handshake token, no anonymous clients, nothing counted.
     pub fn new(verifier: &'static Verifier) -> Self {
-        Self { verifier, handshake_token: None, anonymous: false }
+        Self { verifier, handshake_token: None, anonymous: false, counted: None }
+    }
+
+    /// Verifies `token` at `now`, and counts the session under its user: refused
+    /// (`too_many_connections`) when that user holds its most connections already.
+    pub fn verify(&self, token: &str, now: i64) -> Result<Identity, Error> {
+        let identity = self.verifier.verify(token, now)?;
+        if let Some(counted) = &self.counted {
+            (counted.count)(&counted.caps, &counted.key, identity.user.id.as_str())?;
+        }
+        Ok(identity)
+    }
+
+    /// The user the handshake's token names, when it verifies: a session counts under it from
+    /// its handshake (one proved later, in CONNECT, counts from then).
+    pub fn handshake_user(&self, now: i64) -> Option<UserId> {
+        let token = self.handshake_token.as_deref()?;
+        self.verifier.verify(token, now).ok().map(|identity| identity.user.id)
     }
 
     /// The token of a CONNECT: `token` in the auth payload, else the handshake's; `None` when
@@ -52,7 +82,7 @@ impl Auth {
 /// The identity of a CONNECT, which must carry a token (see [`Auth::token`]).
 pub fn authenticate(auth: &Auth, payload: Option<&Value>, now: i64) -> Result<Identity, Error> {
     match auth.token(payload)? {
-        Some(token) => auth.verifier.verify(token, now),
+        Some(token) => auth.verify(token, now),
         None => Err(Error::new(
             ErrorCode::TokenMissing,
             "no token: give it in the auth payload ({\"token\": \"<jwt>\"}) or on the handshake (?token=)",

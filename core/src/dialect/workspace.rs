@@ -171,7 +171,7 @@ impl Workspace {
             .auth
             .token(Some(&payload))?
             .ok_or_else(|| Error::new(ErrorCode::TokenMissing, "no token: give it as `token` in the auth event"))?;
-        let identity = self.auth.verifier.verify(token, now)?;
+        let identity = self.auth.verify(token, now)?;
         identity.require_room(&room)?;
         let expires_at = self.auth.session_end(&identity);
         let tag = self.socket_id.clone();

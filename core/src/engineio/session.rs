@@ -498,12 +498,23 @@ impl Session {
         };
         let mut out = out;
         let bound = self.settings.max_backlog_bytes;
-        if self.backlog.sent(len, bound) {
+        // A held GET takes the buffer at the end of this event ([`Session::flush`]), which
+        // judges what it leaves.
+        let held = self.poll_held && self.state != State::Websocket;
+        if self.backlog.sent(len, bound) && !held {
             out.extend(self.close(CloseReason::SlowConsumer));
         } else if self.state == State::Websocket && self.backlog.bytes() > bound / 2 && self.pong_due_at.is_none() {
             self.probe = true;
         }
         out
+    }
+
+    /// The client asked for a replay (a room's log since a seq, at most one bound's worth by
+    /// the configuration's rule): it does not count against the slow-consumer bound when it
+    /// comes ([`Backlog::asked`]).
+    pub fn expect_replay(&mut self) {
+        let bound = self.settings.max_backlog_bytes;
+        self.backlog.asked(bound, bound);
     }
 
     /// Answers the held GET with what is buffered, if both exist. Called once at the end of
@@ -516,7 +527,11 @@ impl Session {
         self.poll_held = false;
         let answer = self.drain();
         self.backlog.waiting(self.backlog.life_at(), self.buffered);
-        vec![Output::AnswerPoll(answer)]
+        let mut out = vec![Output::AnswerPoll(answer)];
+        if self.backlog.is_over(self.settings.max_backlog_bytes) {
+            out.extend(self.close(CloseReason::SlowConsumer));
+        }
+        out
     }
 
     /// Takes as many buffered packets as fit in one payload of `max_payload` bytes (always at

@@ -126,7 +126,7 @@ impl ThreeDRepo {
             "no token (give it in the auth payload {\"token\": \"<jwt>\"}, an Authorization header, ?token= or the session cookie)"
                 .to_owned()
         })?;
-        let identity = self.auth.verifier.verify(token, now).map_err(|e| e.message)?;
+        let identity = self.auth.verify(token, now).map_err(|e| e.message)?;
         let control = RoomId::compose(CONTROL_PREFIX, &[identity.user.id.as_str()])
             .map_err(|_| "the token's user id is too long for this service".to_owned())?;
         let ends_at = self.auth.session_end(&identity);
