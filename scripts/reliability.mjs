@@ -71,8 +71,8 @@ function environment() {
 
 const checks = [];
 /** Records that `what` must hold in `section`; `detail` says what was seen when it did not. */
-function check(section, what, held, detail) {
-  checks.push({ section, what, held: Boolean(held), ...(held ? {} : { detail }) });
+function check(section, what, held, detail, evidence) {
+  checks.push({ section, what, held: Boolean(held), ...(held ? {} : { detail, ...(evidence ? { evidence } : {}) }) });
   console.log(`  ${held ? "ok  " : "FAIL"} ${what}${held ? "" : `: ${detail}`}`);
   return held;
 }
@@ -150,7 +150,8 @@ class Surface {
   verdict(section) {
     const broken = [...this.violations.entries()];
     check(section, `${this.name}: no 5xx, no internal, no undocumented code, no hang, nothing broken taken`, broken.length === 0,
-      broken.map(([rule, { count, examples }]) => `${rule} ×${count}, e.g. ${JSON.stringify(examples[0].input)} answered “${examples[0].answer}”`).join("; "));
+      broken.map(([rule, { count, examples }]) => `${rule} ×${count}, e.g. ${JSON.stringify(examples[0].input)} answered “${examples[0].answer}”`).join("; "),
+      broken.map(([rule, { count, examples }]) => ({ rule, count, input: examples[0].input, answer: examples[0].answer })));
   }
 
   toJSON() {
@@ -1438,13 +1439,13 @@ async function crashOnce(run) {
     let crashed = false;
     const target = 300 + run * 150; // a different moment each run
     const stream = (async () => {
-      while (!crashed && sent < 5000) {
+      while (!crashed && sent < 50_000) {
         sent++;
         publisher.send({ type: "publish", event: "n", data: sent, id: `k${sent}` });
         if (sent % 20 === 0) await sleep(2);
       }
     })();
-    await until(() => acked.size >= target, 30_000, 1);
+    await until(() => acked.size >= target, 60_000, 1);
     crashed = true;
     await first.crash();
     await stream;
@@ -1767,7 +1768,14 @@ function render(r) {
 
   lines.push("### What did not hold", "");
   if (failed.length === 0) lines.push("Nothing.");
-  else for (const c of failed) lines.push(`- ${c.section}: ${c.what}. Seen: ${String(c.detail).replace(/\n/g, " ").slice(0, 600)}`);
+  for (const c of failed) {
+    if (!c.evidence) {
+      lines.push(`- ${c.section}: ${c.what}. Seen: ${String(c.detail).replace(/\n/g, " ").slice(0, 600)}`);
+      continue;
+    }
+    lines.push(`- ${c.what.split(":")[0]}:`);
+    for (const x of c.evidence) lines.push(`  - ${x.rule}, ${n(x.count)} times; for example \`${JSON.stringify(x.input)}\` answered “${x.answer}”`);
+  }
   return lines.join("\n");
 }
 
