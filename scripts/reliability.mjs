@@ -1623,7 +1623,7 @@ function render(r) {
     const total = m.surfaces.reduce((sum, s) => sum + s.cases, 0);
     lines.push("### Malformed input", "");
     lines.push(
-      `${n(total)} broken inputs, generated from the seed, each followed by a probe the surface answers, so every answer is the input's own. ` +
+      `${n(total)} inputs generated from the seed, nearly all broken (a few well-formed ones among them as controls), each followed by a probe the surface answers, so every answer is the input's own. ` +
         "Held means: no 5xx, no `internal`, every code one [errors.md](errors.md) lists (with its status over HTTP), " +
         "every input answered within 10 s, and nothing taken that must be refused.",
       "",
