@@ -1,5 +1,5 @@
 # The two commands a newcomer needs; each runs scripts/setup.sh first.
-.PHONY: dev test setup build check-dev check-deploy bench-socketio bench-setup bench-smoke bench-loadgen bench
+.PHONY: dev test setup build check-dev check-deploy bench-socketio bench-setup bench-smoke bench-loadgen bench reliability
 
 dev:          ## run Herald locally on http://127.0.0.1:$${PORT:-8787}
 	scripts/dev.sh
@@ -42,3 +42,8 @@ bench:        ## the side-by-side benchmark: every system, every scenario, 3 rep
 	bench/setup.sh
 	$(MAKE) --no-print-directory bench-loadgen
 	node bench/run.mjs $(if $(QUICK),--quick)
+
+reliability:  ## measure what holds under bad input, floods, caps, slow consumers, kill -9 and restarts; rewrites the figures in docs/reliability.md (minutes)
+	scripts/setup.sh
+	scripts/build.sh
+	node scripts/reliability.mjs
