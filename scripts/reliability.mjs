@@ -1162,10 +1162,19 @@ function freePort() {
   });
 }
 
-/** A native websocket to `room` as `sub` from `address`: the open client, or the refusal frame and close. */
+/**
+ * A native websocket to `room` as `sub` from `address`: the open client, or the refusal (the
+ * HTTP answer of a refused upgrade, or an error frame and close after one).
+ */
 async function nativeFrom(base, token, room, address) {
   const headers = { authorization: `Bearer ${token}`, ...(address ? { "cf-connecting-ip": address } : {}) };
-  const client = await Client.open(`${base}/v1/rooms/${room}/ws`, undefined, { headers });
+  let client;
+  try {
+    client = await Client.open(`${base}/v1/rooms/${room}/ws`, undefined, { headers });
+  } catch (e) {
+    if (e.status) return { refusal: e.body, status: e.status };
+    throw e;
+  }
   const [first] = await client.take(1, () => true, ANSWER_MS);
   if (first.type === "error") return { refusal: first, close: (await Promise.race([client.closed, sleep(ANSWER_MS)]))?.code };
   return { client };
@@ -1290,7 +1299,7 @@ async function capsSection() {
     const per = Object.fromEntries(Object.entries(flood.peak_fds).map(([pid, fds]) => [pid, Math.round(((fds - (baseFds[pid] ?? 0)) / added) * 100) / 100]));
     results.dev = { open_files_allowed: allowed, max_connections: cap, ...flood, base_fds: baseFds, fds_per_connection: per, process_limits: limits };
     const [byUser, byAddress, total] = flood.rounds;
-    check("caps", `one user's loop is refused at its cap (user, 100)`, byUser?.refusal?.code === "too_many_connections" && byUser.refusal.details?.scope === "user" && byUser.refusal.close === 4002, JSON.stringify(byUser));
+    check("caps", `one user's loop is refused at its cap, before the upgrade (user, 100)`, byUser?.refusal?.code === "too_many_connections" && byUser.refusal.details?.scope === "user" && byUser.refusal.status === 429, JSON.stringify(byUser));
     check("caps", `one address's anonymous loop is refused at its cap (address, 200)`, byAddress?.refusal?.status === 429 && byAddress.refusal.details?.scope === "address", JSON.stringify(byAddress));
     check("caps", `a loop from changing addresses is refused at the cap in all (total, ${cap})`, total?.refusal?.status === 429 && total.refusal.details?.scope === "total" && total.refusal.details?.limit === cap, JSON.stringify(total));
     check("caps", "at the cap the server still answers (ping 200, REST publish 201)", flood.ping === 200 && flood.publish === 201, `ping ${flood.ping}, publish ${flood.publish}`);
@@ -1409,7 +1418,8 @@ async function slowSection() {
   const unbounded = await slowConsumer(256 * 2 ** 20);
   log(`  memory ${mb(unbounded.memory.before)} → peak ${mb(unbounded.memory.peak)}`);
   check("slow", "the stalled member is closed with 4003 slow_consumer at the default bound", bounded.stalled_closed?.code === 4003 && bounded.stalled_closed?.reason === "slow_consumer", JSON.stringify(bounded.stalled_closed));
-  check("slow", "it had been sent at most the bound and one message", bounded.stalled_bytes_before_close <= bounded.bound + 60_000, `${bounded.stalled_bytes_before_close} bytes`);
+  // The room looks at its sockets each time an eighth of the bound went out (docs/reliability.md).
+  check("slow", "it had been sent at most the bound, an eighth and one message", bounded.stalled_bytes_before_close <= bounded.bound + bounded.bound / 8 + 60_000, `${bounded.stalled_bytes_before_close} bytes`);
   for (const [name, run] of [["no stalled member", baseline], ["default bound", bounded], ["256 MiB bound", unbounded]]) {
     check("slow", `the reading member received every message (${name})`, run.reader_received === run.published, `${run.reader_received} of ${run.published}`);
   }

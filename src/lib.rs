@@ -48,7 +48,7 @@ use herald_core::error::{Error, ErrorCode};
 use herald_core::ids::RoomId;
 use herald_core::route::{RoomRoute, Route};
 use herald_durable_objects::platform::Url;
-use herald_durable_objects::platform::{config, now_ms};
+use herald_durable_objects::platform::{config, method, now_ms};
 use herald_durable_objects::respond::{self, internal};
 use worker::{event, Context, Env, Request, Response, Result};
 
@@ -63,7 +63,7 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
 async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error> {
     let url = Url::of(&req);
-    match Route::parse(req.method().as_ref(), url.path()) {
+    match Route::parse(&method(&req), url.path()) {
         Ok(Route::Ping) => respond::json(200, r#"{"ok":true}"#.into()).map_err(internal),
         Ok(Route::Room(room, what)) => room_route(req, env, &url, room, what).await,
         Ok(Route::ChatHistory(user)) => tndata::history(&req, env, &url, &user, config(env)?).await,

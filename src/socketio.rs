@@ -11,7 +11,7 @@ use herald_core::engineio::session::Transport;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::home;
 use herald_core::internal as api;
-use herald_durable_objects::platform::Url;
+use herald_durable_objects::platform::{self, Url};
 use herald_durable_objects::platform::{call_object, client_address, fresh_id, query_param};
 use herald_durable_objects::respond::internal;
 use worker::{Env, Headers, Method, Request, Response};
@@ -40,6 +40,8 @@ pub async fn handle(
             format!("transport must be polling or websocket, not {transport:?}"),
         ));
     };
+    // Engine.IO takes GET and POST; anything else is refused by name, not read as a GET.
+    herald_core::route::allow(&platform::method(&req), &["GET", "POST"])?;
     let upgrade = req.headers().get("upgrade").map_err(internal)?.unwrap_or_default();
     let is_upgrade = upgrade.eq_ignore_ascii_case("websocket");
     let method = req.method();

@@ -11,7 +11,7 @@ use herald_core::error::Error;
 use herald_core::ids::RoomId;
 use herald_core::internal::{self as api, header_json};
 use herald_durable_objects::platform::Url;
-use herald_durable_objects::platform::{call_object, client_address, now_ms, query_param};
+use herald_durable_objects::platform::{call_object, client_address, method, now_ms, query_param};
 use herald_durable_objects::respond::internal;
 use worker::{Env, Headers, Method, Request, Response};
 
@@ -25,6 +25,7 @@ fn conversation(req: &Request, url: &Url, segment: &str, config: &Config) -> Res
 
 /// `GET /chat/{user}/` with `Upgrade: websocket`: hands the upgrade to the conversation's room.
 pub async fn connect(req: &Request, env: &Env, url: &Url, segment: &str, config: &Config) -> Result<Response, Error> {
+    herald_core::route::allow(&method(req), &["GET"])?;
     rooms::require_upgrade(req)?;
     let (caller, room) = conversation(req, url, segment, config)?;
     let headers = Headers::new();

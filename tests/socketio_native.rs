@@ -234,6 +234,28 @@ fn a_leave_is_answered_when_the_room_closes_the_membership_and_pending_publishes
 }
 
 #[test]
+fn a_join_left_before_its_welcome_is_still_answered_by_the_welcome_or_else_by_the_close() {
+    let mut sio = Sio::connected("0000000000000001.0000000000000001", "alice");
+    sio.emit("join", json!({ "room": "lobby" }), Some(1));
+    sio.emit("leave", json!({ "room": "lobby" }), Some(2));
+    let welcome = r#"{"type":"welcome","conn":"c","user":{"id":"alice"},"room":"lobby","seq":5}"#;
+    let got = decode(&sio.on_room("lobby", RoomEvent::Frame(welcome)).unwrap());
+    assert_eq!(got, vec![Got::Ack(1, serde_json::from_str(welcome).unwrap())], "the join's answer");
+    let got = decode(&sio.on_room("lobby", RoomEvent::Closed).unwrap());
+    assert_eq!(got, vec![Got::Ack(2, json!({ "type": "leave", "room": "lobby" }))], "then the leave's");
+
+    // The room closes the membership before any welcome: the join learns it was not joined.
+    sio.emit("join", json!({ "room": "lobby" }), Some(3));
+    sio.emit("leave", json!({ "room": "lobby" }), Some(4));
+    let got = decode(&sio.on_room("lobby", RoomEvent::Closed).unwrap());
+    assert!(
+        matches!(&got[..], [Got::Ack(3, e), Got::Ack(4, left)]
+        if e["code"] == "not_joined" && left == &json!({ "type": "leave", "room": "lobby" })),
+        "{got:?}"
+    );
+}
+
+#[test]
 fn a_membership_the_room_ends_is_told_once_and_a_failed_room_answers_what_was_pending() {
     let mut sio = Sio::connected("0000000000000001.0000000000000001", "alice");
     sio.emit("join", json!({ "room": "a" }), None);

@@ -119,7 +119,9 @@ fn path_user(segment: &str) -> Result<UserId, Error> {
         .map_err(|why| Error::invalid_field("user", format!("(the path's user id) {why}")))
 }
 
-fn allow<'a>(method: &'a str, allowed: &[&str]) -> Result<&'a str, Error> {
+/// Refuses `method` (`method_not_allowed`, naming `allowed` in `details.allow`) unless it is
+/// one of `allowed`.
+pub fn allow<'a>(method: &'a str, allowed: &[&str]) -> Result<&'a str, Error> {
     if allowed.contains(&method) {
         Ok(method)
     } else {

@@ -60,6 +60,12 @@ pub fn query_param(url: &Url, name: &str) -> Option<String> {
     herald_core::query::param(url.query()?, name)
 }
 
+/// The request's method as the client sent it, upper-case. (workers-rs's `Method` reads any
+/// method it does not know, WebDAV's `PROPFIND` among them, as `GET`.)
+pub fn method(req: &worker::Request) -> String {
+    req.inner().method().to_ascii_uppercase()
+}
+
 /// The client's address as the connection caps count it, from `CF-Connecting-IP`: Cloudflare
 /// sets it on every request at its edge (replacing one a client sent); locally Miniflare sets it
 /// from the socket when the client did not send one.

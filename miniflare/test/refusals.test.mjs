@@ -188,6 +188,18 @@ test("a connection that carried an oversize body serves the next request on it, 
   }
 });
 
+test("a method Herald does not take (WebDAV's among them) is refused by name on every route, never read as a GET", async () => {
+  const token = herald.token("webdav");
+  for (const method of ["PROPFIND", "MKCOL", "COPY", "LOCK", "SEARCH", "PATCH", "DELETE"]) {
+    for (const path of ["/v1/rooms/dav/messages", "/v1/rooms/dav/presence", "/api/v1/inbox", "/api/chat/bob/", "/chat/bob/", "/v1/socket.io/?EIO=4&transport=polling", "/socket.io/?EIO=4&transport=polling"]) {
+      const res = await fetch(`${herald.http}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
+      const body = await res.json();
+      assert.deepEqual([res.status, body.code], [405, "method_not_allowed"], `${method} ${path}: ${JSON.stringify(body)}`);
+      assert.ok(Array.isArray(body.details.allow) && !body.details.allow.includes(method), `${method} ${path}`);
+    }
+  }
+});
+
 test("an array frame is refused, not read by position", async () => {
   const c = await herald.connect("arrays", "alice");
   await c.take(2);

@@ -88,8 +88,13 @@ enum Phase {
     /// Waiting for the `welcome`; the join's ack id.
     Joining(Option<u64>),
     Joined,
-    /// Waiting for the room to close the membership; the leave's ack id.
-    Leaving(Option<u64>),
+    /// Waiting for the room to close the membership: the leave's ack id, and the join's when
+    /// the leave came before the `welcome` (the join is answered all the same: by the
+    /// `welcome` if it comes, else by the close).
+    Leaving {
+        leave: Option<u64>,
+        join: Option<u64>,
+    },
 }
 
 impl Native {
@@ -202,7 +207,7 @@ impl Native {
         identity.require_room(room)?;
         if let Some(membership) = self.rooms.get(room) {
             let why = match membership.phase {
-                Phase::Leaving(_) => "is being left; join again once `leave` is answered",
+                Phase::Leaving { .. } => "is being left; join again once `leave` is answered",
                 _ => "is already joined",
             };
             return Err(Error::new(ErrorCode::AlreadyJoined, format!("room {room} {why}")));
@@ -229,7 +234,7 @@ impl Native {
         let membership = self
             .rooms
             .get_mut(room)
-            .filter(|m| !matches!(m.phase, Phase::Leaving(_)))
+            .filter(|m| !matches!(m.phase, Phase::Leaving { .. }))
             .ok_or_else(|| not_joined(room))?;
         fields.remove("room");
         fields.insert("type".into(), Value::from("publish"));
@@ -246,9 +251,13 @@ impl Native {
         let membership = self
             .rooms
             .get_mut(room)
-            .filter(|m| !matches!(m.phase, Phase::Leaving(_)))
+            .filter(|m| !matches!(m.phase, Phase::Leaving { .. }))
             .ok_or_else(|| not_joined(room))?;
-        membership.phase = Phase::Leaving(ack);
+        let join = match membership.phase {
+            Phase::Joining(join) => join,
+            _ => None,
+        };
+        membership.phase = Phase::Leaving { leave: ack, join };
         Ok(vec![Effect::Room { room: room.clone(), command: RoomCommand::Leave }])
     }
 }
@@ -265,14 +274,21 @@ impl Membership {
         };
         self.told = None;
         match kind {
-            "welcome" => {
-                let Phase::Joining(ack) = self.phase else { return event(kind, text, room) };
-                self.phase = Phase::Joined;
-                match ack {
-                    Some(id) => reply(Some(id), parse(text)),
-                    None => event(kind, text, room),
+            "welcome" => match self.phase {
+                Phase::Joining(ack) => {
+                    self.phase = Phase::Joined;
+                    match ack {
+                        Some(id) => reply(Some(id), parse(text)),
+                        None => event(kind, text, room),
+                    }
                 }
-            }
+                // Left before it was joined: the join still gets its answer.
+                Phase::Leaving { leave, join: Some(id) } => {
+                    self.phase = Phase::Leaving { leave, join: None };
+                    reply(Some(id), parse(text))
+                }
+                _ => event(kind, text, room),
+            },
             "ack" | "error" => {
                 let mut object = parse(text);
                 object.insert("room".into(), Value::from(room.as_str()));
@@ -282,6 +298,10 @@ impl Membership {
                     None => match self.phase {
                         Phase::Joining(ack @ Some(_)) if kind == "error" => {
                             self.phase = Phase::Joining(None);
+                            ack
+                        }
+                        Phase::Leaving { leave, join: ack @ Some(_) } if kind == "error" => {
+                            self.phase = Phase::Leaving { leave, join: None };
                             ack
                         }
                         _ => None,
@@ -303,7 +323,7 @@ impl Membership {
     /// The room ended this membership: a leave is answered; a pending join or publish gets
     /// the reason the room gave (`not_joined` when it gave none).
     fn on_closed(mut self, room: &RoomId) -> Vec<Effect> {
-        if let Phase::Leaving(ack) = self.phase {
+        if let Phase::Leaving { leave: ack, .. } = self.phase {
             let done = as_object(json!({ "type": "leave", "room": room }));
             let mut effects = self.fail_pending(&error_object(&not_joined(room), Some(room), None));
             effects.extend(reply(ack, done));
@@ -333,8 +353,8 @@ impl Membership {
     /// Answers every pending join and publish with `reason`.
     fn fail_pending(self, reason: &Map<String, Value>) -> Vec<Effect> {
         let join = match self.phase {
-            Phase::Joining(ack) => ack,
-            _ => None,
+            Phase::Joining(ack) | Phase::Leaving { join: ack, .. } => ack,
+            Phase::Joined => None,
         };
         let mut reason = reason.clone();
         reason.remove("transaction");
