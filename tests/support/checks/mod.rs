@@ -11,7 +11,9 @@
 //!
 //! The property tests (`tests/props_*.rs`) call them with generated inputs, a modest number of
 //! cases each, in `cargo test`; the fuzz targets (`fuzz/`) call the same functions with
-//! coverage-guided inputs for minutes (`make fuzz`). docs/reliability.md lists both per decoder.
+//! coverage-guided inputs for minutes (`make fuzz`), through [`targets`], which also replays
+//! the committed fuzz corpus in `cargo test` (`tests/fuzz_corpus.rs`). docs/reliability.md
+//! lists all of it per decoder.
 
 pub mod auth;
 pub mod dialects;
@@ -22,6 +24,7 @@ pub mod providers;
 pub mod query;
 pub mod rest;
 pub mod socketio;
+pub mod targets;
 pub mod token_sources;
 
 use herald_core::auth::Verifier;
