@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (fuzz/, cargo-fuzz and libFuzzer on the nightly toolchain) for
-# FUZZ_SECONDS each, one after the other, then minimizes each target's corpus, writes
-# fuzz/results.json and rewrites the figures in docs/reliability.md (between
-# `<!-- fuzz:begin -->` and `<!-- fuzz:end -->`). Not part of `make test` or CI.
+# FUZZ_SECONDS each, one after the other, then minimizes each target's corpus (kept in the
+# repository: at most FUZZ_CORPUS_KB each, 32 by default), writes fuzz/results.json and
+# rewrites the figures in docs/reliability.md (between `<!-- fuzz:begin -->` and
+# `<!-- fuzz:end -->`). Not part of `make test` or CI.
 #
 #   make fuzz                                # every target, 180 s each
 #   make fuzz FUZZ_SECONDS=5                 # a quick pass
@@ -17,6 +18,9 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 CARGO_FUZZ_VERSION=0.13.2
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-180}
+# The most each target's minimized corpus may keep in the repository, in KB (the smallest
+# inputs first): a few hundred KB for all of them.
+CORPUS_KB=${FUZZ_CORPUS_KB:-32}
 ALL_TARGETS="fuzz_native_frame fuzz_engineio fuzz_socketio fuzz_dialects fuzz_jws fuzz_query fuzz_token_sources fuzz_rest_bodies fuzz_provider_answers fuzz_internal"
 TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
 # Each target's limits: a run over 10 s, a process over 2 GB or one allocation over 256 MB is a
@@ -26,6 +30,14 @@ LIBFUZZER_LIMITS=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 -max_len=2
 # SQLite (the rooms' test storage, compiled into the targets) defines two static tables of
 # one name, which AddressSanitizer's one-definition check takes for a clash.
 export ASAN_OPTIONS="detect_odr_violation=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+
+# Keeps the smallest inputs of a target's corpus that reach every edge the corpus reaches
+# (edges only, not how often each is hit, which would keep far more).
+minimize() {
+  (cd fuzz && cargo +nightly fuzz cmin "$1" "corpus/$1" -- -use_counters=0 "${LIBFUZZER_LIMITS[@]}") >>"$2" 2>&1 \
+    || { say "$1: the corpus could not be minimized (see $2)"; failed=1; }
+}
+corpus_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
 
 say() { printf '\033[1m[fuzz]\033[0m %s\n' "$*"; }
 skip() { say "skipped: $*"; exit 0; }
@@ -47,9 +59,9 @@ say "building the fuzz targets ($nightly)"
 (cd fuzz && cargo +nightly fuzz build) || { say "the fuzz targets do not build"; exit 1; }
 
 mkdir -p fuzz/logs
-results=()
-table=()
+declare -A entry
 failed=0
+date=$(date -u +%Y-%m-%d)
 for target in $TARGETS; do
   corpus=fuzz/corpus/$target
   artifacts=fuzz/artifacts/$target
@@ -66,6 +78,7 @@ for target in $TARGETS; do
   status=$?
   took=$(($(date +%s) - started))
   runs=$(awk '/stat::number_of_executed_units:/ { n = $2 } END { print n + 0 }' "$log")
+  edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{ print $2 + 0 }')
   crashes=$(($(find "$artifacts" -type f | wc -l) - before))
   if [ "$status" -ne 0 ] && [ "$crashes" -eq 0 ]; then
     crashes=1 # libFuzzer stopped on a failure it kept no input for
@@ -76,36 +89,69 @@ for target in $TARGETS; do
   else
     # The corpus kept in the repository: the smallest inputs that reach every edge the run
     # reached (edges only, not how often each is hit, which would keep far more).
-    (cd fuzz && cargo +nightly fuzz cmin "$target" "corpus/$target" -- -use_counters=0 "${LIBFUZZER_LIMITS[@]}") \
-      >>"$log" 2>&1 || { say "$target: the corpus could not be minimized (see $log)"; failed=1; }
+    minimize "$target" "$log"
+    if [ "$(corpus_bytes "$corpus")" -gt $((CORPUS_KB * 1024)) ]; then
+      # Over the budget: keep the smallest inputs that fit it, then minimize those again.
+      kept=$(mktemp -d)
+      find "$corpus" -type f -printf '%s %p\n' | sort -n \
+        | awk -v budget=$((CORPUS_KB * 1024)) '{ total += $1; if (total > budget) exit; print $2 }' \
+        | while read -r file; do mv "$file" "$kept/"; done
+      find "$corpus" -type f -delete
+      find "$kept" -type f -exec mv {} "$corpus/" \;
+      rmdir "$kept"
+      minimize "$target" "$log"
+    fi
   fi
   files=$(find "$corpus" -type f | wc -l)
-  bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
-  say "$target: $runs runs in $took s, $crashes crashes, corpus $files inputs ($bytes bytes)"
-  results+=("    \"$target\": {\"runs\": $runs, \"seconds\": $took, \"crashes\": $crashes, \"corpus_files\": $files, \"corpus_bytes\": $bytes}")
-  table+=("| \`$target\` | $runs | $took | $crashes | $files ($(((bytes + 1023) / 1024)) KB) |")
+  bytes=$(corpus_bytes "$corpus")
+  # What the kept corpus reaches: the last minimization's count.
+  kept_edges=$(grep -o '[0-9]* new coverage edges' "$log" | tail -1 | awk '{ print $1 + 0 }')
+  say "$target: $runs runs in $took s, $edges edges ($kept_edges in the kept corpus), $crashes crashes, corpus $files inputs ($bytes bytes)"
+  entry[$target]="\"date\": \"$date\", \"seconds\": $took, \"runs\": $runs, \"edges\": $edges, \"crashes\": $crashes, \"corpus_files\": $files, \"corpus_bytes\": $bytes, \"corpus_edges\": $kept_edges, \"toolchain\": \"$nightly\""
 done
 
-date=$(date -u +%Y-%m-%d)
+# fuzz/results.json: one line per target, from this run or kept from the last one that ran it.
+for target in $ALL_TARGETS; do
+  if [ -z "${entry[$target]:-}" ] && [ -f fuzz/results.json ]; then
+    entry[$target]=$(sed -n "s/^    \"$target\": {\(.*\)},\{0,1\}\$/\1/p" fuzz/results.json)
+  fi
+done
 {
-  printf '{\n  "date": "%s",\n  "seconds_per_target": %s,\n  "toolchain": "%s",\n  "targets": {\n' \
-    "$date" "$SECONDS_PER_TARGET" "$nightly"
-  (IFS=$'\n'; echo "${results[*]}") | sed '$!s/$/,/'
-  printf '  }\n}\n'
+  echo '{'
+  echo '  "targets": {'
+  for target in $ALL_TARGETS; do
+    [ -n "${entry[$target]:-}" ] && echo "    \"$target\": {${entry[$target]}},"
+  done | sed '$s/,$//'
+  echo '  }'
+  echo '}'
 } > fuzz/results.json
 
-# The figures in docs/reliability.md, between the markers, from this run.
+# The figures in docs/reliability.md, between the markers, from fuzz/results.json.
 if ! grep -q '<!-- fuzz:begin -->' docs/reliability.md || ! grep -q '<!-- fuzz:end -->' docs/reliability.md; then
   say "docs/reliability.md has no <!-- fuzz:begin --> / <!-- fuzz:end --> markers to write the figures between"
   exit 1
 fi
 figures=$(mktemp)
 {
-  echo "Last run: $date, ${SECONDS_PER_TARGET} s per target, $nightly (\`fuzz/results.json\`)."
+  echo "| target | last run | seconds | runs | edges reached | crashes | corpus kept | edges it reaches |"
+  echo "|---|---|---:|---:|---:|---:|---|---:|"
+  awk '
+    function number(name,   s) {
+      if (!match($0, "\"" name "\": [0-9]+")) return ""
+      s = substr($0, RSTART, RLENGTH); sub(/.*: /, "", s); return s
+    }
+    function text(name,   s) {
+      if (!match($0, "\"" name "\": \"[^\"]*\"")) return ""
+      s = substr($0, RSTART, RLENGTH); sub(/^[^:]*: "/, "", s); sub(/"$/, "", s); return s
+    }
+    /^    "fuzz_/ {
+      target = $1; gsub(/[":]/, "", target)
+      printf "| `%s` | %s | %s | %s | %s | %s | %s (%d KB) | %s |\n", target, text("date"), number("seconds"),
+        number("runs"), number("edges"), number("crashes"), number("corpus_files"),
+        (number("corpus_bytes") + 1023) / 1024, number("corpus_edges")
+    }' fuzz/results.json
   echo
-  echo "| target | runs | seconds | crashes | corpus kept |"
-  echo "|---|---:|---:|---:|---|"
-  printf '%s\n' "${table[@]}"
+  echo "Toolchain: $nightly. Written by \`scripts/fuzz.sh\` from \`fuzz/results.json\`."
 } > "$figures"
 awk -v figures="$figures" '
   /<!-- fuzz:end -->/ { skipping = 0 }

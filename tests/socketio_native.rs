@@ -580,7 +580,8 @@ fn a_float_a_client_publishes_over_socket_io_reaches_the_room_digit_for_digit() 
     struct Frame {
         data: Box<RawValue>,
     }
-    for number in ["-5.3154629805947835e-34", "-5.315462980594783e-34", "7.500437724092003e108", "0.30000000000000004"] {
+    for number in ["-5.3154629805947835e-34", "-5.315462980594783e-34", "7.500437724092003e108", "0.30000000000000004"]
+    {
         let mut sio = Sio::connected("sid-1", "alice");
         sio.emit("join", json!({ "room": "lobby" }), Some(1));
         let frame = frame_sent(&sio.frame(&format!(r#"42["publish",{{"room":"lobby","event":"e","data":{number}}}]"#)));

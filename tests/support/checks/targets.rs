@@ -297,7 +297,7 @@ pub fn provider_answers(data: &[u8]) {
                 Reply::Claim {
                     go: byte(payload, 0) % 2 == 1,
                     claim: Some(n),
-                    held_until_ms: (n > 0).then_some(T0 + n as i64),
+                    held_until_ms: (n > 0).then(|| T0.saturating_add(i64::try_from(n).unwrap_or(i64::MAX))),
                 }
             }
             Record::Tagged(0x02, _) => Reply::Failed,
