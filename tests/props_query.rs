@@ -1,5 +1,5 @@
 //! What the Worker reads out of a URL, under generated input: the query and its parameters,
-//! routes, percent-encoded path segments, the route table (`support/checks/query.rs`).
+//! routes, percent-encoded path segments, the route table, ids (`support/checks/query.rs`).
 
 mod props;
 
@@ -104,6 +104,14 @@ proptest! {
         raw in prop_oneof![query_text(), "(%[0-9A-Fa-f+ -]{2}|[a-z])*"],
     ) {
         within(raw.len(), || query::segment(&raw));
+    }
+
+    #[test]
+    fn ids_are_taken_by_their_rules_and_composed_ids_read_back_as_composed(
+        raw in prop_oneof!["[a-z0-9][a-z0-9_.:-]{0,8}", odd_string(12), "[a-z]{120,140}"],
+        other in prop_oneof!["[a-z_:]{1,6}", odd_string(8)],
+    ) {
+        within(raw.len() + other.len(), || query::ids(&raw, &other));
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! What the Worker reads out of a URL: the query (`query.rs`), the route (`route.rs`), the
-//! dialect's route table (`dialect/routes.rs`) and percent-encoded path segments.
+//! dialect's route table (`dialect/routes.rs`), percent-encoded path segments, and the ids in
+//! them (`ids.rs`).
 
 use super::assert_coded;
 use herald_core::dialect::routes::percent_decode;
+use herald_core::dialect::tndata;
 use herald_core::dialect::RouteTable;
 use herald_core::error::ErrorCode;
 use herald_core::exchange::providers::form_encode;
+use herald_core::exchange::{inbox::owner_of, inbox_of};
+use herald_core::ids::{escape_part, RoomId, UserId};
 use herald_core::query;
 use herald_core::route::Route;
 
@@ -68,5 +72,45 @@ pub fn route_table(raw: &str, echo: bool, path: &str) {
             }
         }
         Err(message) => assert!(!message.is_empty(), "{raw:?}"),
+    }
+}
+
+/// A room id is taken exactly when it keeps the rules (1 to 128 of `A-Z a-z 0-9 _ - . :`,
+/// first a letter or digit), else refused with `invalid_room_id`; a user id when it is 1 to 128
+/// bytes without control characters. Ids Herald composes read back as what they were composed
+/// of: an inbox's user, a conversation's two users; different parts never compose the same id.
+pub fn ids(raw: &str, other: &str) {
+    let rules = (1..=128).contains(&raw.len())
+        && raw.as_bytes()[0].is_ascii_alphanumeric()
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+    match RoomId::parse(raw) {
+        Ok(room) => {
+            assert!(rules, "{raw:?} taken as a room id");
+            assert_eq!(room.as_str(), raw);
+        }
+        Err(error) => {
+            assert!(!rules, "{raw:?} refused as a room id");
+            assert_coded(&error, &[ErrorCode::InvalidRoomId], &raw);
+        }
+    }
+    let user = UserId::parse(raw);
+    assert_eq!(user.is_ok(), (1..=128).contains(&raw.len()) && !raw.chars().any(char::is_control), "{raw:?}");
+    let Ok(user) = user else { return };
+    if let Some(inbox) = inbox_of(&user) {
+        assert_eq!(owner_of(&inbox).as_ref(), Some(&user), "{inbox}");
+    }
+    if let Ok(other) = UserId::parse(other) {
+        match tndata::pair_room(&user, &other) {
+            Ok(room) => {
+                let mut pair = [user.clone(), other.clone()];
+                pair.sort();
+                assert_eq!(tndata::participants(&room), Some(pair), "{room}");
+                assert_eq!(tndata::pair_room(&other, &user).as_ref(), Ok(&room));
+            }
+            Err(error) => assert_coded(&error, &[ErrorCode::ChatWithSelf, ErrorCode::InvalidField], &(raw, other)),
+        }
+    }
+    if escape_part(raw) == escape_part(other) {
+        assert_eq!(raw, other, "two parts escape the same");
     }
 }

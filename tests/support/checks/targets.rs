@@ -225,8 +225,8 @@ pub fn jws(data: &[u8]) {
 }
 
 /// URLs: each record as a URL (its query and a parameter named by the next record), a path
-/// segment, a route table; each pair as a method and a path, and as parameters to write and
-/// read back.
+/// segment, a route table, an id (with the next record as another); each pair as a method and
+/// a path, and as parameters to write and read back.
 pub fn query(data: &[u8]) {
     let texts = texts(data);
     let next = |i: usize| texts.get(i + 1).map(String::as_str).unwrap_or("token");
@@ -235,6 +235,7 @@ pub fn query(data: &[u8]) {
         query::segment(text);
         query::route(next(i), text);
         query::route_table(text, i % 2 == 1, next(i));
+        query::ids(text, next(i));
     }
     let pairs: Vec<(String, String)> =
         texts.chunks(2).map(|p| (p[0].clone(), p.get(1).cloned().unwrap_or_default())).collect();
