@@ -1,5 +1,5 @@
 # The two commands a newcomer needs; each runs scripts/setup.sh first.
-.PHONY: dev test setup build check-dev check-deploy bench-socketio bench-setup bench-smoke bench-loadgen bench reliability
+.PHONY: dev test setup build check-dev check-deploy bench-socketio bench-setup bench-smoke bench-loadgen bench reliability fuzz
 
 dev:          ## run Herald locally on http://127.0.0.1:$${PORT:-8787}
 	scripts/dev.sh
@@ -47,3 +47,6 @@ reliability:  ## measure what holds under bad input, floods, caps, slow consumer
 	scripts/setup.sh
 	scripts/build.sh
 	node scripts/reliability.mjs
+
+fuzz:         ## fuzz every decoder for FUZZ_SECONDS each (default 180; nightly and cargo-fuzz, skipped without them); writes fuzz/results.json and the figures in docs/reliability.md
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),180) $(if $(FUZZ_TARGETS),FUZZ_TARGETS="$(FUZZ_TARGETS)") scripts/fuzz.sh

@@ -618,3 +618,33 @@ fn leaving_and_ending_a_session_take_the_member_out_with_left_for_the_others() {
         .collect();
     assert_eq!(left, vec!["alice", "bea"]);
 }
+
+/// Found by the Socket.IO packet round-trip property (`props_socketio.rs`): serde_json read some
+/// floats to a neighbouring double, so the native dialect, which reads a publish's arguments and
+/// writes the room's frame from them, changed the last digit of a number a client published
+/// (JavaScript writes such numbers). With `arbitrary_precision` a number keeps its text: it
+/// reaches the room written exactly as the client wrote it.
+#[test]
+fn a_float_a_client_publishes_over_socket_io_reaches_the_room_digit_for_digit() {
+    use serde_json::value::RawValue;
+    #[derive(serde::Deserialize)]
+    struct Frame {
+        data: Box<RawValue>,
+    }
+    // The numbers as a client wrote them, and as they reach the room: the same digits (serde_json
+    // writes an exponent with its sign), even past what a double holds.
+    for (number, reaches) in [
+        ("-5.3154629805947835e-34", "-5.3154629805947835e-34"),
+        ("-5.315462980594783e-34", "-5.315462980594783e-34"),
+        ("7.500437724092003e108", "7.500437724092003e+108"),
+        ("0.30000000000000004", "0.30000000000000004"),
+        ("1.0", "1.0"),
+        ("123456789012345678901234567890", "123456789012345678901234567890"),
+    ] {
+        let mut sio = Sio::connected("sid-1", "alice");
+        sio.emit("join", json!({ "room": "lobby" }), Some(1));
+        let frame = frame_sent(&sio.frame(&format!(r#"42["publish",{{"room":"lobby","event":"e","data":{number}}}]"#)));
+        let sent: Frame = serde_json::from_str(&frame).unwrap();
+        assert_eq!(sent.data.get(), reaches, "{number} became {frame}");
+    }
+}

@@ -19,11 +19,15 @@
 //!   job ledger, scheduled sends) over SQLite, across reloads.
 //! - `exchange_directory.rs`: a directory shard's users in SQLite, and a broadcast walked to its
 //!   end over several shards and pages (every known user once).
+//! - `props_*.rs`: property tests of every decoder of outside input (generated structured and
+//!   random inputs, `props/` holds the generators), asserting the properties in [`checks`],
+//!   which the fuzz targets (`fuzz/`) assert too.
 //! - `sio.rs`: Socket.IO clients of any dialect ([`sio::Sio`]) and what they were sent, decoded.
 //! - this file: [`Harness`] (a room over a fake clock and fake connections, applying each
 //!   [`Effect`] as the Durable Object shell does and keeping what each connection received,
 //!   parsed), [`Sqlite`] (the core's [`Sql`] over rusqlite), users and ids.
 
+pub mod checks;
 pub mod sio;
 
 use herald_core::auth::Verifier;
