@@ -11,7 +11,6 @@
 
 use crate::error::{Error, ErrorCode};
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The caps; 0 is no cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,17 +138,81 @@ fn uncount(map: &mut HashMap<String, usize>, key: &str) {
 /// The key a client address is counted under: an IPv4 address as is, an IPv6 address by its
 /// /64 (one subscriber's network: a client holds a whole /64 and could rotate through it),
 /// an IPv4-mapped IPv6 address as its IPv4 one. `None` for anything that is not an address.
+///
+/// Read by hand rather than with `std::net`'s parsers, whose code the wasm would carry for this
+/// one header; `tests/oracles.rs` checks it against them.
 pub fn address_key(raw: &str) -> Option<String> {
     let raw = raw.trim();
-    if let Ok(v4) = raw.parse::<Ipv4Addr>() {
-        return Some(v4.to_string());
+    if let Some(v4) = ipv4(raw) {
+        return Some(dotted(v4));
     }
-    let v6: Ipv6Addr = raw.parse().ok()?;
-    if let Some(v4) = v6.to_ipv4_mapped() {
-        return Some(v4.to_string());
+    let s = ipv6(raw)?;
+    if s[..5] == [0; 5] && s[5] == 0xffff {
+        return Some(dotted([(s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8]));
     }
-    let s = v6.segments();
     Some(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
+}
+
+fn dotted(a: [u8; 4]) -> String {
+    format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])
+}
+
+/// `a.b.c.d`: four decimal octets, no leading zeros (as `std::net` reads them).
+fn ipv4(text: &str) -> Option<[u8; 4]> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.split('.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        let valid = !part.is_empty() && part.len() <= 3 && part.bytes().all(|b| b.is_ascii_digit());
+        if !valid || (part.len() > 1 && part.starts_with('0')) {
+            return None;
+        }
+        *octet = part.parse().ok()?;
+    }
+    parts.next().is_none().then_some(octets)
+}
+
+/// An IPv6 address's eight groups (RFC 4291 §2.2): groups of one to four hex digits, at most
+/// one `::` standing for one or more zero groups, and an IPv4 address in place of the last two.
+fn ipv6(text: &str) -> Option<[u16; 8]> {
+    fn groups(part: &str, last: bool) -> Option<Vec<u16>> {
+        if part.is_empty() {
+            return Some(Vec::new());
+        }
+        let pieces: Vec<&str> = part.split(':').collect();
+        let mut out = Vec::with_capacity(8);
+        for (i, piece) in pieces.iter().enumerate() {
+            if last && i == pieces.len() - 1 && piece.contains('.') {
+                let v4 = ipv4(piece)?;
+                out.push(u16::from_be_bytes([v4[0], v4[1]]));
+                out.push(u16::from_be_bytes([v4[2], v4[3]]));
+            } else if (1..=4).contains(&piece.len()) && piece.bytes().all(|b| b.is_ascii_hexdigit()) {
+                out.push(u16::from_str_radix(piece, 16).ok()?);
+            } else {
+                return None;
+            }
+        }
+        Some(out)
+    }
+    let mut address = [0u16; 8];
+    match text.split_once("::") {
+        Some((head, tail)) => {
+            let (head, tail) = (groups(head, false)?, groups(tail, true)?);
+            if head.len() + tail.len() > 7 || tail.len() > 8 {
+                return None;
+            }
+            address[..head.len()].copy_from_slice(&head);
+            address[8 - tail.len()..].copy_from_slice(&tail);
+        }
+        None => {
+            let all = groups(text, true)?;
+            if all.len() != 8 {
+                return None;
+            }
+            address.copy_from_slice(&all);
+        }
+    }
+    Some(address)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod dialects;
 pub mod engineio;
+pub mod headers;
 pub mod internal;
 pub mod native;
 pub mod providers;

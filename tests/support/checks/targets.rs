@@ -13,7 +13,7 @@ use super::dialects::{client, tndata_frame, ClientInput};
 use super::native::{self, RoomInput, RoomKind};
 use super::providers::{self, Reply};
 use super::token_sources::{self, Sources};
-use super::{auth, engineio, internal, query, rest, socketio};
+use super::{auth, engineio, headers, internal, query, rest, socketio};
 use crate::T0;
 use herald_core::dialect::DialectKind;
 use herald_core::engineio::session::Transport;
@@ -242,10 +242,12 @@ pub fn query(data: &[u8]) {
     query::form_round_trip(&pairs);
 }
 
-/// Where a token is found: the records are the `Authorization` header, the `token` query
-/// parameter, the `Cookie` header, the route's cookie name and `Sec-WebSocket-Protocol`, in
-/// that order (an empty record is an absent part); a `Cookie` header written from the record
-/// pairs that are plain cookies gives back their values.
+/// Where a token is found, and the other headers: the records are the `Authorization` header,
+/// the `token` query parameter, the `Cookie` header, the route's cookie name,
+/// `Sec-WebSocket-Protocol`, an `ALLOWED_ORIGINS` list and an `Origin`, in that order (an empty
+/// record is an absent part); a `Cookie` header written from the record pairs that are plain
+/// cookies gives back their values; every record is also read as a client address and as an
+/// object's name.
 pub fn token_sources(data: &[u8]) {
     let texts = texts(data);
     let part = |i: usize| texts.get(i).filter(|t| !t.is_empty()).cloned();
@@ -264,6 +266,14 @@ pub fn token_sources(data: &[u8]) {
         .map(|p| (p[0].clone(), p[1].clone()))
         .collect();
     token_sources::cookie_round_trip(&pairs);
+    // The other headers, from the same records: an allow-list and a page's origin, a client
+    // address, an object's name.
+    let own = "https://herald.example";
+    headers::origin(&part(5).unwrap_or_default(), &part(6).unwrap_or_default(), own, byte(data, 0) % 2 == 0);
+    for text in &texts {
+        headers::address(text);
+        headers::object_name(text, texts.first().map_or("", String::as_str));
+    }
 }
 
 /// REST bodies and page queries: each record as a body (with the next record as the
