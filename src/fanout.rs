@@ -19,6 +19,7 @@ use herald_core::exchange::directory::{PageQuery, PAGE_SIZE};
 use herald_core::exchange::fanout::{after_page, cost, send_batches, within_budget, SUBREQUESTS};
 use herald_core::exchange::FanoutTask;
 use herald_durable_objects::respond::internal;
+use worker::wasm_bindgen::JsValue;
 use worker::{js_sys, Env, MessageExt, QueueContentType, RawMessage, RawMessageBuilder, RawMessageIter, Result};
 
 /// The producer binding of `herald-fanout` (wrangler.toml).
@@ -59,13 +60,12 @@ pub async fn enqueue(env: &Env, tasks: &[FanoutTask]) -> std::result::Result<(),
         .queue(BINDING)
         .map_err(|e| Error::internal(format!("the {BINDING} queue binding is missing (wrangler.toml): {e}")))?;
     for batch in send_batches(tasks)? {
+        // As JSON text, which the consumer reads back as it was written: a task carries a
+        // notification's `data`, whose numbers JavaScript's JSON would round to doubles.
         let messages = batch
             .iter()
-            .map(|json| {
-                let body = js_sys::JSON::parse(json).map_err(|e| Error::internal(format!("{e:?}")))?;
-                Ok(RawMessageBuilder::new(body).build_with_content_type(QueueContentType::Json))
-            })
-            .collect::<std::result::Result<Vec<_>, Error>>()?;
+            .map(|json| RawMessageBuilder::new(JsValue::from_str(json)).build_with_content_type(QueueContentType::Text))
+            .collect::<Vec<_>>();
         queue.send_raw_batch(messages).await.map_err(internal)?;
     }
     Ok(())
@@ -99,7 +99,9 @@ async fn run(env: &Env, task: &FanoutTask) -> std::result::Result<(), Error> {
 
 /// A message's task; `None` (logged) when its body is not one.
 fn decode(message: &RawMessage) -> Option<FanoutTask> {
-    let text = js_sys::JSON::stringify(&message.body()).ok().map(String::from);
+    // JSON text (what `enqueue` sends), or a JSON body queued by an earlier version.
+    let body = message.body();
+    let text = body.as_string().or_else(|| js_sys::JSON::stringify(&body).ok().map(String::from));
     let task = text.as_deref().map(serde_json::from_str::<FanoutTask>);
     match task {
         Some(Ok(task)) => Some(task),

@@ -712,13 +712,41 @@ fn a_replay_the_client_asked_for_does_not_count_against_the_bound() {
     session.expect_replay();
     session.expect_replay();
     for _ in 0..5 {
-        assert_eq!(session.send(message(&forty)).len(), 1, "200 bytes asked for, within the credit of two bounds");
+        assert_eq!(
+            session.send(message(&forty)).len(),
+            1,
+            "200 bytes: a bound's worth asked for (the most), a bound not"
+        );
     }
     assert!(!session.is_closed());
-    for _ in 0..2 {
+    session.send(message(&forty));
+    assert!(session.is_closed(), "past the credit and the bound");
+}
+
+#[test]
+fn a_replay_asked_for_over_polling_does_not_count_while_it_waits_for_a_get() {
+    let settings = Settings { max_payload: 50, max_backlog_bytes: 100, ping_interval_ms: 600_000, ..settings() };
+    let mut session = open_with(settings, Transport::Polling);
+    session.expect_replay();
+    assert_eq!(get(&mut session, T0).0, Poll::Hold);
+    let forty = "x".repeat(39);
+    for _ in 0..4 {
         session.send(message(&forty));
     }
-    assert!(!session.is_closed(), "80 bytes past the credit: within the bound");
-    session.send(message(&forty));
-    assert!(session.is_closed(), "120 past the credit");
+    let out = session.flush();
+    assert!(matches!(out.as_slice(), [Output::AnswerPoll(_)]), "{out:?}");
+    assert!(!session.is_closed(), "120 bytes wait after the GET: 100 of them asked for");
+}
+
+#[test]
+fn a_polling_client_probing_an_upgrade_is_judged_as_its_buffer_grows() {
+    let mut session = bounded(Transport::Polling);
+    assert_eq!(session.on_upgrade_socket(T0), (true, vec![]));
+    assert_eq!(session.on_frame(T0, text("2probe")), vec![Output::SendFrame(text("3probe"))]);
+    assert_eq!(get(&mut session, T0 + 1).0, Poll::Hold, "a GET held while probing waits for its noop");
+    let forty = "x".repeat(39);
+    for _ in 0..3 {
+        session.send(message(&forty));
+    }
+    assert!(session.is_closed(), "120 bytes buffered with no GET that could take them");
 }

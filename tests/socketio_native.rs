@@ -256,6 +256,23 @@ fn a_join_left_before_its_welcome_is_still_answered_by_the_welcome_or_else_by_th
 }
 
 #[test]
+fn a_leave_waiting_for_a_room_that_cannot_be_reached_is_answered_with_why() {
+    let mut sio = Sio::connected("0000000000000001.0000000000000001", "alice");
+    sio.emit("join", json!({ "room": "lobby" }), None);
+    let welcome = r#"{"type":"welcome","conn":"c","user":{"id":"alice"},"room":"lobby","seq":5}"#;
+    sio.on_room("lobby", RoomEvent::Frame(welcome));
+    sio.emit("leave", json!({ "room": "lobby" }), Some(7));
+    let error = herald_core::Error::internal("the room is unreachable");
+    let got = decode(&sio.on_room("lobby", RoomEvent::Failed(&error)).unwrap());
+    assert!(matches!(&got[..], [Got::Ack(7, e)] if e["code"] == "internal" && e["room"] == "lobby"), "{got:?}");
+    // Left before the welcome: both the join and the leave are answered.
+    sio.emit("join", json!({ "room": "lobby" }), Some(1));
+    sio.emit("leave", json!({ "room": "lobby" }), Some(2));
+    let got = decode(&sio.on_room("lobby", RoomEvent::Failed(&error)).unwrap());
+    assert!(matches!(&got[..], [Got::Ack(1, _), Got::Ack(2, _)]), "{got:?}");
+}
+
+#[test]
 fn a_membership_the_room_ends_is_told_once_and_a_failed_room_answers_what_was_pending() {
     let mut sio = Sio::connected("0000000000000001.0000000000000001", "alice");
     sio.emit("join", json!({ "room": "a" }), None);

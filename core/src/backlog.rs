@@ -21,16 +21,20 @@ pub struct Backlog {
     life_at: i64,
     /// Bytes the client asked for (a replay) that do not count when they come.
     credit: usize,
+    /// Bytes the credit covered that the client has not shown it took yet (a long-polling
+    /// buffer holds them until a GET): they do not count while they wait either.
+    credited: usize,
 }
 
 /// How much asked-for data a connection may have outstanding, in bounds: a client asking for
-/// more replays at once than this gets no more allowance for them.
-pub const CREDIT_BOUNDS: usize = 4;
+/// more replays at once than this gets no more allowance for them. So a client that stalled
+/// after asking is sent at most this many bounds more than one that did not.
+pub const CREDIT_BOUNDS: usize = 1;
 
 impl Backlog {
     /// A connection that opened at `now` (its opening request is a sign of life).
     pub fn new(now: i64) -> Self {
-        Self { bytes: 0, life_at: now, credit: 0 }
+        Self { bytes: 0, life_at: now, credit: 0, credited: 0 }
     }
 
     /// `bytes` more were sent; whether the connection is now past `bound`. Past it, the caller
@@ -39,6 +43,7 @@ impl Backlog {
     pub fn sent(&mut self, bytes: usize, bound: usize) -> bool {
         let credited = bytes.min(self.credit);
         self.credit -= credited;
+        self.credited = self.credited.saturating_add(credited);
         self.bytes = self.bytes.saturating_add(bytes - credited);
         self.is_over(bound)
     }
@@ -56,14 +61,17 @@ impl Backlog {
         if at > self.life_at {
             self.life_at = at;
             self.bytes = 0;
+            self.credited = 0;
         }
     }
 
     /// A sign of life at `at` from a client that takes what was sent in batches (a long-polling
-    /// GET): `bytes` are still waiting for its next one, so they count as unanswered.
+    /// GET): `bytes` are still waiting for its next one, so they count as unanswered, but for
+    /// those the client asked for.
     pub fn waiting(&mut self, at: i64, bytes: usize) {
         self.life_at = self.life_at.max(at);
-        self.bytes = bytes;
+        self.credited = self.credited.min(bytes);
+        self.bytes = bytes - self.credited;
     }
 
     /// Whether more than `bound` bytes went out since the last sign of life.
@@ -284,11 +292,27 @@ mod tests {
     #[test]
     fn what_the_client_asked_for_does_not_count_when_it_comes() {
         let mut backlog = Backlog::new(0);
-        backlog.asked(300, 100);
-        backlog.asked(300, 100);
-        assert!(!backlog.sent(400, 100), "the credit is capped at four bounds, and covers this");
-        assert!(backlog.sent(101, 100), "past the credit, bytes count again");
-        assert_eq!(backlog.bytes(), 101);
+        backlog.asked(60, 100);
+        backlog.asked(60, 100);
+        assert!(!backlog.sent(200, 100), "the credit is capped at one bound, and covers 100 of these");
+        assert_eq!(backlog.bytes(), 100);
+        assert!(backlog.sent(1, 100), "past the credit, bytes count again");
+    }
+
+    #[test]
+    fn asked_for_bytes_that_wait_in_a_buffer_do_not_count_while_they_wait() {
+        let mut backlog = Backlog::new(0);
+        backlog.asked(100, 100);
+        backlog.sent(150, 100);
+        // A GET took 50 of the 150: 100 wait, of which up to 100 were asked for.
+        backlog.waiting(5, 100);
+        assert_eq!(backlog.bytes(), 0);
+        backlog.waiting(6, 30);
+        assert_eq!(backlog.bytes(), 0, "what waits is what was asked for, at most");
+        backlog.sent(90, 100);
+        assert_eq!(backlog.bytes(), 90);
+        backlog.waiting(7, 120);
+        assert_eq!(backlog.bytes(), 90, "120 waiting, 30 of them asked for");
     }
 
     #[test]

@@ -101,6 +101,11 @@ impl Tally {
         }
     }
 
+    /// Who holds connection `key`, if it is counted.
+    pub fn holder(&self, key: &str) -> Option<&Holder> {
+        self.held.get(key)
+    }
+
     /// Connections held in all.
     pub fn total(&self) -> usize {
         self.held.len()
@@ -140,7 +145,7 @@ fn uncount(map: &mut HashMap<String, usize>, key: &str) {
 /// an IPv4-mapped IPv6 address as its IPv4 one. `None` for anything that is not an address.
 ///
 /// Read by hand rather than with `std::net`'s parsers, whose code the wasm would carry for this
-/// one header; `tests/oracles.rs` checks it against them.
+/// one header; the property tests check it against them (`tests/support/checks/headers.rs`).
 pub fn address_key(raw: &str) -> Option<String> {
     let raw = raw.trim();
     if let Some(v4) = ipv4(raw) {

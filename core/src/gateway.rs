@@ -59,6 +59,11 @@ impl Client {
         &self.session
     }
 
+    /// Whether a websocket for this client's session would be taken now.
+    pub fn takes_socket(&self) -> bool {
+        self.session.takes_socket()
+    }
+
     /// When [`Client::on_tick`] has something to do next.
     pub fn deadline(&self) -> Option<i64> {
         if self.session.is_closed() {

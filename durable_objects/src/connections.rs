@@ -8,10 +8,13 @@
 //! they are also indexed by home: a new instance of a home holds none of them, whatever the
 //! count says, and [`forget_home`] gives their places back.
 
+use futures_util::StreamExt;
 use herald_core::connections::{Caps, Holder, Tally};
 use herald_core::error::Error;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use worker::wasm_bindgen_futures::spawn_local;
+use worker::{WebSocket, WebsocketEvent};
 
 thread_local! {
     static TALLY: RefCell<Tally> = RefCell::default();
@@ -29,6 +32,25 @@ pub fn admit_session(caps: &Caps, home: &str, sid: &str, holder: Holder) -> Resu
     admit(caps, sid, holder)?;
     HOMES.with(|homes| homes.borrow_mut().entry(home.to_owned()).or_default().insert(sid.to_owned()));
     Ok(())
+}
+
+/// Counts another connection `key` of home `home` held as session `like` is (a second websocket
+/// the session refuses, which stays open until its close completes), or refuses it.
+pub fn admit_like(caps: &Caps, home: &str, key: &str, like: &str) -> Result<(), Error> {
+    let holder = TALLY.with(|tally| tally.borrow().holder(like).cloned()).unwrap_or_default();
+    admit_session(caps, home, key, holder)
+}
+
+/// Gives `key`'s place back once `ws` is really gone: a socket that was accepted only to be
+/// closed at once (a refusal after the upgrade) stays open until its client answers the close
+/// or goes away, and counts until then.
+pub fn release_when_closed(ws: WebSocket, key: String) {
+    spawn_local(async move {
+        if let Ok(mut events) = ws.events() {
+            while let Some(Ok(WebsocketEvent::Message(_))) = events.next().await {}
+        }
+        release(&key);
+    });
 }
 
 /// Counts a connection found open when its object woke (once per key).

@@ -285,9 +285,20 @@ impl Home {
     pub fn upgrade(&self, sid: &str) -> Result<Response, Error> {
         // A sid that names no session is refused before the handshake, 400, as the reference
         // server does (engine.io `Server#verify`: UNKNOWN_SID, then `abortUpgrade`).
-        if !self.clients.borrow().by_sid.contains_key(sid) {
-            return Err(unknown(sid));
-        }
+        let takes = match self.clients.borrow().by_sid.get(sid) {
+            Some(live) => live.client.takes_socket(),
+            None => return Err(unknown(sid)),
+        };
+        // A websocket the session will not take is completed, then closed (below); until that
+        // close completes it is a connection like any other, counted as the session is.
+        let extra = if takes {
+            None
+        } else {
+            let home = home::home_of(sid).ok_or_else(|| unknown(sid))?;
+            let key = home::new_sid(home, &fresh_id());
+            crate::connections::admit_like(&config(&self.env)?.limits.caps(), home, &key, sid)?;
+            Some(key)
+        };
         let pair = WebSocketPair::new().map_err(internal)?;
         pair.server.accept().map_err(internal)?;
         let accepted = self
@@ -306,6 +317,9 @@ impl Home {
             // first, so the client sees a close, not a failed upgrade (the reference server's
             // `onWebSocket` does the same for a session already upgrading or upgraded).
             let _ = pair.server.close(Some(1008), Some("the session takes no other websocket"));
+            if let Some(key) = extra {
+                crate::connections::release_when_closed(pair.server.clone(), key);
+            }
         }
         Response::from_websocket(pair.client).map_err(internal)
     }

@@ -42,7 +42,6 @@ use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param, Url
 use crate::respond::{self, internal};
 use crate::sockets::Sockets;
 use crate::sql::DurableSql;
-use futures_util::StreamExt;
 use herald_core::connections::Holder;
 use herald_core::dialect::tndata;
 use herald_core::dialect::DialectKind;
@@ -65,7 +64,7 @@ use worker::wasm_bindgen_futures::spawn_local;
 use worker::worker_sys::DurableObjectState;
 use worker::{
     durable_object, js_sys, wasm_bindgen::JsValue, DurableObject, Env, Request, Response, Result, ScheduledTime, State,
-    WebSocket, WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair, WebsocketEvent,
+    WebSocket, WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
 };
 
 /// How soon an alarm that could not load the room comes again.
@@ -514,14 +513,15 @@ impl RoomObject {
     /// runtime its file descriptor) until the client answers the close or goes away.
     fn forget(&self, ws: &WebSocket) {
         let Some(conn) = self.conn_of(ws) else { return };
-        // Released even when the room cannot load: the socket is gone either way.
-        crate::connections::release(&conn.0);
         let _ = self.with_room(|loaded| {
             loaded.sockets.remove(&conn);
             let effects = loaded.room.on_close(&conn);
             // Closing never asks for an alarm; a stale one fires and finds nothing to do.
             let _ = loaded.apply(effects);
         });
+        // Released after the room was loaded, and whether or not it could be: a room woken by
+        // this close finds the closing socket among its own and counts it again as it loads.
+        crate::connections::release(&conn.0);
     }
 
     /// Accepts a websocket the Worker already authenticated: the user, the token's expiry,
@@ -678,13 +678,7 @@ fn refuse_socket(
     accepted?;
     let _ = pair.server.send_with_str(speak(error_frame(error, None), tndata_room));
     let _ = pair.server.close(Some(code), Some(error.code.as_str()));
-    let (server, conn) = (pair.server.clone(), conn.clone());
-    spawn_local(async move {
-        if let Ok(mut events) = server.events() {
-            while let Some(Ok(WebsocketEvent::Message(_))) = events.next().await {}
-        }
-        crate::connections::release(&conn.0);
-    });
+    crate::connections::release_when_closed(pair.server.clone(), conn.0.clone());
     upgrade_response(pair.client, protocol)
 }
 

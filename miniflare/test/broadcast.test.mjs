@@ -111,6 +111,20 @@ test("a broadcast reaches every user Herald has addressed, once, and nobody else
   await Promise.all(Object.values(at).map((c) => c.close()));
 });
 
+test("a broadcast's data reaches every inbox digit for digit, past what a double holds", async () => {
+  assert.equal((await post("/api/v1/multicast", { msg: "hello", uids: ["d1"], opts: { urgency: 1 } })).status, 200);
+  // Written as text: JavaScript's own JSON would round these numbers before they left.
+  const body = '{"msg":"digits","opts":{"urgency":1,"data":{"n":12345678901234567891,"f":0.30000000000000004}}}';
+  const res = await post("/api/v1/broadcast", body, { headers: { "idempotency-key": "digits-1" } });
+  assert.equal(res.status, 200, res.text);
+  const history = await eventually(async () => {
+    const page = await herald.api("/v1/rooms/inbox:d1/messages", { sub: "d1" });
+    return page.text.includes("digits-1") && page.text;
+  }, "d1 has digits-1");
+  assert.match(history, /"n":12345678901234567891[,}]/);
+  assert.match(history, /"f":0\.30000000000000004[,}]/);
+});
+
 test("tokens without the admin role are refused for multicast and broadcast", async () => {
   const refused = { code: "admin_required", message: 'this call needs a token with role "admin"' };
   for (const [path, body] of [

@@ -148,3 +148,47 @@ test("a socket the server closed, or refused after the upgrade, keeps its place 
     await herald.stop();
   }
 });
+
+test("a socket that closes while its room sleeps gives its place back when the room wakes for the close", async () => {
+  const herald = await startHerald({ vars: { MAX_CONNECTIONS_PER_USER: "2" } });
+  const open = [];
+  try {
+    const sleeper = await native(herald, "sleepy", "alice");
+    await sleeper.take(1, (f) => f.type === "welcome");
+    await sleep(12_000); // the room is evicted (workerd: 10 s without an event), its socket stays open
+    await sleeper.close();
+    const loads = () => herald.logs.filter((line) => line.includes("room sleepy loaded")).length;
+    await until("the room woke for the close", () => loads() >= 2);
+    await sleep(300);
+    for (let i = 0; i < 2; i++) {
+      const client = await native(herald, `awake-${i}`, "alice").catch((e) => e);
+      assert.ok(!(client instanceof Error), `alice's connection ${i + 1} of 2: ${JSON.stringify(client.body)}`);
+      open.push(client);
+    }
+  } finally {
+    for (const client of open) client.terminate();
+    await herald.stop();
+  }
+});
+
+test("websockets a Socket.IO session refuses count too, until their close completes", async () => {
+  const herald = await startHerald({ vars: { MAX_CONNECTIONS: "3" } });
+  const held = [];
+  try {
+    const open = await fetch(`${herald.http}/socket.io/?EIO=4&transport=polling`);
+    const { sid } = JSON.parse((await open.text()).slice(1));
+    const path = `/socket.io/?EIO=4&transport=websocket&sid=${sid}`;
+    // The first is the session's upgrade; the next ones it refuses (completed, then closed), and
+    // their client never answers the close.
+    for (let i = 0; i < 3; i++) held.push(await rawClient(herald.http, path, "none"));
+    const refused = await rawClient(herald.http, path, "none").catch((e) => e);
+    assert.match(String(refused.message), /not upgraded: HTTP\/1.1 429/, "the session, its socket and one refused socket hold the 3 places");
+    const another = await fetch(`${herald.http}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(another.status, 429);
+    for (const socket of held.splice(1)) socket.destroy();
+    await until("the refused sockets' places given back", async () => (await fetch(`${herald.http}/socket.io/?EIO=4&transport=polling`)).status === 200);
+  } finally {
+    for (const socket of held) socket.destroy();
+    await herald.stop();
+  }
+});

@@ -343,7 +343,17 @@ impl Membership {
     /// the client is told with an `error` event.
     fn on_failed(self, room: &RoomId, error: &Error) -> Vec<Effect> {
         let reason = error_object(error, Some(room), None);
-        let effects = self.fail_pending(&reason);
+        // A leave waiting for the room is answered too: the membership is over either way.
+        let leave = match self.phase {
+            Phase::Leaving { leave, .. } => leave,
+            _ => None,
+        };
+        let mut effects = self.fail_pending(&reason);
+        if let Some(id) = leave {
+            let mut answer = reason.clone();
+            answer.remove("transaction");
+            effects.extend(reply(Some(id), answer));
+        }
         if effects.is_empty() {
             return reply(None, reason);
         }

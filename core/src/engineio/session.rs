@@ -222,6 +222,12 @@ impl Session {
         }
     }
 
+    /// Whether a websocket for this session would be taken now ([`Session::on_upgrade_socket`]):
+    /// a polling session that has none yet.
+    pub fn takes_socket(&self) -> bool {
+        self.state == State::Polling { probing: false, upgrade_socket: false }
+    }
+
     /// Whether a websocket belongs to this session (its own, or the one probing an upgrade).
     pub fn has_socket(&self) -> bool {
         matches!(self.state, State::Websocket | State::Polling { upgrade_socket: true, .. })
@@ -500,7 +506,8 @@ impl Session {
         let bound = self.settings.max_backlog_bytes;
         // A held GET takes the buffer at the end of this event ([`Session::flush`]), which
         // judges what it leaves.
-        let held = self.poll_held && self.state != State::Websocket;
+        // (Not while probing an upgrade: a GET held then waits for a noop, not the buffer.)
+        let held = self.poll_held && matches!(self.state, State::Polling { probing: false, .. });
         if self.backlog.sent(len, bound) && !held {
             out.extend(self.close(CloseReason::SlowConsumer));
         } else if self.state == State::Websocket && self.backlog.bytes() > bound / 2 && self.pong_due_at.is_none() {
