@@ -264,6 +264,17 @@ export const next = (emitter, event, ms) =>
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Polls `check()` until it returns something truthy, and returns that; fails naming `what` after `ms`. */
+export async function until(what, check, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const found = await check();
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await sleep(100);
+  }
+}
+
 /**
  * Every event a Socket.IO socket receives, in arrival order, as `{event, frame, args}` (`frame`
  * is the first argument: the native dialect and most seed dialects send one); a test waits for

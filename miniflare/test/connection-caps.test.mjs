@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
-import { startHerald, Client, pending, rawClient, sleep } from "../harness.mjs";
+import { startHerald, Client, pending, rawClient, sleep, until } from "../harness.mjs";
 
 const CAPS = { MAX_CONNECTIONS_PER_USER: "20", MAX_CONNECTIONS_PER_ADDRESS: "50", MAX_CONNECTIONS: "120" };
 
@@ -31,15 +31,6 @@ function alert(herald, address) {
   });
 }
 
-/** Waits until `check()` returns something truthy. */
-async function until(what, check, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  throw new Error(`timed out: ${what}`);
-}
 
 /** Opens native sockets as `sub` until one is refused: the open ones, and the refusal (an HTTP answer: no upgrade). */
 async function floodNative(herald, sub, address) {

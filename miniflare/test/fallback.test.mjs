@@ -9,7 +9,7 @@
 import { test, describe, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { startHerald, sleep, PROVIDER_KEYS } from "../harness.mjs";
+import { startHerald, sleep, until, PROVIDER_KEYS } from "../harness.mjs";
 
 const FROM = "Herald <notifications@example.com>";
 
@@ -29,16 +29,6 @@ function job(user, channel, to, n = 1) {
 const admin = (herald) => herald.token("root", { role: "admin" });
 const deadLetters = async (herald, query = "") => (await herald.api(`/api/v1/admin/dead-letters${query}`, { token: admin(herald) })).json;
 
-/** Waits until `check()` returns something truthy; returns it. Stops polling at the deadline. */
-async function until(what, check, ms = 8000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const found = await check();
-    if (found) return found;
-    await sleep(50);
-  }
-  throw new Error(`timed out: ${what}`);
-}
 
 describe("the dead-letter list", () => {
   let herald;

@@ -7,7 +7,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { startHerald, tempDir, connected, sleep, WAIT_MS } from "../harness.mjs";
+import { startHerald, tempDir, connected, sleep, until, WAIT_MS } from "../harness.mjs";
+
+/** Long enough for a deadline a few seconds away plus a restart. */
+const DEADLINES_MS = 20_000;
 
 /** Deadlines short enough for a test, long enough to stop the first process before they come. */
 const VARS = {
@@ -16,16 +19,6 @@ const VARS = {
   JWT_LEEWAY_SECONDS: "0",
 };
 
-/** Waits until `check()` returns something truthy; returns it. */
-async function until(what, check, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const found = await check();
-    if (found) return found;
-    await sleep(100);
-  }
-  throw new Error(`timed out: ${what}`);
-}
 
 test("every kind of pending deadline fires after a restart, and no request sees a 500", async () => {
   const { dir, cleanup } = tempDir();
@@ -56,9 +49,9 @@ test("every kind of pending deadline fires after a restart, and no request sees 
 
     second = await startHerald({ vars: VARS, persist: dir, recorder: true });
     // Nothing calls the inboxes or the room by name until their alarms have fired.
-    const email = await until("the email after the restart", () => second.recorder.emails()[0]);
+    const email = await until("the email after the restart", () => second.recorder.emails()[0], DEADLINES_MS);
     assert.deepEqual(email.to, ["mara@example.com"]);
-    const sms = await until("the SMS after the restart", () => second.recorder.sms()[0]);
+    const sms = await until("the SMS after the restart", () => second.recorder.sms()[0], DEADLINES_MS);
     assert.equal(sms.To, "+15550100");
     await sleep(Math.max(0, sendAt + 1500 - Date.now()));
 
@@ -69,7 +62,7 @@ test("every kind of pending deadline fires after a restart, and no request sees 
       const res = await second.api("/v1/rooms/expiry-room/presence");
       assert.equal(res.status, 200, res.text);
       return res.json.members.length === 0 && res;
-    });
+    }, DEADLINES_MS);
     assert.deepEqual(presence.json.members, []);
     for (const uid of ["mara", "tim"]) {
       const page = await second.api("/api/v1/inbox", { sub: uid });
@@ -119,7 +112,7 @@ test("an object woken by an alarm with no name stored says so once and stops its
 
     const second = await start();
     const nameless = (line) => line.includes("does not know its name");
-    await until("the nameless alarm's one line", () => second.logs.some(nameless));
+    await until("the nameless alarm's one line", () => second.logs.some(nameless), DEADLINES_MS);
     await sleep(1000);
     assert.equal(second.logs.filter(nameless).length, 1, "said once");
     assert.deepEqual(second.recorder.emails(), [], "nothing sent by an object that does not know who it is");
@@ -130,7 +123,7 @@ test("an object woken by an alarm with no name stored says so once and stops its
     const inbox = await third.api("/api/v1/inbox", { sub: "nell" });
     assert.equal(inbox.status, 200, inbox.text);
     assert.deepEqual(inbox.json.notifications.map((n) => n.msg), ["unread"]);
-    const email = await until("the email once a call named the inbox", () => third.recorder.emails()[0]);
+    const email = await until("the email once a call named the inbox", () => third.recorder.emails()[0], DEADLINES_MS);
     assert.deepEqual(email.to, ["nell@example.com"]);
   } finally {
     for (const herald of running) await herald.stop().catch(() => {});
