@@ -11,7 +11,7 @@ use herald_core::internal::{self as api, header_json, PublishRequest};
 use herald_core::message::Draft;
 use herald_core::room::HistoryQuery;
 use herald_durable_objects::platform::Url;
-use herald_durable_objects::platform::{call_object, client_address, query_param};
+use herald_durable_objects::platform::{call_object, pass_client_address, query_param};
 use herald_durable_objects::respond::internal;
 use worker::{Env, Headers, Method, Request, Response};
 
@@ -60,9 +60,7 @@ pub async fn connect(
     if let Some(since) = since {
         headers.set(api::SINCE, &since.to_string()).map_err(internal)?;
     }
-    if let Some(address) = client_address(req) {
-        headers.set(api::ADDRESS, &address).map_err(internal)?;
-    }
+    pass_client_address(req, &headers)?;
     if let Some(protocol) = &caller.select_protocol {
         headers.set(api::PROTOCOL, protocol).map_err(internal)?;
     }

@@ -12,7 +12,7 @@ use herald_core::error::{Error, ErrorCode};
 use herald_core::home;
 use herald_core::internal as api;
 use herald_durable_objects::platform::{self, Url};
-use herald_durable_objects::platform::{call_object, client_address, fresh_id, query_param};
+use herald_durable_objects::platform::{call_object, fresh_id, pass_client_address, query_param};
 use herald_durable_objects::respond::internal;
 use worker::{Env, Headers, Method, Request, Response};
 
@@ -71,9 +71,7 @@ pub async fn handle(
             if route.options.anonymous {
                 headers.set(api::ANONYMOUS, "1").map_err(internal)?;
             }
-            if let Some(address) = client_address(&req) {
-                headers.set(api::ADDRESS, &address).map_err(internal)?;
-            }
+            pass_client_address(&req, &headers)?;
             let fresh = fresh_id();
             let home = home::choose_home(&fresh).to_owned();
             headers.set(api::SID, &home::new_sid(&home, &fresh)).map_err(internal)?;

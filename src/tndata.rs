@@ -11,7 +11,7 @@ use herald_core::error::Error;
 use herald_core::ids::RoomId;
 use herald_core::internal::{self as api, header_json};
 use herald_durable_objects::platform::Url;
-use herald_durable_objects::platform::{call_object, client_address, method, now_ms, query_param};
+use herald_durable_objects::platform::{call_object, method, now_ms, pass_client_address, query_param};
 use herald_durable_objects::respond::internal;
 use worker::{Env, Headers, Method, Request, Response};
 
@@ -34,9 +34,7 @@ pub async fn connect(req: &Request, env: &Env, url: &Url, segment: &str, config:
     let expires = config.verifier.session_end(&caller.identity);
     headers.set(api::EXPIRES, &expires.to_string()).map_err(internal)?;
     headers.set(api::DIALECT, DialectKind::Tndata.as_str()).map_err(internal)?;
-    if let Some(address) = client_address(req) {
-        headers.set(api::ADDRESS, &address).map_err(internal)?;
-    }
+    pass_client_address(req, &headers)?;
     if let Some(protocol) = &caller.select_protocol {
         headers.set(api::PROTOCOL, protocol).map_err(internal)?;
     }

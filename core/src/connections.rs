@@ -44,19 +44,14 @@ impl Tally {
         if self.held.contains_key(key) {
             return Ok(());
         }
-        let full = |held: usize, cap: usize| cap != 0 && held >= cap;
-        let refusal = if full(self.held.len(), caps.total) {
-            Some(("total", caps.total, "this server holds its most connections".to_owned()))
-        } else if let Some(user) = holder.user.as_ref().filter(|u| full(count(&self.users, u), caps.per_user)) {
-            Some(("user", caps.per_user, format!("user {user:?} holds its most connections")))
-        } else if let Some(addr) = holder.address.as_ref().filter(|a| full(count(&self.addresses, a), caps.per_address))
-        {
-            Some(("address", caps.per_address, format!("address {addr} holds its most connections")))
-        } else {
-            None
-        };
-        if let Some((scope, limit, what)) = refusal {
-            return Err(refused(scope, limit, &what));
+        if full(self.held.len(), caps.total) {
+            return Err(refused("total", caps.total, "this server holds its most connections"));
+        }
+        if let Some(user) = holder.user.as_ref().filter(|u| full(count(&self.users, u), caps.per_user)) {
+            return Err(refused("user", caps.per_user, &format!("user {user:?} holds its most connections")));
+        }
+        if let Some(addr) = holder.address.as_ref().filter(|a| full(count(&self.addresses, a), caps.per_address)) {
+            return Err(refused("address", caps.per_address, &format!("address {addr} holds its most connections")));
         }
         self.count(key, holder);
         Ok(())
@@ -70,7 +65,7 @@ impl Tally {
         if held.user.as_deref() == Some(user) {
             return Ok(());
         }
-        if caps.per_user != 0 && count(&self.users, user) >= caps.per_user {
+        if full(count(&self.users, user), caps.per_user) {
             return Err(refused("user", caps.per_user, &format!("user {user:?} holds its most connections")));
         }
         let holder = self.held.get_mut(key).expect("found above");
@@ -120,6 +115,11 @@ impl Tally {
         }
         self.held.insert(key.to_owned(), holder);
     }
+}
+
+/// Whether `held` connections reach `cap` (0 is no cap).
+fn full(held: usize, cap: usize) -> bool {
+    cap != 0 && held >= cap
 }
 
 fn refused(scope: &str, limit: usize, what: &str) -> Error {

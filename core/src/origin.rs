@@ -70,9 +70,7 @@ impl Origin {
     fn parse(text: &str) -> Option<Self> {
         let (scheme, rest) = text.split_once("://")?;
         let scheme = scheme.to_ascii_lowercase();
-        let valid_scheme =
-            !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-        if !valid_scheme || rest.is_empty() {
+        if !valid_scheme(&scheme) || rest.is_empty() {
             return None;
         }
         let (host, port) = split_port(rest)?;
@@ -84,6 +82,11 @@ impl Origin {
         let port = port.filter(|&p| Some(p) != default_port(&scheme));
         valid_host(host).then(|| Self { scheme, host: host.to_ascii_lowercase(), port })
     }
+}
+
+/// Letters, digits, `+`, `-` and `.`, at least one (RFC 3986 §3.1, loosely).
+fn valid_scheme(scheme: &str) -> bool {
+    !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
 /// The port a scheme's URLs have when they name none.
@@ -132,12 +135,12 @@ impl Pattern {
         let refuse = |why: &str| format!("has {entry:?}: {why} (an origin is scheme://host[:port])");
         let (scheme, rest) = entry.split_once("://").ok_or_else(|| refuse("no scheme"))?;
         let (host, port) = split_port(rest).ok_or_else(|| refuse("a path, query or user is not part of an origin"))?;
-        let scheme_lower = scheme.to_ascii_lowercase();
+        let scheme = scheme.to_ascii_lowercase();
         let port = match port {
             None => Port::Default,
             Some("*") => Port::Any,
             Some(p) => match p.parse().map_err(|_| refuse("the port is not a number"))? {
-                p if Some(p) == default_port(&scheme_lower) => Port::Default,
+                p if Some(p) == default_port(&scheme) => Port::Default,
                 p => Port::Exact(p),
             },
         };
@@ -147,10 +150,10 @@ impl Pattern {
             None if valid_host(host) => Host::Exact(host.to_ascii_lowercase()),
             None => return Err(refuse("the host is not valid")),
         };
-        if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) {
+        if !valid_scheme(&scheme) {
             return Err(refuse("the scheme is not valid"));
         }
-        Ok(Self { scheme: scheme.to_ascii_lowercase(), host, port })
+        Ok(Self { scheme, host, port })
     }
 
     fn matches(&self, origin: &Origin) -> bool {

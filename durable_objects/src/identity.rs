@@ -53,12 +53,6 @@ impl Identity {
         *self.name.borrow_mut() = Some((name.clone(), role.clone()));
         Some((name, role))
     }
-
-    /// The name as this instance knows it already (after [`Identity::from_request`] or
-    /// [`Identity::recall`]).
-    pub fn known(&self) -> Option<(String, Role)> {
-        self.name.borrow().clone()
-    }
 }
 
 fn names(state: &State) -> Result<StoredName<DurableSql>, Error> {

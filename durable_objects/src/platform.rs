@@ -66,12 +66,16 @@ pub fn method(req: &worker::Request) -> String {
     req.inner().method().to_ascii_uppercase()
 }
 
-/// The client's address as the connection caps count it, from `CF-Connecting-IP`: Cloudflare
-/// sets it on every request at its edge (replacing one a client sent); locally Miniflare sets it
-/// from the socket when the client did not send one.
-pub fn client_address(req: &worker::Request) -> Option<String> {
-    let ip = req.headers().get("cf-connecting-ip").ok().flatten()?;
-    herald_core::connections::address_key(&ip)
+/// Tells an object the client's address as the connection caps count it
+/// ([`herald_core::internal::ADDRESS`]), from `CF-Connecting-IP`: Cloudflare sets it on every
+/// request at its edge (replacing one a client sent); locally Miniflare sets it from the socket
+/// when the client did not send one. A request without one counts by no address.
+pub fn pass_client_address(req: &worker::Request, headers: &worker::Headers) -> Result<(), Error> {
+    let ip = req.headers().get("cf-connecting-ip").ok().flatten();
+    match ip.as_deref().and_then(herald_core::connections::address_key) {
+        Some(address) => headers.set(herald_core::internal::ADDRESS, &address).map_err(crate::respond::internal),
+        None => Ok(()),
+    }
 }
 
 /// Reads a var or secret as a string (both reach a Worker as strings).

@@ -500,8 +500,7 @@ impl RoomObject {
 
     /// The room this object is: from the call that woke it, or else from its storage.
     fn room_id(&self) -> std::result::Result<RoomId, Error> {
-        let known = self.identity.known().or_else(|| self.identity.recall(&self.state));
-        match known {
+        match self.identity.recall(&self.state) {
             Some((_, Role::Room(id))) => Ok(id),
             Some((name, _)) => Err(Error::internal(format!("this object is {name:?}, not a room"))),
             None => Err(Error::internal("this object does not know its name (none stored, none told)")),
@@ -546,12 +545,25 @@ impl RoomObject {
         // file descriptor) for as long as the client leaves its close unanswered.
         crate::connections::admit(&config(&self.env)?.limits.caps(), &session.conn.0, holder(&session))?;
         let conn = session.conn.clone();
+        // A socket that never opened gives its place back (one that did gives it when it closes).
+        let opened = self.accept_socket(session, since, protocol, speaks_tndata).await;
+        opened.inspect_err(|_| crate::connections::release(&conn.0))
+    }
+
+    /// Accepts the socket of `session`, counted already, or completes the upgrade only to
+    /// refuse it as the room says.
+    async fn accept_socket(
+        &self,
+        session: Session,
+        since: Option<u64>,
+        protocol: Option<String>,
+        speaks_tndata: bool,
+    ) -> std::result::Result<Response, Error> {
         // Load before accepting, so a room that cannot load answers with an HTTP error.
-        let loaded = self.with_room(|loaded| (loaded.room.admit(since), loaded.room.id().clone()));
-        let (admitted, room) = loaded.inspect_err(|_| crate::connections::release(&conn.0))?;
-        let pair = WebSocketPair::new().map_err(internal).inspect_err(|_| crate::connections::release(&conn.0))?;
+        let (admitted, room) = self.with_room(|loaded| (loaded.room.admit(since), loaded.room.id().clone()))?;
+        let pair = WebSocketPair::new().map_err(internal)?;
         if let Err((error, code)) = admitted {
-            return refuse_socket(pair, &conn, &error, code, protocol, speaks_tndata.then_some(&room));
+            return refuse_socket(pair, &session.conn, &error, code, protocol, speaks_tndata.then_some(&room));
         }
 
         if speaks_tndata {
@@ -561,14 +573,12 @@ impl RoomObject {
         }
         let now = now_ms();
         // Stored before the room can send anything: every registered socket has its session.
-        let opened = pair.server.serialize_attachment(&session).map_err(internal).and_then(|()| {
-            self.with_room(|loaded| {
-                loaded.sockets.insert(now, session.conn.clone(), pair.server.clone(), speaks_tndata);
-                let effects = loaded.room.on_connect(now, session, since);
-                loaded.apply(effects)
-            })
-        });
-        let alarm = opened.inspect_err(|_| crate::connections::release(&conn.0))?;
+        pair.server.serialize_attachment(&session).map_err(internal)?;
+        let alarm = self.with_room(|loaded| {
+            loaded.sockets.insert(now, session.conn.clone(), pair.server.clone(), speaks_tndata);
+            let effects = loaded.room.on_connect(now, session, since);
+            loaded.apply(effects)
+        })?;
         self.set_alarm(alarm).await;
         upgrade_response(pair.client, protocol)
     }
@@ -662,7 +672,7 @@ fn upgrade_response(client: WebSocket, protocol: Option<String>) -> std::result:
 /// the close handshake on its own (a hibernatable socket closed before its 101 was sent lingers
 /// until a timeout). It keeps its place `conn` in the connection caps until its close
 /// completes: a client that never answers the close holds the socket open, and must not open
-/// refused sockets without end.
+/// refused sockets without end. (Should accepting fail, the caller gives the place back.)
 fn refuse_socket(
     pair: WebSocketPair,
     conn: &ConnId,
@@ -671,11 +681,7 @@ fn refuse_socket(
     protocol: Option<String>,
     tndata_room: Option<&RoomId>,
 ) -> std::result::Result<Response, Error> {
-    let accepted = pair.server.accept().map_err(internal);
-    if accepted.is_err() {
-        crate::connections::release(&conn.0);
-    }
-    accepted?;
+    pair.server.accept().map_err(internal)?;
     let _ = pair.server.send_with_str(speak(error_frame(error, None), tndata_room));
     let _ = pair.server.close(Some(code), Some(error.code.as_str()));
     crate::connections::release_when_closed(pair.server.clone(), conn.0.clone());

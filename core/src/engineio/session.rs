@@ -261,14 +261,15 @@ impl Session {
                 out.push(Output::AnswerPoll(encode_payload(&[Packet::Noop])));
             }
         }
-        if let Some(at) = self.next_ping_at.filter(|&at| at <= now) {
+        // The ping due by the schedule counts from its scheduled time; an early one (a probe)
+        // from now.
+        let ping_at = match self.next_ping_at.filter(|&at| at <= now) {
+            Some(at) => Some(at),
+            None => (std::mem::take(&mut self.probe) && self.pong_due_at.is_none()).then_some(now),
+        };
+        if let Some(at) = ping_at {
             self.next_ping_at = None;
             self.pong_due_at = Some(at + self.settings.ping_timeout_ms);
-            out.extend(self.push(Packet::Ping(String::new())));
-        } else if std::mem::take(&mut self.probe) && self.pong_due_at.is_none() && !self.is_closed() {
-            // An early ping, sent now: its pong is due a timeout from now.
-            self.next_ping_at = None;
-            self.pong_due_at = Some(now + self.settings.ping_timeout_ms);
             out.extend(self.push(Packet::Ping(String::new())));
         }
         if self.pong_due_at.is_some_and(|due| due <= now) {
