@@ -1,9 +1,10 @@
 //! The fallback queues' consumers (docs/notifications.md, "Urgency and fallback").
 //!
-//! [`consume`] (`herald-fallback`): each message is one email or SMS job. The core
+//! [`consume`] (`herald-fallback`): each message is one email, SMS or push job. The core
 //! ([`Attempt`]) says what to do, step by step; this file performs each step — the job calls
-//! on the job's inbox ([`internal::JOB_CLAIM`], `JOB_DONE`, `JOB_RELEASE`), the provider
-//! ([`crate::providers`]), the dead-letter store — and finally acks the message or gives it
+//! on the job's inbox ([`internal::JOB_CLAIM`], `JOB_DONE`, `JOB_RELEASE`, and for a device a
+//! push provider says is gone, `INBOX_DEVICES_FORGET`), the provider ([`crate::providers`],
+//! [`crate::push`]), the push breaker and the dead-letter store — and finally acks the message or gives it
 //! back with a delay. After its attempts the platform moves it to the dead-letter queue.
 //!
 //! [`keep_dead`] (`herald-fallback-dead`): each message is kept in the dead-letter store
@@ -11,16 +12,20 @@
 //!
 //! The messages of a batch are handled at once, each on its own; none waits for another.
 
-use crate::providers;
 use crate::queue::Delivered;
+use crate::{providers, push};
 use futures_util::future::join_all;
 use herald_core::config::Config;
 use herald_core::error::Error;
 use herald_core::exchange::attempt::{Answer, Attempt, Step};
 use herald_core::exchange::dead_letters::DeadLetter;
+use herald_core::exchange::providers::Outbound;
+use herald_core::exchange::push::answers::Verdict;
+use herald_core::internal::{BreakerAnswer, ForgetAnswer, GoneReport, INBOX_DEVICES_FORGET, PUSH_BREAKER};
 use herald_core::ids::RoomId;
 use herald_core::internal::{self, JobClaim, JobKey, DEAD_LETTERS, DEAD_LETTERS_OBJECT, DEAD_LETTER_NOTES};
 use herald_durable_objects::platform::{config, now_ms, post_to_object};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{js_sys, Env, MessageExt, QueueRetryOptionsBuilder, RawMessage, RawMessageIter, Result};
 
@@ -46,8 +51,9 @@ pub async fn consume(messages: Vec<Delivered>, env: &Env) -> Result<()> {
 /// One message, from its first step to its ack or retry.
 async fn deliver(delivered: &Delivered, env: &Env, config: &Config) {
     let Delivered { message, attempts } = delivered;
+    let entropy = crate::push::random_bytes::<48>();
     let (mut attempt, mut step) =
-        Attempt::start(&body_text(message), &message.id(), *attempts, &config.fallback, now_ms());
+        Attempt::start(&body_text(message), &message.id(), *attempts, &config.fallback, now_ms(), &entropy);
     let name = format!("fallback message {} (delivery {attempts})", message.id());
     loop {
         let answer = match step {
@@ -57,6 +63,22 @@ async fn deliver(delivered: &Delivered, env: &Env, config: &Config) {
                     worker::console_error!("{name}: no claim on {}: {e}", key.key);
                 }
                 Answer::Claimed(claimed)
+            }
+            Step::Send(Outbound::Push(request)) => {
+                let verdict = push::send(&request, &config.fallback.push, config.fallback.send_timeout_ms).await;
+                if verdict != Verdict::Accepted {
+                    worker::console_error!("{name}: {} answered: {verdict:?}", request.provider.as_str());
+                }
+                Answer::Pushed(verdict)
+            }
+            Step::Breaker { provider } => {
+                let report = GoneReport { provider: provider.as_str().into(), accepted: push::take_accepted(provider), gone: 1 };
+                let answer = ask(env, DEAD_LETTERS_OBJECT, PUSH_BREAKER, &report).await;
+                Answer::Breaker(logged(&name, answer.map(|a: BreakerAnswer| a.tripped)))
+            }
+            Step::Forget { inbox, forget } => {
+                let answer = ask(env, &inbox.object_name(), INBOX_DEVICES_FORGET, &forget).await;
+                Answer::Forgot(logged(&name, answer.map(|a: ForgetAnswer| a.deleted)))
             }
             Step::Send(outbound) => {
                 let sent = providers::send(env, &outbound, config.fallback.send_timeout_ms).await;
@@ -109,12 +131,24 @@ async fn claim(env: &Env, inbox: &RoomId, key: &JobKey) -> std::result::Result<J
     serde_json::from_str(&answer).map_err(|e| format!("{inbox} answered a claim with {answer:?}: {e}"))
 }
 
+/// An internal call whose answer is JSON of type `A`.
+async fn ask<T: Serialize, A: DeserializeOwned>(
+    env: &Env,
+    object: &str,
+    path: &str,
+    body: &T,
+) -> std::result::Result<A, String> {
+    let body = serde_json::to_string(body).expect("internal bodies serialize");
+    let answer = post_to_object(env, object, path, body).await.map_err(|e: Error| e.message)?;
+    serde_json::from_str(&answer).map_err(|e| format!("{object} answered {path} with {answer:?}: {e}"))
+}
+
 async fn post<T: Serialize>(env: &Env, object: &str, path: &str, body: &T) -> std::result::Result<(), String> {
     let body = serde_json::to_string(body).expect("internal bodies serialize");
     post_to_object(env, object, path, body).await.map(drop).map_err(|e: Error| e.message)
 }
 
-fn logged(name: &str, result: std::result::Result<(), String>) -> std::result::Result<(), String> {
+fn logged<T>(name: &str, result: std::result::Result<T, String>) -> std::result::Result<T, String> {
     if let Err(e) = &result {
         worker::console_error!("{name}: {e}");
     }

@@ -18,8 +18,10 @@
 //!   listed users' inboxes, or to every known user through [`fanout`], the fan-out queue's
 //!   consumer, which reads the user [`directory`] a page at a time.
 //! - [`dead_letters`]: `/api/v1/admin/dead-letters`: the fallback jobs that will not be sent.
-//! - [`queue`]: the queue entry; [`fallback`] sends email / SMS jobs through [`providers`] and
-//!   keeps the dead letters; [`fanout`] takes broadcast tasks.
+//! - [`receipts`]: the push routes that take no user token: the VAPID public key, and push
+//!   receipts (their credential says whose notification it is).
+//! - [`queue`]: the queue entry; [`fallback`] sends email / SMS / push jobs through
+//!   [`providers`] and [`push`] and keeps the dead letters; [`fanout`] takes broadcast tasks.
 //! - [`tndata`]: tndata's `/chat/{user}/` websocket (the route table's `{user}` route) and
 //!   `/api/chat/{user}/` history, handed to the conversation's room object.
 //!
@@ -35,6 +37,8 @@ mod fallback;
 mod fanout;
 mod notify;
 mod providers;
+mod push;
+mod receipts;
 mod queue;
 mod rooms;
 mod socketio;
@@ -81,6 +85,11 @@ async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error>
             let (mut req, config) = (req, config(env)?);
             let caller = auth::authenticate(&req, &url, config, now_ms())?;
             notify::handle(&mut req, env, &url, &caller, route, config).await
+        }
+        Ok(Route::VapidKey) => receipts::vapid_public_key(config(env)?),
+        Ok(Route::Receipt) => {
+            let mut req = req;
+            receipts::receipt(&mut req, env, &url, config(env)?).await
         }
         Ok(Route::Multicast) => broadcast::multicast(req, env, &url).await,
         Ok(Route::Broadcast) => broadcast::broadcast(req, env, &url).await,

@@ -70,7 +70,7 @@ async fn binding(env: &Env, email: &BindingEmail, timeout_ms: u32) -> Result<(),
 }
 
 /// `future`'s output, or `None` when `ms` passed first.
-async fn within<T>(ms: u32, future: impl Future<Output = T>) -> Option<T> {
+pub async fn within<T>(ms: u32, future: impl Future<Output = T>) -> Option<T> {
     let future = pin!(future);
     let timer = pin!(Delay::from(Duration::from_millis(u64::from(ms))));
     match select(future, timer).await {

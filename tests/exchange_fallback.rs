@@ -53,7 +53,7 @@ fn http(outbound: Outbound) -> ProviderRequest {
 
 #[test]
 fn an_email_job_becomes_resends_request_with_the_job_key_as_idempotency_key() {
-    let request = http(outbound(&job("bob", Channel::Email, "bob@example.com"), &config(), T0).unwrap());
+    let request = http(outbound(&job("bob", Channel::Email, "bob@example.com"), &config(), T0, &[0; 48]).unwrap());
     assert_eq!(request.method, "POST");
     assert_eq!(request.url, "http://127.0.0.1:8788/emails");
     assert_eq!(
@@ -78,7 +78,7 @@ fn an_email_job_becomes_resends_request_with_the_job_key_as_idempotency_key() {
 
 #[test]
 fn an_sms_job_becomes_twilios_form_post_with_basic_auth() {
-    let request = http(outbound(&job("bob", Channel::Sms, "+1 555 0100"), &config(), T0).unwrap());
+    let request = http(outbound(&job("bob", Channel::Sms, "+1 555 0100"), &config(), T0, &[0; 48]).unwrap());
     assert_eq!(
         request.url,
         "http://127.0.0.1:8788/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"
@@ -98,7 +98,7 @@ fn an_sms_job_becomes_twilios_form_post_with_basic_auth() {
 fn an_sms_longer_than_twilio_takes_is_cut_to_1600_characters() {
     let mut long = job("bob", Channel::Sms, "+15550100");
     long.text = "é".repeat(2000);
-    let request = http(outbound(&long, &config(), T0).unwrap());
+    let request = http(outbound(&long, &config(), T0, &[0; 48]).unwrap());
     let body = request.body.split("&Body=").nth(1).unwrap();
     assert_eq!(body, format!("{}%E2%80%A6", "%C3%A9".repeat(1599)));
 }
@@ -107,13 +107,13 @@ fn an_sms_longer_than_twilio_takes_is_cut_to_1600_characters() {
 fn a_missing_secret_or_a_bad_address_is_a_permanent_failure_that_says_why() {
     let mut no_key = config();
     no_key.email.api_key = None;
-    let failure = outbound(&job("bob", Channel::Email, "bob@example.com"), &no_key, T0).unwrap_err();
+    let failure = outbound(&job("bob", Channel::Email, "bob@example.com"), &no_key, T0, &[0; 48]).unwrap_err();
     assert_eq!(failure, Failure::permanent("EMAIL_API_KEY is not set"));
     let mut no_token = config();
     no_token.sms.auth_token = None;
-    let failure = outbound(&job("bob", Channel::Sms, "+15550100"), &no_token, T0).unwrap_err();
+    let failure = outbound(&job("bob", Channel::Sms, "+15550100"), &no_token, T0, &[0; 48]).unwrap_err();
     assert_eq!(failure, Failure::permanent("TWILIO_AUTH_TOKEN is not set"));
-    let failure = outbound(&job("bob", Channel::Email, "bob@example.com\r\nBcc: eve@x"), &config(), T0).unwrap_err();
+    let failure = outbound(&job("bob", Channel::Email, "bob@example.com\r\nBcc: eve@x"), &config(), T0, &[0; 48]).unwrap_err();
     assert!(failure.permanent && failure.reason.contains("is not an email address"), "{failure:?}");
 }
 
@@ -123,7 +123,7 @@ fn the_binding_email_is_an_rfc5322_message_named_by_the_job() {
     config.email.kind = EmailKind::Binding;
     let mut job = job("zoë", Channel::Email, "zoe@example.com");
     job.subject = "Zoë, one new notification".into();
-    let Outbound::Binding(email) = outbound(&job, &config, T0).unwrap() else { panic!("not the binding") };
+    let Outbound::Binding(email) = outbound(&job, &config, T0, &[0; 48]).unwrap() else { panic!("not the binding") };
     assert_eq!(email.from, "notifications@example.com");
     assert_eq!(email.to, "zoe@example.com");
     let expected = [
@@ -146,7 +146,7 @@ fn the_binding_email_is_an_rfc5322_message_named_by_the_job() {
 #[test]
 fn every_attempt_of_a_job_makes_the_same_request() {
     let job = job("bob", Channel::Email, "bob@example.com");
-    assert_eq!(outbound(&job, &config(), T0).unwrap(), outbound(&job, &config(), T0 + 60_000).unwrap());
+    assert_eq!(outbound(&job, &config(), T0, &[0; 48]).unwrap(), outbound(&job, &config(), T0 + 60_000, &[0; 48]).unwrap());
 }
 
 /// Which answers of the inbox are lost on the way back: the inbox did what it was asked, the
@@ -201,13 +201,13 @@ impl World {
     /// One delivery (number `attempts`) of a message with `body` at `now`, run to its end as
     /// `src/fallback.rs` runs it: every step, the last being Ack or Retry.
     fn deliver(&mut self, body: &str, attempts: u32, now: i64) -> Vec<Step> {
-        let (mut attempt, mut step) = Attempt::start(body, "msg-1", attempts, &self.config, now);
+        let (mut attempt, mut step) = Attempt::start(body, "msg-1", attempts, &self.config, now, &[0; 48]);
         let mut steps = Vec::new();
         loop {
             steps.push(step.clone());
             let answer = match &step {
                 Step::Claim { key, .. } => Answer::Claimed(self.reach().and_then(|()| {
-                    let claim = self.ledger.claim(now, &key.key, 0, key.expires_at).unwrap();
+                    let claim = self.ledger.claim(now, &key.key, |_| false, key.expires_at).unwrap();
                     lost(std::mem::take(&mut self.lost.claim), JobClaim::from(claim))
                 })),
                 Step::Send(outbound) => Answer::Sent(match self.answers.pop_front().unwrap_or(Ok(())) {
@@ -279,7 +279,7 @@ fn a_job_is_claimed_sent_reported_done_and_acked() {
     let mut world = World::new(config());
     let job = job("bob", Channel::Email, "bob@example.com");
     let steps = world.deliver(&body(&job), 1, T0);
-    let request = outbound(&job, &world.config, T0).unwrap();
+    let request = outbound(&job, &world.config, T0, &[0; 48]).unwrap();
     assert_eq!(
         steps,
         vec![
@@ -312,7 +312,7 @@ fn a_job_another_delivery_holds_comes_again_when_its_lease_ends_and_is_sent_once
     let mut world = World::new(config());
     let job = job("bob", Channel::Email, "bob@example.com");
     // Another delivery (a copy the inbox queued again) holds it and is sending it.
-    assert_eq!(world.ledger.claim(T0, &job.key, 0, None).unwrap(), Claim::Go { claim: 1 });
+    assert_eq!(world.ledger.claim(T0, &job.key, |_| false, None).unwrap(), Claim::Go { claim: 1 });
     let steps = world.deliver(&body(&job), 1, T0 + 1000);
     assert_eq!(steps, vec![Step::Claim { inbox: inbox("bob"), key: key(&job) }, Step::Retry { delay_seconds: 60 }]);
     // That delivery sent it meanwhile: this one finds it sent and is acked.
@@ -350,9 +350,9 @@ fn a_lost_release_does_not_lose_the_job() {
 
     // A release that never reached the inbox: the job is held until the lease ends.
     let mut world = World::new(config());
-    let (mut attempt, step) = Attempt::start(&body(&job), "m", 1, &world.config, T0);
+    let (mut attempt, step) = Attempt::start(&body(&job), "m", 1, &world.config, T0, &[0; 48]);
     assert!(matches!(step, Step::Claim { .. }));
-    let claim = world.ledger.claim(T0, &job.key, 0, None).unwrap();
+    let claim = world.ledger.claim(T0, &job.key, |_| false, None).unwrap();
     assert!(matches!(attempt.on(Answer::Claimed(Ok(claim.into()))), Step::Send(_)));
     assert!(matches!(attempt.on(Answer::Sent(unavailable())), Step::Report { path: JOB_RELEASE, .. }));
     assert_eq!(attempt.on(Answer::Reported(Err("unreachable".into()))), Step::Retry { delay_seconds: 10 });
@@ -367,7 +367,7 @@ fn a_job_held_on_its_last_delivery_goes_to_the_dead_letters_with_why() {
     config.max_attempts = 2;
     let mut world = World::new(config);
     let job = job("bob", Channel::Email, "bob@example.com");
-    world.ledger.claim(T0, &job.key, 0, None).unwrap();
+    world.ledger.claim(T0, &job.key, |_| false, None).unwrap();
     let steps = world.deliver(&body(&job), 2, T0 + 1000);
     let Step::Note(note) = &steps[1] else { panic!("{steps:?}") };
     assert_eq!((note.attempts, note.at), (2, T0 + 1000));
@@ -430,7 +430,7 @@ fn a_provider_that_keeps_failing_ends_in_the_dead_letters_with_its_last_reason()
     );
     assert!(world.accepted.is_empty());
     assert_eq!(
-        world.ledger.claim(T0 + 4, &job.key, 0, None).unwrap(),
+        world.ledger.claim(T0 + 4, &job.key, |_| false, None).unwrap(),
         Claim::Go { claim: 4 },
         "every failed attempt released the job"
     );
@@ -503,7 +503,7 @@ fn a_job_no_attempt_could_send_is_claimed_released_and_kept() {
     assert_eq!(steps[1], Step::Report { inbox: inbox("bob"), path: JOB_RELEASE, key: claimed(&job, 1) });
     assert!(matches!(&steps[2], Step::Keep(letter) if letter.reason.as_deref() == Some("EMAIL_API_KEY is not set")));
     assert_eq!(steps[3], Step::Ack);
-    assert_eq!(world.ledger.claim(T0, &job.key, 0, None).unwrap(), Claim::Go { claim: 2 }, "released");
+    assert_eq!(world.ledger.claim(T0, &job.key, |_| false, None).unwrap(), Claim::Go { claim: 2 }, "released");
     assert!(world.accepted.is_empty());
 }
 
@@ -550,7 +550,7 @@ fn a_dead_letter_that_cannot_be_kept_stays_in_the_queue() {
 #[test]
 fn a_sent_job_is_acked_even_when_its_report_is_lost() {
     let job = job("bob", Channel::Email, "bob@example.com");
-    let (mut attempt, step) = Attempt::start(&body(&job), "m", 1, &config(), T0);
+    let (mut attempt, step) = Attempt::start(&body(&job), "m", 1, &config(), T0, &[0; 48]);
     assert!(matches!(step, Step::Claim { .. }));
     let go = JobClaim { go: true, claim: Some(1), held_until_ms: None };
     assert!(matches!(attempt.on(Answer::Claimed(Ok(go))), Step::Send(_)));

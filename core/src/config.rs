@@ -121,6 +121,12 @@ pub struct Fallback {
     pub normal_email_ms: i64,
     /// High urgency: SMS (and email) when not delivered to a device this long after.
     pub high_sms_ms: i64,
+    /// How long live devices have to acknowledge a notification before it is pushed, by
+    /// urgency (very-low, low, normal, high; `PUSH_*_SECONDS`). High is pushed at once when no
+    /// device is connected (`policy.rs`).
+    pub push_ms: [i64; 4],
+    /// The push providers' credentials.
+    pub push: crate::exchange::push::settings::PushSettings,
     /// Attempts of a job before it goes to the dead-letter queue. The `herald-fallback`
     /// consumer's `max_retries` (wrangler.toml, which the Worker cannot read) must be this
     /// minus one: the last attempt notes why it failed, then the queue moves the job.
@@ -174,6 +180,8 @@ impl Default for Fallback {
             low_email_ms: 24 * 3600 * 1000,
             normal_email_ms: 3600 * 1000,
             high_sms_ms: 30 * 1000,
+            push_ms: [300_000, 60_000, 10_000, 5_000],
+            push: Default::default(),
             max_attempts: 5,
             retry_base_seconds: 10,
             send_timeout_ms: 10_000,
@@ -360,6 +368,15 @@ impl Config {
             )? * 1000,
             high_sms_ms: number::<i64>(&get, "FALLBACK_HIGH_SMS_SECONDS", defaults.high_sms_ms / 1000, 0, 86_400)?
                 * 1000,
+            push_ms: {
+                let names = ["PUSH_VERY_LOW_SECONDS", "PUSH_LOW_SECONDS", "PUSH_NORMAL_SECONDS", "PUSH_HIGH_SECONDS"];
+                let mut push_ms = defaults.push_ms;
+                for (ms, var) in push_ms.iter_mut().zip(names) {
+                    *ms = number::<i64>(&get, var, *ms / 1000, 0, 86_400)? * 1000;
+                }
+                push_ms
+            },
+            push: crate::exchange::push::settings::PushSettings::from_vars(&get)?,
             max_attempts: number(&get, "FALLBACK_MAX_ATTEMPTS", defaults.max_attempts, 1, 100).map_err(|e| {
                 ConfigError {
                     problem: format!(

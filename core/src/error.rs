@@ -81,6 +81,14 @@ pub enum ErrorCode {
     Undelivered,
     /// A send with a later `send_at` to an inbox that already holds its most scheduled sends.
     TooManyScheduled,
+    /// A push receipt whose credential is malformed or not signed by this deployment.
+    ReceiptInvalid,
+    /// A push receipt whose credential outlived its notification's ttl.
+    ReceiptExpired,
+    /// A push receipt sent with a token of another user than the one it acknowledges for.
+    ReceiptForbidden,
+    /// A push provider this deployment has no credentials for (the message says which).
+    PushUnavailable,
     /// The deployment's configuration is invalid; the message names the variable.
     ConfigInvalid,
     /// Something failed inside Herald; retrying may help.
@@ -121,6 +129,10 @@ impl ErrorCode {
             Self::BadRequest => "bad_request",
             Self::Undelivered => "undelivered",
             Self::TooManyScheduled => "too_many_scheduled",
+            Self::ReceiptInvalid => "receipt_invalid",
+            Self::ReceiptExpired => "receipt_expired",
+            Self::ReceiptForbidden => "receipt_forbidden",
+            Self::PushUnavailable => "push_unavailable",
             Self::ConfigInvalid => "config_invalid",
             Self::Internal => "internal",
         }
@@ -130,8 +142,8 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             Self::TokenMissing | Self::TokenInvalid | Self::TokenExpired | Self::TokenNotYetValid => 401,
-            Self::NotAuthenticated => 401,
-            Self::RoomForbidden | Self::AdminRequired | Self::OriginForbidden => 403,
+            Self::NotAuthenticated | Self::ReceiptInvalid | Self::ReceiptExpired => 401,
+            Self::RoomForbidden | Self::AdminRequired | Self::OriginForbidden | Self::ReceiptForbidden => 403,
             Self::InvalidRoomId | Self::MalformedJson | Self::InvalidField | Self::UnknownType => 400,
             Self::SinceAhead | Self::AlreadyJoined | Self::NotJoined | Self::ChatWithSelf => 400,
             Self::UnsupportedProtocol | Self::UnknownTransport | Self::UnknownSession | Self::BadRequest => 400,
@@ -140,7 +152,7 @@ impl ErrorCode {
             Self::PayloadTooLarge | Self::FrameTooLarge => 413,
             Self::UpgradeRequired => 426,
             Self::RateLimited | Self::TooManyScheduled | Self::TooManyConnections | Self::SlowConsumer => 429,
-            Self::RoomFull | Self::Undelivered => 503,
+            Self::RoomFull | Self::Undelivered | Self::PushUnavailable => 503,
             Self::ConfigInvalid | Self::Internal => 500,
         }
     }

@@ -91,12 +91,47 @@ pub const INBOX_DEVICES: &str = "/inbox/devices";
 pub const INBOX_PAGE: &str = "/inbox/page";
 /// An inbox's read mark moves: body `{seq}`.
 pub const INBOX_READ: &str = "/inbox/read";
+/// An inbox: a push receipt ([`ReceiptCall`]) → `{"seq", "state"}`, how far it got.
+pub const INBOX_RECEIPT: &str = "/inbox/receipt";
+
+/// A verified push receipt for notification `seq` (`delivered` or `read`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptCall {
+    pub seq: u64,
+    pub state: String,
+}
 /// The dead-letter store's calls, on the object [`DEAD_LETTERS_OBJECT`]
 /// (`crate::exchange::dead_letters`).
 pub const DEAD_LETTERS: &str = "/dead-letters";
 pub const DEAD_LETTER_NOTES: &str = "/dead-letters/notes";
 /// The one object that keeps the dead letters.
 pub const DEAD_LETTERS_OBJECT: &str = "deadletters:main";
+/// The push breaker, kept by the dead-letter store's object ([`GoneReport`] → [`BreakerAnswer`]).
+pub const PUSH_BREAKER: &str = "/push/breaker";
+/// An inbox: delete a device a push provider said is gone ([`ForgetDevice`] → [`ForgetAnswer`]).
+pub const INBOX_DEVICES_FORGET: &str = "/inbox/devices/forget";
+
+/// A push provider said a device is gone: may that be believed? With the answers the provider
+/// accepted since the consumer last asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoneReport {
+    /// `webpush`, `apns` or `fcm`.
+    pub provider: String,
+    pub accepted: u32,
+    pub gone: u32,
+}
+
+/// The breaker's answer: `tripped` when that provider's "gone" answers are too many to believe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakerAnswer {
+    pub tripped: bool,
+}
+
+/// Whether a forget deleted the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgetAnswer {
+    pub deleted: bool,
+}
 
 /// A job's idempotency key, for the job calls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,11 +145,35 @@ pub struct JobKey {
     /// for the claim that holds it (a late release of a lapsed claim frees nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim: Option<u64>,
+    /// On a push's done or release: how its provider answered, kept with the device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<DeviceOutcome>,
+}
+
+/// A push provider's last answer about a device, kept for support (`GET /api/v1/native/devices`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceOutcome {
+    /// The device's id (its token or endpoint).
+    pub device: String,
+    pub at: i64,
+    /// `accepted`, `retry`, `refused` or `gone`.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Delete a device a provider said is gone, if it is still the one the job was for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgetDevice {
+    pub device: crate::exchange::requests::Device,
+    /// APNs: when the provider learnt the token was invalid; a device subscribed since stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gone_since_ms: Option<i64>,
 }
 
 impl JobKey {
     pub fn new(key: impl Into<String>) -> Self {
-        Self { key: key.into(), expires_at: None, claim: None }
+        Self { key: key.into(), expires_at: None, claim: None, outcome: None }
     }
 }
 

@@ -17,6 +17,8 @@
 //! | POST   | `/api/v1/multicast`           | [`Route::Multicast`] (admin)          |
 //! | POST   | `/api/v1/broadcast`           | [`Route::Broadcast`] (admin)          |
 //! | GET    | `/api/v1/admin/dead-letters`  | [`Route::DeadLetters`] (admin)        |
+//! | GET    | `/api/v1/push/vapid-public-key` | [`Route::VapidKey`] (no token)      |
+//! | POST   | `/api/v1/receipts`            | [`Route::Receipt`] (the push's credential) |
 
 use crate::dialect::routes::percent_decode;
 use crate::error::{Error, ErrorCode};
@@ -41,6 +43,10 @@ pub enum Route {
     Broadcast,
     /// The notification exchange's calls about one user's inbox (docs/notifications.md).
     Notify(NotifyRoute),
+    /// The Web Push application server key, for `pushManager.subscribe` (no token needed).
+    VapidKey,
+    /// A push receipt: its credential, not a token, says whose notification it is.
+    Receipt,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +112,8 @@ impl Route {
             ["api", "v1", "multicast"] => allow(&method, &["POST"]).map(|_| Self::Multicast),
             ["api", "v1", "broadcast"] => allow(&method, &["POST"]).map(|_| Self::Broadcast),
             ["api", "v1", "admin", "dead-letters"] => allow(&method, &["GET"]).map(|_| Self::DeadLetters),
+            ["api", "v1", "push", "vapid-public-key"] => allow(&method, &["GET"]).map(|_| Self::VapidKey),
+            ["api", "v1", "receipts"] => allow(&method, &["POST"]).map(|_| Self::Receipt),
             _ => Err(Error::new(ErrorCode::NotFound, format!("no route {method} {path}; see docs/api.md"))),
         }
     }
@@ -191,6 +199,14 @@ mod tests {
         assert_eq!(notify("POST", "/api/v1/inbox").unwrap_err().code, ErrorCode::MethodNotAllowed);
         assert_eq!(notify("POST", "/api/v1/users/a/contacts").unwrap_err().code, ErrorCode::MethodNotAllowed);
         assert_eq!(notify("PUT", "/api/v1/users/%FF/contacts").unwrap_err().code, ErrorCode::InvalidField);
+    }
+
+    #[test]
+    fn the_push_routes_that_need_no_token_parse() {
+        assert_eq!(Route::parse("GET", "/api/v1/push/vapid-public-key"), Ok(Route::VapidKey));
+        assert_eq!(Route::parse("POST", "/api/v1/receipts"), Ok(Route::Receipt));
+        assert_eq!(Route::parse("POST", "/api/v1/push/vapid-public-key").unwrap_err().code, ErrorCode::MethodNotAllowed);
+        assert_eq!(Route::parse("GET", "/api/v1/receipts").unwrap_err().code, ErrorCode::MethodNotAllowed);
     }
 
     #[test]

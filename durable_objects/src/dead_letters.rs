@@ -8,13 +8,18 @@
 //! | `POST /dead-letters` | [`DeadLetter`] | `{}` once stored |
 //! | `POST /dead-letters/notes` | [`ReasonNote`] | `{}` once stored |
 //! | `GET /dead-letters` | `limit`, `cursor`? | a page: `{"jobs": [...], "next"}` |
+//! | `POST /push/breaker` | [`GoneReport`] | [`BreakerAnswer`]: whether that provider's "gone" answers are to be believed |
+//!
+//! The push breaker lives here because it must be one for the whole deployment, like the
+//! dead letters: each provider's recent answers, in the object's SQLite (`push_breakers`).
 
-use crate::platform::{config, query_param, Url};
+use crate::platform::{config, now_ms, query_param, Url};
 use crate::respond::{self, internal};
 use crate::sql::DurableSql;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::exchange::dead_letters::{DeadLetter, DeadLetters, ListQuery, ReasonNote};
-use herald_core::internal::{DEAD_LETTERS, DEAD_LETTER_NOTES};
+use herald_core::exchange::push::breaker;
+use herald_core::internal::{BreakerAnswer, GoneReport, DEAD_LETTERS, DEAD_LETTER_NOTES, PUSH_BREAKER};
 use herald_core::object::Role;
 use serde::de::DeserializeOwned;
 use worker::{Env, Method, Request, Response, State};
@@ -29,6 +34,14 @@ pub async fn handle(state: &State, env: &Env, role: &Role, req: &mut Request) ->
         .map_err(|e| Error::internal(format!("could not open the dead letters: {e}")))?;
     let stored = |e| Error::internal(format!("the dead letters could not be written: {e}"));
     match (req.method(), req.path().as_str()) {
+        (Method::Post, PUSH_BREAKER) => {
+            let report: GoneReport = body(req).await?;
+            let rule = &config(env)?.fallback.push.breaker;
+            let tripped = breaker::report(&DurableSql(state.storage().sql()), rule, now_ms(), &report)
+                .map_err(|e| Error::internal(format!("the push breaker could not be kept: {e}")))?;
+            let answer = serde_json::to_string(&BreakerAnswer { tripped }).map_err(|e| Error::internal(e.to_string()))?;
+            return respond::json(200, answer).map_err(internal);
+        }
         (Method::Post, DEAD_LETTERS) => {
             let letter: DeadLetter = body(req).await?;
             store.keep(&letter, config(env)?.fallback.max_attempts).map_err(stored)?;

@@ -11,6 +11,7 @@
 //! | `POST /inbox/devices` ([`Device`]) | `true` |
 //! | `GET /inbox/page?before=&limit=` | a page |
 //! | `POST /inbox/read` (`{seq}`) | `{last_read, unread}` |
+//! | `POST /inbox/receipt` ([`api::ReceiptCall`]) | `{seq, state}`: how far the notification got |
 //!
 //! The object has one alarm for the room (sessions whose token expires) and the inbox
 //! (fallbacks and scheduled sends): it is always set to the earlier of the two, and when it
@@ -29,6 +30,7 @@ use herald_core::error::{Error, ErrorCode};
 use herald_core::exchange::contacts::ContactsUpdate;
 use herald_core::exchange::fanout::send_batches;
 use herald_core::exchange::inbox::{Due, RETRY_MS};
+use herald_core::exchange::push::receipts::ReceiptState;
 use herald_core::exchange::requests::{self, Device};
 use herald_core::exchange::{Job, NotifyRequest};
 use herald_core::internal::{self as api, JobClaim, JobKey};
@@ -96,6 +98,17 @@ impl RoomObject {
                     )?;
                     Ok((200, inbox.page(before, limit)?))
                 }
+                (Method::Post, api::INBOX_RECEIPT) => {
+                    let call: api::ReceiptCall = body_of(&body, "receipt")?;
+                    let state = match call.state.as_str() {
+                        "read" => ReceiptState::Read,
+                        _ => ReceiptState::Delivered,
+                    };
+                    let effects = inbox.receipt(room, call.seq, state)?;
+                    let reached = inbox.reached(call.seq).map_err(|e| Error::internal(e.to_string()))?;
+                    let _ = loaded.apply(effects);
+                    Ok((200, serde_json::json!({ "seq": call.seq, "state": reached.as_str() }).to_string()))
+                }
                 (Method::Post, api::INBOX_READ) => {
                     let effects = inbox.read(room, requests::read(&body)?)?;
                     let answer = inbox.read_json()?;
@@ -153,19 +166,22 @@ impl RoomObject {
             }
         };
         let jobs = std::mem::take(&mut due.jobs);
+        let mut taken = vec![false; jobs.len()];
         match send_batches(&jobs) {
             Ok(batches) => {
-                let mut sent = jobs.iter();
+                let mut start = 0;
                 for batch in batches {
-                    let taken: Vec<&Job> = sent.by_ref().take(batch.len()).collect();
+                    let end = start + batch.len();
                     match self.enqueue(&batch).await {
-                        Ok(()) => self.enqueued(&taken),
-                        Err(e) => worker::console_error!("{} jobs not queued; tried again later: {e}", taken.len()),
+                        Ok(()) => taken[start..end].fill(true),
+                        Err(e) => worker::console_error!("{} jobs not queued; tried again later: {e}", batch.len()),
                     }
+                    start = end;
                 }
             }
             Err(e) => worker::console_error!("jobs not queued; tried again later: {e}"),
         }
+        self.enqueued(&jobs, &taken);
         match self
             .with_room(|loaded| loaded.inbox.as_ref().and_then(|inbox| inbox.alarm_after(now, &loaded.room, &due)))
         {
@@ -177,15 +193,15 @@ impl RoomObject {
         }
     }
 
-    /// Marks `jobs` taken by the queue; one not marked is queued again by a later alarm (the
-    /// ledger keeps it from being sent twice).
-    fn enqueued(&self, jobs: &[&Job]) {
-        for job in jobs {
+    /// Marks the `jobs` the queue took (`taken`); a step whose jobs were not all taken is queued
+    /// again by a later alarm (the ledger keeps a job from being sent twice).
+    fn enqueued(&self, jobs: &[Job], taken: &[bool]) {
+        for (job, _) in jobs.iter().zip(taken).filter(|(_, taken)| **taken) {
             worker::console_log!("job {} queued ({} to {})", job.key, job.channel.as_str(), job.to);
-            let marked = self.with_inbox(|loaded| loaded.inbox.as_mut().expect("with_inbox checked").enqueued(job));
-            if let Ok(Err(e)) | Err(e) = marked {
-                worker::console_error!("job {} queued but not marked (a later alarm queues it again): {e}", job.key);
-            }
+        }
+        let marked = self.with_inbox(|loaded| loaded.inbox.as_mut().expect("with_inbox checked").enqueued(jobs, taken));
+        if let Ok(Err(e)) | Err(e) = marked {
+            worker::console_error!("jobs queued but not marked (a later alarm queues them again): {e}");
         }
     }
 

@@ -271,7 +271,7 @@ impl DurableObject for RoomObject {
             (worker::Method::Post, api::DELIVER) => self.home.deliver(&mut req).await,
             (method, path) if inbox::serves(path) => self.inbox_request(method, &mut req).await,
             (_, p) if crate::directory::serves(p) => crate::directory::handle(&self.state, &role, &mut req).await,
-            (_, api::DEAD_LETTERS | api::DEAD_LETTER_NOTES) => {
+            (_, api::DEAD_LETTERS | api::DEAD_LETTER_NOTES | api::PUSH_BREAKER) => {
                 dead_letters::handle(&self.state, &self.env, &role, &mut req).await
             }
             _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path}"))),

@@ -31,10 +31,12 @@
 
 use super::dead_letters::{DeadLetter, ReasonNote};
 use super::providers::{self, Failure, Outbound};
+use super::push::answers::{Provider, Verdict};
+use super::push::outbound::provider_of;
 use super::{inbox_of, Channel, Job};
 use crate::config::Fallback;
 use crate::ids::RoomId;
-use crate::internal::{JobClaim, JobKey, JOB_DONE, JOB_RELEASE};
+use crate::internal::{DeviceOutcome, ForgetDevice, JobClaim, JobKey, JOB_DONE, JOB_RELEASE};
 
 /// The longest delay a retry may ask for: 12 hours, the most Cloudflare Queues accept.
 pub const RETRY_DELAY_MAX_SECONDS: u32 = 12 * 3600;
@@ -44,8 +46,15 @@ pub const RETRY_DELAY_MAX_SECONDS: u32 = 12 * 3600;
 pub enum Step {
     /// Ask the inbox whether to send the job (`JOB_CLAIM` on `inbox`'s object).
     Claim { inbox: RoomId, key: JobKey },
-    /// Send it through the provider.
+    /// Send it through the provider: answered [`Answer::Sent`], or [`Answer::Pushed`] for a push.
     Send(Outbound),
+    /// A push provider said the device is gone: ask the provider's breaker (`push/breaker.rs`,
+    /// in the dead-letter store) whether that may be believed, counting `accepted` answers
+    /// this consumer saw from that provider since it last asked.
+    Breaker { provider: Provider },
+    /// Delete the device from the inbox, if it is still the one the job was for and was not
+    /// subscribed again since the provider learnt it was gone (compare-and-delete).
+    Forget { inbox: RoomId, forget: ForgetDevice },
     /// Tell the inbox the job was sent (`JOB_DONE`) or not (`JOB_RELEASE`).
     Report { inbox: RoomId, path: &'static str, key: JobKey },
     /// Record why the last attempt failed, for the dead-letter queue's consumer.
@@ -64,6 +73,12 @@ pub enum Answer {
     /// The inbox's answer: whether to send, or why not.
     Claimed(Result<JobClaim, String>),
     Sent(Result<(), Failure>),
+    /// A push provider's answer, judged.
+    Pushed(Verdict),
+    /// The breaker: `Ok(true)` when that provider's "gone" answers are too many to believe.
+    Breaker(Result<bool, String>),
+    /// Whether the device was deleted.
+    Forgot(Result<bool, String>),
     Reported(Result<(), String>),
     Noted(Result<(), String>),
     Kept(Result<(), String>),
@@ -82,6 +97,14 @@ enum State {
         job: Job,
         inbox: RoomId,
         claim: Option<u64>,
+    },
+    /// A push's device is gone (since the provider's time, when it says).
+    Gone {
+        job: Job,
+        inbox: RoomId,
+        claim: Option<u64>,
+        since_ms: Option<i64>,
+        reason: String,
     },
     Reporting {
         job: Job,
@@ -117,7 +140,14 @@ pub struct Attempt {
 impl Attempt {
     /// Starts on a message: its body as JSON text, its queue id (which names a body that is
     /// not a job), which delivery this is (from 1), at `now`.
-    pub fn start(body: &str, message_id: &str, attempts: u32, config: &Fallback, now: i64) -> (Self, Step) {
+    pub fn start(
+        body: &str,
+        message_id: &str,
+        attempts: u32,
+        config: &Fallback,
+        now: i64,
+        entropy: &[u8; 48],
+    ) -> (Self, Step) {
         let mut attempt = Self {
             state: State::Finished,
             attempts: attempts.max(1),
@@ -138,8 +168,8 @@ impl Attempt {
             let step = attempt.keep(DeadLetter::of_job(&job, now), reason);
             return (attempt, step);
         };
-        let key = JobKey { key: job.key.clone(), expires_at: job.expires_at, claim: None };
-        let outbound = providers::outbound(&job, config, now);
+        let key = JobKey { key: job.key.clone(), expires_at: job.expires_at, claim: None, outcome: None };
+        let outbound = providers::outbound(&job, config, now, entropy);
         attempt.state = State::Claiming { job, inbox: inbox.clone(), outbound };
         (attempt, Step::Claim { inbox, key })
     }
@@ -163,6 +193,51 @@ impl Attempt {
                 self.after_failure(job, Failure::retryable(format!("the inbox could not be asked: {e}")))
             }
             (State::Sending { job, inbox, claim }, Answer::Sent(result)) => self.report(job, inbox, claim, result),
+            (State::Sending { job, inbox, claim }, Answer::Pushed(verdict)) => match verdict {
+                Verdict::Accepted => self.report(job, inbox, claim, Ok(())),
+                Verdict::Gone { reason, since_ms } => {
+                    let provider = job.push.as_ref().map_or(Provider::WebPush, |p| provider_of(&p.device));
+                    self.state = State::Gone { job, inbox, claim, since_ms, reason };
+                    Step::Breaker { provider }
+                }
+                Verdict::Retry { after_seconds, reason } => {
+                    let failure = Failure { after_seconds, ..Failure::retryable(reason) };
+                    self.report(job, inbox, claim, Err(failure))
+                }
+                // Never a reason to delete a device: our credentials or our payload are wrong, and
+                // every attempt would meet the same answer until an operator fixes them.
+                Verdict::Credentials { reason, .. } => {
+                    let reason = format!("{reason} (our push credentials or configuration; no device was deleted)");
+                    self.report(job, inbox, claim, Err(Failure::permanent(reason)))
+                }
+                Verdict::Payload { reason } => self.report(job, inbox, claim, Err(Failure::permanent(reason))),
+            },
+            (State::Gone { job, inbox, claim, since_ms, reason }, Answer::Breaker(tripped)) => match tripped {
+                Ok(false) => {
+                    let forget = ForgetDevice {
+                        device: job.push.as_ref().map(|p| p.device.clone()).expect("only a push is gone"),
+                        gone_since_ms: since_ms,
+                    };
+                    self.state = State::Gone { job, inbox: inbox.clone(), claim, since_ms, reason };
+                    Step::Forget { inbox, forget }
+                }
+                Ok(true) => {
+                    let reason = format!(
+                        "{reason}; not believed: so many of this provider's devices are gone at once that its \
+                         configuration is suspect (the push breaker), so no device was deleted"
+                    );
+                    self.report(job, inbox, claim, Err(Failure::permanent(reason)))
+                }
+                Err(e) => {
+                    let reason = format!("{reason}; the push breaker could not be asked ({e}): tried again later");
+                    self.report(job, inbox, claim, Err(Failure::retryable(reason)))
+                }
+            },
+            // Deleted or not (re-subscribed since, or the call failed and the next push finds it
+            // gone again), this job is finished: its device cannot take it.
+            (State::Gone { job, inbox, claim, reason, .. }, Answer::Forgot(_)) => {
+                self.report_outcome(job, inbox, claim, JOB_DONE, AfterReport::Ack, ("gone", Some(reason)))
+            }
             // Whether or not the inbox heard it: a sent job is done (sending it again would be
             // worse than a ledger that missed one report), and a failed one goes on failing.
             (State::Reporting { job, then }, Answer::Reported(_)) => match then {
@@ -186,6 +261,11 @@ impl Attempt {
 
     /// Tells the inbox how the send went, presenting the claim's number.
     fn report(&mut self, job: Job, inbox: RoomId, claim: Option<u64>, result: Result<(), Failure>) -> Step {
+        let outcome = match &result {
+            Ok(()) => ("accepted", None),
+            Err(f) if f.permanent => ("refused", Some(f.reason.clone())),
+            Err(f) => ("retry", Some(f.reason.clone())),
+        };
         let (path, then) = match result {
             Ok(()) => (JOB_DONE, AfterReport::Ack),
             // Twilio takes no idempotency key: an SMS that went out would go out again. It is
@@ -199,7 +279,26 @@ impl Attempt {
             }
             Err(failure) => (JOB_RELEASE, AfterReport::Failed(failure)),
         };
-        let key = JobKey { key: job.key.clone(), expires_at: None, claim };
+        self.report_outcome(job, inbox, claim, path, then, outcome)
+    }
+
+    /// The report, with a push's outcome for its device (kept for support).
+    fn report_outcome(
+        &mut self,
+        job: Job,
+        inbox: RoomId,
+        claim: Option<u64>,
+        path: &'static str,
+        then: AfterReport,
+        (outcome, reason): (&str, Option<String>),
+    ) -> Step {
+        let outcome = job.push.as_ref().map(|push| DeviceOutcome {
+            device: push.device.id().to_owned(),
+            at: self.now,
+            outcome: outcome.to_owned(),
+            reason,
+        });
+        let key = JobKey { key: job.key.clone(), expires_at: None, claim, outcome };
         self.state = State::Reporting { job, then };
         Step::Report { inbox, path, key }
     }
@@ -225,8 +324,12 @@ impl Attempt {
         if failure.permanent {
             return self.keep(DeadLetter::of_job(&job, self.now), failure.reason);
         }
+        // A provider's Retry-After is honoured when it asks for longer than the backoff.
+        let delay_seconds = failure.after_seconds.map_or(self.backoff(), |after| {
+            self.backoff().max(after.min(RETRY_DELAY_MAX_SECONDS))
+        });
         if self.attempts < self.max_attempts {
-            return Step::Retry { delay_seconds: self.backoff() };
+            return Step::Retry { delay_seconds };
         }
         self.state = State::Noting;
         Step::Note(ReasonNote { key: job.key, attempts: self.attempts, reason: failure.reason, at: self.now })

@@ -33,6 +33,8 @@ impl Contacts {
         match channel {
             Channel::Email => self.email.as_deref(),
             Channel::Sms => self.phone.as_deref(),
+            // Devices are not contacts: they are subscribed (`inbox/devices.rs`).
+            Channel::Push => None,
         }
     }
 
@@ -136,7 +138,7 @@ fn parse_phone(value: &Value) -> Result<String, Error> {
 }
 
 fn parse_channels(value: &Value) -> Result<Vec<Channel>, Error> {
-    let refuse = || Error::invalid_field("channels", "must list channels by name: \"email\", \"sms\"");
+    let refuse = || Error::invalid_field("channels", "must list channels by name: \"push\", \"email\", \"sms\"");
     let mut channels = Vec::new();
     for item in value.as_array().ok_or_else(refuse)? {
         let channel = item.as_str().and_then(Channel::parse).ok_or_else(refuse)?;

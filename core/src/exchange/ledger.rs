@@ -131,10 +131,16 @@ impl<S: Sql> Ledger<S> {
         Ok(())
     }
 
-    /// May an attempt send `key` now? `read_upto` is the inbox's read mark (a job of a
-    /// notification read since it was queued is not sent); `expires_at` the job's (none is
-    /// sent from then on).
-    pub fn claim(&self, now: i64, key: &str, read_upto: u64, expires_at: Option<i64>) -> Result<Claim, StoreError> {
+    /// May an attempt send `key` now? `settled` says whether a notification no longer needs
+    /// the job (read since it was queued; for a push, acknowledged); `expires_at` is the job's
+    /// (none is sent from then on).
+    pub fn claim(
+        &self,
+        now: i64,
+        key: &str,
+        settled: impl Fn(u64) -> bool,
+        expires_at: Option<i64>,
+    ) -> Result<Claim, StoreError> {
         let row = self.row(key)?;
         let (seq, claims) = row.as_ref().map_or((None, 0), |r| (r.seq, r.claims));
         match row.as_ref().map(|r| (r.state.as_str(), r.lease_until)) {
@@ -143,8 +149,7 @@ impl<S: Sql> Ledger<S> {
             Some(("claimed", until)) if until > now => return Ok(Claim::Held { until }),
             _ => {}
         }
-        let read = seq.is_some_and(|seq| seq <= read_upto);
-        if read || expires_at.is_some_and(|at| now >= at) {
+        if seq.is_some_and(settled) || expires_at.is_some_and(|at| now >= at) {
             self.put(key, seq, "skipped", 0, claims)?;
             return Ok(Claim::Skipped);
         }

@@ -36,6 +36,7 @@ pub mod ledger;
 pub mod mail;
 pub mod policy;
 pub mod providers;
+pub mod push;
 pub mod requests;
 pub mod requests_fanout;
 
@@ -110,15 +111,18 @@ impl fmt::Display for Urgency {
 }
 
 /// A fallback channel: how a notification reaches someone who did not see it in real time.
+/// Push is the first step of the ladder; email and SMS the later ones (`policy.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Email,
     Sms,
+    /// Native push to the user's subscribed devices (Web Push, APNs, FCM).
+    Push,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 2] = [Self::Email, Self::Sms];
+    pub const ALL: [Channel; 3] = [Self::Email, Self::Sms, Self::Push];
 
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == name)
@@ -128,6 +132,7 @@ impl Channel {
         match self {
             Self::Email => "email",
             Self::Sms => "sms",
+            Self::Push => "push",
         }
     }
 }
@@ -137,6 +142,13 @@ impl Channel {
 pub struct Opts {
     #[serde(default)]
     pub urgency: Urgency,
+    /// The notification's title in a push and an email's subject; none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// A deep link (an https URL, or an app's own link) that opening the notification leads to,
+    /// carried in every push and email ([`check_url`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// Free JSON delivered with the notification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
@@ -159,10 +171,44 @@ pub struct Opts {
 
 /// Longest `msg`, in bytes.
 pub const MSG_MAX: usize = 4096;
+/// Longest `opts.title`, in bytes.
+pub const TITLE_MAX: usize = 256;
 /// Longest `ttl`: 30 days, in seconds.
 pub const TTL_MAX_SECONDS: i64 = 30 * 86_400;
 /// How far ahead a `send_at` may be: 30 days, in ms.
 pub const SEND_AT_MAX_AHEAD_MS: i64 = 30 * 86_400 * 1000;
+
+/// Longest `opts.url`, in bytes.
+pub const URL_MAX: usize = 1024;
+
+/// An `opts.url`: a deep link that a push, an email and a service worker may open. An `https`
+/// URL with a host, or an app's own link (`myapp://…`: a scheme of a letter then letters,
+/// digits, `+ - .`); never a scheme that runs or reads something where it is opened
+/// (`javascript:`, `data:`, `vbscript:`, `file:`) nor plain `http`. At most [`URL_MAX`]
+/// bytes, no whitespace or control characters.
+pub fn check_url(url: &str) -> Result<(), &'static str> {
+    if url.is_empty() || url.len() > URL_MAX {
+        return Err("must be a URL of 1 to 1024 bytes");
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not hold whitespace or control characters");
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("must be an https URL or an app link (scheme://…)");
+    };
+    let well_formed = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !well_formed {
+        return Err("must start with a scheme (a letter, then letters, digits, + - .)");
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "javascript" | "data" | "vbscript" | "file" | "http" => {
+            Err("must not use the http, javascript, data, vbscript or file scheme")
+        }
+        "https" if rest.split(['/', '?', '#']).next().is_none_or(str::is_empty) => Err("must name a host"),
+        _ => Ok(()),
+    }
+}
 
 /// A request's `msg`: a non-empty string of at most [`MSG_MAX`] bytes.
 pub fn parse_msg(value: Option<&Value>) -> Result<String, Error> {
@@ -185,15 +231,30 @@ impl Opts {
             Some(Value::Object(fields)) => fields,
             Some(_) => return Err(Error::invalid_field("opts", "must be an object")),
         };
-        let known = ["urgency", "data", "send_at", "ttl", "channels", "idempotency_key"];
+        let known = ["urgency", "title", "url", "data", "send_at", "ttl", "channels", "idempotency_key"];
         if let Some(unknown) = fields.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(Error::invalid_field(
-                "opts",
-                format!("has {unknown:?}; known: urgency, data, send_at, ttl, channels, idempotency_key"),
-            ));
+            return Err(Error::invalid_field("opts", format!("has {unknown:?}; known: {}", known.join(", "))));
         }
         let present = |name: &str| fields.get(name).filter(|v| !v.is_null());
         let urgency = present("urgency").map(Urgency::parse).transpose()?.unwrap_or_default();
+        let title = match present("title") {
+            None => None,
+            Some(Value::String(t)) if !t.is_empty() && t.len() <= TITLE_MAX && !t.chars().any(char::is_control) => {
+                Some(t.clone())
+            }
+            Some(_) => {
+                let why = format!("must be a string of 1 to {TITLE_MAX} bytes without control characters");
+                return Err(Error::invalid_field("title", why));
+            }
+        };
+        let url = match present("url") {
+            None => None,
+            Some(Value::String(u)) => match check_url(u) {
+                Ok(()) => Some(u.clone()),
+                Err(why) => return Err(Error::invalid_field("url", why)),
+            },
+            Some(_) => return Err(Error::invalid_field("url", "must be a string")),
+        };
         let send_at = present("send_at")
             .map(|v| {
                 v.as_i64()
@@ -214,7 +275,7 @@ impl Opts {
                 let mut channels = Vec::new();
                 for item in list {
                     let channel = item.as_str().and_then(Channel::parse).ok_or_else(|| {
-                        Error::invalid_field("channels", "lists channels by name: \"email\", \"sms\"")
+                        Error::invalid_field("channels", "lists channels by name: \"push\", \"email\", \"sms\"")
                     })?;
                     if !channels.contains(&channel) {
                         channels.push(channel);
@@ -241,7 +302,7 @@ impl Opts {
             }
             (None, None) => None,
         };
-        Ok(Self { urgency, data: present("data").cloned(), send_at, ttl_ms, channels, idempotency_key })
+        Ok(Self { urgency, title, url, data: present("data").cloned(), send_at, ttl_ms, channels, idempotency_key })
     }
 }
 
@@ -268,10 +329,11 @@ pub struct NotifyRequest {
     pub opts: Opts,
 }
 
-/// One email or SMS to send: the body of a fallback queue message.
+/// One email, SMS or push (to one device) to send: the body of a fallback queue message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
-    /// Unique per (user, notification, channel): `{user}/{seq}/{channel}` (the seq names the
+    /// Unique per (user, notification, channel): `{user}/{seq}/{channel}`, and
+    /// `{user}/{seq}/push/{device}` for a push (the seq names the
     /// notification in the user's inbox; ids are senders' keys and may repeat). The
     /// consumer sends at most once per key (`ledger.rs`), and passes it to providers that take
     /// an idempotency key.
@@ -290,6 +352,26 @@ pub struct Job {
     /// claim from then on answers that the job is skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// A push job's device and what the push carries besides `subject` and `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushContent>,
+}
+
+/// What a push job carries: the device it goes to and the notification's other fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushContent {
+    pub device: requests::Device,
+    /// When the device was subscribed (ms): an APNs "gone" older than this is not about it.
+    pub subscribed_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    pub urgency: Urgency,
+    /// The credential that acknowledges this notification (`push/receipts.rs`).
+    pub receipt: String,
 }
 
 /// The body of a fan-out queue message (broadcasts, `directory.rs`).

@@ -1,29 +1,49 @@
-//! The urgency policy: which fallback channel of a notification is due when, and, when it falls
-//! due, whether to send it, skip it (and why) or wait for the end of the user's quiet hours.
+//! The escalation ladder: which step of a notification is due when, and, when it falls due,
+//! whether to take it, skip it (and why) or wait for the end of the user's quiet hours.
 //!
-//! | urgency | planned when sent | sent at the deadline unless |
+//! Live devices get every notification at once (the inbox's room). Then:
+//!
+//! | urgency | push, to every subscribed device | email / SMS |
 //! |---|---|---|
-//! | very-low | nothing | — |
-//! | low | email after `FALLBACK_LOW_EMAIL_SECONDS` | read; delivered to a device *and* the user online now (they have it open); quiet hours (waits for their end) |
-//! | normal | email after `FALLBACK_NORMAL_EMAIL_SECONDS` | the same |
-//! | high | SMS and email after `FALLBACK_HIGH_SMS_SECONDS` | read or delivered to a device; quiet hours do not apply |
+//! | very-low | after `PUSH_VERY_LOW_SECONDS` | never |
+//! | low | after `PUSH_LOW_SECONDS` | email after `FALLBACK_LOW_EMAIL_SECONDS` |
+//! | normal | after `PUSH_NORMAL_SECONDS` | email after `FALLBACK_NORMAL_EMAIL_SECONDS` |
+//! | high | after `PUSH_HIGH_SECONDS`; at once when no device is connected | SMS and email after `FALLBACK_HIGH_SMS_SECONDS` |
 //!
-//! Whatever the urgency, a channel is skipped when the notification's ttl has run out, the user
-//! turned the channel off, or gave no address for it; `opts.channels` narrows the plan when the
-//! notification is sent.
+//! What each signal cancels when a step falls due:
+//!
+//! | signal | push | low / normal email | high SMS and email |
+//! |---|---|---|---|
+//! | read (any device, the inbox's read mark, or a `read` receipt) | skipped | skipped | skipped |
+//! | acknowledged: a live device's `received`, or a push's `delivered` receipt | skipped | skipped only while the user is connected (they have it open) | skipped |
+//! | quiet hours | waits for their end, except high | waits for their end | not held back |
+//! | ttl run out, channel turned off by the user or by `opts.channels` | skipped | skipped | skipped |
+//! | no subscribed device / no address | skipped | skipped | skipped |
 
 use super::contacts::Contacts;
 use super::{Channel, Urgency};
 use crate::config::Fallback;
 
-/// The fallbacks to plan for a notification sent at `sent_at`: each channel and when it falls
-/// due. `allowed` is the send's `opts.channels` (`None`: every channel the urgency uses).
-pub fn plan(urgency: Urgency, allowed: Option<&[Channel]>, sent_at: i64, deadlines: &Fallback) -> Vec<(Channel, i64)> {
+/// The steps to plan for a notification sent at `sent_at`: each channel and when it falls due.
+/// `allowed` is the send's `opts.channels` (`None`: every channel the urgency uses); `online`
+/// says whether a device of the user is connected now (a high notification nobody can see
+/// live is pushed at once).
+pub fn plan(
+    urgency: Urgency,
+    allowed: Option<&[Channel]>,
+    sent_at: i64,
+    online: bool,
+    deadlines: &Fallback,
+) -> Vec<(Channel, i64)> {
+    let push = match urgency {
+        Urgency::High if !online => 0,
+        _ => deadlines.push_ms[urgency as usize],
+    };
     let planned: &[(Channel, i64)] = match urgency {
-        Urgency::VeryLow => &[],
-        Urgency::Low => &[(Channel::Email, deadlines.low_email_ms)],
-        Urgency::Normal => &[(Channel::Email, deadlines.normal_email_ms)],
-        Urgency::High => &[(Channel::Sms, deadlines.high_sms_ms), (Channel::Email, deadlines.high_sms_ms)],
+        Urgency::VeryLow => &[(Channel::Push, push)],
+        Urgency::Low => &[(Channel::Push, push), (Channel::Email, deadlines.low_email_ms)],
+        Urgency::Normal => &[(Channel::Push, push), (Channel::Email, deadlines.normal_email_ms)],
+        Urgency::High => &[(Channel::Push, push), (Channel::Sms, deadlines.high_sms_ms), (Channel::Email, deadlines.high_sms_ms)],
     };
     planned
         .iter()
@@ -32,22 +52,26 @@ pub fn plan(urgency: Urgency, allowed: Option<&[Channel]>, sent_at: i64, deadlin
         .collect()
 }
 
-/// What the inbox knows of a notification when one of its fallbacks falls due.
+/// What the inbox knows of a notification when one of its steps falls due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Moment {
     pub now: i64,
     /// The user has a connection to their inbox now.
     pub online: bool,
-    /// A device acknowledged the notification (`received`), or it was read.
+    /// A device acknowledged the notification: a live `received`, a push's `delivered`
+    /// receipt, or it was read.
     pub delivered: bool,
     pub read: bool,
     /// When the notification stops being worth a fallback (its ttl), if it has one.
     pub expires_at: Option<i64>,
+    /// The user has at least one device subscribed for push.
+    pub devices: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Send through the channel to this address.
+    /// Take the step: send through the channel to this address (for push: to every device,
+    /// and `to` is empty).
     Send { to: String },
     /// Do not send, ever.
     Skip(Skip),
@@ -55,13 +79,13 @@ pub enum Decision {
     Defer { until: i64 },
 }
 
-/// Why a fallback is not sent.
+/// Why a step is not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
-    /// very-low urgency never leaves Herald.
+    /// very-low urgency never goes by email or SMS.
     RealtimeOnly,
     Read,
-    /// high urgency: a device acknowledged it in time.
+    /// A device acknowledged it in time (push, and high urgency's SMS and email).
     Delivered,
     /// low / normal: a device has it and the user is connected now.
     SeenOnline,
@@ -69,7 +93,7 @@ pub enum Skip {
     Expired,
     /// The user does not accept this channel.
     TurnedOff,
-    /// The user gave no address for this channel.
+    /// The user gave no address for this channel (no device, for push).
     NoAddress,
 }
 
@@ -87,10 +111,10 @@ impl Skip {
     }
 }
 
-/// The fallback of a notification of `urgency` through `channel` falls due at `moment`.
+/// The step of a notification of `urgency` through `channel` falls due at `moment`.
 pub fn decide(urgency: Urgency, channel: Channel, moment: &Moment, contacts: &Contacts) -> Decision {
     let skip = |why| Decision::Skip(why);
-    if urgency == Urgency::VeryLow {
+    if urgency == Urgency::VeryLow && channel != Channel::Push {
         return skip(Skip::RealtimeOnly);
     }
     if moment.read {
@@ -102,11 +126,22 @@ pub fn decide(urgency: Urgency, channel: Channel, moment: &Moment, contacts: &Co
     if !contacts.accepts(channel) {
         return skip(Skip::TurnedOff);
     }
-    let Some(to) = contacts.address(channel) else { return skip(Skip::NoAddress) };
-    if urgency == Urgency::High {
-        return if moment.delivered { skip(Skip::Delivered) } else { Decision::Send { to: to.to_owned() } };
-    }
-    if moment.delivered && moment.online {
+    let to = match channel {
+        Channel::Push if moment.devices => "",
+        Channel::Push => return skip(Skip::NoAddress),
+        _ => match contacts.address(channel) {
+            Some(to) => to,
+            None => return skip(Skip::NoAddress),
+        },
+    };
+    if channel == Channel::Push || urgency == Urgency::High {
+        if moment.delivered {
+            return skip(Skip::Delivered);
+        }
+        if urgency == Urgency::High {
+            return Decision::Send { to: to.to_owned() };
+        }
+    } else if moment.delivered && moment.online {
         return skip(Skip::SeenOnline);
     }
     match contacts.quiet_hours.filter(|quiet| quiet.contains(moment.now)) {
@@ -137,21 +172,38 @@ mod tests {
     }
 
     #[test]
-    fn each_urgency_plans_its_channels_after_its_deadline() {
-        let deadlines = Fallback { low_email_ms: 500, normal_email_ms: 50, high_sms_ms: 5, ..Fallback::default() };
-        assert_eq!(plan(Urgency::VeryLow, None, 1000, &deadlines), vec![]);
-        assert_eq!(plan(Urgency::Low, None, 1000, &deadlines), vec![(Channel::Email, 1500)]);
-        assert_eq!(plan(Urgency::Normal, None, 1000, &deadlines), vec![(Channel::Email, 1050)]);
-        assert_eq!(plan(Urgency::High, None, 1000, &deadlines), vec![(Channel::Sms, 1005), (Channel::Email, 1005)]);
-        assert_eq!(plan(Urgency::High, Some(&[Channel::Email]), 1000, &deadlines), vec![(Channel::Email, 1005)]);
-        assert_eq!(plan(Urgency::Normal, Some(&[]), 1000, &deadlines), vec![], "[] is realtime only");
-        assert_eq!(plan(Urgency::Normal, Some(&[Channel::Sms]), 1000, &deadlines), vec![]);
+    fn each_urgency_plans_push_first_then_its_fallbacks() {
+        let deadlines = Fallback {
+            low_email_ms: 500,
+            normal_email_ms: 50,
+            high_sms_ms: 5,
+            push_ms: [300, 30, 3, 2],
+            ..Fallback::default()
+        };
+        let (push, email, sms) = (Channel::Push, Channel::Email, Channel::Sms);
+        assert_eq!(plan(Urgency::VeryLow, None, 1000, true, &deadlines), vec![(push, 1300)]);
+        assert_eq!(plan(Urgency::Low, None, 1000, true, &deadlines), vec![(push, 1030), (email, 1500)]);
+        assert_eq!(plan(Urgency::Normal, None, 1000, false, &deadlines), vec![(push, 1003), (email, 1050)]);
+        assert_eq!(
+            plan(Urgency::High, None, 1000, true, &deadlines),
+            vec![(push, 1002), (sms, 1005), (email, 1005)],
+            "someone is connected: the live devices get their push delay to acknowledge"
+        );
+        assert_eq!(
+            plan(Urgency::High, None, 1000, false, &deadlines),
+            vec![(push, 1000), (sms, 1005), (email, 1005)],
+            "nobody is connected: pushed at once"
+        );
+        assert_eq!(plan(Urgency::High, Some(&[email]), 1000, true, &deadlines), vec![(email, 1005)]);
+        assert_eq!(plan(Urgency::High, Some(&[push]), 1000, false, &deadlines), vec![(push, 1000)]);
+        assert_eq!(plan(Urgency::Normal, Some(&[]), 1000, true, &deadlines), vec![], "[] is realtime only");
+        assert_eq!(plan(Urgency::Normal, Some(&[sms]), 1000, true, &deadlines), vec![]);
     }
 
     /// Every urgency × online / offline × delivered (acked) or not × read or not × in quiet
     /// hours or not, for each channel: the whole table, written out.
     #[test]
-    fn the_urgency_table() {
+    fn the_ladders_table() {
         use Decision::{Defer, Send};
         let send = |to: &str| Send { to: to.into() };
         let (day, night) = (MIDNIGHT + 12 * HOUR, MIDNIGHT + 23 * HOUR);
@@ -163,17 +215,30 @@ mod tests {
                         for read in [false, true] {
                             for quiet in [false, true] {
                                 let now = if quiet { night } else { day };
-                                let moment =
-                                    Moment { now, online, delivered: delivered || read, read, expires_at: None };
+                                let moment = Moment {
+                                    now,
+                                    online,
+                                    delivered: delivered || read,
+                                    read,
+                                    expires_at: None,
+                                    devices: true,
+                                };
                                 let to = match channel {
                                     Channel::Email => EMAIL,
                                     Channel::Sms => PHONE,
+                                    Channel::Push => "",
                                 };
-                                let expected = match urgency {
-                                    Urgency::VeryLow => Decision::Skip(Skip::RealtimeOnly),
+                                let expected = match (urgency, channel) {
+                                    (Urgency::VeryLow, Channel::Email | Channel::Sms) => {
+                                        Decision::Skip(Skip::RealtimeOnly)
+                                    }
                                     _ if read => Decision::Skip(Skip::Read),
-                                    Urgency::High if delivered => Decision::Skip(Skip::Delivered),
-                                    Urgency::High => send(to),
+                                    (_, Channel::Push) | (Urgency::High, _) if delivered => {
+                                        Decision::Skip(Skip::Delivered)
+                                    }
+                                    (Urgency::High, _) => send(to),
+                                    (_, Channel::Push) if quiet => Defer { until: morning },
+                                    (_, Channel::Push) => send(to),
                                     _ if delivered && online => Decision::Skip(Skip::SeenOnline),
                                     _ if quiet => Defer { until: morning },
                                     _ => send(to),
@@ -191,8 +256,25 @@ mod tests {
     }
 
     #[test]
+    fn push_needs_a_device_and_the_users_consent() {
+        let noon = MIDNIGHT + 12 * HOUR;
+        let moment =
+            Moment { now: noon, online: false, delivered: false, read: false, expires_at: None, devices: false };
+        for urgency in Urgency::ALL {
+            assert_eq!(decide(urgency, Channel::Push, &moment, &contacts()), Decision::Skip(Skip::NoAddress));
+            let with_devices = Moment { devices: true, ..moment };
+            let no_push = Contacts { channels: Some(vec![Channel::Email, Channel::Sms]), ..contacts() };
+            assert_eq!(decide(urgency, Channel::Push, &with_devices, &no_push), Decision::Skip(Skip::TurnedOff));
+            assert_eq!(
+                decide(urgency, Channel::Push, &with_devices, &contacts()),
+                Decision::Send { to: String::new() }
+            );
+        }
+    }
+
+    #[test]
     fn a_few_rows_of_the_table_spelled_out() {
-        let at = |now, online, delivered, read| Moment { now, online, delivered, read, expires_at: None };
+        let at = |now, online, delivered, read| Moment { now, online, delivered, read, expires_at: None, devices: true };
         let noon = MIDNIGHT + 12 * HOUR;
         let email = Decision::Send { to: EMAIL.into() };
         // Offline, never acked: normal and low email, high texts and emails.
@@ -225,7 +307,8 @@ mod tests {
     #[test]
     fn ttl_preferences_and_addresses_skip_a_channel_whatever_the_urgency() {
         let noon = MIDNIGHT + 12 * HOUR;
-        let moment = Moment { now: noon, online: false, delivered: false, read: false, expires_at: Some(noon) };
+        let moment =
+            Moment { now: noon, online: false, delivered: false, read: false, expires_at: Some(noon), devices: true };
         for urgency in [Urgency::Low, Urgency::Normal, Urgency::High] {
             assert_eq!(decide(urgency, Channel::Email, &moment, &contacts()), Decision::Skip(Skip::Expired));
             let alive = Moment { expires_at: Some(noon + 1), ..moment };

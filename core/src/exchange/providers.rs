@@ -14,6 +14,7 @@
 //! an email API honouring the idempotency key is asked again, Twilio (no such key) is not.
 
 use super::mail;
+use super::push::outbound::PushRequest;
 use super::{Channel, Job};
 use crate::config::{EmailKind, EmailProvider, Fallback, SmsProvider};
 use base64ct::{Base64, Encoding};
@@ -47,6 +48,8 @@ pub struct BindingEmail {
 pub enum Outbound {
     Http(ProviderRequest),
     Binding(BindingEmail),
+    /// A push to one device (`push/outbound.rs`); its answer is judged by `push/answers.rs`.
+    Push(PushRequest),
 }
 
 /// Why a job was not sent, whether trying it again could change that, and whether the
@@ -59,31 +62,35 @@ pub struct Failure {
     /// a 500, 502 or 504): only a provider that honours the idempotency key may be asked again
     /// (`attempt.rs`).
     pub maybe_sent: bool,
+    /// The provider asked not to be tried again before this many seconds (`Retry-After`).
+    pub after_seconds: Option<u32>,
 }
 
 impl Failure {
     /// A failure a later attempt may not meet (the provider was down or busy), and that sent
     /// nothing.
     pub fn retryable(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into(), permanent: false, maybe_sent: false }
+        Self { reason: reason.into(), permanent: false, maybe_sent: false, after_seconds: None }
     }
 
     /// A failure a later attempt may not meet, after which the message may have gone out all
     /// the same (the provider did not answer in time, or failed after taking the request).
     pub fn ambiguous(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into(), permanent: false, maybe_sent: true }
+        Self { reason: reason.into(), permanent: false, maybe_sent: true, after_seconds: None }
     }
 
     /// A failure every attempt would meet (a refused address, a missing secret).
     pub fn permanent(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into(), permanent: true, maybe_sent: false }
+        Self { reason: reason.into(), permanent: true, maybe_sent: false, after_seconds: None }
     }
 }
 
 /// What sending `job` takes with this configuration; `now` (ms since the epoch) dates an email
-/// sent through the binding. A job no attempt could send is a permanent [`Failure`].
-pub fn outbound(job: &Job, config: &Fallback, now: i64) -> Result<Outbound, Failure> {
+/// sent through the binding; `entropy` is fresh random bytes, which a push's encryption takes
+/// (its salt and ephemeral key). A job no attempt could send is a permanent [`Failure`].
+pub fn outbound(job: &Job, config: &Fallback, now: i64, entropy: &[u8; 48]) -> Result<Outbound, Failure> {
     match job.channel {
+        Channel::Push => super::push::outbound::outbound(job, &config.push, now, entropy).map(Outbound::Push),
         Channel::Email => {
             check_email_address(&job.to)?;
             match config.email.kind {

@@ -21,7 +21,7 @@ const MAIL_HEADERS: [&str; 8] =
 pub fn answer(status: u16, body: &str) {
     match judge(status, body) {
         Ok(()) => assert!((200..=299).contains(&status), "{status} taken as sent"),
-        Err(Failure { reason, permanent, maybe_sent }) => {
+        Err(Failure { reason, permanent, maybe_sent, .. }) => {
             assert!(!(200..=299).contains(&status));
             assert!(reason.contains(&status.to_string()) && reason.chars().count() <= 350, "{reason:?}");
             let retryable = matches!(status, 408 | 409 | 429 | 500..=599);
@@ -56,7 +56,7 @@ pub fn attempt(body: &str, attempts: u32, binding: bool, replies: &[Reply]) {
     if binding {
         config.email.kind = EmailKind::Binding;
     }
-    let (mut attempt, mut step) = Attempt::start(body, "queue-1", attempts, &config, T0);
+    let (mut attempt, mut step) = Attempt::start(body, "queue-1", attempts, &config, T0, &[0; 48]);
     let job: Option<Value> = serde_json::from_str(body).ok();
     let mut replies = replies.iter().cloned().chain(std::iter::repeat(Reply::Done));
     let (mut sends, mut reports) = (0, 0);

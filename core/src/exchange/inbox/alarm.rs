@@ -8,10 +8,13 @@
 //! the others are done. When storage itself fails, the inbox asks for its alarm again in
 //! [`RETRY_MS`] ([`Inbox::alarm_after`]), never in the past.
 
+use super::acks::Reached;
 use super::{int, storage, text, Inbox};
 use crate::error::Error;
 use crate::exchange::policy::{self, Decision, Moment, Skip};
-use crate::exchange::{Channel, Job, NotifyRequest, Urgency};
+use crate::exchange::push::outbound;
+use crate::exchange::requests::Device;
+use crate::exchange::{Channel, Job, NotifyRequest, PushContent, Urgency, TTL_MAX_SECONDS};
 use crate::ids::User;
 use crate::internal::JobClaim;
 use crate::room::{Effect, Log, Room, Sql, SqlValue, StoreError};
@@ -23,6 +26,14 @@ pub const REQUEUE_MS: i64 = 30_000;
 /// How long a row whose work failed waits, and how soon an alarm that met a storage failure
 /// comes again.
 pub const RETRY_MS: i64 = 30_000;
+/// A device's key in its jobs' keys: short, and it does not reveal a Web Push endpoint (a
+/// capability URL) in the logs.
+fn device_key(device: &Device) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use sha2::{Digest, Sha256};
+    Base64UrlUnpadded::encode_string(&Sha256::digest(device.id().as_bytes())[..16])
+}
+
 /// Due rows one alarm pass takes on: its queue sends and its work stay bounded.
 pub const ALARM_BATCH: usize = 100;
 
@@ -159,17 +170,47 @@ impl<S: Sql + Clone> Inbox<S> {
                 continue;
             };
             let expires_at = int(&row[4]);
-            let moment = Moment { now, online, delivered: seq <= self.delivered, read: seq <= self.read, expires_at };
+            let reached = match self.reached(seq) {
+                Ok(reached) => reached,
+                Err(e) => {
+                    due.problems.push(format!("the {} step of {seq}: {e}", channel.as_str()));
+                    due.retry = true;
+                    continue;
+                }
+            };
+            let devices = match channel {
+                Channel::Push => self.push_devices(),
+                _ => Ok(Vec::new()),
+            };
+            let Ok(devices) = devices else {
+                due.problems.push(format!("the push of {seq}: the devices cannot be read"));
+                due.retry = true;
+                continue;
+            };
+            let moment = Moment {
+                now,
+                online,
+                delivered: reached >= Reached::Delivered,
+                read: reached == Reached::Read,
+                expires_at,
+                devices: !devices.is_empty(),
+            };
             let decided = match policy::decide(urgency, channel, &moment, &self.contacts) {
                 Decision::Send { to } => {
-                    let job = self.job(seq, channel, to, &note, expires_at);
-                    let queued = self.ledger.queued(&job.key, seq).and_then(|()| {
+                    let jobs = match channel {
+                        Channel::Push => devices
+                            .into_iter()
+                            .map(|(device, added)| self.push_job(now, seq, device, added, &note, urgency, expires_at))
+                            .collect(),
+                        _ => vec![self.job(seq, channel, to, &note, expires_at)],
+                    };
+                    let queued = jobs.iter().try_for_each(|job| self.ledger.queued(&job.key, seq)).and_then(|()| {
                         self.sql.exec(
                             "UPDATE inbox_due SET due = ? WHERE rowid = ?",
                             &[SqlValue::Int(now + REQUEUE_MS), rowid.clone()],
                         )
                     });
-                    queued.map(|_| due.jobs.push(job))
+                    queued.map(|_| due.jobs.extend(jobs))
                 }
                 Decision::Skip(why) => forget(self).map(|_| due.skipped.push((seq, channel, why))),
                 Decision::Defer { until } => self
@@ -185,14 +226,19 @@ impl<S: Sql + Clone> Inbox<S> {
         Ok(())
     }
 
-    /// The job for notification `seq` through `channel`: the email's subject names the sender,
-    /// its text (and an SMS's) is the notification's `msg`.
+    /// The job for notification `seq` through `channel`: the email's subject is the
+    /// notification's title, or names the sender; its text (and an SMS's) is the notification's
+    /// `msg`, and an email's ends with the notification's link.
     fn job(&self, seq: u64, channel: Channel, to: String, note: &Value, expires_at: Option<i64>) -> Job {
         let id = note["id"].as_str().unwrap_or_default().to_owned();
         // Through the text, not `from_value`: a `User` is read from JSON text everywhere else, and
         // reading one from a `Value` too would compile a second reader into the wasm.
         let from: Option<User> = serde_json::from_str(&note["from"].to_string()).ok();
         let sender = from.map(|u| u.name.unwrap_or_else(|| u.id.as_str().to_owned())).unwrap_or_default();
+        let mut text = note["msg"].as_str().unwrap_or_default().to_owned();
+        if let (Channel::Email, Some(url)) = (channel, note["url"].as_str()) {
+            text = format!("{text}\n\n{url}");
+        }
         Job {
             // The seq, not the id, names the notification: ids are keys of their senders, and two
             // senders may use the same one.
@@ -202,23 +248,78 @@ impl<S: Sql + Clone> Inbox<S> {
             to,
             seq,
             notification: id,
-            subject: format!("Notification from {sender}"),
-            text: note["msg"].as_str().unwrap_or_default().to_owned(),
+            subject: note["title"].as_str().map_or_else(|| format!("Notification from {sender}"), str::to_owned),
+            text,
             expires_at,
+            push: None,
         }
     }
 
-    /// The queue took `job`: its fallback is done.
-    pub fn enqueued(&mut self, job: &Job) -> Result<(), Error> {
-        let where_ = [SqlValue::Int(job.seq as i64), SqlValue::Text(job.channel.as_str().into())];
-        self.sql.exec("DELETE FROM inbox_due WHERE seq = ? AND channel = ?", &where_).map_err(storage)?;
+    /// The push of notification `seq` to one device, subscribed at `added`: keyed by the
+    /// device, so each device's push is sent at most once, with a receipt credential good
+    /// until the notification's ttl (or [`TTL_MAX_SECONDS`] when it has none).
+    #[allow(clippy::too_many_arguments)]
+    fn push_job(
+        &self,
+        now: i64,
+        seq: u64,
+        device: Device,
+        added: i64,
+        note: &Value,
+        urgency: Urgency,
+        expires_at: Option<i64>,
+    ) -> Job {
+        let mut job = self.job(seq, Channel::Push, device_key(&device), note, expires_at);
+        job.key = format!("{}/{}", job.key, job.to);
+        let until = expires_at.unwrap_or(now.saturating_add(TTL_MAX_SECONDS * 1000));
+        job.push = Some(PushContent {
+            device,
+            subscribed_at: added,
+            title: note["title"].as_str().map(str::to_owned),
+            url: note["url"].as_str().map(str::to_owned),
+            data: Some(note["data"].clone()).filter(|d| !d.is_null()),
+            urgency,
+            receipt: outbound::receipt(&self.deadlines.push, &self.owner, seq, until),
+        });
+        job
+    }
+
+    /// The devices a push goes to, each with when it was subscribed.
+    fn push_devices(&self) -> Result<Vec<(Device, i64)>, StoreError> {
+        let rows = self.sql.exec("SELECT device, added FROM inbox_devices ORDER BY added DESC, id", &[])?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| Some((serde_json::from_str(text(r.first()?)?).ok()?, int(r.get(1)?)?)))
+            .collect())
+    }
+
+    /// The queue took those of `jobs` that `taken` says: a step is done once every job it made
+    /// was taken (a push makes one per device); the rest are queued again by a later alarm.
+    pub fn enqueued(&mut self, jobs: &[Job], taken: &[bool]) -> Result<(), Error> {
+        let mut steps: Vec<(u64, Channel, bool)> = Vec::new();
+        for (job, &taken) in jobs.iter().zip(taken) {
+            match steps.iter_mut().find(|(seq, channel, _)| (*seq, *channel) == (job.seq, job.channel)) {
+                Some(step) => step.2 &= taken,
+                None => steps.push((job.seq, job.channel, taken)),
+            }
+        }
+        for (seq, channel, _) in steps.into_iter().filter(|step| step.2) {
+            let where_ = [SqlValue::Int(seq as i64), SqlValue::Text(channel.as_str().into())];
+            self.sql.exec("DELETE FROM inbox_due WHERE seq = ? AND channel = ?", &where_).map_err(storage)?;
+        }
         Ok(())
     }
 
     /// The fallback consumer asks whether to send job `key` now, which is worth sending until
-    /// `expires_at` (`ledger.rs`).
+    /// `expires_at` (`ledger.rs`). A job is no longer needed once its notification was read; a
+    /// push, once a device acknowledged it.
     pub fn claim(&self, now: i64, key: &str, expires_at: Option<i64>) -> Result<JobClaim, Error> {
-        self.ledger.claim(now, key, self.read, expires_at).map(JobClaim::from).map_err(storage)
+        let push = key.strip_prefix(self.owner.as_str()).is_some_and(|rest| rest.split('/').nth(2) == Some("push"));
+        let settled = |seq: u64| {
+            let reached = self.reached(seq).unwrap_or(Reached::Sent);
+            reached == Reached::Read || (push && reached == Reached::Delivered)
+        };
+        self.ledger.claim(now, key, settled, expires_at).map(JobClaim::from).map_err(storage)
     }
 
     /// The provider took job `key` (or may have).

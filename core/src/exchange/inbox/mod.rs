@@ -4,7 +4,8 @@
 //! - the notifications (`inbox_notes`): each one's urgency, ttl and body, for pages, unread
 //!   counts and fallbacks — the room's log holds the same notification as a `message`;
 //! - the delivery marks (`inbox_marks`): delivered (a device sent `received`) and read, each
-//!   the highest seq reached, moving only forward; read implies delivered;
+//!   the highest seq reached, moving only forward; read implies delivered; and one
+//!   notification's own acknowledgement from a push receipt (`inbox_acks`);
 //! - the fallbacks falling due (`inbox_due`: notification, channel, when) and the scheduled
 //!   sends (`inbox_scheduled`), which together set the object's alarm ([`Inbox::next_alarm`]);
 //! - contacts (`inbox_contacts`), devices (`inbox_devices`) and the job ledger (`ledger.rs`).
@@ -13,14 +14,17 @@
 //! |---|---|
 //! | [`Inbox::on_notify`] | publish the notification (event `notification`) now, or keep it until `send_at` (at most [`SCHEDULED_MAX`] kept); plan its fallbacks (again, for a duplicate whose planning failed) |
 //! | [`Inbox::received`], [`Inbox::read`] | move the marks; a read is told to every connection as `{"type":"read","seq":N}` |
+//! | [`Inbox::receipt`] | a push receipt: one notification delivered or read (`acks.rs`); a read is told as `{"type":"read_one","seq":N}` |
 //! | [`Inbox::on_alarm`], [`Inbox::alarm_after`] | publish scheduled sends that are due; decide each due fallback (`policy.rs`): jobs to queue, skips, deferrals — at most [`ALARM_BATCH`] rows a pass, row by row; then when the alarm comes next (`alarm.rs`) |
 //! | [`Inbox::enqueued`] | a job reached the queue: its fallback is done |
 //! | [`Inbox::claim`], [`Inbox::done`], [`Inbox::release`] | the fallback consumer's calls (`ledger.rs`) |
 //! | [`Inbox::update_contacts`], [`Inbox::subscribe`], [`Inbox::page`] | contacts, devices, reads (`reads.rs`) |
 
+mod acks;
 mod alarm;
 mod reads;
 
+pub use acks::Reached;
 pub use alarm::{Due, ALARM_BATCH, REQUEUE_MS, RETRY_MS};
 pub use reads::{DEVICES_MAX, PAGE_DEFAULT, PAGE_MAX};
 
@@ -42,7 +46,7 @@ const PRUNE_EVERY: u64 = 64;
 /// Scheduled sends one inbox keeps at once; one more is refused with `too_many_scheduled`.
 pub const SCHEDULED_MAX: i64 = 1000;
 
-const SCHEMA: [&str; 6] = [
+const SCHEMA: [&str; 7] = [
     "CREATE TABLE IF NOT EXISTS inbox_notes (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
         urgency INTEGER NOT NULL, expires_at INTEGER, note TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS inbox_marks (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
@@ -52,6 +56,9 @@ const SCHEMA: [&str; 6] = [
         request TEXT NOT NULL, PRIMARY KEY (sender, id))",
     "CREATE TABLE IF NOT EXISTS inbox_contacts (id INTEGER PRIMARY KEY CHECK (id = 1), contacts TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS inbox_devices (id TEXT PRIMARY KEY, device TEXT NOT NULL, added INTEGER NOT NULL)",
+    // One notification's own acknowledgement, from a push receipt (`acks.rs`): `delivered` or
+    // `read`. The marks above say "every notification up to"; these say "this one".
+    "CREATE TABLE IF NOT EXISTS inbox_acks (seq INTEGER PRIMARY KEY, state TEXT NOT NULL)",
 ];
 
 pub struct Inbox<S: Sql> {
@@ -225,14 +232,21 @@ impl<S: Sql + Clone> Inbox<S> {
         id: String,
     ) -> Result<(Value, Vec<Effect>), Error> {
         let NotifyRequest { from, msg, opts } = request;
-        let note = json!({
+        let mut note = json!({
             "id": id,
             "msg": msg,
             "data": opts.data.clone().unwrap_or(Value::Null),
             "urgency": opts.urgency.number(),
             "from": from,
-        })
-        .to_string();
+        });
+        // Only when given: the notification's shape is unchanged for senders who never use them.
+        if let Some(title) = &opts.title {
+            note["title"] = json!(title);
+        }
+        if let Some(url) = &opts.url {
+            note["url"] = json!(url);
+        }
+        let note = note.to_string();
         let data = RawValue::from_string(note.clone()).map_err(|e| Error::internal(e.to_string()))?;
         let draft = Draft { event: NOTIFICATION_EVENT.to_owned(), data, key: Some(id.clone()) };
         let (ack, effects) = room.publish(now, &from, draft, None, || id.clone())?;
@@ -241,7 +255,8 @@ impl<S: Sql + Clone> Inbox<S> {
         // room prunes its log with the notes, so a duplicate the log still finds without its
         // note is one whose planning failed.)
         if !ack.duplicate || !self.planned(ack.seq).map_err(storage)? {
-            self.plan(now, ack.seq, &opts, &note).map_err(storage)?;
+            let online = room.presence().iter().any(|user| user.id == self.owner);
+            self.plan(now, ack.seq, &opts, &note, online).map_err(storage)?;
         }
         let answer = serde_json::to_value(&ack).map_err(|e| Error::internal(e.to_string()))?;
         Ok((answer, effects))
@@ -255,9 +270,9 @@ impl<S: Sql + Clone> Inbox<S> {
 
     /// Stores the fallbacks notification `seq`'s urgency calls for, then its note, which says
     /// it was planned (a plan that fails midway is done again whole, [`Self::deliver`]).
-    fn plan(&mut self, now: i64, seq: u64, opts: &Opts, note: &str) -> Result<(), StoreError> {
+    fn plan(&mut self, now: i64, seq: u64, opts: &Opts, note: &str, online: bool) -> Result<(), StoreError> {
         let expires_at = opts.ttl_ms.map(|ttl| opts.send_at.unwrap_or(now).max(0).saturating_add(ttl));
-        for (channel, due) in policy::plan(opts.urgency, opts.channels.as_deref(), now, &self.deadlines) {
+        for (channel, due) in policy::plan(opts.urgency, opts.channels.as_deref(), now, online, &self.deadlines) {
             self.sql.exec(
                 "INSERT OR REPLACE INTO inbox_due (seq, channel, due) VALUES (?, ?, ?)",
                 &[SqlValue::Int(seq as i64), SqlValue::Text(channel.as_str().into()), SqlValue::Int(due)],
@@ -288,6 +303,7 @@ impl<S: Sql + Clone> Inbox<S> {
         self.sql
             .exec("DELETE FROM inbox_notes WHERE seq <= ? OR ts < ?", &[SqlValue::Int(floor), SqlValue::Int(min_ts)])?;
         self.sql.exec("DELETE FROM inbox_due WHERE seq NOT IN (SELECT seq FROM inbox_notes)", &[])?;
+        self.sql.exec("DELETE FROM inbox_acks WHERE seq NOT IN (SELECT seq FROM inbox_notes)", &[])?;
         let rows = self.sql.exec("SELECT MIN(seq) FROM inbox_notes", &[])?;
         let oldest = rows.first().and_then(|r| r.first()).and_then(int).map_or(seq, |s| s as u64);
         self.ledger.prune(oldest)

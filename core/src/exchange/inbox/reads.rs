@@ -14,11 +14,15 @@ pub const PAGE_DEFAULT: usize = 20;
 pub const PAGE_MAX: usize = 100;
 
 impl<S: Sql + Clone> Inbox<S> {
-    /// Notifications after the read mark.
+    /// Notifications after the read mark, but for those read one by one (a push's receipt).
     pub fn unread(&self) -> Result<u64, Error> {
         let rows = self
             .sql
-            .exec("SELECT COUNT(*) FROM inbox_notes WHERE seq > ?", &[SqlValue::Int(self.read as i64)])
+            .exec(
+                "SELECT COUNT(*) FROM inbox_notes WHERE seq > ?
+                 AND seq NOT IN (SELECT seq FROM inbox_acks WHERE state = 'read')",
+                &[SqlValue::Int(self.read as i64)],
+            )
             .map_err(storage)?;
         Ok(rows.first().and_then(|r| r.first()).and_then(int).unwrap_or(0) as u64)
     }
@@ -49,11 +53,7 @@ impl<S: Sql + Clone> Inbox<S> {
             };
             let mut item: Value = serde_json::from_str(note).map_err(|e| Error::internal(e.to_string()))?;
             let seq = seq as u64;
-            let state = match seq {
-                s if s <= self.read => "read",
-                s if s <= self.delivered => "delivered",
-                _ => "sent",
-            };
+            let state = self.reached(seq).map_err(storage)?.as_str();
             item["seq"] = json!(seq);
             item["ts"] = json!(ts);
             item["state"] = json!(state);
