@@ -61,6 +61,9 @@ export function generateDevKeys() {
   };
 }
 
+/** The names generateDevKeys() gives values to. */
+const PUSH_KEYS = ["VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY", "VAPID_SUBJECT", "APNS_KEY", "APNS_KEY_ID", "APNS_TEAM_ID", "APNS_TOPIC", "FCM_SERVICE_ACCOUNT", "RECEIPT_SECRET"];
+
 /** Where Herald sends pushes in local development: the recorder that `make dev` starts. */
 export const LOCAL_PUSH_VARS = {
   APNS_URL: RECORDER,
@@ -107,8 +110,8 @@ export function readDevVars(file) {
 /** Adds to `file` the push variables it lacks; the names added. */
 export function addDevKeys(file) {
   const present = existsSync(file) ? readDevVars(file) : {};
-  const wanted = { ...generateDevKeys(), ...LOCAL_PUSH_VARS };
-  let missing = Object.keys(wanted).filter((key) => !(key in present));
+  const names = [...PUSH_KEYS, ...Object.keys(LOCAL_PUSH_VARS)];
+  let missing = names.filter((key) => !(key in present));
   // Half a VAPID pair cannot be completed: a fresh other half would not match it.
   const pair = ["VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY"];
   if (pair.filter((key) => missing.includes(key)).length === 1) {
@@ -116,6 +119,7 @@ export function addDevKeys(file) {
     missing = missing.filter((key) => !pair.includes(key));
   }
   if (missing.length === 0) return [];
+  const wanted = { ...generateDevKeys(), ...LOCAL_PUSH_VARS };
   const text = existsSync(file) ? readFileSync(file, "utf8") : "";
   const lines = [
     ...(text && !text.endsWith("\n") ? [""] : []),
