@@ -13,7 +13,8 @@ import { execFileSync } from "node:child_process";
 import { readFileSync as readProc } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { mint } from "../scripts/token.mjs";
-import { startRecorder } from "../scripts/recorder.mjs";
+import { startRecorder, pushMaterial } from "../scripts/recorder.mjs";
+import { generateDevKeys } from "../scripts/dev-keys.mjs";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const SECRET = "e2e-test-secret-that-is-at-least-32-bytes";
@@ -82,17 +83,36 @@ export const PROVIDER_KEYS = {
 };
 
 /**
+ * The push variables of a Herald that sends to `recorder`: fresh throwaway `keys`
+ * (scripts/dev-keys.mjs), the three providers' URLs at the recorder, and loopback http allowed
+ * for the recorder's Web Push endpoints.
+ */
+function pushVars(keys, recorder) {
+  return { ...keys, APNS_URL: recorder.url, FCM_URL: recorder.url, FCM_TOKEN_URL: `${recorder.url}/token`, PUSH_ALLOW_LOOPBACK_HTTP: "true" };
+}
+
+/**
  * Starts Herald. `vars` override wrangler.toml's [vars]; `persist` is a directory for Durable
  * Object storage that outlives this instance (for restart tests). `recorder: true` starts a
  * provider recorder (scripts/recorder.mjs) as `herald.recorder`, with the email and SMS APIs
- * pointed at it and PROVIDER_KEYS as credentials; `sendEmail: true` adds the `send_email`
- * binding `EMAIL` (Miniflare's: it checks each message and stores it in a file it logs).
+ * pointed at it and PROVIDER_KEYS as credentials; `push: true` (with `recorder: true`) also
+ * gives Herald fresh push keys (`herald.pushKeys`, Herald's variables: VAPID_PUBLIC_KEY,
+ * APNS_KEY, FCM_SERVICE_ACCOUNT…) and points APNs, FCM and its token endpoint at the recorder,
+ * which verifies with the same keys; `herald.recorder.subscription()` makes a Web Push
+ * subscription. `sendEmail: true` adds the `send_email` binding `EMAIL` (Miniflare's: it
+ * checks each message and stores it in a file it logs).
  */
-export async function startHerald({ vars = {}, persist, recorder: withRecorder = false, sendEmail = false } = {}) {
+export async function startHerald({ vars = {}, persist, recorder: withRecorder = false, push = false, sendEmail = false } = {}) {
   const logs = [];
   const platformLogs = [];
-  const recorder = withRecorder ? await startRecorder({ quiet: process.env.HERALD_E2E_LOGS !== "1" }) : undefined;
-  const providerVars = recorder ? { EMAIL_API_URL: recorder.url, SMS_API_URL: recorder.url, ...PROVIDER_KEYS } : {};
+  assert(!push || withRecorder, "startHerald({ push: true }) needs recorder: true: the pushes go to the recorder");
+  const pushKeys = push ? generateDevKeys() : undefined;
+  const recorder = withRecorder
+    ? await startRecorder({ quiet: process.env.HERALD_E2E_LOGS !== "1", ...(pushKeys ? { push: pushMaterial(pushKeys) } : {}) })
+    : undefined;
+  const providerVars = recorder
+    ? { EMAIL_API_URL: recorder.url, SMS_API_URL: recorder.url, ...PROVIDER_KEYS, ...(pushKeys ? pushVars(pushKeys, recorder) : {}) }
+    : {};
   const mf = new Miniflare({
     ...optionsFromWrangler({ ...providerVars, ...vars }, persist, sendEmail),
     handleRuntimeStdio: collect(logs),
@@ -117,6 +137,8 @@ export async function startHerald({ vars = {}, persist, recorder: withRecorder =
     platformLogs,
     /** The provider recorder, with `recorder: true`. */
     recorder,
+    /** The push keys Herald was given (its variables), with `push: true`. */
+    pushKeys,
     /** A producer of the queue bound as `binding` (FALLBACK, FANOUT), as the worker has it. */
     queue: (binding) => mf.getQueueProducer(binding),
     ws: http.replace(/^http/, "ws"),

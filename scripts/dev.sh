@@ -2,8 +2,10 @@
 # Runs Herald locally: wrangler dev (workerd) with local Durable Object storage and queues in
 # .wrangler/state, on http://127.0.0.1:${PORT:-8787}. No Cloudflare account, no network.
 # The provider recorder (scripts/recorder.mjs) runs beside it on ${RECORDER_PORT:-8788} and
-# prints every email and SMS the fallback sends; RECORDER=0 starts none (then EMAIL_API_URL and
-# SMS_API_URL are what .dev.vars says).
+# prints every email and SMS the fallback sends and every push (APNs, FCM, and Web Push to the
+# recorder's own subscriptions, decrypted), checked against the push keys in .dev.vars;
+# RECORDER=0 starts none (then EMAIL_API_URL, SMS_API_URL, APNS_URL, FCM_URL and
+# FCM_TOKEN_URL are what .dev.vars says).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -44,7 +46,11 @@ if [ "${RECORDER:-1}" != "0" ]; then
     kill -0 "$recorder" 2>/dev/null || { echo "the recorder did not start (is port $RECORDER_PORT taken? set RECORDER_PORT)" >&2; exit 1; }
     sleep 0.1
   done
-  providers=(--var "EMAIL_API_URL:http://127.0.0.1:$RECORDER_PORT" --var "SMS_API_URL:http://127.0.0.1:$RECORDER_PORT")
+  recorder_url="http://127.0.0.1:$RECORDER_PORT"
+  providers=(--var "EMAIL_API_URL:$recorder_url" --var "SMS_API_URL:$recorder_url"
+    --var "APNS_URL:$recorder_url" --var "FCM_URL:$recorder_url" --var "FCM_TOKEN_URL:$recorder_url/token"
+    # The recorder's Web Push endpoints are plain http on loopback.
+    --var "PUSH_ALLOW_LOOPBACK_HTTP:true")
 fi
 
 cat <<INFO
@@ -61,8 +67,9 @@ cat <<INFO
 INFO
 if [ -n "$recorder" ]; then
   cat <<INFO
-  Emails and SMS go to the recorder on http://127.0.0.1:$RECORDER_PORT, printed below as they
-  arrive; what it received: curl http://127.0.0.1:$RECORDER_PORT/__recorder/requests
+  Emails, SMS and pushes go to the recorder on http://127.0.0.1:$RECORDER_PORT, printed below as
+  they arrive; what it received: curl http://127.0.0.1:$RECORDER_PORT/__recorder/requests
+  A Web Push subscription to give Herald: curl -X POST http://127.0.0.1:$RECORDER_PORT/__recorder/subscriptions
 INFO
 fi
 echo

@@ -10,7 +10,8 @@
 #     miniflare with workerd, ws, binaryen whose wasm-opt scripts/build.sh runs), from
 #     miniflare/package-lock.json
 #   - .dev.vars, the local-dev secrets, from .dev.vars.example (and the variables an older
-#     .dev.vars lacks)
+#     .dev.vars lacks), plus throwaway push keys (scripts/dev-keys.mjs: VAPID, APNs, an FCM
+#     service account, the receipt secret) that only the local recorder verifies
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -70,3 +71,7 @@ else
     fi
   done < .dev.vars.example
 fi
+
+# Push keys are generated per checkout, never committed; a key already there is kept (a new
+# VAPID key would orphan every browser subscribed with the old one).
+node scripts/dev-keys.mjs .dev.vars
