@@ -262,9 +262,8 @@ impl<'a> Header<'a> {
             if record.len() <= TAG {
                 return Err(EceError::RecordTooShort { index, len: record.len() });
             }
-            let opened = cipher
-                .decrypt(&keys.nonce(index).into(), record)
-                .map_err(|_| EceError::Unauthentic { index })?;
+            let opened =
+                cipher.decrypt(&keys.nonce(index).into(), record).map_err(|_| EceError::Unauthentic { index })?;
             // Padding is zeros after the delimiter; the last non-zero octet is the delimiter.
             let at = opened.iter().rposition(|&b| b != 0).ok_or(EceError::NoDelimiter { index })?;
             let last = index + 1 == count;
@@ -278,7 +277,6 @@ impl<'a> Header<'a> {
         Ok(plaintext)
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -386,7 +384,11 @@ mod tests {
         for at in [0, 15, 90, body.len() - 1] {
             let mut altered = body.clone();
             altered[at] ^= 1;
-            assert_eq!(web_push_decrypt(&altered, &array(UA_PRIVATE), &b64(AUTH)), Err(EceError::Unauthentic { index: 0 }), "{at}");
+            assert_eq!(
+                web_push_decrypt(&altered, &array(UA_PRIVATE), &b64(AUTH)),
+                Err(EceError::Unauthentic { index: 0 }),
+                "{at}"
+            );
         }
         let wrong_auth = [0; 16];
         assert_eq!(web_push_decrypt(&body, &array(UA_PRIVATE), &wrong_auth), Err(EceError::Unauthentic { index: 0 }));
@@ -437,7 +439,9 @@ mod tests {
         let mut off = ua.clone();
         off[64] ^= 1;
         let compressed = PublicKey::from_sec1_bytes(&ua).unwrap().to_encoded_point(true).as_bytes().to_vec();
-        for bad in [off.clone(), compressed, ua[..64].to_vec(), [ua.as_slice(), &[0u8]].concat(), vec![0], vec![4; 65], vec![]] {
+        for bad in
+            [off.clone(), compressed, ua[..64].to_vec(), [ua.as_slice(), &[0u8]].concat(), vec![0], vec![4; 65], vec![]]
+        {
             assert!(!valid_p256dh(&bad), "{bad:?}");
             let refused = web_push_encrypt(b"x", &bad, &b64(AUTH), &array(AS_PRIVATE), &array(SALT));
             assert_eq!(refused, Err(EceError::InvalidP256dh));
