@@ -36,6 +36,7 @@ pub mod ledger;
 pub mod mail;
 pub mod policy;
 pub mod providers;
+pub mod push;
 pub mod requests;
 pub mod requests_fanout;
 
