@@ -291,4 +291,198 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Provider::{Apns, Fcm, WebPush};
+
+    const NOW: i64 = 1_793_610_000_000; // Mon, 02 Nov 2026 09:00:00 GMT
+
+    /// A verdict's kind, for the table.
+    #[derive(Debug, PartialEq)]
+    enum Kind {
+        Accepted,
+        Retry,
+        Gone(Option<i64>),
+        Credentials { refresh: bool },
+        Payload,
+    }
+
+    fn kind(verdict: &Verdict) -> Kind {
+        match verdict {
+            Verdict::Accepted => Kind::Accepted,
+            Verdict::Retry { .. } => Kind::Retry,
+            Verdict::Gone { since_ms, .. } => Kind::Gone(*since_ms),
+            Verdict::Credentials { refresh, .. } => Kind::Credentials { refresh: *refresh },
+            Verdict::Payload { .. } => Kind::Payload,
+        }
+    }
+
+    fn apns_body(reason: &str) -> String {
+        format!(r#"{{"reason":"{reason}"}}"#)
+    }
+
+    fn fcm_body(code: u16, status: &str, error_code: Option<&str>) -> String {
+        let details = match error_code {
+            Some(c) => format!(r#"[{{"@type":"{FCM_ERROR}","errorCode":"{c}"}}]"#),
+            None => "[]".into(),
+        };
+        format!(r#"{{"error":{{"code":{code},"message":"m","status":"{status}","details":{details}}}}}"#)
+    }
+
+    /// The FCM 400 of a bad token, as FCM sends it.
+    const FCM_BAD_TOKEN: &str = r#"{"error":{"code":400,"message":"The registration token is not a valid FCM registration token","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.firebase.fcm.v1.FcmError","errorCode":"INVALID_ARGUMENT"}]}}"#;
+    /// The FCM 400 of a field of our message it refuses.
+    const FCM_BAD_FIELD: &str = r#"{"error":{"code":400,"message":"Invalid value at 'message.data[0].value' (TYPE_STRING), 12","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":"message.data[0].value","description":"Invalid value at 'message.data[0].value' (TYPE_STRING), 12"}]}]}}"#;
+
+    #[test]
+    fn every_row_of_the_classification_table_holds() {
+        use Kind::*;
+        let unregistered = r#"{"reason":"Unregistered","timestamp":1793609000000}"#;
+        let fcm_unregistered = r#"{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND","details":[{"@type":"type.googleapis.com/google.firebase.fcm.v1.FcmError","errorCode":"UNREGISTERED"}]}}"#;
+        let rows: Vec<(Provider, u16, String, Kind)> = vec![
+            (WebPush, 200, "".into(), Accepted),
+            (WebPush, 201, "".into(), Accepted),
+            (WebPush, 202, "".into(), Accepted),
+            (WebPush, 404, "Not Found".into(), Gone(None)),
+            (WebPush, 410, r#"{"code":410,"errno":106,"error":"Gone"}"#.into(), Gone(None)),
+            (WebPush, 429, "".into(), Retry),
+            (WebPush, 500, "".into(), Retry),
+            (WebPush, 503, "".into(), Retry),
+            (WebPush, 522, "error code: 522".into(), Retry),
+            (WebPush, 401, "".into(), Credentials { refresh: true }),
+            (WebPush, 403, r#"{"reason":"BadJwtToken"}"#.into(), Credentials { refresh: false }),
+            (WebPush, 400, "".into(), Payload),
+            (WebPush, 413, "".into(), Payload),
+            (WebPush, 422, "".into(), Payload),
+            (WebPush, 301, "".into(), Payload),
+            (Apns, 200, "".into(), Accepted),
+            (Apns, 410, unregistered.into(), Gone(Some(1_793_609_000_000))),
+            (Apns, 410, r#"{"reason":"ExpiredToken","timestamp":1793609000001}"#.into(), Gone(Some(1_793_609_000_001))),
+            (Apns, 410, r#"{"reason":"Unregistered"}"#.into(), Gone(None)),
+            (Apns, 410, r#"{"reason":"SomethingNew"}"#.into(), Payload),
+            (Apns, 400, apns_body("BadDeviceToken"), Gone(None)),
+            (Apns, 400, apns_body("DeviceTokenNotForTopic"), Gone(None)),
+            (Apns, 403, apns_body("InvalidProviderToken"), Credentials { refresh: false }),
+            (Apns, 403, apns_body("MissingProviderToken"), Credentials { refresh: false }),
+            (Apns, 403, apns_body("Forbidden"), Credentials { refresh: false }),
+            (Apns, 403, apns_body("BadCertificate"), Credentials { refresh: false }),
+            (Apns, 403, apns_body("BadCertificateEnvironment"), Credentials { refresh: false }),
+            (Apns, 403, apns_body("ExpiredProviderToken"), Credentials { refresh: true }),
+            (Apns, 400, apns_body("BadTopic"), Credentials { refresh: false }),
+            (Apns, 400, apns_body("MissingTopic"), Credentials { refresh: false }),
+            (Apns, 400, apns_body("TopicDisallowed"), Credentials { refresh: false }),
+            (Apns, 429, apns_body("TooManyProviderTokenUpdates"), Credentials { refresh: false }),
+            (Apns, 429, apns_body("TooManyRequests"), Retry),
+            (Apns, 500, apns_body("InternalServerError"), Retry),
+            (Apns, 503, apns_body("ServiceUnavailable"), Retry),
+            (Apns, 503, apns_body("Shutdown"), Retry),
+            (Apns, 520, "error code: 520".into(), Retry),
+            (Apns, 524, "".into(), Retry),
+            (Apns, 400, apns_body("IdleTimeout"), Retry),
+            (Apns, 400, apns_body("BadCollapseId"), Payload),
+            (Apns, 400, apns_body("BadExpirationDate"), Payload),
+            (Apns, 400, apns_body("BadPriority"), Payload),
+            (Apns, 400, apns_body("PayloadEmpty"), Payload),
+            (Apns, 400, apns_body("InvalidPushType"), Payload),
+            (Apns, 400, apns_body("DuplicateHeaders"), Payload),
+            (Apns, 400, apns_body("MissingDeviceToken"), Payload),
+            (Apns, 413, apns_body("PayloadTooLarge"), Payload),
+            (Apns, 404, apns_body("BadPath"), Payload),
+            (Apns, 405, apns_body("MethodNotAllowed"), Payload),
+            (Apns, 418, apns_body("Teapot"), Payload),
+            (Apns, 599, "".into(), Retry),
+            (Apns, 400, "not json".into(), Payload),
+            (Fcm, 200, r#"{"name":"projects/p/messages/0:1"}"#.into(), Accepted),
+            (Fcm, 404, fcm_unregistered.into(), Gone(None)),
+            (Fcm, 404, fcm_body(404, "NOT_FOUND", None), Payload),
+            (Fcm, 400, FCM_BAD_TOKEN.into(), Gone(None)),
+            (Fcm, 400, FCM_BAD_FIELD.into(), Payload),
+            (Fcm, 400, fcm_body(400, "INVALID_ARGUMENT", None), Payload),
+            (Fcm, 403, fcm_body(403, "PERMISSION_DENIED", Some("SENDER_ID_MISMATCH")), Gone(None)),
+            (Fcm, 403, fcm_body(403, "PERMISSION_DENIED", None), Credentials { refresh: false }),
+            (Fcm, 401, fcm_body(401, "UNAUTHENTICATED", None), Credentials { refresh: true }),
+            (Fcm, 401, "".into(), Credentials { refresh: true }),
+            (Fcm, 401, fcm_body(401, "UNAUTHENTICATED", Some("THIRD_PARTY_AUTH_ERROR")), Credentials { refresh: false }),
+            (Fcm, 429, fcm_body(429, "RESOURCE_EXHAUSTED", Some("QUOTA_EXCEEDED")), Retry),
+            (Fcm, 500, fcm_body(500, "INTERNAL", Some("INTERNAL")), Retry),
+            (Fcm, 503, fcm_body(503, "UNAVAILABLE", Some("UNAVAILABLE")), Retry),
+            (Fcm, 523, "".into(), Retry),
+            (Fcm, 409, fcm_body(409, "ABORTED", None), Payload),
+        ];
+        for (provider, status, body, expected) in rows {
+            let verdict = judge(provider, status, None, &body, NOW);
+            assert_eq!(kind(&verdict), expected, "{provider:?} {status} {body}");
+            if let Some(reason) = verdict.reason() {
+                assert!(reason.starts_with(&format!("{} answered {status}", provider.name())), "{reason}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_two_fcm_400s_are_told_apart_by_their_details_not_their_message() {
+        assert!(matches!(judge(Fcm, 400, None, FCM_BAD_TOKEN, NOW), Verdict::Gone { .. }));
+        assert!(matches!(judge(Fcm, 400, None, FCM_BAD_FIELD, NOW), Verdict::Payload { .. }));
+        let both = FCM_BAD_TOKEN.replace(
+            r#""errorCode":"INVALID_ARGUMENT"}"#,
+            r#""errorCode":"INVALID_ARGUMENT"},{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":"message.token"}]}"#,
+        );
+        assert!(matches!(judge(Fcm, 400, None, &both, NOW), Verdict::Payload { .. }), "a violation means our message");
+        let message_only = r#"{"error":{"code":400,"message":"The registration token is not a valid FCM registration token","status":"INVALID_ARGUMENT"}}"#;
+        assert!(matches!(judge(Fcm, 400, None, message_only, NOW), Verdict::Payload { .. }), "no code, no delete");
+    }
+
+    #[test]
+    fn a_reason_names_the_provider_status_and_code_and_quotes_a_bounded_body() {
+        let reason = |v: Verdict| v.reason().unwrap().to_owned();
+        assert_eq!(
+            reason(judge(Apns, 400, None, r#"{"reason":"BadDeviceToken"}"#, NOW)),
+            r#"APNs answered 400 (BadDeviceToken): {"reason":"BadDeviceToken"}"#
+        );
+        assert!(reason(judge(Fcm, 404, None, &fcm_body(404, "NOT_FOUND", Some("UNREGISTERED")), NOW))
+            .starts_with("FCM answered 404 (UNREGISTERED): {"));
+        assert_eq!(reason(judge(WebPush, 410, None, "  \n", NOW)), "Web Push answered 410");
+        let long = format!(r#"{{"reason":"{}","pad":"{}"}}"#, "R".repeat(500), "é".repeat(2000));
+        let r = reason(judge(Apns, 400, None, &long, NOW));
+        assert!(r.chars().count() <= 40 + CODE_MAX + QUOTE_MAX, "{} chars", r.chars().count());
+        assert!(r.ends_with('…') && r.contains(&format!("({}…)", "R".repeat(CODE_MAX))));
+        assert!(!reason(judge(WebPush, 500, None, "a\r\nb\u{0}c", NOW)).contains(['\r', '\n', '\0']));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_on_retries_only() {
+        let retry = judge(WebPush, 429, Some("120"), "", NOW);
+        assert!(matches!(retry, Verdict::Retry { after_seconds: Some(120), .. }), "{retry:?}");
+        let no_header = judge(Fcm, 503, None, "", NOW);
+        assert!(matches!(no_header, Verdict::Retry { after_seconds: None, .. }));
+        let dated = judge(Apns, 503, Some("Mon, 02 Nov 2026 09:01:00 GMT"), "", NOW);
+        assert!(matches!(dated, Verdict::Retry { after_seconds: Some(60), .. }), "{dated:?}");
+        assert!(matches!(judge(WebPush, 410, Some("120"), "", NOW), Verdict::Gone { .. }));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_or_an_http_date_capped_at_twelve_hours() {
+        assert_eq!(retry_after_seconds("0", NOW), Some(0));
+        assert_eq!(retry_after_seconds(" 30 ", NOW), Some(30));
+        assert_eq!(retry_after_seconds("43201", NOW), Some(RETRY_AFTER_MAX_SECONDS));
+        assert_eq!(retry_after_seconds(&"9".repeat(40), NOW), Some(RETRY_AFTER_MAX_SECONDS));
+        assert_eq!(retry_after_seconds("Mon, 02 Nov 2026 09:00:30 GMT", NOW), Some(30));
+        assert_eq!(retry_after_seconds("Mon, 02 Nov 2026 09:00:30 GMT", NOW + 29_500), Some(1), "a part second rounds up");
+        assert_eq!(retry_after_seconds("Mon, 02 Nov 2026 08:00:00 GMT", NOW), Some(0), "a past date: now");
+        assert_eq!(retry_after_seconds("Tue, 03 Nov 2026 09:00:00 GMT", NOW), Some(RETRY_AFTER_MAX_SECONDS));
+        assert_eq!(retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_777_000), Some(0), "RFC 9110's example");
+        assert_eq!(retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_776_000), Some(1));
+        assert_eq!(retry_after_seconds("Thu, 29 Feb 2024 00:00:00 GMT", 1_709_164_800_000), Some(0), "a leap day");
+        for garbage in [
+            "", "-1", "1.5", "soon", "0x10", "Mon, 02 Nov 2026 09:00:30 UTC", "Mon, 30 Feb 2026 09:00:30 GMT",
+            "Mon, 02 Xyz 2026 09:00:30 GMT", "Mon, 02 Nov 2026 24:00:00 GMT", "Monday, 02-Nov-26 09:00:30 GMT",
+            "Mon, 02 Nov 2026 09:00:3é GMT", "Fri, 29 Feb 2100 00:00:00 GMT",
+        ] {
+            assert_eq!(retry_after_seconds(garbage, NOW), None, "{garbage:?}");
+        }
+    }
+
+    #[test]
+    fn providers_have_stable_names() {
+        let names: Vec<_> = Provider::ALL.iter().map(|p| (p.as_str(), p.name())).collect();
+        assert_eq!(names, [("webpush", "Web Push"), ("apns", "APNs"), ("fcm", "FCM")]);
+        assert_eq!(serde_json::to_string(&Provider::WebPush).unwrap(), r#""webpush""#);
+    }
 }

@@ -110,4 +110,97 @@ impl Breaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const T0: i64 = 1_793_610_000_000;
+    const SECOND: i64 = 1000;
+
+    /// `gone` gone outcomes and `fine` others, one a second from `T0`.
+    fn recorded(gone: u32, fine: u32) -> Breaker {
+        let (rule, mut breaker) = (BreakerRule::default(), Breaker::default());
+        for i in 0..gone + fine {
+            breaker.record(&rule, T0 + i64::from(i) * SECOND, i < gone);
+        }
+        breaker
+    }
+
+    #[test]
+    fn nineteen_gone_of_nineteen_are_too_few_to_trip_it() {
+        assert!(!recorded(19, 0).tripped(&BreakerRule::default(), T0 + 20 * SECOND));
+    }
+
+    #[test]
+    fn sixteen_gone_of_twenty_trip_it_and_fifteen_do_not() {
+        let rule = BreakerRule::default();
+        let now = T0 + 20 * SECOND;
+        assert!(recorded(16, 4).tripped(&rule, now));
+        assert_eq!(recorded(16, 4).counts(&rule, now), (16, 20));
+        assert!(!recorded(15, 5).tripped(&rule, now));
+        assert!(recorded(20, 0).tripped(&rule, now));
+    }
+
+    #[test]
+    fn outcomes_older_than_the_window_are_forgotten() {
+        let rule = BreakerRule::default();
+        let mut breaker = recorded(20, 0);
+        assert!(breaker.tripped(&rule, T0 + 9 * 60 * SECOND), "within ten minutes");
+        assert!(!breaker.tripped(&rule, T0 + 10 * 60 * SECOND + 20 * SECOND), "ten minutes later");
+        assert_eq!(breaker.counts(&rule, T0 + 11 * 60 * SECOND), (0, 0));
+        // Fresh outcomes alone decide: twenty fine ones after the old gone ones keep it closed.
+        for i in 0..20 {
+            breaker.record(&rule, T0 + 11 * 60 * SECOND + i * SECOND, false);
+        }
+        assert!(!breaker.tripped(&rule, T0 + 11 * 60 * SECOND + 20 * SECOND));
+        assert_eq!(breaker.len(), 1, "the old buckets were dropped");
+    }
+
+    #[test]
+    fn an_outcome_counts_for_the_window_less_at_most_one_bucket() {
+        let rule = BreakerRule { min_devices: 1, ..BreakerRule::default() };
+        let mut breaker = Breaker::default();
+        breaker.record(&rule, T0 + 59 * SECOND, true);
+        assert!(breaker.tripped(&rule, T0 + 9 * 60 * SECOND + 59 * SECOND), "a bucket is a minute");
+        assert!(!breaker.tripped(&rule, T0 + 10 * 60 * SECOND), "its minute has left the window");
+    }
+
+    #[test]
+    fn the_numbers_are_configuration() {
+        let rule = BreakerRule { window_ms: 60 * SECOND, min_devices: 4, gone_percent: 50 };
+        let mut breaker = Breaker::default();
+        for (i, gone) in [true, false, true, false].into_iter().enumerate() {
+            breaker.record(&rule, T0 + i as i64 * SECOND, gone);
+        }
+        assert!(breaker.tripped(&rule, T0 + 5 * SECOND));
+        assert!(!breaker.tripped(&BreakerRule::default(), T0 + 5 * SECOND));
+        assert!(!Breaker::default().tripped(&BreakerRule { min_devices: 0, ..rule }, T0), "nothing recorded");
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_a_million_outcomes_whatever_the_clock() {
+        let rule = BreakerRule::default();
+        let mut breaker = Breaker::default();
+        for i in 0..1_000_000i64 {
+            // A clock that runs forwards by 7 ms, with a step back now and then.
+            let now = T0 + i * 7 - if i % 1000 == 0 { 90_000 } else { 0 };
+            breaker.record(&rule, now, i % 3 == 0);
+            assert!(breaker.len() <= BUCKETS as usize + 1, "{} buckets at {i}", breaker.len());
+        }
+        let (gone, total) = breaker.counts(&rule, T0 + 999_999 * 7);
+        assert!(total > 80_000 && gone * 3 <= total + 3, "{gone} of {total}");
+        let mut tiny = Breaker::default();
+        for i in 0..100_000i64 {
+            let rule = BreakerRule { window_ms: if i % 2 == 0 { 1 } else { i64::MAX }, ..rule };
+            tiny.record(&rule, T0 + i, true);
+            assert!(tiny.len() <= KEPT_MAX, "rules that change keep it bounded too");
+        }
+    }
+
+    #[test]
+    fn it_serializes_for_an_object_to_store() {
+        let breaker = recorded(16, 4);
+        let stored = serde_json::to_string(&breaker).unwrap();
+        let back: Breaker = serde_json::from_str(&stored).unwrap();
+        assert_eq!(back, breaker);
+        assert!(back.tripped(&BreakerRule::default(), T0 + 20 * SECOND));
+        assert!(stored.len() < 200, "{stored}");
+    }
 }
