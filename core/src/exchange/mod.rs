@@ -146,7 +146,7 @@ pub struct Opts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// A deep link (an https URL, or an app's own link) that opening the notification leads to,
-    /// carried in every push and email ([`check_url`]).
+    /// carried in every push and email ([`push::payload::check_url`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Free JSON delivered with the notification.
@@ -177,38 +177,6 @@ pub const TITLE_MAX: usize = 256;
 pub const TTL_MAX_SECONDS: i64 = 30 * 86_400;
 /// How far ahead a `send_at` may be: 30 days, in ms.
 pub const SEND_AT_MAX_AHEAD_MS: i64 = 30 * 86_400 * 1000;
-
-/// Longest `opts.url`, in bytes.
-pub const URL_MAX: usize = 1024;
-
-/// An `opts.url`: a deep link that a push, an email and a service worker may open. An `https`
-/// URL with a host, or an app's own link (`myapp://…`: a scheme of a letter then letters,
-/// digits, `+ - .`); never a scheme that runs or reads something where it is opened
-/// (`javascript:`, `data:`, `vbscript:`, `file:`) nor plain `http`. At most [`URL_MAX`]
-/// bytes, no whitespace or control characters.
-pub fn check_url(url: &str) -> Result<(), &'static str> {
-    if url.is_empty() || url.len() > URL_MAX {
-        return Err("must be a URL of 1 to 1024 bytes");
-    }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not hold whitespace or control characters");
-    }
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err("must be an https URL or an app link (scheme://…)");
-    };
-    let well_formed = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    if !well_formed {
-        return Err("must start with a scheme (a letter, then letters, digits, + - .)");
-    }
-    match scheme.to_ascii_lowercase().as_str() {
-        "javascript" | "data" | "vbscript" | "file" | "http" => {
-            Err("must not use the http, javascript, data, vbscript or file scheme")
-        }
-        "https" if rest.split(['/', '?', '#']).next().is_none_or(str::is_empty) => Err("must name a host"),
-        _ => Ok(()),
-    }
-}
 
 /// A request's `msg`: a non-empty string of at most [`MSG_MAX`] bytes.
 pub fn parse_msg(value: Option<&Value>) -> Result<String, Error> {
@@ -249,7 +217,7 @@ impl Opts {
         };
         let url = match present("url") {
             None => None,
-            Some(Value::String(u)) => match check_url(u) {
+            Some(Value::String(u)) => match push::payload::check_url(u) {
                 Ok(()) => Some(u.clone()),
                 Err(why) => return Err(Error::invalid_field("url", why)),
             },

@@ -15,6 +15,8 @@
 //! least the window less one bucket.
 
 use serde::{Deserialize, Serialize};
+use crate::internal::GoneReport;
+use crate::room::{Sql, SqlValue, StoreError};
 
 /// How many buckets a window is counted in.
 pub const BUCKETS: i64 = 10;
@@ -105,6 +107,26 @@ impl Breaker {
         let since = now_ms.saturating_sub(rule.window_ms);
         self.buckets.retain(|b| b.start_ms > since);
     }
+}
+
+/// The store's side (`POST /push/breaker` on the dead-letter store's object): records a
+/// [`GoneReport`]'s outcomes in the provider's breaker, kept in `push_breakers`, and answers
+/// whether that provider's "gone" answers are now too many to believe.
+pub fn report<S: Sql>(sql: &S, rule: &BreakerRule, now_ms: i64, report: &GoneReport) -> Result<bool, StoreError> {
+    sql.exec("CREATE TABLE IF NOT EXISTS push_breakers (provider TEXT PRIMARY KEY, state TEXT NOT NULL)", &[])?;
+    let provider = SqlValue::Text(report.provider.clone());
+    let rows = sql.exec("SELECT state FROM push_breakers WHERE provider = ?", std::slice::from_ref(&provider))?;
+    // A state that cannot be read starts again empty: it only ever holds recent outcomes.
+    let mut breaker: Breaker = match rows.first().and_then(|r| r.first()) {
+        Some(SqlValue::Text(state)) => serde_json::from_str(state).unwrap_or_default(),
+        _ => Breaker::default(),
+    };
+    for gone in std::iter::repeat_n(false, report.accepted as usize).chain(std::iter::repeat_n(true, report.gone as usize)) {
+        breaker.record(rule, now_ms, gone);
+    }
+    let state = serde_json::to_string(&breaker).map_err(|e| StoreError(e.to_string()))?;
+    sql.exec("INSERT OR REPLACE INTO push_breakers (provider, state) VALUES (?, ?)", &[provider, SqlValue::Text(state)])?;
+    Ok(breaker.tripped(rule, now_ms))
 }
 
 #[cfg(test)]
