@@ -80,6 +80,11 @@ fn the_provider_answers_inputs_pass_their_checks() {
 }
 
 #[test]
+fn the_push_answers_inputs_pass_their_checks() {
+    replay("fuzz_push_answers", targets::push_answers);
+}
+
+#[test]
 fn the_internal_inputs_pass_their_checks() {
     replay("fuzz_internal", targets::internal);
 }

@@ -22,6 +22,7 @@ pub mod headers;
 pub mod internal;
 pub mod native;
 pub mod providers;
+pub mod push;
 pub mod query;
 pub mod rest;
 pub mod socketio;

@@ -13,7 +13,7 @@ use super::dialects::{client, tndata_frame, ClientInput};
 use super::native::{self, RoomInput, RoomKind};
 use super::providers::{self, Reply};
 use super::token_sources::{self, Sources};
-use super::{auth, engineio, headers, internal, query, rest, socketio};
+use super::{auth, engineio, headers, internal, push, query, rest, socketio};
 use crate::T0;
 use herald_core::dialect::DialectKind;
 use herald_core::engineio::session::Transport;
@@ -327,6 +327,52 @@ pub fn provider_answers(data: &[u8]) {
     providers::attempt(&text(body.bytes()), attempts, data.len() % 2 == 1, &replies);
     let part = |i: usize| records.get(i).map(|r| text(r.bytes())).unwrap_or_default();
     providers::mail(&part(1), &part(2), &part(3), &part(0), T0 + data.len() as i64 * 86_400_000);
+}
+
+/// Native push: each record an answer judged by each provider, or a notification built for
+/// each provider.
+///
+/// Tags: `01` sets the `Retry-After` value of the answers after it (its payload as text; an
+/// empty payload, none); `02` is a notification: its payload split at `0x00` into title, body,
+/// url, data (JSON; left out when not), id and receipt, the first byte's low bits choosing the
+/// urgency. A plain record is an answer: its leading digits the status, the rest the body.
+pub fn push_answers(data: &[u8]) {
+    use herald_core::exchange::push::answers::Provider;
+    use herald_core::exchange::Urgency;
+    let mut retry_after: Option<String> = None;
+    for record in records(data) {
+        match record {
+            Record::Tagged(0x01, payload) => {
+                retry_after = (!payload.is_empty()).then(|| text(payload));
+                if let Some(value) = &retry_after {
+                    push::retry_after(value, T0);
+                }
+            }
+            Record::Tagged(0x02, payload) => {
+                let parts: Vec<String> = payload.split(|&b| b == 0).map(text).collect();
+                let part = |i: usize| parts.get(i).cloned().unwrap_or_default();
+                let fields = push::Fields {
+                    title: parts.first().filter(|t| !t.is_empty()).cloned(),
+                    body: part(1),
+                    url: parts.get(2).filter(|u| !u.is_empty()).cloned(),
+                    data: serde_json::from_str(&part(3)).ok(),
+                    id: part(4),
+                    receipt: part(5),
+                };
+                let urgency = Urgency::ALL[usize::from(byte(payload, 0) % 4)];
+                push::payloads(&fields, payload.len() as u64, u32::from(byte(payload, 1)) * 3600, urgency);
+            }
+            other => {
+                let bytes = other.bytes();
+                let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+                let status = number(bytes).min(u64::from(u16::MAX)) as u16;
+                let body = text(&bytes[digits..]);
+                for provider in Provider::ALL {
+                    push::answer(provider, status, retry_after.as_deref(), &body, T0);
+                }
+            }
+        }
+    }
 }
 
 /// The internal wire types: each record read as each of them (successes written and read back).

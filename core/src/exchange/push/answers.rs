@@ -106,8 +106,10 @@ pub fn judge(provider: Provider, status: u16, retry_after: Option<&str>, body: &
         Provider::Apns => {
             let reason = json.as_ref().and_then(|j| j.get("reason")).and_then(Value::as_str);
             let class = apns(status, reason);
-            let since_ms = match class {
-                Class::Gone => json.as_ref().and_then(|j| j.get("timestamp")).and_then(Value::as_i64),
+            // Only a 410 says since when the token is invalid: a device subscribed after that
+            // time is a new registration and stays.
+            let since_ms = match (&class, status) {
+                (Class::Gone, 410) => json.as_ref().and_then(|j| j.get("timestamp")).and_then(Value::as_i64),
                 _ => None,
             };
             (class, reason.map(str::to_owned), since_ms)
@@ -206,9 +208,8 @@ impl FcmAnswer {
         Self {
             status: text(error.and_then(|e| e.get("status"))),
             error_code: of_type(FCM_ERROR).find_map(|d| text(d.get("errorCode"))),
-            field_violations: of_type(BAD_REQUEST).any(|d| {
-                d.get("fieldViolations").and_then(Value::as_array).is_some_and(|list| !list.is_empty())
-            }),
+            field_violations: of_type(BAD_REQUEST)
+                .any(|d| d.get("fieldViolations").and_then(Value::as_array).is_some_and(|list| !list.is_empty())),
         }
     }
 }
@@ -360,6 +361,7 @@ mod tests {
             (Apns, 410, r#"{"reason":"SomethingNew"}"#.into(), Payload),
             (Apns, 400, apns_body("BadDeviceToken"), Gone(None)),
             (Apns, 400, apns_body("DeviceTokenNotForTopic"), Gone(None)),
+            (Apns, 400, r#"{"reason":"BadDeviceToken","timestamp":1}"#.into(), Gone(None)),
             (Apns, 403, apns_body("InvalidProviderToken"), Credentials { refresh: false }),
             (Apns, 403, apns_body("MissingProviderToken"), Credentials { refresh: false }),
             (Apns, 403, apns_body("Forbidden"), Credentials { refresh: false }),
@@ -400,7 +402,12 @@ mod tests {
             (Fcm, 403, fcm_body(403, "PERMISSION_DENIED", None), Credentials { refresh: false }),
             (Fcm, 401, fcm_body(401, "UNAUTHENTICATED", None), Credentials { refresh: true }),
             (Fcm, 401, "".into(), Credentials { refresh: true }),
-            (Fcm, 401, fcm_body(401, "UNAUTHENTICATED", Some("THIRD_PARTY_AUTH_ERROR")), Credentials { refresh: false }),
+            (
+                Fcm,
+                401,
+                fcm_body(401, "UNAUTHENTICATED", Some("THIRD_PARTY_AUTH_ERROR")),
+                Credentials { refresh: false },
+            ),
             (Fcm, 429, fcm_body(429, "RESOURCE_EXHAUSTED", Some("QUOTA_EXCEEDED")), Retry),
             (Fcm, 500, fcm_body(500, "INTERNAL", Some("INTERNAL")), Retry),
             (Fcm, 503, fcm_body(503, "UNAVAILABLE", Some("UNAVAILABLE")), Retry),
@@ -464,16 +471,33 @@ mod tests {
         assert_eq!(retry_after_seconds("43201", NOW), Some(RETRY_AFTER_MAX_SECONDS));
         assert_eq!(retry_after_seconds(&"9".repeat(40), NOW), Some(RETRY_AFTER_MAX_SECONDS));
         assert_eq!(retry_after_seconds("Mon, 02 Nov 2026 09:00:30 GMT", NOW), Some(30));
-        assert_eq!(retry_after_seconds("Mon, 02 Nov 2026 09:00:30 GMT", NOW + 29_500), Some(1), "a part second rounds up");
+        assert_eq!(
+            retry_after_seconds("Mon, 02 Nov 2026 09:00:30 GMT", NOW + 29_500),
+            Some(1),
+            "a part second rounds up"
+        );
         assert_eq!(retry_after_seconds("Mon, 02 Nov 2026 08:00:00 GMT", NOW), Some(0), "a past date: now");
         assert_eq!(retry_after_seconds("Tue, 03 Nov 2026 09:00:00 GMT", NOW), Some(RETRY_AFTER_MAX_SECONDS));
-        assert_eq!(retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_777_000), Some(0), "RFC 9110's example");
+        assert_eq!(
+            retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_777_000),
+            Some(0),
+            "RFC 9110's example"
+        );
         assert_eq!(retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_776_000), Some(1));
         assert_eq!(retry_after_seconds("Thu, 29 Feb 2024 00:00:00 GMT", 1_709_164_800_000), Some(0), "a leap day");
         for garbage in [
-            "", "-1", "1.5", "soon", "0x10", "Mon, 02 Nov 2026 09:00:30 UTC", "Mon, 30 Feb 2026 09:00:30 GMT",
-            "Mon, 02 Xyz 2026 09:00:30 GMT", "Mon, 02 Nov 2026 24:00:00 GMT", "Monday, 02-Nov-26 09:00:30 GMT",
-            "Mon, 02 Nov 2026 09:00:3é GMT", "Fri, 29 Feb 2100 00:00:00 GMT",
+            "",
+            "-1",
+            "1.5",
+            "soon",
+            "0x10",
+            "Mon, 02 Nov 2026 09:00:30 UTC",
+            "Mon, 30 Feb 2026 09:00:30 GMT",
+            "Mon, 02 Xyz 2026 09:00:30 GMT",
+            "Mon, 02 Nov 2026 24:00:00 GMT",
+            "Monday, 02-Nov-26 09:00:30 GMT",
+            "Mon, 02 Nov 2026 09:00:3é GMT",
+            "Fri, 29 Feb 2100 00:00:00 GMT",
         ] {
             assert_eq!(retry_after_seconds(garbage, NOW), None, "{garbage:?}");
         }

@@ -82,15 +82,18 @@ impl Breaker {
     /// Whether deleting should stop: enough outcomes in the window, and enough of them gone.
     pub fn tripped(&self, rule: &BreakerRule, now_ms: i64) -> bool {
         let (gone, total) = self.counts(rule, now_ms);
-        total > 0 && total >= rule.min_devices && u64::from(gone) * 100 >= u64::from(rule.gone_percent) * u64::from(total)
+        total > 0
+            && total >= rule.min_devices
+            && u64::from(gone) * 100 >= u64::from(rule.gone_percent) * u64::from(total)
     }
 
     /// The gone and total outcomes within the window, for a reason a person reads.
     pub fn counts(&self, rule: &BreakerRule, now_ms: i64) -> (u32, u32) {
         let since = now_ms.saturating_sub(rule.window_ms);
-        self.buckets.iter().filter(|b| b.start_ms > since).fold((0u32, 0u32), |(gone, total), b| {
-            (gone.saturating_add(b.gone), total.saturating_add(b.total))
-        })
+        self.buckets
+            .iter()
+            .filter(|b| b.start_ms > since)
+            .fold((0u32, 0u32), |(gone, total), b| (gone.saturating_add(b.gone), total.saturating_add(b.total)))
     }
 
     /// How many buckets it holds (its memory).

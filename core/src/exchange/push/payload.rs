@@ -136,7 +136,8 @@ pub fn fcm_priority(urgency: Urgency) -> &'static str {
 pub fn web_push(n: &Notice) -> Result<WebPushParts, PayloadError> {
     check_collapse_id(Provider::WebPush, n.collapse_id)?;
     let plaintext = fit(n, Provider::WebPush, WEB_PUSH_PLAINTEXT_MAX, |c| {
-        let message = WebPushMessage { title: c.title.as_deref(), body: &c.body, tag: n.collapse_id, herald: c.herald(n) };
+        let message =
+            WebPushMessage { title: c.title.as_deref(), body: &c.body, tag: n.collapse_id, herald: c.herald(n) };
         to_json(&message)
     })?;
     let headers = vec![
@@ -150,7 +151,13 @@ pub fn web_push(n: &Notice) -> Result<WebPushParts, PayloadError> {
 }
 
 /// The APNs request of `n` to `device_token` of app `topic` (its bundle id).
-pub fn apns(base_url: &str, device_token: &str, topic: &str, n: &Notice, now_ms: i64) -> Result<HttpParts, PayloadError> {
+pub fn apns(
+    base_url: &str,
+    device_token: &str,
+    topic: &str,
+    n: &Notice,
+    now_ms: i64,
+) -> Result<HttpParts, PayloadError> {
     check_collapse_id(Provider::Apns, n.collapse_id)?;
     if topic.is_empty() || !topic.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(error(Provider::Apns, "topic", "must be a bundle id of printable ASCII"));
@@ -306,7 +313,11 @@ fn fit<'a>(
         .map(|(field, value)| (field, value.len()))
         .max_by_key(|&(_, size)| size)
         .unwrap_or_default();
-    Err(error(provider, field, format!("the payload exceeds {limit} bytes even without data, body and title ({size} bytes)")))
+    Err(error(
+        provider,
+        field,
+        format!("the payload exceeds {limit} bytes even without data, body and title ({size} bytes)"),
+    ))
 }
 
 /// Cuts the field `pick` chooses to its longest prefix (on a character boundary, ending with
