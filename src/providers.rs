@@ -20,6 +20,8 @@ pub async fn send(env: &Env, outbound: &Outbound, timeout_ms: u32) -> Result<(),
     match outbound {
         Outbound::Http(request) => http(request, timeout_ms).await,
         Outbound::Binding(email) => binding(env, email, timeout_ms).await,
+        // Its answer is a provider's verdict, not a failure: `crate::push` sends it.
+        Outbound::Push(request) => Err(Failure::permanent(format!("a push to {} went the email way", request.url))),
     }
 }
 

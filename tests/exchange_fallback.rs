@@ -37,6 +37,7 @@ fn job(user: &str, channel: Channel, to: &str) -> Job {
         subject: "You have a new notification".into(),
         text: "Deploy finished & green: 100% of checks".into(),
         expires_at: None,
+        push: None,
     }
 }
 
@@ -232,6 +233,7 @@ impl World {
                 Step::Keep(letter) => {
                     Answer::Kept(self.reach().map(|()| self.store.keep(letter, self.config.max_attempts).unwrap()))
                 }
+                Step::Breaker { .. } | Step::Forget { .. } => panic!("an email or an SMS is never gone: {step:?}"),
                 Step::Ack | Step::Retry { .. } => return steps,
             };
             step = attempt.on(answer);

@@ -81,9 +81,7 @@ impl World {
     fn pass(&mut self) -> Due {
         let due = self.inbox.on_alarm(self.h.now, &mut self.h.room);
         self.h.apply(due.effects.clone());
-        for job in &due.jobs {
-            self.inbox.enqueued(job).unwrap();
-        }
+        self.inbox.enqueued(&due.jobs, &vec![true; due.jobs.len()]).unwrap();
         due
     }
 
@@ -113,9 +111,7 @@ impl World {
         assert_eq!(due.problems, Vec::<String>::new());
         self.h.apply(due.effects.clone());
         if !queue_fails {
-            for job in &due.jobs {
-                self.inbox.enqueued(job).unwrap();
-            }
+            self.inbox.enqueued(&due.jobs, &vec![true; due.jobs.len()]).unwrap();
         }
         due
     }
@@ -276,6 +272,7 @@ fn an_offline_user_gets_one_email_at_the_deadline_and_no_more_once_the_queue_too
             subject: "Notification from alice name".into(),
             text: "Your report is ready".into(),
             expires_at: None,
+            push: None,
         }]
     );
     assert_eq!(w.inbox.next_alarm().unwrap(), None);
@@ -437,61 +434,61 @@ fn the_ledger_sends_a_key_at_most_once_and_lets_a_retry_in_after_a_failure_or_a_
     let db = Sqlite::in_memory();
     let ledger = Ledger::open(db.clone()).unwrap();
     let key = "u/1/email";
-    assert_eq!(ledger.claim(T0, key, 0, None).unwrap(), Claim::Go { claim: 1 }, "an unknown key may be sent");
+    assert_eq!(ledger.claim(T0, key, |_| false, None).unwrap(), Claim::Go { claim: 1 }, "an unknown key may be sent");
     assert_eq!(
-        ledger.claim(T0 + 1, key, 0, None).unwrap(),
+        ledger.claim(T0 + 1, key, |_| false, None).unwrap(),
         Claim::Held { until: T0 + LEASE_MS },
         "not while an attempt holds it: ask again when its lease ends"
     );
     ledger.release(key, Some(1)).unwrap();
-    assert_eq!(ledger.claim(T0 + 2, key, 0, None).unwrap(), Claim::Go { claim: 2 }, "a failed send releases it");
-    assert_eq!(ledger.claim(T0 + 2 + LEASE_MS - 1, key, 0, None).unwrap(), Claim::Held { until: T0 + 2 + LEASE_MS });
+    assert_eq!(ledger.claim(T0 + 2, key, |_| false, None).unwrap(), Claim::Go { claim: 2 }, "a failed send releases it");
+    assert_eq!(ledger.claim(T0 + 2 + LEASE_MS - 1, key, |_| false, None).unwrap(), Claim::Held { until: T0 + 2 + LEASE_MS });
     assert_eq!(
-        ledger.claim(T0 + 2 + LEASE_MS, key, 0, None).unwrap(),
+        ledger.claim(T0 + 2 + LEASE_MS, key, |_| false, None).unwrap(),
         Claim::Go { claim: 3 },
         "an attempt that died lets the next in"
     );
     ledger.done(key).unwrap();
     ledger.release(key, Some(3)).unwrap();
     assert_eq!(
-        ledger.claim(T0 + DAY, key, 0, None).unwrap(),
+        ledger.claim(T0 + DAY, key, |_| false, None).unwrap(),
         Claim::Sent,
         "done stays done, a late release changes nothing"
     );
     // A key the inbox queued for seq 4 is not sent once 4 is read.
     ledger.queued("u/4/sms", 4).unwrap();
-    assert_eq!(ledger.claim(T0, "u/4/sms", 4, None).unwrap(), Claim::Skipped);
-    assert_eq!(ledger.claim(T0, "u/4/sms", 0, None).unwrap(), Claim::Skipped, "skipped for good");
+    assert_eq!(ledger.claim(T0, "u/4/sms", |seq| seq <= 4, None).unwrap(), Claim::Skipped);
+    assert_eq!(ledger.claim(T0, "u/4/sms", |_| false, None).unwrap(), Claim::Skipped, "skipped for good");
     ledger.queued("u/5/sms", 5).unwrap();
-    assert_eq!(ledger.claim(T0, "u/5/sms", 4, Some(T0 + 1)).unwrap(), Claim::Go { claim: 1 });
+    assert_eq!(ledger.claim(T0, "u/5/sms", |seq| seq <= 4, Some(T0 + 1)).unwrap(), Claim::Go { claim: 1 });
     // Nor past its ttl.
     ledger.queued("u/6/sms", 6).unwrap();
-    assert_eq!(ledger.claim(T0, "u/6/sms", 0, Some(T0)).unwrap(), Claim::Skipped);
+    assert_eq!(ledger.claim(T0, "u/6/sms", |_| false, Some(T0)).unwrap(), Claim::Skipped);
     // The ledger is storage: a reload knows it all.
     let again = Ledger::open(db).unwrap();
-    assert_eq!(again.claim(T0 + DAY, key, 0, None).unwrap(), Claim::Sent);
-    assert_eq!(again.claim(T0 + DAY, "u/5/sms", 0, None).unwrap(), Claim::Go { claim: 2 });
+    assert_eq!(again.claim(T0 + DAY, key, |_| false, None).unwrap(), Claim::Sent);
+    assert_eq!(again.claim(T0 + DAY, "u/5/sms", |_| false, None).unwrap(), Claim::Go { claim: 2 });
 }
 
 #[test]
 fn only_the_claim_that_holds_a_job_may_release_it() {
     let ledger = Ledger::open(Sqlite::in_memory()).unwrap();
     let key = "u/1/sms";
-    assert_eq!(ledger.claim(T0, key, 0, None).unwrap(), Claim::Go { claim: 1 });
+    assert_eq!(ledger.claim(T0, key, |_| false, None).unwrap(), Claim::Go { claim: 1 });
     // The first attempt outlives its lease; a second one claims the job and is sending it.
-    assert_eq!(ledger.claim(T0 + LEASE_MS, key, 0, None).unwrap(), Claim::Go { claim: 2 });
+    assert_eq!(ledger.claim(T0 + LEASE_MS, key, |_| false, None).unwrap(), Claim::Go { claim: 2 });
     ledger.release(key, Some(1)).unwrap();
     ledger.release(key, None).unwrap();
     assert_eq!(
-        ledger.claim(T0 + LEASE_MS + 1, key, 0, None).unwrap(),
+        ledger.claim(T0 + LEASE_MS + 1, key, |_| false, None).unwrap(),
         Claim::Held { until: T0 + 2 * LEASE_MS },
         "the stale release freed nothing: a third attempt does not send it beside the second"
     );
     ledger.release(key, Some(2)).unwrap();
-    assert_eq!(ledger.claim(T0 + LEASE_MS + 2, key, 0, None).unwrap(), Claim::Go { claim: 3 });
+    assert_eq!(ledger.claim(T0 + LEASE_MS + 2, key, |_| false, None).unwrap(), Claim::Go { claim: 3 });
     // A done is taken from any attempt: the provider took it, nothing may send it again.
     ledger.done(key).unwrap();
-    assert_eq!(ledger.claim(T0 + DAY, key, 0, None).unwrap(), Claim::Sent);
+    assert_eq!(ledger.claim(T0 + DAY, key, |_| false, None).unwrap(), Claim::Sent);
 }
 
 #[test]
@@ -503,7 +500,7 @@ fn a_ledger_made_before_claims_were_numbered_gets_the_column() {
          INSERT INTO inbox_jobs (key, seq, state) VALUES ('u/1/email', 1, 'queued');",
     );
     let ledger = Ledger::open(db.clone()).unwrap();
-    assert_eq!(ledger.claim(T0, "u/1/email", 0, None).unwrap(), Claim::Go { claim: 1 });
+    assert_eq!(ledger.claim(T0, "u/1/email", |_| false, None).unwrap(), Claim::Go { claim: 1 });
     assert!(Ledger::open(db).is_ok(), "and opens again");
 }
 

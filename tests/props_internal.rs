@@ -4,7 +4,7 @@
 mod props;
 
 use herald_core::exchange::requests::Device;
-use herald_core::exchange::{Channel, FanoutTask, Job, NotifyRequest, Opts, Urgency};
+use herald_core::exchange::{Channel, FanoutTask, Job, NotifyRequest, Opts, PushContent, Urgency};
 use herald_core::ids::{RoomId, User, UserId};
 use herald_core::internal::{Delivery, DeliveryItem, JobClaim, JobKey, MemberBatch, MemberCommand, MemberOp};
 use herald_tests::checks::internal;
@@ -47,9 +47,12 @@ fn notify() -> impl Strategy<Value = NotifyRequest> {
         proptest::option::of(any::<i64>()),
         proptest::option::of(proptest::collection::vec(proptest::sample::select(Channel::ALL.to_vec()), 0..3)),
         proptest::option::of(odd_string(10)),
+        proptest::option::of(odd_string(12)),
     )
-        .prop_map(|(urgency, data, send_at, channels, idempotency_key)| Opts {
+        .prop_map(|(urgency, data, send_at, channels, idempotency_key, title)| Opts {
             urgency,
+            url: title.as_ref().map(|t| format!("https://example.com/{t}")),
+            title,
             data,
             send_at,
             ttl_ms: send_at,
@@ -77,8 +80,9 @@ fn job() -> impl Strategy<Value = Job> {
         any::<u64>(),
         odd_string(30),
         proptest::option::of(any::<i64>()),
+        proptest::option::of((device(), any::<i64>(), odd_string(12), proptest::sample::select(Urgency::ALL.to_vec()))),
     )
-        .prop_map(|(user, channel, to, seq, text, expires_at)| Job {
+        .prop_map(|(user, channel, to, seq, text, expires_at, push)| Job {
             key: format!("{}/{seq}/{}", user.as_str(), channel.as_str()),
             user,
             channel,
@@ -86,6 +90,15 @@ fn job() -> impl Strategy<Value = Job> {
             seq,
             notification: "n".into(),
             subject: text.clone(),
+            push: push.map(|(device, subscribed_at, receipt, urgency)| PushContent {
+                device,
+                subscribed_at,
+                title: Some(text.clone()),
+                url: None,
+                data: Some(serde_json::json!({ "k": receipt.clone() })),
+                urgency,
+                receipt,
+            }),
             text,
             expires_at,
         })
@@ -139,7 +152,7 @@ proptest! {
         internal::round_trip(&notify);
         internal::round_trip(&device);
         internal::round_trip(&job);
-        internal::round_trip(&JobKey { key: job.key.clone(), expires_at: job.expires_at, claim: claim.1 });
+        internal::round_trip(&JobKey { key: job.key.clone(), expires_at: job.expires_at, claim: claim.1, outcome: None });
         internal::round_trip(&JobClaim { go: claim.0, claim: claim.1, held_until_ms: claim.2 });
     }
 }

@@ -270,7 +270,7 @@ mod tests {
         let answer: Value = serde_json::from_str(&contacts.to_json()).unwrap();
         assert_eq!(
             answer,
-            json!({"email":"a@example.com","phone":null,"quiet_hours":{"start":"22:00","end":"07:30","utc_offset_minutes":-300},"channels":["email","sms"]})
+            json!({"email":"a@example.com","phone":null,"quiet_hours":{"start":"22:00","end":"07:30","utc_offset_minutes":-300},"channels":["email","sms","push"]})
         );
     }
 

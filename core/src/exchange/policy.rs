@@ -24,19 +24,28 @@ use super::contacts::Contacts;
 use super::{Channel, Urgency};
 use crate::config::Fallback;
 
+/// Who can be reached when a notification is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    /// A device of the user is connected now: a high notification nobody can see live is
+    /// pushed at once.
+    pub online: bool,
+    /// The user has a device subscribed for push: without one no push step is planned, so an
+    /// inbox of a user who never subscribed wakes no sooner than for email.
+    pub devices: bool,
+}
+
 /// The steps to plan for a notification sent at `sent_at`: each channel and when it falls due.
-/// `allowed` is the send's `opts.channels` (`None`: every channel the urgency uses); `online`
-/// says whether a device of the user is connected now (a high notification nobody can see
-/// live is pushed at once).
+/// `allowed` is the send's `opts.channels` (`None`: every channel the urgency uses).
 pub fn plan(
     urgency: Urgency,
     allowed: Option<&[Channel]>,
     sent_at: i64,
-    online: bool,
+    reach: Reach,
     deadlines: &Fallback,
 ) -> Vec<(Channel, i64)> {
     let push = match urgency {
-        Urgency::High if !online => 0,
+        Urgency::High if !reach.online => 0,
         _ => deadlines.push_ms[urgency as usize],
     };
     let planned: &[(Channel, i64)] = match urgency {
@@ -48,6 +57,7 @@ pub fn plan(
     planned
         .iter()
         .filter(|(channel, _)| allowed.is_none_or(|list| list.contains(channel)))
+        .filter(|(channel, _)| *channel != Channel::Push || reach.devices)
         .map(|&(channel, after)| (channel, sent_at.saturating_add(after)))
         .collect()
 }
@@ -181,23 +191,31 @@ mod tests {
             ..Fallback::default()
         };
         let (push, email, sms) = (Channel::Push, Channel::Email, Channel::Sms);
-        assert_eq!(plan(Urgency::VeryLow, None, 1000, true, &deadlines), vec![(push, 1300)]);
-        assert_eq!(plan(Urgency::Low, None, 1000, true, &deadlines), vec![(push, 1030), (email, 1500)]);
-        assert_eq!(plan(Urgency::Normal, None, 1000, false, &deadlines), vec![(push, 1003), (email, 1050)]);
+        const ON: Reach = Reach { online: true, devices: true };
+        const OFF: Reach = Reach { online: false, devices: true };
+        assert_eq!(plan(Urgency::VeryLow, None, 1000, ON, &deadlines), vec![(push, 1300)]);
+        assert_eq!(plan(Urgency::Low, None, 1000, ON, &deadlines), vec![(push, 1030), (email, 1500)]);
+        assert_eq!(plan(Urgency::Normal, None, 1000, OFF, &deadlines), vec![(push, 1003), (email, 1050)]);
         assert_eq!(
-            plan(Urgency::High, None, 1000, true, &deadlines),
+            plan(Urgency::High, None, 1000, ON, &deadlines),
             vec![(push, 1002), (sms, 1005), (email, 1005)],
             "someone is connected: the live devices get their push delay to acknowledge"
         );
         assert_eq!(
-            plan(Urgency::High, None, 1000, false, &deadlines),
+            plan(Urgency::High, None, 1000, OFF, &deadlines),
             vec![(push, 1000), (sms, 1005), (email, 1005)],
             "nobody is connected: pushed at once"
         );
-        assert_eq!(plan(Urgency::High, Some(&[email]), 1000, true, &deadlines), vec![(email, 1005)]);
-        assert_eq!(plan(Urgency::High, Some(&[push]), 1000, false, &deadlines), vec![(push, 1000)]);
-        assert_eq!(plan(Urgency::Normal, Some(&[]), 1000, true, &deadlines), vec![], "[] is realtime only");
-        assert_eq!(plan(Urgency::Normal, Some(&[sms]), 1000, true, &deadlines), vec![]);
+        assert_eq!(plan(Urgency::High, Some(&[email]), 1000, ON, &deadlines), vec![(email, 1005)]);
+        assert_eq!(plan(Urgency::High, Some(&[push]), 1000, OFF, &deadlines), vec![(push, 1000)]);
+        assert_eq!(plan(Urgency::Normal, Some(&[]), 1000, ON, &deadlines), vec![], "[] is realtime only");
+        assert_eq!(plan(Urgency::Normal, Some(&[sms]), 1000, ON, &deadlines), vec![]);
+        let no_devices = Reach { online: false, devices: false };
+        assert_eq!(
+            plan(Urgency::High, None, 1000, no_devices, &deadlines),
+            vec![(sms, 1005), (email, 1005)],
+            "nothing to push to: no push step"
+        );
     }
 
     /// Every urgency × online / offline × delivered (acked) or not × read or not × in quiet

@@ -81,6 +81,8 @@ pub fn attempt(body: &str, attempts: u32, binding: bool, replies: &[Reply]) {
                     _ => Ok(()),
                 })
             }
+            Step::Breaker { .. } => Answer::Breaker(if matches!(reply, Reply::Failed) { Err("lost".into()) } else { Ok(false) }),
+            Step::Forget { .. } => Answer::Forgot(if matches!(reply, Reply::Failed) { Err("lost".into()) } else { Ok(true) }),
             Step::Report { .. } => {
                 reports += 1;
                 Answer::Reported(if matches!(reply, Reply::Failed) { Err("lost".into()) } else { Ok(()) })
@@ -117,6 +119,11 @@ fn check_outbound(outbound: &Outbound, job: &Value) {
         Outbound::Binding(email) => {
             assert_eq!(email.to, to);
             check_mail(&email.raw);
+        }
+        Outbound::Push(request) => {
+            for (name, value) in &request.headers {
+                assert!(value.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{name}: {value:?}");
+            }
         }
     }
 }

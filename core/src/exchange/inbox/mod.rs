@@ -256,7 +256,9 @@ impl<S: Sql + Clone> Inbox<S> {
         // note is one whose planning failed.)
         if !ack.duplicate || !self.planned(ack.seq).map_err(storage)? {
             let online = room.presence().iter().any(|user| user.id == self.owner);
-            self.plan(now, ack.seq, &opts, &note, online).map_err(storage)?;
+            let rows = self.sql.exec("SELECT 1 FROM inbox_devices LIMIT 1", &[]).map_err(storage)?;
+            let reach = policy::Reach { online, devices: !rows.is_empty() };
+            self.plan(now, ack.seq, &opts, &note, reach).map_err(storage)?;
         }
         let answer = serde_json::to_value(&ack).map_err(|e| Error::internal(e.to_string()))?;
         Ok((answer, effects))
@@ -270,9 +272,9 @@ impl<S: Sql + Clone> Inbox<S> {
 
     /// Stores the fallbacks notification `seq`'s urgency calls for, then its note, which says
     /// it was planned (a plan that fails midway is done again whole, [`Self::deliver`]).
-    fn plan(&mut self, now: i64, seq: u64, opts: &Opts, note: &str, online: bool) -> Result<(), StoreError> {
+    fn plan(&mut self, now: i64, seq: u64, opts: &Opts, note: &str, reach: policy::Reach) -> Result<(), StoreError> {
         let expires_at = opts.ttl_ms.map(|ttl| opts.send_at.unwrap_or(now).max(0).saturating_add(ttl));
-        for (channel, due) in policy::plan(opts.urgency, opts.channels.as_deref(), now, online, &self.deadlines) {
+        for (channel, due) in policy::plan(opts.urgency, opts.channels.as_deref(), now, reach, &self.deadlines) {
             self.sql.exec(
                 "INSERT OR REPLACE INTO inbox_due (seq, channel, due) VALUES (?, ?, ?)",
                 &[SqlValue::Int(seq as i64), SqlValue::Text(channel.as_str().into()), SqlValue::Int(due)],
