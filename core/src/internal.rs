@@ -16,6 +16,8 @@
 //! | `POST /notify` (an inbox)     | body [`crate::exchange::NotifyRequest`] ([`NOTIFY`])       |
 //! | `POST /jobs/claim`, `/jobs/done`, `/jobs/release` (an inbox) | body [`JobKey`]; a claim is answered [`JobClaim`] |
 //! | `GET`/`PUT /inbox/contacts`, `POST /inbox/devices`, `GET /inbox/page`, `POST /inbox/read` (an inbox) | the REST bodies, already valid (`docs/notifications.md`) |
+//! | `GET /inbox/devices`, `POST /inbox/devices/remove`, `/inbox/devices/forget`, `/inbox/devices/outcome` (an inbox) | the devices' list, removal by public id, compare-and-delete, last outcome ([`crate::exchange::inbox`]'s `devices.rs`) |
+//! | `POST /directory/devices/claim`, `/directory/devices/release` | to a directory shard: the device index ([`crate::exchange::device_owners`]) |
 //! | `POST /directory/add`, `GET /directory/page` | to a directory shard (`directory:{n}`): see [`crate::exchange::directory`] |
 //! | `POST /dead-letters` (to `deadletters:main`) | body [`DeadLetter`](crate::exchange::dead_letters::DeadLetter): keep it |
 //! | `POST /dead-letters/notes` | body [`ReasonNote`](crate::exchange::dead_letters::ReasonNote): why a job's last attempt failed |
@@ -85,8 +87,19 @@ pub const JOB_RELEASE: &str = "/jobs/release";
 
 /// An inbox's contacts: `GET` answers them, `PUT` takes a contacts update.
 pub const INBOX_CONTACTS: &str = "/inbox/contacts";
-/// An inbox keeps a device (body [`crate::exchange::requests::Device`]).
+/// An inbox keeps a device (`POST`, body [`crate::exchange::requests::Device`], answered
+/// `true`), or lists them (`GET`, as the user may see them).
 pub const INBOX_DEVICES: &str = "/inbox/devices";
+/// The device with a public id goes (body [`crate::exchange::inbox::RemoveDevice`], answered
+/// [`crate::exchange::inbox::Deleted`]): the user removed it, logged out on it, or another
+/// user subscribed it.
+pub const INBOX_DEVICES_REMOVE: &str = "/inbox/devices/remove";
+/// A device a provider said is gone goes, if it is still the same (compare-and-delete; body
+/// [`crate::exchange::inbox::ForgetDevice`], answered [`crate::exchange::inbox::Deleted`]).
+pub const INBOX_DEVICES_FORGET: &str = "/inbox/devices/forget";
+/// A device's last provider outcome (body [`crate::exchange::inbox::DeviceOutcome`], answered
+/// `{"kept": bool}`).
+pub const INBOX_DEVICES_OUTCOME: &str = "/inbox/devices/outcome";
 /// A page of an inbox's notifications: query `before`?, `limit`.
 pub const INBOX_PAGE: &str = "/inbox/page";
 /// An inbox's read mark moves: body `{seq}`.
