@@ -75,7 +75,9 @@ impl<S: Sql> DeviceOwners<S> {
     pub fn claim(&self, claim: &DeviceClaim) -> Result<ClaimAnswer, StoreError> {
         let device = SqlValue::Text(claim.device.clone());
         let user = claim.user.as_str();
-        let rows = self.sql.exec("SELECT user, previous FROM device_owners WHERE device = ?", &[device.clone()])?;
+        let rows = self
+            .sql
+            .exec("SELECT user, previous FROM device_owners WHERE device = ?", std::slice::from_ref(&device))?;
         let (holder, before) = match rows.first().map(Vec::as_slice) {
             None => (None, None),
             Some([SqlValue::Text(holder), previous]) => (Some(holder.clone()), text(previous)),
