@@ -21,7 +21,8 @@ use herald_core::exchange::attempt::{Answer, Attempt, Step};
 use herald_core::exchange::dead_letters::DeadLetter;
 use herald_core::exchange::providers::Outbound;
 use herald_core::exchange::push::answers::Verdict;
-use herald_core::internal::{BreakerAnswer, ForgetAnswer, GoneReport, INBOX_DEVICES_FORGET, PUSH_BREAKER};
+use herald_core::exchange::inbox::Deleted;
+use herald_core::internal::{BreakerAnswer, GoneReport, INBOX_DEVICES_FORGET, PUSH_BREAKER};
 use herald_core::ids::RoomId;
 use herald_core::internal::{self, JobClaim, JobKey, DEAD_LETTERS, DEAD_LETTERS_OBJECT, DEAD_LETTER_NOTES};
 use herald_durable_objects::platform::{config, now_ms, post_to_object};
@@ -78,7 +79,7 @@ async fn deliver(delivered: &Delivered, env: &Env, config: &Config) {
             }
             Step::Forget { inbox, forget } => {
                 let answer = ask(env, &inbox.object_name(), INBOX_DEVICES_FORGET, &forget).await;
-                Answer::Forgot(logged(&name, answer.map(|a: ForgetAnswer| a.deleted)))
+                Answer::Forgot(logged(&name, answer.map(|a: Deleted| a.deleted)))
             }
             Step::Send(outbound) => {
                 let sent = providers::send(env, &outbound, config.fallback.send_timeout_ms).await;

@@ -10,8 +10,9 @@
 //! - [`auth`]: the token from the request, verified into an identity.
 //! - [`rooms`]: `/v1/rooms/{room}/…`: websocket upgrade, publish, history, presence.
 //! - [`users`]: `/v1/users/{user}/logout`: an admin logs a user's 3drepo sessions out.
-//! - [`notify`]: the exchange's calls about a user's inbox: `send`, `native/subscribe`,
-//!   contacts, the inbox's page and read mark.
+//! - [`notify`]: the exchange's calls about a user's inbox: `send`, contacts, the inbox's page
+//!   and read mark; [`devices`]: push devices (`native/subscribe`, `native/devices`) and the
+//!   device index.
 //! - [`socketio`]: the Socket.IO / Engine.IO paths of the route table, handed to each
 //!   session's home object.
 //! - [`broadcast`]: `/api/v1/multicast` and `/api/v1/broadcast` (admin): a notification to
@@ -32,6 +33,7 @@ mod auth;
 mod broadcast;
 mod cors;
 mod dead_letters;
+mod devices;
 mod directory;
 mod fallback;
 mod fanout;

@@ -5,7 +5,7 @@
 //! | call | inbox | answer |
 //! |---|---|---|
 //! | `POST /api/v1/send` `{msg, uid, opts?}` | `uid`'s, `POST /notify` | `true` once the inbox stored it |
-//! | `POST /api/v1/native/subscribe` | the caller's, `POST /inbox/devices` | `true` |
+//! | `POST`/`DELETE /api/v1/native/subscribe`, `GET /api/v1/native/devices`, `DELETE /api/v1/native/devices/{id}` | the caller's, `/inbox/devices…` ([`crate::devices`]) | `true`, 204, the list |
 //! | `GET`/`PUT /api/v1/users/{uid}/contacts` (self or admin) | `uid`'s, `/inbox/contacts` | the contacts |
 //! | `GET /api/v1/inbox?before=&limit=` | the caller's, `GET /inbox/page` | a page |
 //! | `POST /api/v1/inbox/read` `{seq}` | the caller's, `POST /inbox/read` | `{last_read, unread}` |
@@ -13,6 +13,7 @@
 //! An inbox's refusal (its coded error) is answered as it gave it.
 
 use crate::auth::Caller;
+use crate::devices;
 use crate::rooms::read_body;
 use herald_core::config::Config;
 use herald_core::error::{Error, ErrorCode};
@@ -46,11 +47,17 @@ pub async fn handle(
             let notify = serde_json::to_string(&notify).map_err(|e| Error::internal(e.to_string()))?;
             accepted(call(env, &inbox, Method::Post, api::NOTIFY, Some(notify)).await?)
         }
-        NotifyRoute::Subscribe => {
-            let device = Device::parse(&body(req, config).await?)?;
-            let device = serde_json::to_string(&device).map_err(|e| Error::internal(e.to_string()))?;
-            accepted(call(env, &inbox(&me.id)?, Method::Post, api::INBOX_DEVICES, Some(device)).await?)
+        NotifyRoute::Subscribe | NotifyRoute::Unsubscribe => {
+            let device = Device::parse(&body(req, config).await?, config.push_allow_loopback_http)?;
+            let shards = config.fallback.directory_shards;
+            if route == NotifyRoute::Subscribe {
+                devices::subscribe(env, shards, &me.id, &device).await
+            } else {
+                devices::unsubscribe(env, shards, &me.id, &device).await
+            }
         }
+        NotifyRoute::Devices => devices::list(env, &me.id).await,
+        NotifyRoute::RemoveDevice(id) => devices::remove_by_id(env, config.fallback.directory_shards, &me.id, id).await,
         NotifyRoute::Contacts { user, put } => {
             if user != me.id && !caller.identity.admin {
                 return Err(Error::new(
@@ -92,11 +99,17 @@ async fn body(req: &mut Request, config: &Config) -> Result<String, Error> {
 }
 
 /// `user`'s inbox room.
-fn inbox(user: &UserId) -> Result<RoomId, Error> {
+pub(crate) fn inbox(user: &UserId) -> Result<RoomId, Error> {
     inbox_of(user).ok_or_else(|| Error::invalid_field("user", "is too long to have an inbox (escaped, over 122 bytes)"))
 }
 
-async fn call(env: &Env, inbox: &RoomId, method: Method, path: &str, body: Option<String>) -> Result<Response, Error> {
+pub(crate) async fn call(
+    env: &Env,
+    inbox: &RoomId,
+    method: Method,
+    path: &str,
+    body: Option<String>,
+) -> Result<Response, Error> {
     let headers = Headers::new();
     if body.is_some() {
         headers.set("content-type", "application/json").map_err(internal)?;

@@ -109,6 +109,9 @@ pub struct Config {
     pub fallback: Fallback,
     /// The web origins whose pages may send a cookie and read answers (CORS).
     pub origins: AllowedOrigins,
+    /// Web Push endpoints over plain http to this machine are taken (`PUSH_ALLOW_LOOPBACK_HTTP`):
+    /// local development only, where a test is its own push service.
+    pub push_allow_loopback_http: bool,
 }
 
 /// When the email / SMS fallback of a notification is due, how often a job is tried, and the
@@ -312,16 +315,7 @@ impl Config {
             max_payload: number(&get, "ENGINEIO_MAX_PAYLOAD", defaults.max_payload, 1024, 16 * 1024 * 1024)?,
             max_backlog_bytes: limits.max_backlog_bytes,
         };
-        let echo = match get("ECHO_ROUTES").as_deref().map(str::trim) {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(other) => {
-                return Err(ConfigError {
-                    var: "ECHO_ROUTES",
-                    problem: format!("must be true or false, not {other:?}"),
-                })
-            }
-        };
+        let echo = flag(&get, "ECHO_ROUTES")?;
         // The old name must not be ignored: a table it held would silently become the default
         // one, with every seed dialect's route open.
         if get("SOCKETIO_ROUTES").is_some() {
@@ -420,7 +414,18 @@ impl Config {
         let origins = AllowedOrigins::parse(&get("ALLOWED_ORIGINS").unwrap_or_default())
             .map_err(|problem| ConfigError { var: "ALLOWED_ORIGINS", problem })?;
 
-        Ok(Self { verifier, limits, retention, engine, routes, fallback, origins })
+        let push_allow_loopback_http = flag(&get, "PUSH_ALLOW_LOOPBACK_HTTP")?;
+
+        Ok(Self { verifier, limits, retention, engine, routes, fallback, origins, push_allow_loopback_http })
+    }
+}
+
+/// A `true` / `false` variable, `false` when unset.
+fn flag(get: &impl Fn(&str) -> Option<String>, var: &'static str) -> Result<bool, ConfigError> {
+    match get(var).as_deref().map(str::trim) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ConfigError { var, problem: format!("must be true or false, not {other:?}") }),
     }
 }
 
@@ -578,6 +583,17 @@ mod tests {
         assert!(c.origins.check_ambient(Some("https://app.example.com"), "https://h.example").is_ok());
         let bad = config(&[("JWT_SECRET", SECRET), ("ALLOWED_ORIGINS", "app.example.com")]).unwrap_err();
         assert_eq!(bad.var, "ALLOWED_ORIGINS");
+    }
+
+    #[test]
+    fn loopback_http_push_endpoints_are_off_unless_configured() {
+        assert!(!config(&[("JWT_SECRET", SECRET)]).unwrap().push_allow_loopback_http);
+        let on = config(&[("JWT_SECRET", SECRET), ("PUSH_ALLOW_LOOPBACK_HTTP", "true")]).unwrap();
+        assert!(on.push_allow_loopback_http);
+        let off = config(&[("JWT_SECRET", SECRET), ("PUSH_ALLOW_LOOPBACK_HTTP", "false")]).unwrap();
+        assert!(!off.push_allow_loopback_http);
+        let bad = config(&[("JWT_SECRET", SECRET), ("PUSH_ALLOW_LOOPBACK_HTTP", "yes")]).unwrap_err();
+        assert_eq!(bad.var, "PUSH_ALLOW_LOOPBACK_HTTP");
     }
 
     #[test]

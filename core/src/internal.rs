@@ -16,6 +16,8 @@
 //! | `POST /notify` (an inbox)     | body [`crate::exchange::NotifyRequest`] ([`NOTIFY`])       |
 //! | `POST /jobs/claim`, `/jobs/done`, `/jobs/release` (an inbox) | body [`JobKey`]; a claim is answered [`JobClaim`] |
 //! | `GET`/`PUT /inbox/contacts`, `POST /inbox/devices`, `GET /inbox/page`, `POST /inbox/read` (an inbox) | the REST bodies, already valid (`docs/notifications.md`) |
+//! | `GET /inbox/devices`, `POST /inbox/devices/remove`, `/inbox/devices/forget`, `/inbox/devices/outcome` (an inbox) | the devices' list, removal by public id, compare-and-delete, last outcome ([`crate::exchange::inbox`]'s `devices.rs`) |
+//! | `POST /directory/devices/claim`, `/directory/devices/release` | to a directory shard: the device index ([`crate::exchange::device_owners`]) |
 //! | `POST /directory/add`, `GET /directory/page` | to a directory shard (`directory:{n}`): see [`crate::exchange::directory`] |
 //! | `POST /dead-letters` (to `deadletters:main`) | body [`DeadLetter`](crate::exchange::dead_letters::DeadLetter): keep it |
 //! | `POST /dead-letters/notes` | body [`ReasonNote`](crate::exchange::dead_letters::ReasonNote): why a job's last attempt failed |
@@ -85,8 +87,19 @@ pub const JOB_RELEASE: &str = "/jobs/release";
 
 /// An inbox's contacts: `GET` answers them, `PUT` takes a contacts update.
 pub const INBOX_CONTACTS: &str = "/inbox/contacts";
-/// An inbox keeps a device (body [`crate::exchange::requests::Device`]).
+/// An inbox keeps a device (`POST`, body [`crate::exchange::requests::Device`], answered
+/// `true`), or lists them (`GET`, as the user may see them).
 pub const INBOX_DEVICES: &str = "/inbox/devices";
+/// The device with a public id goes (body [`crate::exchange::inbox::RemoveDevice`], answered
+/// [`crate::exchange::inbox::Deleted`]): the user removed it, logged out on it, or another
+/// user subscribed it.
+pub const INBOX_DEVICES_REMOVE: &str = "/inbox/devices/remove";
+/// A device a provider said is gone goes, if it is still the same (compare-and-delete; body
+/// [`crate::exchange::inbox::ForgetDevice`], answered [`crate::exchange::inbox::Deleted`]).
+pub const INBOX_DEVICES_FORGET: &str = "/inbox/devices/forget";
+/// A device's last provider outcome (body [`crate::exchange::inbox::DeviceOutcome`], answered
+/// `{"kept": bool}`).
+pub const INBOX_DEVICES_OUTCOME: &str = "/inbox/devices/outcome";
 /// A page of an inbox's notifications: query `before`?, `limit`.
 pub const INBOX_PAGE: &str = "/inbox/page";
 /// An inbox's read mark moves: body `{seq}`.
@@ -108,8 +121,6 @@ pub const DEAD_LETTER_NOTES: &str = "/dead-letters/notes";
 pub const DEAD_LETTERS_OBJECT: &str = "deadletters:main";
 /// The push breaker, kept by the dead-letter store's object ([`GoneReport`] → [`BreakerAnswer`]).
 pub const PUSH_BREAKER: &str = "/push/breaker";
-/// An inbox: delete a device a push provider said is gone ([`ForgetDevice`] → [`ForgetAnswer`]).
-pub const INBOX_DEVICES_FORGET: &str = "/inbox/devices/forget";
 
 /// A push provider said a device is gone: may that be believed? With the answers the provider
 /// accepted since the consumer last asked.
@@ -127,11 +138,6 @@ pub struct BreakerAnswer {
     pub tripped: bool,
 }
 
-/// Whether a forget deleted the device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ForgetAnswer {
-    pub deleted: bool,
-}
 
 /// A job's idempotency key, for the job calls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,28 +153,7 @@ pub struct JobKey {
     pub claim: Option<u64>,
     /// On a push's done or release: how its provider answered, kept with the device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<DeviceOutcome>,
-}
-
-/// A push provider's last answer about a device, kept for support (`GET /api/v1/native/devices`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceOutcome {
-    /// The device's id (its token or endpoint).
-    pub device: String,
-    pub at: i64,
-    /// `accepted`, `retry`, `refused` or `gone`.
-    pub outcome: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-/// Delete a device a provider said is gone, if it is still the one the job was for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ForgetDevice {
-    pub device: crate::exchange::requests::Device,
-    /// APNs: when the provider learnt the token was invalid; a device subscribed since stays.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gone_since_ms: Option<i64>,
+    pub outcome: Option<crate::exchange::inbox::DeviceOutcome>,
 }
 
 impl JobKey {

@@ -10,7 +10,9 @@
 //! | GET    | `/api/chat/{user}/`           | [`Route::ChatHistory`] (tndata)       |
 //! | POST   | `/v1/users/{user}/logout`     | [`Route::Logout`] (admin)             |
 //! | POST   | `/api/v1/send`                | [`Route::Notify`] [`NotifyRoute::Send`] |
-//! | POST   | `/api/v1/native/subscribe`    | [`Route::Notify`] [`NotifyRoute::Subscribe`] |
+//! | POST, DELETE | `/api/v1/native/subscribe` | [`Route::Notify`] [`NotifyRoute::Subscribe`], [`NotifyRoute::Unsubscribe`] |
+//! | GET    | `/api/v1/native/devices`      | [`Route::Notify`] [`NotifyRoute::Devices`] |
+//! | DELETE | `/api/v1/native/devices/{id}` | [`Route::Notify`] [`NotifyRoute::RemoveDevice`] |
 //! | GET, PUT | `/api/v1/users/{uid}/contacts` | [`Route::Notify`] [`NotifyRoute::Contacts`] |
 //! | GET    | `/api/v1/inbox`               | [`Route::Notify`] [`NotifyRoute::Inbox`] |
 //! | POST   | `/api/v1/inbox/read`          | [`Route::Notify`] [`NotifyRoute::InboxRead`] |
@@ -22,6 +24,7 @@
 
 use crate::dialect::routes::percent_decode;
 use crate::error::{Error, ErrorCode};
+use crate::exchange::device::is_public_id;
 use crate::ids::{RoomId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +58,12 @@ pub enum NotifyRoute {
     Send,
     /// The caller's device for native push.
     Subscribe,
+    /// The caller's device, named by the subscribe's body, goes (logout on a phone).
+    Unsubscribe,
+    /// The caller's devices.
+    Devices,
+    /// The caller's device with this public id goes.
+    RemoveDevice(String),
     /// A user's contacts: read (`put` false) or updated.
     Contacts { user: UserId, put: bool },
     /// A page of the caller's notifications.
@@ -101,7 +110,20 @@ impl Route {
             }
             ["api", "v1", "send"] => allow(&method, &["POST"]).map(|_| Self::Notify(NotifyRoute::Send)),
             ["api", "v1", "native", "subscribe"] => {
-                allow(&method, &["POST"]).map(|_| Self::Notify(NotifyRoute::Subscribe))
+                let delete = allow(&method, &["POST", "DELETE"])? == "DELETE";
+                Ok(Self::Notify(if delete { NotifyRoute::Unsubscribe } else { NotifyRoute::Subscribe }))
+            }
+            ["api", "v1", "native", "devices"] => allow(&method, &["GET"]).map(|_| Self::Notify(NotifyRoute::Devices)),
+            ["api", "v1", "native", "devices", id] => {
+                allow(&method, &["DELETE"])?;
+                // Anything but a public id names no device of the caller's.
+                if !is_public_id(id) {
+                    return Err(Error::new(
+                        ErrorCode::NotFound,
+                        format!("no device {id:?}: see GET /api/v1/native/devices"),
+                    ));
+                }
+                Ok(Self::Notify(NotifyRoute::RemoveDevice((*id).to_owned())))
             }
             ["api", "v1", "users", user, "contacts"] => {
                 let put = allow(&method, &["GET", "PUT"])? == "PUT";
@@ -207,6 +229,31 @@ mod tests {
         assert_eq!(Route::parse("POST", "/api/v1/receipts"), Ok(Route::Receipt));
         assert_eq!(Route::parse("POST", "/api/v1/push/vapid-public-key").unwrap_err().code, ErrorCode::MethodNotAllowed);
         assert_eq!(Route::parse("GET", "/api/v1/receipts").unwrap_err().code, ErrorCode::MethodNotAllowed);
+    }
+
+    #[test]
+    fn device_routes_parse_with_their_methods_and_a_public_id() {
+        let notify = |method: &str, path: &str| {
+            Route::parse(method, path).map(|r| match r {
+                Route::Notify(route) => route,
+                other => panic!("{other:?}"),
+            })
+        };
+        assert_eq!(notify("DELETE", "/api/v1/native/subscribe"), Ok(NotifyRoute::Unsubscribe));
+        assert_eq!(notify("GET", "/api/v1/native/devices"), Ok(NotifyRoute::Devices));
+        let id = "ungWv48Bz-pBQUDeXa4iIw";
+        assert_eq!(notify("DELETE", &format!("/api/v1/native/devices/{id}")), Ok(NotifyRoute::RemoveDevice(id.into())));
+        let wrong = notify("GET", "/api/v1/native/subscribe").unwrap_err();
+        assert_eq!(wrong.details.unwrap()["allow"], serde_json::json!(["POST", "DELETE"]));
+        assert_eq!(notify("POST", "/api/v1/native/devices").unwrap_err().code, ErrorCode::MethodNotAllowed);
+        assert_eq!(
+            notify("GET", &format!("/api/v1/native/devices/{id}")).unwrap_err().code,
+            ErrorCode::MethodNotAllowed
+        );
+        for bad in ["short", "ungWv48Bz+pBQUDeXa4iIw", "ungWv48Bz-pBQUDeXa4iIwX", ""] {
+            let error = notify("DELETE", &format!("/api/v1/native/devices/{bad}")).unwrap_err();
+            assert_eq!(error.code, ErrorCode::NotFound, "{bad}");
+        }
     }
 
     #[test]

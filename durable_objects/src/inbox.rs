@@ -9,6 +9,10 @@
 //! | `POST /jobs/done`, `/jobs/release` ([`JobKey`]) | `{}` |
 //! | `GET /inbox/contacts`, `PUT /inbox/contacts` (a contacts update) | the contacts |
 //! | `POST /inbox/devices` ([`Device`]) | `true` |
+//! | `GET /inbox/devices` | the devices as the user may see them |
+//! | `POST /inbox/devices/remove` ([`RemoveDevice`]) | [`Deleted`](herald_core::exchange::inbox::Deleted) |
+//! | `POST /inbox/devices/forget` ([`ForgetDevice`]) | [`Deleted`](herald_core::exchange::inbox::Deleted) |
+//! | `POST /inbox/devices/outcome` ([`DeviceOutcome`]) | `{"kept": bool}` |
 //! | `GET /inbox/page?before=&limit=` | a page |
 //! | `POST /inbox/read` (`{seq}`) | `{last_read, unread}` |
 //! | `POST /inbox/receipt` ([`api::ReceiptCall`]) | `{seq, state}`: how far the notification got |
@@ -20,16 +24,25 @@
 //! a later alarm. A pass that could not do its work (the object did not load, storage failed)
 //! sets the alarm again [`RETRY_MS`] on, so no fallback is lost to it.
 //!
+//! Every user of the platform is reachable by a broadcast: the inbox puts its owner in the
+//! directory the first time a device is subscribed, contacts are set, or a connection joins it
+//! ([`RoomObject::list_owner`]), and keeps a flag once it did, so later calls cost one local read.
+//! It is done here rather than at the Worker's edge because every way into an inbox ends here —
+//! the native websocket, Socket.IO sessions joining from their homes (any dialect), the REST
+//! calls — and only the object can keep the flag: the Worker holds no state, and would have to
+//! call the directory on every connection.
+//!
 //! A child module of `room`: it works on the object's loaded state like the room's own
 //! handlers do.
 
 use super::{Loaded, RoomObject};
-use crate::platform::{fresh_id, now_ms, query_param, Url};
+use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param, Url};
 use crate::respond::{self, internal};
 use herald_core::error::{Error, ErrorCode};
 use herald_core::exchange::contacts::ContactsUpdate;
+use herald_core::exchange::directory::{self, AddRequest};
 use herald_core::exchange::fanout::send_batches;
-use herald_core::exchange::inbox::{Due, RETRY_MS};
+use herald_core::exchange::inbox::{DeviceOutcome, Due, ForgetDevice, RemoveDevice, RETRY_MS};
 use herald_core::exchange::push::receipts::ReceiptState;
 use herald_core::exchange::requests::{self, Device};
 use herald_core::exchange::{Job, NotifyRequest};
@@ -58,6 +71,8 @@ impl RoomObject {
         };
         let url = Url::of(req);
         let now = now_ms();
+        let lists_owner =
+            matches!((&method, path.as_str()), (Method::Post, api::INBOX_DEVICES) | (Method::Put, api::INBOX_CONTACTS));
         // Every route below runs on the loaded room and inbox, without an `.await`.
         let answer = self.with_inbox(|loaded| -> Result<(u16, String), Error> {
             let Loaded { room, inbox, .. } = loaded;
@@ -77,12 +92,15 @@ impl RoomObject {
                     Ok((200, serde_json::to_string(&claim).map_err(|e| Error::internal(e.to_string()))?))
                 }
                 (Method::Post, api::JOB_DONE) => {
-                    inbox.done(&body_of::<JobKey>(&body, "done")?.key)?;
+                    let key: JobKey = body_of(&body, "done")?;
+                    inbox.done(&key.key)?;
+                    inbox.keep_outcome(&key);
                     Ok((200, "{}".into()))
                 }
                 (Method::Post, api::JOB_RELEASE) => {
                     let key: JobKey = body_of(&body, "release")?;
                     inbox.release(&key.key, key.claim)?;
+                    inbox.keep_outcome(&key);
                     Ok((200, "{}".into()))
                 }
                 (Method::Get, api::INBOX_CONTACTS) => Ok((200, inbox.contacts().to_json())),
@@ -90,6 +108,19 @@ impl RoomObject {
                 (Method::Post, api::INBOX_DEVICES) => {
                     inbox.subscribe(now, &body_of::<Device>(&body, "subscribe")?)?;
                     Ok((200, "true".into()))
+                }
+                (Method::Get, api::INBOX_DEVICES) => Ok((200, inbox.devices_json()?)),
+                (Method::Post, api::INBOX_DEVICES_REMOVE) => {
+                    let deleted = inbox.remove_device(&body_of::<RemoveDevice>(&body, "device removal")?.id)?;
+                    Ok((200, serde_json::to_string(&deleted).map_err(|e| Error::internal(e.to_string()))?))
+                }
+                (Method::Post, api::INBOX_DEVICES_FORGET) => {
+                    let deleted = inbox.forget_device(&body_of::<ForgetDevice>(&body, "device forget")?)?;
+                    Ok((200, serde_json::to_string(&deleted).map_err(|e| Error::internal(e.to_string()))?))
+                }
+                (Method::Post, api::INBOX_DEVICES_OUTCOME) => {
+                    let kept = inbox.record_outcome(&body_of::<DeviceOutcome>(&body, "device outcome")?)?;
+                    Ok((200, serde_json::json!({ "kept": kept }).to_string()))
                 }
                 (Method::Get, api::INBOX_PAGE) => {
                     let (before, limit) = requests::page_query(
@@ -123,8 +154,29 @@ impl RoomObject {
             loaded.inbox.as_ref().and_then(|inbox| inbox.alarm_after(now, &loaded.room, &Due::default()))
         })?;
         self.set_alarm(alarm).await;
+        // A failed listing fails the call (its effect is kept; the flag is not set): the
+        // client's retry of a subscribe or a contacts update is harmless, and lists them.
+        if lists_owner {
+            self.list_owner().await?;
+        }
         let (status, body) = answer;
         respond::json(status, body).map_err(internal)
+    }
+
+    /// Puts the inbox's owner in the user directory, unless the inbox did before (then it costs
+    /// one local read). Nothing for an object that is no inbox. The flag is set only once the
+    /// shard took them: a failure is tried again by the next call that lists.
+    pub(super) async fn list_owner(&self) -> Result<(), Error> {
+        let owner = self.with_room(|loaded| match loaded.inbox.as_ref() {
+            Some(inbox) => inbox.owner_listed().map(|listed| (!listed).then(|| inbox.owner().clone())),
+            None => Ok(None),
+        })??;
+        let Some(owner) = owner else { return Ok(()) };
+        let shard = directory::shard_of(&owner, config(&self.env)?.fallback.directory_shards);
+        let add = AddRequest { users: vec![owner] };
+        let body = serde_json::to_string(&add).map_err(|e| Error::internal(e.to_string()))?;
+        post_to_object(&self.env, &directory::object_name(shard), directory::ADD, body).await?;
+        self.with_inbox(|loaded| loaded.inbox.as_mut().expect("with_inbox checked").set_owner_listed())?
     }
 
     /// Runs `f` on the loaded object when it is an inbox; `not_found` otherwise.

@@ -49,7 +49,7 @@ use herald_core::error::{close, Error, ErrorCode};
 use herald_core::exchange::inbox::Inbox;
 use herald_core::home;
 use herald_core::ids::{ConnId, RoomId, User};
-use herald_core::internal::{self as api, Delivery, DeliveryAnswer, MemberBatch, PublishRequest};
+use herald_core::internal::{self as api, Delivery, DeliveryAnswer, MemberBatch, MemberOp, PublishRequest};
 use herald_core::object::Role;
 use herald_core::protocol::native::error_frame;
 use herald_core::room::{
@@ -580,7 +580,18 @@ impl RoomObject {
             loaded.apply(effects)
         })?;
         self.set_alarm(alarm).await;
+        self.list_inbox_owner().await;
         upgrade_response(pair.client, protocol)
+    }
+
+    /// A connection joined: when this is an inbox whose owner is not in the directory yet, they
+    /// are put there ([`inbox`]'s `list_owner`), before the connect is answered (once per
+    /// user: later connections cost one local read). A failure does not refuse the
+    /// connection; the next one tries again.
+    async fn list_inbox_owner(&self) {
+        if let Err(e) = self.list_owner().await {
+            worker::console_error!("inbox owner not put in the directory (the next connection tries again): {e}");
+        }
     }
 
     async fn publish_message(&self, req: &mut Request) -> std::result::Result<Response, Error> {
@@ -604,8 +615,12 @@ impl RoomObject {
         let batch: MemberBatch = serde_json::from_str(&body)
             .map_err(|e| Error::internal(format!("internal member commands with a bad body: {e}")))?;
         let now = now_ms();
+        let joins = batch.commands.iter().any(|command| matches!(command.op, MemberOp::Join { .. }));
         let alarm = self.with_room(|loaded| loaded.on_members(now, batch))?;
         self.set_alarm(alarm).await;
+        if joins {
+            self.list_inbox_owner().await;
+        }
         respond::json(200, "{}".into()).map_err(internal)
     }
 

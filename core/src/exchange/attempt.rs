@@ -36,7 +36,8 @@ use super::push::outbound::provider_of;
 use super::{inbox_of, Channel, Job};
 use crate::config::Fallback;
 use crate::ids::RoomId;
-use crate::internal::{DeviceOutcome, ForgetDevice, JobClaim, JobKey, JOB_DONE, JOB_RELEASE};
+use super::inbox::{DeviceOutcome, ForgetDevice, Outcome};
+use crate::internal::{JobClaim, JobKey, JOB_DONE, JOB_RELEASE};
 
 /// The longest delay a retry may ask for: 12 hours, the most Cloudflare Queues accept.
 pub const RETRY_DELAY_MAX_SECONDS: u32 = 12 * 3600;
@@ -194,23 +195,32 @@ impl Attempt {
             }
             (State::Sending { job, inbox, claim }, Answer::Sent(result)) => self.report(job, inbox, claim, result),
             (State::Sending { job, inbox, claim }, Answer::Pushed(verdict)) => match verdict {
-                Verdict::Accepted => self.report(job, inbox, claim, Ok(())),
+                Verdict::Accepted => {
+                    self.report_outcome(job, inbox, claim, JOB_DONE, AfterReport::Ack, (Outcome::Accepted, None))
+                }
                 Verdict::Gone { reason, since_ms } => {
                     let provider = job.push.as_ref().map_or(Provider::WebPush, |p| provider_of(&p.device));
                     self.state = State::Gone { job, inbox, claim, since_ms, reason };
                     Step::Breaker { provider }
                 }
                 Verdict::Retry { after_seconds, reason } => {
+                    let outcome = (Outcome::Retry, Some(reason.clone()));
                     let failure = Failure { after_seconds, ..Failure::retryable(reason) };
-                    self.report(job, inbox, claim, Err(failure))
+                    self.report_outcome(job, inbox, claim, JOB_RELEASE, AfterReport::Failed(failure), outcome)
                 }
                 // Never a reason to delete a device: our credentials or our payload are wrong, and
                 // every attempt would meet the same answer until an operator fixes them.
                 Verdict::Credentials { reason, .. } => {
                     let reason = format!("{reason} (our push credentials or configuration; no device was deleted)");
-                    self.report(job, inbox, claim, Err(Failure::permanent(reason)))
+                    let outcome = (Outcome::Credentials, Some(reason.clone()));
+                    let then = AfterReport::Failed(Failure::permanent(reason));
+                    self.report_outcome(job, inbox, claim, JOB_RELEASE, then, outcome)
                 }
-                Verdict::Payload { reason } => self.report(job, inbox, claim, Err(Failure::permanent(reason))),
+                Verdict::Payload { reason } => {
+                    let outcome = (Outcome::Payload, Some(reason.clone()));
+                    let then = AfterReport::Failed(Failure::permanent(reason));
+                    self.report_outcome(job, inbox, claim, JOB_RELEASE, then, outcome)
+                }
             },
             (State::Gone { job, inbox, claim, since_ms, reason }, Answer::Breaker(tripped)) => match tripped {
                 Ok(false) => {
@@ -226,7 +236,9 @@ impl Attempt {
                         "{reason}; not believed: so many of this provider's devices are gone at once that its \
                          configuration is suspect (the push breaker), so no device was deleted"
                     );
-                    self.report(job, inbox, claim, Err(Failure::permanent(reason)))
+                    let outcome = (Outcome::Credentials, Some(reason.clone()));
+                    let then = AfterReport::Failed(Failure::permanent(reason));
+                    self.report_outcome(job, inbox, claim, JOB_RELEASE, then, outcome)
                 }
                 Err(e) => {
                     let reason = format!("{reason}; the push breaker could not be asked ({e}): tried again later");
@@ -236,7 +248,7 @@ impl Attempt {
             // Deleted or not (re-subscribed since, or the call failed and the next push finds it
             // gone again), this job is finished: its device cannot take it.
             (State::Gone { job, inbox, claim, reason, .. }, Answer::Forgot(_)) => {
-                self.report_outcome(job, inbox, claim, JOB_DONE, AfterReport::Ack, ("gone", Some(reason)))
+                self.report_outcome(job, inbox, claim, JOB_DONE, AfterReport::Ack, (Outcome::Gone, Some(reason)))
             }
             // Whether or not the inbox heard it: a sent job is done (sending it again would be
             // worse than a ledger that missed one report), and a failed one goes on failing.
@@ -261,10 +273,11 @@ impl Attempt {
 
     /// Tells the inbox how the send went, presenting the claim's number.
     fn report(&mut self, job: Job, inbox: RoomId, claim: Option<u64>, result: Result<(), Failure>) -> Step {
+        // (A push that could not even be made: its provider is off or its keys unusable.)
         let outcome = match &result {
-            Ok(()) => ("accepted", None),
-            Err(f) if f.permanent => ("refused", Some(f.reason.clone())),
-            Err(f) => ("retry", Some(f.reason.clone())),
+            Ok(()) => (Outcome::Accepted, None),
+            Err(f) if f.permanent => (Outcome::Credentials, Some(f.reason.clone())),
+            Err(f) => (Outcome::Retry, Some(f.reason.clone())),
         };
         let (path, then) = match result {
             Ok(()) => (JOB_DONE, AfterReport::Ack),
@@ -290,12 +303,12 @@ impl Attempt {
         claim: Option<u64>,
         path: &'static str,
         then: AfterReport,
-        (outcome, reason): (&str, Option<String>),
+        (outcome, reason): (Outcome, Option<String>),
     ) -> Step {
         let outcome = job.push.as_ref().map(|push| DeviceOutcome {
-            device: push.device.id().to_owned(),
+            id: push.device.id().to_owned(),
             at: self.now,
-            outcome: outcome.to_owned(),
+            outcome,
             reason,
         });
         let key = JobKey { key: job.key.clone(), expires_at: None, claim, outcome };

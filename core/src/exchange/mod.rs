@@ -22,13 +22,18 @@
 //! - `dead_letters.rs`: the jobs that will not be sent, kept for the admin list.
 //! - `directory.rs`: which users exist, sharded over objects; each shard's users in SQLite.
 //! - `fanout.rs`: a broadcast as queue messages: a page per shard, deliveries in batches.
-//! - `requests.rs`: the REST bodies (`send`, `native/subscribe`, `inbox/read`), validated;
+//! - `device.rs`: a device subscribed for native push, validated, and its public id;
+//!   `device_owners.rs`: which user holds each device (the device index, in the directory's
+//!   shards), so a device subscribed by another user leaves the previous one.
+//! - `requests.rs`: the REST bodies (`send`, `inbox/read`), validated;
 //!   `requests_fanout.rs`: those of `multicast` and `broadcast`; `contacts.rs`: a user's
 //!   contacts and quiet hours, and their updates.
 
 pub mod attempt;
 pub mod contacts;
 pub mod dead_letters;
+pub mod device;
+pub mod device_owners;
 pub mod directory;
 pub mod fanout;
 pub mod inbox;

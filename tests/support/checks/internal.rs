@@ -4,6 +4,8 @@
 
 use herald_core::auth::Identity;
 use herald_core::exchange::dead_letters::{DeadLetter, ReasonNote};
+use herald_core::exchange::device_owners::{ClaimAnswer, DeviceClaim, ReleaseAnswer};
+use herald_core::exchange::inbox::{Deleted, DeviceOutcome, ForgetDevice, RemoveDevice};
 use herald_core::exchange::requests::Device;
 use herald_core::exchange::{FanoutTask, Job, NotifyRequest};
 use herald_core::ids::User;
@@ -34,6 +36,13 @@ pub fn wire(text: &str) {
     one::<Job>(text);
     one::<FanoutTask>(text);
     one::<Device>(text);
+    one::<ForgetDevice>(text);
+    one::<RemoveDevice>(text);
+    one::<DeviceOutcome>(text);
+    one::<Deleted>(text);
+    one::<DeviceClaim>(text);
+    one::<ClaimAnswer>(text);
+    one::<ReleaseAnswer>(text);
     one::<DeadLetter>(text);
     one::<ReasonNote>(text);
     one::<Identity>(text);

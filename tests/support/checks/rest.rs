@@ -45,12 +45,16 @@ pub fn body(body: &str, header_key: Option<&str>) {
         Ok(seq) => assert_eq!(serde_json::from_str::<Value>(body).unwrap()["seq"], Value::from(seq)),
         Err(error) => refused(error),
     }
-    match Device::parse(body) {
-        Ok(device) => {
-            assert!(!device.id().is_empty());
-            round_trip(&device);
+    for loopback in [false, true] {
+        match Device::parse(body, loopback) {
+            Ok(device) => {
+                assert!(!device.id().is_empty());
+                assert!(herald_core::exchange::device::is_public_id(&device.public_id()));
+                assert!(loopback || !device.id().starts_with("http://"), "{device:?}");
+                round_trip(&device);
+            }
+            Err(error) => refused(error),
         }
-        Err(error) => refused(error),
     }
     match ContactsUpdate::parse(body) {
         Ok(update) => {

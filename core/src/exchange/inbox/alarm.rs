@@ -16,7 +16,7 @@ use crate::exchange::push::outbound;
 use crate::exchange::requests::Device;
 use crate::exchange::{Channel, Job, NotifyRequest, PushContent, Urgency, TTL_MAX_SECONDS};
 use crate::ids::User;
-use crate::internal::JobClaim;
+use crate::internal::{JobClaim, JobKey};
 use crate::room::{Effect, Log, Room, Sql, SqlValue, StoreError};
 use serde_json::{json, Value};
 
@@ -320,6 +320,14 @@ impl<S: Sql + Clone> Inbox<S> {
             reached == Reached::Read || (push && reached == Reached::Delivered)
         };
         self.ledger.claim(now, key, settled, expires_at).map(JobClaim::from).map_err(storage)
+    }
+
+    /// A push job's report carries its provider's answer: kept with its device for support. A
+    /// device deleted since, or an outcome that cannot be kept, changes nothing else.
+    pub fn keep_outcome(&mut self, key: &JobKey) {
+        if let Some(outcome) = &key.outcome {
+            let _ = self.record_outcome(outcome);
+        }
     }
 
     /// The provider took job `key` (or may have).

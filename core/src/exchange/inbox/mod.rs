@@ -8,7 +8,8 @@
 //!   notification's own acknowledgement from a push receipt (`inbox_acks`);
 //! - the fallbacks falling due (`inbox_due`: notification, channel, when) and the scheduled
 //!   sends (`inbox_scheduled`), which together set the object's alarm ([`Inbox::next_alarm`]);
-//! - contacts (`inbox_contacts`), devices (`inbox_devices`) and the job ledger (`ledger.rs`).
+//! - contacts (`inbox_contacts`), devices (`inbox_devices`, `inbox_device_outcomes`) and the job
+//!   ledger (`ledger.rs`).
 //!
 //! | input | what it does |
 //! |---|---|
@@ -18,15 +19,20 @@
 //! | [`Inbox::on_alarm`], [`Inbox::alarm_after`] | publish scheduled sends that are due; decide each due fallback (`policy.rs`): jobs to queue, skips, deferrals — at most [`ALARM_BATCH`] rows a pass, row by row; then when the alarm comes next (`alarm.rs`) |
 //! | [`Inbox::enqueued`] | a job reached the queue: its fallback is done |
 //! | [`Inbox::claim`], [`Inbox::done`], [`Inbox::release`] | the fallback consumer's calls (`ledger.rs`) |
-//! | [`Inbox::update_contacts`], [`Inbox::subscribe`], [`Inbox::page`] | contacts, devices, reads (`reads.rs`) |
+//! | [`Inbox::update_contacts`], [`Inbox::page`] | contacts, reads (`reads.rs`) |
+//! | [`Inbox::subscribe`], [`Inbox::devices_json`], [`Inbox::remove_device`], [`Inbox::forget_device`], [`Inbox::record_outcome`] | push devices (`devices.rs`) |
+//! | [`Inbox::owner_listed`], [`Inbox::set_owner_listed`] | whether the owner is in the directory yet (`listed.rs`) |
 
 mod acks;
 mod alarm;
+mod devices;
+mod listed;
 mod reads;
 
 pub use acks::Reached;
 pub use alarm::{Due, ALARM_BATCH, REQUEUE_MS, RETRY_MS};
-pub use reads::{DEVICES_MAX, PAGE_DEFAULT, PAGE_MAX};
+pub use devices::{Deleted, DeviceOutcome, ForgetDevice, Outcome, RemoveDevice, DEVICES_MAX, REASON_MAX};
+pub use reads::{PAGE_DEFAULT, PAGE_MAX};
 
 use super::contacts::Contacts;
 use super::ledger::Ledger;
@@ -119,7 +125,7 @@ impl<S: Sql + Clone> Inbox<S> {
         sql: S,
     ) -> Result<Option<Self>, StoreError> {
         let Some(owner) = owner_of(room) else { return Ok(None) };
-        for statement in SCHEMA {
+        for statement in SCHEMA.into_iter().chain([devices::SCHEMA]) {
             sql.exec(statement, &[])?;
         }
         let mark = |name: &str| -> Result<u64, StoreError> {

@@ -1,14 +1,12 @@
-//! Reading an inbox and keeping what its user told it: pages, unread counts, contacts, devices.
+//! Reading an inbox and keeping what its user told it: pages, unread counts, contacts (devices
+//! are `devices.rs`'s).
 
 use super::{int, storage, text, Inbox};
 use crate::error::Error;
 use crate::exchange::contacts::ContactsUpdate;
-use crate::exchange::requests::Device;
 use crate::room::{Sql, SqlValue, StoreError};
 use serde_json::{json, Value};
 
-/// Devices kept per user; a new one past this replaces the oldest.
-pub const DEVICES_MAX: usize = 20;
 /// Default and largest inbox page.
 pub const PAGE_DEFAULT: usize = 20;
 pub const PAGE_MAX: usize = 100;
@@ -79,34 +77,5 @@ impl<S: Sql + Clone> Inbox<S> {
             .map_err(storage)?;
         self.contacts = contacts;
         Ok(self.contacts.to_json())
-    }
-
-    /// Keeps `device` (again: it replaces the one with its id); past [`DEVICES_MAX`], the
-    /// oldest goes.
-    pub fn subscribe(&mut self, now: i64, device: &Device) -> Result<(), Error> {
-        let stored = serde_json::to_string(device).map_err(|e| Error::internal(e.to_string()))?;
-        let params = [SqlValue::Text(device.id().to_owned()), SqlValue::Text(stored), SqlValue::Int(now)];
-        self.sql
-            .exec("INSERT OR REPLACE INTO inbox_devices (id, device, added) VALUES (?, ?, ?)", &params)
-            .map_err(storage)?;
-        self.sql
-            .exec(
-                "DELETE FROM inbox_devices WHERE id NOT IN
-                 (SELECT id FROM inbox_devices ORDER BY added DESC, id LIMIT ?)",
-                &[SqlValue::Int(DEVICES_MAX as i64)],
-            )
-            .map_err(storage)?;
-        Ok(())
-    }
-
-    /// The user's devices, newest first.
-    pub fn devices(&self) -> Result<Vec<Device>, Error> {
-        let rows = self.sql.exec("SELECT device FROM inbox_devices ORDER BY added DESC, id", &[]).map_err(storage)?;
-        rows.iter()
-            .map(|r| {
-                let json = r.first().and_then(text).unwrap_or_default();
-                serde_json::from_str(json).map_err(|e| Error::internal(format!("a stored device: {e}")))
-            })
-            .collect()
     }
 }
