@@ -228,7 +228,7 @@ export async function startRecorder({ port = 0, quiet = false, host = "127.0.0.1
     sms: () => structuredClone(accepted((e) => TWILIO.test(e.path)).map(({ form: { To, From, Body } }) => ({ To, From, Body }))),
     /**
      * Every push request, accepted or refused, in order: `{provider: "apns"|"fcm"|"webpush",
-     * path, device, headers, payload, status, reason?, why?, text?}`. `device` is the APNs or
+     * path, device, headers, payload, status, reason?, why?, text?, at}` (`at`: ms when it came). `device` is the APNs or
      * FCM token or the Web Push subscription id; `payload` the APNs body, the FCM message, or
      * the decrypted Web Push message (parsed when it is JSON; `text` is it as sent).
      */
@@ -236,7 +236,7 @@ export async function startRecorder({ port = 0, quiet = false, host = "127.0.0.1
       structuredClone(
         log
           .filter((e) => e.provider)
-          .map(({ provider, path, device, headers, payload, status, reason, why, text }) => ({ provider, path, device, headers, payload, status, reason, why, text })),
+          .map(({ provider, path, device, headers, payload, status, reason, why, text, at }) => ({ provider, path, device, headers, payload, status, reason, why, text, at })),
       ),
     /** Every request to the token endpoint: `{headers, form, assertion: {header, claims}, status}`. */
     tokenRequests: () =>

@@ -134,7 +134,7 @@ describe("native push", () => {
     herald.recorder.fail({ path: `/3/device/${token}`, status: 403, body: { reason: "InvalidProviderToken" } });
     await send({ msg: "hi", uid: "dora" });
     const letter = await until("dora's push in the dead letters", async () =>
-      (await deadLetters()).find((j) => j.key.startsWith("dora/1/push/")),
+      (await deadLetters()).find((entry) => entry.job.key.startsWith("dora/1/push/")),
     );
     assert.match(letter.reason, /InvalidProviderToken/);
     assert.match(letter.reason, /no device was deleted/);
@@ -225,7 +225,7 @@ describe("native push", () => {
         receipt: "not-checked-by-the-push-service",
       },
     };
-    const queue = herald.queue("FALLBACK");
+    const queue = await herald.queue("FALLBACK");
     await queue.send(job);
     await queue.send(job);
     await until("quinn's push", () => accepted(webDevice(sub)).length === 1);
