@@ -21,7 +21,7 @@ SECONDS_PER_TARGET=${FUZZ_SECONDS:-180}
 # The most each target's minimized corpus may keep in the repository, in KB (the smallest
 # inputs first): a few hundred KB for all of them.
 CORPUS_KB=${FUZZ_CORPUS_KB:-32}
-ALL_TARGETS="fuzz_native_frame fuzz_engineio fuzz_socketio fuzz_dialects fuzz_jws fuzz_query fuzz_token_sources fuzz_rest_bodies fuzz_provider_answers fuzz_push_answers fuzz_internal"
+ALL_TARGETS="fuzz_native_frame fuzz_engineio fuzz_socketio fuzz_dialects fuzz_jws fuzz_query fuzz_token_sources fuzz_rest_bodies fuzz_provider_answers fuzz_push_answers fuzz_receipts fuzz_internal"
 TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
 # Each target's limits: a run over 10 s, a process over 2 GB or one allocation over 256 MB is a
 # failure (a hang, or memory a declared size asked for). Inputs up to 2 KB: a script of dozens

@@ -85,6 +85,11 @@ fn the_push_answers_inputs_pass_their_checks() {
 }
 
 #[test]
+fn the_receipts_inputs_pass_their_checks() {
+    replay("fuzz_receipts", targets::receipts);
+}
+
+#[test]
 fn the_internal_inputs_pass_their_checks() {
     replay("fuzz_internal", targets::internal);
 }

@@ -381,3 +381,34 @@ pub fn internal(data: &[u8]) {
         internal::wire(&text);
     }
 }
+
+/// `fuzz_receipts`: each record is a receipt credential, then a receipts body. A credential
+/// Herald did not issue is never taken: any input is refused with `receipt_invalid` (or
+/// `receipt_expired` for a real one whose time passed); a real credential, changed in any one
+/// byte, is refused too; a body is parsed or refused with a coded error, never a panic.
+pub fn receipts(data: &[u8]) {
+    use herald_core::error::ErrorCode;
+    use herald_core::exchange::push::receipts::{issue, parse_request, verify};
+    use herald_core::ids::UserId;
+    const SECRET: &[u8] = b"the fuzz target's receipt secret, 32+";
+    for record in texts(data) {
+        if let Ok(receipt) = verify(SECRET, &record, T0) {
+            // Only a credential made with the secret verifies: this one must be such.
+            assert_eq!(issue(SECRET, &receipt.user, receipt.seq, receipt.expires_at), record, "forged: {record:?}");
+        }
+        if let Err(e) = parse_request(&record) {
+            assert!(matches!(e.code, ErrorCode::MalformedJson | ErrorCode::InvalidField), "{e:?}");
+        }
+        if let Ok(user) = UserId::parse(&record) {
+            let real = issue(SECRET, &user, number(record.as_bytes()), T0 + 1);
+            assert_eq!(verify(SECRET, &real, T0).map(|r| r.user), Ok(user), "{real}");
+            assert_eq!(verify(SECRET, &real, T0 + 1).unwrap_err().code, ErrorCode::ReceiptExpired);
+            let mut changed = real.clone().into_bytes();
+            let at = data.len() % changed.len();
+            changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+            if let Ok(changed) = String::from_utf8(changed) {
+                assert!(verify(SECRET, &changed, T0).is_err(), "changed at {at}: {changed}");
+            }
+        }
+    }
+}

@@ -94,10 +94,8 @@ pub fn outbound(job: &Job, settings: &PushSettings, now: i64, entropy: &[u8; 48]
             let fcm = settings.fcm.as_ref().ok_or_else(|| off("FCM", "FCM_SERVICE_ACCOUNT"))?;
             let account = ServiceAccount::parse(&fcm.service_account.0).map_err(key_failure("FCM_SERVICE_ACCOUNT"))?;
             let parts = payload::fcm(&fcm.url, &account.project_id, token, &notice).map_err(payload_failure)?;
-            let mut headers = parts.headers;
-            headers.push(("content-type", "application/json".into()));
             let body = parts.body.into_bytes();
-            Ok(PushRequest { provider: Provider::Fcm, url: parts.url, headers, body, access_token: true })
+            Ok(PushRequest { provider: Provider::Fcm, url: parts.url, headers: parts.headers, body, access_token: true })
         }
     }
 }
