@@ -88,7 +88,15 @@ pub fn var(env: &worker::Env, name: &str) -> Option<String> {
 pub fn config(env: &worker::Env) -> Result<&'static Config, Error> {
     static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
     CONFIG
-        .get_or_init(|| Config::from_vars(|name| var(env, name)))
+        .get_or_init(|| {
+            let config = Config::from_vars(|name| var(env, name));
+            // Said once per isolate, when the configuration is first read: which push providers
+            // are on, and which are off for want of credentials.
+            if let Ok(config) = &config {
+                worker::console_log!("{}", config.fallback.push.summary());
+            }
+            config
+        })
         .as_ref()
         .map_err(|e| Error::new(ErrorCode::ConfigInvalid, format!("Herald is misconfigured: {e}")))
 }

@@ -80,6 +80,13 @@ describe("native push", () => {
     assert.equal(push.payload.aps["mutable-content"], 1);
     assert.equal(push.payload.aps["interruption-level"], "time-sensitive");
     assert.equal(push.payload.herald.seq, 1);
+    // The provider's answer is kept with the device, for support.
+    const [device] = await until("ivy's device's last outcome", async () => {
+      const list = await devices("ivy");
+      return list[0]?.last_outcome && list;
+    });
+    assert.equal(device.last_outcome.outcome, "accepted");
+    assert.equal(device.token_hint, token.slice(-6));
   });
 
   test("FCM gets messages with an access token that is requested once and reused", async () => {
@@ -138,7 +145,8 @@ describe("native push", () => {
     );
     assert.match(letter.reason, /InvalidProviderToken/);
     assert.match(letter.reason, /no device was deleted/);
-    assert.equal((await devices("dora")).length, 1);
+    const [device] = await devices("dora");
+    assert.equal(device.last_outcome.outcome, "credentials");
   });
 
   test("a 429 with Retry-After is honoured", async () => {

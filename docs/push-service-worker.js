@@ -1,0 +1,37 @@
+// A reference service worker for Herald's Web Push (docs/notifications.md, "Push"): it shows
+// each push, tells Herald it was shown (`delivered`), and when the notification is clicked,
+// opens its deep link and tells Herald it was read. Copy it to your site as /sw.js and register
+// it with navigator.serviceWorker.register("/sw.js"); subscribe with the key from
+// GET {HERALD}/api/v1/push/vapid-public-key and POST the subscription to
+// {HERALD}/api/v1/native/subscribe with the user's token.
+//
+// The receipts need no user session: each push carries a credential for its one notification.
+
+const HERALD = "https://herald.example.com"; // your Herald's base URL
+
+function receipt(credential, state) {
+  return fetch(`${HERALD}/api/v1/receipts`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ receipt: credential, state }),
+  }).catch(() => {}); // a lost receipt only means a later step may still go out
+}
+
+self.addEventListener("push", (event) => {
+  if (!event.data) return;
+  const push = event.data.json(); // {title?, body, url?, data?, id, seq, tag, urgency, receipt, truncated?}
+  const shown = self.registration.showNotification(push.title ?? "New notification", {
+    body: push.body,
+    tag: push.tag, // a retried push replaces this one instead of stacking beside it
+    data: { url: push.url, receipt: push.receipt, seq: push.seq, truncated: push.truncated === true },
+    requireInteraction: push.urgency === 4,
+  });
+  event.waitUntil(shown.then(() => receipt(push.receipt, "delivered")));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  const { url, receipt: credential } = event.notification.data ?? {};
+  event.notification.close();
+  const opened = url ? self.clients.openWindow(url) : Promise.resolve();
+  event.waitUntil(Promise.all([opened, credential ? receipt(credential, "read") : null]));
+});
