@@ -16,7 +16,7 @@ build:        ## build the worker bundle into build/
 check-deploy: ## build the bundle a real deployment would upload (wrangler deploy --dry-run)
 	scripts/check-deploy.sh
 
-check-dev:    ## start `make dev` on a spare port, publish and read back, refuse oversize bodies without failing another client, stop
+check-dev:    ## start `make dev` on a spare port, publish and read back, push to a recorder subscription, refuse oversize bodies without failing another client, stop
 	scripts/check-dev.sh
 
 bench-socketio: ## benchmark a room of 100 clients: JSON protocol, Socket.IO websocket and polling (QUICK=1: one short step)

@@ -28,6 +28,23 @@ history=$(curl -fsS "$base/v1/rooms/$room/messages" -H "authorization: Bearer $t
 echo "$history" | grep -q '"data":"dev works"' || { echo "history lacks the message: $history" >&2; exit 1; }
 curl -fsS "http://127.0.0.1:$RECORDER_PORT/__recorder/requests" | grep -q '^\[' \
   || { cat "$log"; echo "the provider recorder does not answer on $RECORDER_PORT" >&2; exit 1; }
+# A push through make dev: a Web Push subscription the recorder makes (it decrypts what it gets
+# with the keys setup.sh wrote to .dev.vars), a high notification, the decrypted push listed.
+recorder="http://127.0.0.1:$RECORDER_PORT"
+user="ci-push-$$"
+user_token=$(node scripts/token.mjs "$user")
+curl -fsS -X POST "$base/api/v1/native/subscribe" -H "authorization: Bearer $user_token" \
+  -d "$(curl -fsS -X POST "$recorder/__recorder/subscriptions")" >/dev/null \
+  || { tail -n 40 "$log"; echo "make dev refused a push subscription" >&2; exit 1; }
+curl -fsS -X POST "$base/api/v1/send" -H "authorization: Bearer $token" \
+  -d "{\"msg\":\"dev pushes\",\"uid\":\"$user\",\"opts\":{\"urgency\":\"high\"}}" >/dev/null
+for _ in $(seq 1 30); do
+  curl -fsS "$recorder/__recorder/pushes" | grep -q '"body":"dev pushes"' && break
+  sleep 1
+done
+curl -fsS "$recorder/__recorder/pushes" | grep -q '"body":"dev pushes"' \
+  || { tail -n 60 "$log"; echo "make dev sent no push the recorder could decrypt" >&2; exit 1; }
+echo "push: the recorder decrypted the notification"
 HERALD_DEV_URL="$base" node --test miniflare/dev/ \
   || { tail -n 60 "$log"; echo "make dev failed under oversize bodies" >&2; exit 1; }
 echo "dev server OK on $base (provider recorder on $RECORDER_PORT)"
