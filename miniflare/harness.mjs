@@ -98,7 +98,8 @@ function pushVars(keys, recorder) {
  * pointed at it and PROVIDER_KEYS as credentials; `push: true` (with `recorder: true`) also
  * gives Herald fresh push keys (`herald.pushKeys`, Herald's variables: VAPID_PUBLIC_KEY,
  * APNS_KEY, FCM_SERVICE_ACCOUNT…) and points APNs, FCM and its token endpoint at the recorder,
- * which verifies with the same keys; `herald.recorder.subscription()` makes a Web Push
+ * which verifies with the same keys (`push: herald.pushKeys` starts another with the keys of a
+ * first, as a restart keeps them); `herald.recorder.subscription()` makes a Web Push
  * subscription. `sendEmail: true` adds the `send_email` binding `EMAIL` (Miniflare's: it
  * checks each message and stores it in a file it logs).
  */
@@ -106,7 +107,7 @@ export async function startHerald({ vars = {}, persist, recorder: withRecorder =
   const logs = [];
   const platformLogs = [];
   assert(!push || withRecorder, "startHerald({ push: true }) needs recorder: true: the pushes go to the recorder");
-  const pushKeys = push ? generateDevKeys() : undefined;
+  const pushKeys = push === true ? generateDevKeys() : push || undefined;
   const recorder = withRecorder
     ? await startRecorder({ quiet: process.env.HERALD_E2E_LOGS !== "1", ...(pushKeys ? { push: pushMaterial(pushKeys) } : {}) })
     : undefined;

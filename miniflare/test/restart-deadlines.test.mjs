@@ -1,5 +1,5 @@
 // Deadlines held in objects' alarms fire after a restart of the runtime on persisted storage:
-// a scheduled send, an email deadline, an SMS deadline and a token's expiry. The new process
+// a scheduled send, an email deadline, an SMS deadline, a token's expiry and a push. The new process
 // knows no object's name when an alarm wakes it (nothing called it by name yet), so each object
 // must know who it is from its own storage; and no request to it may see a 500 meanwhile.
 import { test } from "node:test";
@@ -127,6 +127,31 @@ test("an object woken by an alarm with no name stored says so once and stops its
     assert.deepEqual(email.to, ["nell@example.com"]);
   } finally {
     for (const herald of running) await herald.stop().catch(() => {});
+    cleanup();
+  }
+});
+
+test("a push deadline fires after a restart", async () => {
+  const { dir, cleanup } = tempDir();
+  let second;
+  try {
+    const vars = { PUSH_NORMAL_SECONDS: "5" };
+    const first = await startHerald({ vars, persist: dir, recorder: true, push: true });
+    const token = "cd".repeat(32);
+    const subscribed = await first.api("/api/v1/native/subscribe", { method: "POST", sub: "pia", body: { os: "ios", token } });
+    assert.equal(subscribed.status, 200, subscribed.text);
+    const sent = await first.api("/api/v1/send", { method: "POST", sub: "ops", body: { msg: "after the restart", uid: "pia" } });
+    assert.equal(sent.json, true);
+    await first.stop();
+    assert.deepEqual(first.recorder.pushes(), [], "nothing was due before the restart");
+
+    second = await startHerald({ vars, persist: dir, recorder: true, push: first.pushKeys });
+    const push = await until("the push after the restart", () => second.recorder.pushes()[0], DEADLINES_MS);
+    assert.equal(push.status, 200, push.why);
+    assert.equal(push.device, token);
+    assert.equal(push.payload.aps.alert.body, "after the restart");
+  } finally {
+    await second?.stop();
     cleanup();
   }
 });
