@@ -269,7 +269,7 @@ pub fn token_sources(data: &[u8]) {
     // The other headers, from the same records: an allow-list and a page's origin, a client
     // address, an object's name.
     let own = "https://herald.example";
-    headers::origin(&part(5).unwrap_or_default(), &part(6).unwrap_or_default(), own, byte(data, 0) % 2 == 0);
+    headers::origin(&part(5).unwrap_or_default(), &part(6).unwrap_or_default(), own, byte(data, 0).is_multiple_of(2));
     for text in &texts {
         headers::address(text);
         headers::object_name(text, texts.first().map_or("", String::as_str));
