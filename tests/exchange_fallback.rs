@@ -114,7 +114,8 @@ fn a_missing_secret_or_a_bad_address_is_a_permanent_failure_that_says_why() {
     no_token.sms.auth_token = None;
     let failure = outbound(&job("bob", Channel::Sms, "+15550100"), &no_token, T0, &[0; 48]).unwrap_err();
     assert_eq!(failure, Failure::permanent("TWILIO_AUTH_TOKEN is not set"));
-    let failure = outbound(&job("bob", Channel::Email, "bob@example.com\r\nBcc: eve@x"), &config(), T0, &[0; 48]).unwrap_err();
+    let failure =
+        outbound(&job("bob", Channel::Email, "bob@example.com\r\nBcc: eve@x"), &config(), T0, &[0; 48]).unwrap_err();
     assert!(failure.permanent && failure.reason.contains("is not an email address"), "{failure:?}");
 }
 
@@ -147,7 +148,10 @@ fn the_binding_email_is_an_rfc5322_message_named_by_the_job() {
 #[test]
 fn every_attempt_of_a_job_makes_the_same_request() {
     let job = job("bob", Channel::Email, "bob@example.com");
-    assert_eq!(outbound(&job, &config(), T0, &[0; 48]).unwrap(), outbound(&job, &config(), T0 + 60_000, &[0; 48]).unwrap());
+    assert_eq!(
+        outbound(&job, &config(), T0, &[0; 48]).unwrap(),
+        outbound(&job, &config(), T0 + 60_000, &[0; 48]).unwrap()
+    );
 }
 
 /// Which answers of the inbox are lost on the way back: the inbox did what it was asked, the

@@ -441,8 +441,15 @@ fn the_ledger_sends_a_key_at_most_once_and_lets_a_retry_in_after_a_failure_or_a_
         "not while an attempt holds it: ask again when its lease ends"
     );
     ledger.release(key, Some(1)).unwrap();
-    assert_eq!(ledger.claim(T0 + 2, key, |_| false, None).unwrap(), Claim::Go { claim: 2 }, "a failed send releases it");
-    assert_eq!(ledger.claim(T0 + 2 + LEASE_MS - 1, key, |_| false, None).unwrap(), Claim::Held { until: T0 + 2 + LEASE_MS });
+    assert_eq!(
+        ledger.claim(T0 + 2, key, |_| false, None).unwrap(),
+        Claim::Go { claim: 2 },
+        "a failed send releases it"
+    );
+    assert_eq!(
+        ledger.claim(T0 + 2 + LEASE_MS - 1, key, |_| false, None).unwrap(),
+        Claim::Held { until: T0 + 2 + LEASE_MS }
+    );
     assert_eq!(
         ledger.claim(T0 + 2 + LEASE_MS, key, |_| false, None).unwrap(),
         Claim::Go { claim: 3 },

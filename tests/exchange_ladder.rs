@@ -3,22 +3,22 @@
 //! receipt or a read. And one push job's delivery, step by step, through each kind of provider
 //! answer (`attempt.rs`).
 
+use base64ct::{Base64UrlUnpadded, Encoding};
 use herald_core::config::{Fallback, Limits, Retention};
 use herald_core::exchange::attempt::{Answer, Attempt, Step};
 use herald_core::exchange::contacts::ContactsUpdate;
 use herald_core::exchange::inbox::{Due, Inbox, Outcome};
+use herald_core::exchange::providers::Outbound;
 use herald_core::exchange::push::answers::{Provider, Verdict};
 use herald_core::exchange::push::receipts::{self, ReceiptState};
 use herald_core::exchange::push::settings::{PushSettings, Secret, WebPushSettings};
 use herald_core::exchange::push::{ece, payload};
-use herald_core::exchange::providers::Outbound;
 use herald_core::exchange::requests::Device;
 use herald_core::exchange::{inbox_of, Channel, Job, NotifyRequest, Opts};
 use herald_core::ids::{RoomId, UserId};
 use herald_core::internal::{JobClaim, JOB_DONE, JOB_RELEASE};
 use herald_core::room::{Room, SqlLog};
 use herald_tests::{conn, user, Harness, Sqlite, T0};
-use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{json, Value};
 
 const SECOND: i64 = 1000;
@@ -88,7 +88,8 @@ impl World {
     }
 
     fn send(&mut self, msg: &str, opts: Value) -> u64 {
-        let request = NotifyRequest { from: user("alice"), msg: msg.into(), opts: Opts::parse(Some(&opts), None).unwrap() };
+        let request =
+            NotifyRequest { from: user("alice"), msg: msg.into(), opts: Opts::parse(Some(&opts), None).unwrap() };
         let id = format!("n-{msg}");
         let (answer, effects) = self.inbox.on_notify(self.h.now, &mut self.h.room, request, || id).unwrap();
         self.h.apply(effects);

@@ -138,7 +138,6 @@ pub struct BreakerAnswer {
     pub tripped: bool,
 }
 
-
 /// A job's idempotency key, for the job calls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobKey {

@@ -227,7 +227,10 @@ mod tests {
     fn the_push_routes_that_need_no_token_parse() {
         assert_eq!(Route::parse("GET", "/api/v1/push/vapid-public-key"), Ok(Route::VapidKey));
         assert_eq!(Route::parse("POST", "/api/v1/receipts"), Ok(Route::Receipt));
-        assert_eq!(Route::parse("POST", "/api/v1/push/vapid-public-key").unwrap_err().code, ErrorCode::MethodNotAllowed);
+        assert_eq!(
+            Route::parse("POST", "/api/v1/push/vapid-public-key").unwrap_err().code,
+            ErrorCode::MethodNotAllowed
+        );
         assert_eq!(Route::parse("GET", "/api/v1/receipts").unwrap_err().code, ErrorCode::MethodNotAllowed);
     }
 

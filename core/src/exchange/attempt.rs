@@ -30,13 +30,13 @@
 //! or 504) is reported done and kept in the dead letters with why, never sent again.
 
 use super::dead_letters::{DeadLetter, ReasonNote};
+use super::inbox::{DeviceOutcome, ForgetDevice, Outcome};
 use super::providers::{self, Failure, Outbound};
 use super::push::answers::{Provider, Verdict};
 use super::push::outbound::provider_of;
 use super::{inbox_of, Channel, Job};
 use crate::config::Fallback;
 use crate::ids::RoomId;
-use super::inbox::{DeviceOutcome, ForgetDevice, Outcome};
 use crate::internal::{JobClaim, JobKey, JOB_DONE, JOB_RELEASE};
 
 /// The longest delay a retry may ask for: 12 hours, the most Cloudflare Queues accept.
@@ -338,9 +338,9 @@ impl Attempt {
             return self.keep(DeadLetter::of_job(&job, self.now), failure.reason);
         }
         // A provider's Retry-After is honoured when it asks for longer than the backoff.
-        let delay_seconds = failure.after_seconds.map_or(self.backoff(), |after| {
-            self.backoff().max(after.min(RETRY_DELAY_MAX_SECONDS))
-        });
+        let delay_seconds = failure
+            .after_seconds
+            .map_or(self.backoff(), |after| self.backoff().max(after.min(RETRY_DELAY_MAX_SECONDS)));
         if self.attempts < self.max_attempts {
             return Step::Retry { delay_seconds };
         }

@@ -52,7 +52,9 @@ pub fn plan(
         Urgency::VeryLow => &[(Channel::Push, push)],
         Urgency::Low => &[(Channel::Push, push), (Channel::Email, deadlines.low_email_ms)],
         Urgency::Normal => &[(Channel::Push, push), (Channel::Email, deadlines.normal_email_ms)],
-        Urgency::High => &[(Channel::Push, push), (Channel::Sms, deadlines.high_sms_ms), (Channel::Email, deadlines.high_sms_ms)],
+        Urgency::High => {
+            &[(Channel::Push, push), (Channel::Sms, deadlines.high_sms_ms), (Channel::Email, deadlines.high_sms_ms)]
+        }
     };
     planned
         .iter()
@@ -292,7 +294,8 @@ mod tests {
 
     #[test]
     fn a_few_rows_of_the_table_spelled_out() {
-        let at = |now, online, delivered, read| Moment { now, online, delivered, read, expires_at: None, devices: true };
+        let at =
+            |now, online, delivered, read| Moment { now, online, delivered, read, expires_at: None, devices: true };
         let noon = MIDNIGHT + 12 * HOUR;
         let email = Decision::Send { to: EMAIL.into() };
         // Offline, never acked: normal and low email, high texts and emails.

@@ -81,8 +81,12 @@ pub fn attempt(body: &str, attempts: u32, binding: bool, replies: &[Reply]) {
                     _ => Ok(()),
                 })
             }
-            Step::Breaker { .. } => Answer::Breaker(if matches!(reply, Reply::Failed) { Err("lost".into()) } else { Ok(false) }),
-            Step::Forget { .. } => Answer::Forgot(if matches!(reply, Reply::Failed) { Err("lost".into()) } else { Ok(true) }),
+            Step::Breaker { .. } => {
+                Answer::Breaker(if matches!(reply, Reply::Failed) { Err("lost".into()) } else { Ok(false) })
+            }
+            Step::Forget { .. } => {
+                Answer::Forgot(if matches!(reply, Reply::Failed) { Err("lost".into()) } else { Ok(true) })
+            }
             Step::Report { .. } => {
                 reports += 1;
                 Answer::Reported(if matches!(reply, Reply::Failed) { Err("lost".into()) } else { Ok(()) })

@@ -287,10 +287,7 @@ impl<S: Sql + Clone> Inbox<S> {
     /// The devices a push goes to, each with when it was subscribed.
     fn push_devices(&self) -> Result<Vec<(Device, i64)>, StoreError> {
         let rows = self.sql.exec("SELECT device, added FROM inbox_devices ORDER BY added DESC, id", &[])?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| Some((serde_json::from_str(text(r.first()?)?).ok()?, int(r.get(1)?)?)))
-            .collect())
+        Ok(rows.iter().filter_map(|r| Some((serde_json::from_str(text(r.first()?)?).ok()?, int(r.get(1)?)?))).collect())
     }
 
     /// The queue took those of `jobs` that `taken` says: a step is done once every job it made

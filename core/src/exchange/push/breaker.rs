@@ -14,9 +14,9 @@
 //! outcome counts until its bucket's start leaves the window: for at most the window, and at
 //! least the window less one bucket.
 
-use serde::{Deserialize, Serialize};
 use crate::internal::GoneReport;
 use crate::room::{Sql, SqlValue, StoreError};
+use serde::{Deserialize, Serialize};
 
 /// How many buckets a window is counted in.
 pub const BUCKETS: i64 = 10;
@@ -124,11 +124,16 @@ pub fn report<S: Sql>(sql: &S, rule: &BreakerRule, now_ms: i64, report: &GoneRep
         Some(SqlValue::Text(state)) => serde_json::from_str(state).unwrap_or_default(),
         _ => Breaker::default(),
     };
-    for gone in std::iter::repeat_n(false, report.accepted as usize).chain(std::iter::repeat_n(true, report.gone as usize)) {
+    for gone in
+        std::iter::repeat_n(false, report.accepted as usize).chain(std::iter::repeat_n(true, report.gone as usize))
+    {
         breaker.record(rule, now_ms, gone);
     }
     let state = serde_json::to_string(&breaker).map_err(|e| StoreError(e.to_string()))?;
-    sql.exec("INSERT OR REPLACE INTO push_breakers (provider, state) VALUES (?, ?)", &[provider, SqlValue::Text(state)])?;
+    sql.exec(
+        "INSERT OR REPLACE INTO push_breakers (provider, state) VALUES (?, ?)",
+        &[provider, SqlValue::Text(state)],
+    )?;
     Ok(breaker.tripped(rule, now_ms))
 }
 

@@ -63,8 +63,8 @@ pub fn outbound(job: &Job, settings: &PushSettings, now: i64, entropy: &[u8; 48]
         Device::WebPush { endpoint, p256dh, auth, .. } => {
             let web = settings.web_push.as_ref().ok_or_else(|| off("Web Push", "VAPID_*"))?;
             let key = Es256Key::from_scalar_b64url(&web.private_key.0).map_err(key_failure("VAPID_PRIVATE_KEY"))?;
-            let authorization =
-                sign::vapid_authorization(&key, endpoint, &web.subject, now).map_err(|e| Failure::permanent(e.to_string()))?;
+            let authorization = sign::vapid_authorization(&key, endpoint, &web.subject, now)
+                .map_err(|e| Failure::permanent(e.to_string()))?;
             let parts = payload::web_push(&notice).map_err(payload_failure)?;
             let decode = |text: &str| Base64UrlUnpadded::decode_vec(text.trim_end_matches('='));
             let (Ok(p256dh), Ok(auth)) = (decode(p256dh), decode(auth)) else {
@@ -95,7 +95,13 @@ pub fn outbound(job: &Job, settings: &PushSettings, now: i64, entropy: &[u8; 48]
             let account = ServiceAccount::parse(&fcm.service_account.0).map_err(key_failure("FCM_SERVICE_ACCOUNT"))?;
             let parts = payload::fcm(&fcm.url, &account.project_id, token, &notice).map_err(payload_failure)?;
             let body = parts.body.into_bytes();
-            Ok(PushRequest { provider: Provider::Fcm, url: parts.url, headers: parts.headers, body, access_token: true })
+            Ok(PushRequest {
+                provider: Provider::Fcm,
+                url: parts.url,
+                headers: parts.headers,
+                body,
+                access_token: true,
+            })
         }
     }
 }

@@ -129,7 +129,10 @@ mod tests {
     fn a_credential_acknowledges_its_one_notification_until_its_ttl() {
         let credential = issue(SECRET, &bob(), 42, NOW + 60_000);
         assert!(credential.len() < 250, "{credential}");
-        assert_eq!(verify(SECRET, &credential, NOW).unwrap(), Receipt { user: bob(), seq: 42, expires_at: NOW + 60_000 });
+        assert_eq!(
+            verify(SECRET, &credential, NOW).unwrap(),
+            Receipt { user: bob(), seq: 42, expires_at: NOW + 60_000 }
+        );
         assert_eq!(verify(SECRET, &credential, NOW + 60_000).unwrap_err().code, ErrorCode::ReceiptExpired);
     }
 
@@ -156,7 +159,8 @@ mod tests {
 
     #[test]
     fn a_receipt_request_names_its_bad_field() {
-        let field = |body: &str| parse_request(body).unwrap_err().details.unwrap()["field"].as_str().unwrap().to_owned();
+        let field =
+            |body: &str| parse_request(body).unwrap_err().details.unwrap()["field"].as_str().unwrap().to_owned();
         assert_eq!(parse_request(r#"{"receipt":"a.b","state":"read"}"#).unwrap(), ("a.b".into(), ReceiptState::Read));
         assert_eq!(field(r#"{"state":"read"}"#), "receipt");
         assert_eq!(field(r#"{"receipt":"a","state":"seen"}"#), "state");

@@ -146,15 +146,19 @@ fn all_or_none<const N: usize>(
     Ok(Some(values.map(|v| v.unwrap_or_default())))
 }
 
-fn number(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: i64, min: i64, max: i64) -> Result<i64, ConfigError> {
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
     match get(var) {
         None => Ok(default),
-        Some(text) => text
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| ConfigError { var, problem: format!("must be a whole number from {min} to {max}, not {text:?}") }),
+        Some(text) => text.trim().parse::<i64>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| ConfigError {
+            var,
+            problem: format!("must be a whole number from {min} to {max}, not {text:?}"),
+        }),
     }
 }
 
@@ -182,7 +186,10 @@ mod tests {
     fn no_credentials_is_every_provider_off() {
         let none = settings(&[]).unwrap();
         assert_eq!(none, PushSettings::default());
-        assert_eq!(none.summary(), "push: Web Push off (VAPID_* not set), APNs off (APNS_* not set), FCM off (FCM_SERVICE_ACCOUNT not set)");
+        assert_eq!(
+            none.summary(),
+            "push: Web Push off (VAPID_* not set), APNs off (APNS_* not set), FCM off (FCM_SERVICE_ACCOUNT not set)"
+        );
     }
 
     #[test]
@@ -212,7 +219,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(local.apns.unwrap().url, "http://127.0.0.1:8788");
-        assert_eq!(settings(&[fcm_account(), ("FCM_URL", "ftp://x"), ("RECEIPT_SECRET", SECRET)]).unwrap_err().var, "FCM_URL");
+        assert_eq!(
+            settings(&[fcm_account(), ("FCM_URL", "ftp://x"), ("RECEIPT_SECRET", SECRET)]).unwrap_err().var,
+            "FCM_URL"
+        );
     }
 
     fn fcm_account() -> (&'static str, &'static str) {
