@@ -15,6 +15,19 @@
 //!               └─ no attempt could send it ─▶ Report release ─▶ Keep ─▶ Ack
 //! ```
 //!
+//! A push's send is answered with its provider's verdict (`push/answers.rs`), and a device
+//! that is gone takes two more steps:
+//!
+//! ```text
+//! Send (push) ─ accepted ─▶ Report done ─▶ Ack
+//!   ├─ retry (Retry-After) ─▶ Report release ─▶ Retry after the longer of Retry-After and the backoff
+//!   ├─ credentials / payload ─▶ Report release ─▶ Keep ─▶ Ack          (no device is deleted)
+//!   └─ gone ─▶ Breaker ─ believed ─▶ Forget (compare-and-delete) ─▶ Report done ─▶ Ack
+//!                └─ tripped (too many gone at once) ─▶ Report release ─▶ Keep ─▶ Ack
+//! ```
+//!
+//! Each report of a push carries the provider's answer, which the inbox keeps with the device.
+//!
 //! The claim is what makes a retried or redelivered job send at most once (`ledger.rs`). It
 //! answers one of three things, and only two of them end the message: *finished* (the job was
 //! sent, or is skipped: read since, or past its ttl) acks it; *held* (another attempt's lease
