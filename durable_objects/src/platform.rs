@@ -118,15 +118,32 @@ pub async fn call_object(
     let internal = crate::respond::internal;
     // The object learns its name from this, not from the runtime (herald_core::object).
     headers.set(herald_core::internal::OBJECT, name).map_err(internal)?;
-    let mut init = worker::RequestInit::new();
-    init.with_method(method).with_headers(headers);
-    if let Some(body) = body {
-        init.with_body(Some(body.into()));
-    }
+    let body = body.map(|body| wasm_bindgen::JsValue::from_str(&body));
     let request =
-        worker::Request::new_with_init(&format!("https://object{path_and_query}"), &init).map_err(internal)?;
+        new_request(&format!("https://object{path_and_query}"), method, &headers, body.as_ref()).map_err(internal)?;
     let stub = env.durable_object(OBJECTS).and_then(|ns| ns.get_by_name(name)).map_err(internal)?;
     stub.fetch_with_request(request).await.map_err(internal)
+}
+
+/// A request to `url` with `method`, `headers` and `body`, as `worker::Request::new_with_init`
+/// builds it. That one also converts Cloudflare's `cf` options to JavaScript, which Herald never
+/// sets: building the request here keeps that converter (and its serializer) out of the bundle.
+pub fn new_request(
+    url: &str,
+    method: worker::Method,
+    headers: &worker::Headers,
+    body: Option<&wasm_bindgen::JsValue>,
+) -> worker::Result<worker::Request> {
+    let init = worker::web_sys::RequestInit::new();
+    init.set_method(method.as_ref());
+    init.set_headers(headers.as_ref());
+    if let Some(body) = body {
+        init.set_body(body);
+    }
+    let request = worker::web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| {
+        worker::Error::JsError(e.as_string().unwrap_or_else(|| "invalid URL or options for Request".into()))
+    })?;
+    Ok(request.into())
 }
 
 /// POSTs `body` (JSON) to `path` of the object named `name`, between objects: what it

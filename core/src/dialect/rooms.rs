@@ -85,39 +85,34 @@ impl PartialEq for Message<'_> {
 impl<'a> RoomFrame<'a> {
     /// Parses a frame a room sent (frames the room writes start with their `type`).
     pub fn parse(text: &'a str) -> Self {
+        /// Every field of the frames other than `message`, each kept as its JSON text and read
+        /// as the frame's type needs it. One reader for every type: a struct per type, each
+        /// with its own derived reader, cost the wasm bundle more (what a type does not use it
+        /// ignores either way).
         #[derive(Deserialize)]
-        struct Welcome {
-            seq: u64,
+        struct Fields<'a> {
+            #[serde(borrow)]
+            seq: Option<&'a RawValue>,
+            #[serde(borrow)]
+            members: Option<&'a RawValue>,
+            #[serde(borrow)]
+            user: Option<&'a RawValue>,
+            #[serde(borrow)]
+            transaction: Option<&'a RawValue>,
+            #[serde(borrow)]
+            status: Option<&'a RawValue>,
+            #[serde(borrow)]
+            conn: Option<&'a RawValue>,
+            #[serde(borrow)]
+            focus: Option<&'a RawValue>,
+            #[serde(borrow)]
+            code: Option<&'a RawValue>,
+            #[serde(borrow)]
+            message: Option<&'a RawValue>,
         }
-        #[derive(Deserialize)]
-        struct Presence {
-            members: Vec<User>,
-        }
-        #[derive(Deserialize)]
-        struct Member {
-            user: User,
-        }
-        #[derive(Deserialize)]
-        struct Ack {
-            seq: u64,
-            transaction: Option<Value>,
-        }
-        #[derive(Deserialize)]
-        struct StatusFrame {
-            user: User,
-            status: Status,
-        }
-        #[derive(Deserialize)]
-        struct Moved {
-            user: User,
-            conn: String,
-            focus: String,
-        }
-        #[derive(Deserialize)]
-        struct Failure {
-            code: String,
-            message: String,
-            transaction: Option<Value>,
+        /// A field's value, when the field is there (not null) and holds a `T`.
+        fn read<T: serde::de::DeserializeOwned>(field: Option<&RawValue>) -> Option<T> {
+            serde_json::from_str(field?.get()).ok()
         }
         #[derive(Deserialize)]
         struct Kind {
@@ -134,29 +129,31 @@ impl<'a> RoomFrame<'a> {
                 slow.as_str()
             }
         };
-        let parsed = match kind {
-            "message" => serde_json::from_str(text).map(RoomFrame::Message),
-            "welcome" => serde_json::from_str(text).map(|w: Welcome| RoomFrame::Welcome { seq: w.seq }),
-            "presence" => serde_json::from_str(text).map(|p: Presence| RoomFrame::Presence { members: p.members }),
-            "joined" => serde_json::from_str(text).map(|m: Member| RoomFrame::Joined { user: m.user }),
-            "left" => serde_json::from_str(text).map(|m: Member| RoomFrame::Left { user: m.user }),
-            "ack" => serde_json::from_str(text).map(|a: Ack| RoomFrame::Ack { seq: a.seq, transaction: a.transaction }),
-            "status" => {
-                serde_json::from_str(text).map(|s: StatusFrame| RoomFrame::Status { user: s.user, status: s.status })
-            }
-            "moved" => serde_json::from_str(text).map(|m: Moved| RoomFrame::Moved {
-                user: m.user,
-                conn: m.conn,
-                focus: m.focus,
-            }),
-            "error" => serde_json::from_str(text).map(|f: Failure| RoomFrame::Error {
-                code: f.code,
-                message: f.message,
-                transaction: f.transaction,
-            }),
+        match kind {
+            "message" => return serde_json::from_str(text).map_or(RoomFrame::Other, RoomFrame::Message),
+            "welcome" | "presence" | "joined" | "left" | "ack" | "status" | "moved" | "error" => {}
             _ => return RoomFrame::Other,
+        }
+        let Ok(f) = serde_json::from_str::<Fields>(text) else { return RoomFrame::Other };
+        let frame = match kind {
+            "welcome" => read(f.seq).map(|seq| RoomFrame::Welcome { seq }),
+            "presence" => read(f.members).map(|members| RoomFrame::Presence { members }),
+            "joined" => read(f.user).map(|user| RoomFrame::Joined { user }),
+            "left" => read(f.user).map(|user| RoomFrame::Left { user }),
+            "ack" => read(f.seq).map(|seq| RoomFrame::Ack { seq, transaction: read(f.transaction) }),
+            "status" => (|| Some(RoomFrame::Status { user: read(f.user)?, status: read(f.status)? }))(),
+            "moved" => {
+                (|| Some(RoomFrame::Moved { user: read(f.user)?, conn: read(f.conn)?, focus: read(f.focus)? }))()
+            }
+            _ => (|| {
+                Some(RoomFrame::Error {
+                    code: read(f.code)?,
+                    message: read(f.message)?,
+                    transaction: read(f.transaction),
+                })
+            })(),
         };
-        parsed.unwrap_or(RoomFrame::Other)
+        frame.unwrap_or(RoomFrame::Other)
     }
 }
 
