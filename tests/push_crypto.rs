@@ -364,6 +364,16 @@ fn a_token_answer_gives_the_token_until_five_minutes_before_it_expires() {
     assert_eq!(expiry(json!(1e300)), 3_300_000, "an hour at most");
     assert_eq!(expiry(json!(u64::MAX)), 3_300_000);
     assert_eq!(expiry(json!("1800")), 1_500_000);
+    assert_eq!(expiry(json!(1800.9)), 1_500_000, "the fraction is dropped");
+    let raw = |expires_in: &str| {
+        let body = format!(r#"{{"access_token":"t","expires_in":{expires_in}}}"#);
+        parse_token_answer(200, &body, NOW).unwrap().expires_at_ms - NOW
+    };
+    assert_eq!(raw("1.8e3"), 1_500_000);
+    assert_eq!(raw("18000e-1"), 1_500_000);
+    assert_eq!(raw("0.000e999999"), 0);
+    assert_eq!(raw("-0.5"), 0);
+    assert_eq!(raw("1e99999999999999999999"), 3_300_000, "beyond a float: an hour");
     assert_eq!(
         parse_token_answer(201, r#"{"access_token":"t","expires_in":600}"#, NOW).unwrap().expires_at_ms,
         NOW + 300_000

@@ -135,7 +135,7 @@ pub fn fcm_priority(urgency: Urgency) -> &'static str {
 /// The Web Push request of `n`.
 pub fn web_push(n: &Notice) -> Result<WebPushParts, PayloadError> {
     check_collapse_id(Provider::WebPush, n.collapse_id)?;
-    let plaintext = fit(n, Provider::WebPush, WEB_PUSH_PLAINTEXT_MAX, |c| {
+    let plaintext = fit(n, Provider::WebPush, WEB_PUSH_PLAINTEXT_MAX, &|c| {
         let message =
             WebPushMessage { title: c.title.as_deref(), body: &c.body, tag: n.collapse_id, herald: c.herald(n) };
         to_json(&message)
@@ -162,7 +162,7 @@ pub fn apns(
     if topic.is_empty() || !topic.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(error(Provider::Apns, "topic", "must be a bundle id of printable ASCII"));
     }
-    let body = fit(n, Provider::Apns, APNS_PAYLOAD_MAX, |c| {
+    let body = fit(n, Provider::Apns, APNS_PAYLOAD_MAX, &|c| {
         let aps = Aps {
             alert: Alert { title: c.title.as_deref(), body: &c.body },
             sound: "default",
@@ -191,7 +191,7 @@ pub fn apns(
 /// The FCM HTTP v1 request of `n` to registration `token` of Firebase project `project_id`.
 pub fn fcm(base_url: &str, project_id: &str, token: &str, n: &Notice) -> Result<HttpParts, PayloadError> {
     check_collapse_id(Provider::Fcm, n.collapse_id)?;
-    let body = fit(n, Provider::Fcm, FCM_MESSAGE_MAX, |c| {
+    let body = fit(n, Provider::Fcm, FCM_MESSAGE_MAX, &|c| {
         let message = FcmMessage {
             token,
             notification: Alert { title: c.title.as_deref(), body: &c.body },
@@ -286,7 +286,7 @@ fn fit<'a>(
     n: &Notice<'a>,
     provider: Provider,
     limit: usize,
-    render: impl Fn(&Content) -> String,
+    render: &dyn Fn(&Content) -> String,
 ) -> Result<String, PayloadError> {
     let mut content =
         Content { title: n.title.map(Cow::Borrowed), body: Cow::Borrowed(n.body), data: n.data, truncated: false };
@@ -300,11 +300,11 @@ fn fit<'a>(
     if text.len() <= limit {
         return Ok(text);
     }
-    if let Some(text) = cut(&mut content, limit, &render, Field::Body) {
+    if let Some(text) = cut(&mut content, limit, render, Field::Body) {
         return Ok(text);
     }
     if content.title.is_some() {
-        if let Some(text) = cut(&mut content, limit, &render, Field::Title) {
+        if let Some(text) = cut(&mut content, limit, render, Field::Title) {
             return Ok(text);
         }
     }
@@ -323,7 +323,7 @@ fn fit<'a>(
 /// Cuts the field `pick` chooses to its longest prefix (on a character boundary, ending with
 /// "…") that lets the payload fit, and gives the payload; `None`, the field left as "…", when
 /// even that does not fit. The size grows with the prefix, so a binary search finds it.
-fn cut(content: &mut Content, limit: usize, render: &impl Fn(&Content) -> String, field: Field) -> Option<String> {
+fn cut(content: &mut Content, limit: usize, render: &dyn Fn(&Content) -> String, field: Field) -> Option<String> {
     let whole = content.field(field).clone().into_owned();
     // No prefix longer than the limit can fit.
     let ends: Vec<usize> = whole.char_indices().map(|(i, _)| i).take_while(|&i| i <= limit).collect();

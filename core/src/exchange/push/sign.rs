@@ -387,13 +387,42 @@ pub fn parse_token_answer(status: u16, body: &str, now_ms: i64) -> Result<Access
         return Err(format!("the token endpoint answered {status} without an access_token: {words}"));
     };
     let expires_in = json.as_ref().and_then(|j| j.get("expires_in")).and_then(|v| match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| whole_part(n.as_str())),
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     });
     let lifetime_ms = expires_in.unwrap_or(TOKEN_LIFETIME_S).clamp(0, TOKEN_LIFETIME_S) * 1000;
     let expires_at_ms = now_ms.saturating_add(lifetime_ms - TOKEN_MARGIN_MS).max(now_ms);
     Ok(AccessToken { token: token.to_owned(), expires_at_ms })
+}
+
+/// The whole part of a JSON number's text (`3599.5`, `3.6e3`, `1e300`), saturated to `i64`;
+/// `None` beyond an `f64`'s range, as `Number::as_f64` would say. Read from the text rather
+/// than through `as_f64`: that would compile Rust's float parser (and its table of powers of
+/// five) into the worker for this one field.
+fn whole_part(text: &str) -> Option<i64> {
+    let (negative, text) = text.strip_prefix('-').map_or((false, text), |rest| (true, rest));
+    let (mantissa, exponent) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
+    // An exponent too long for an i64 is far beyond any float either way.
+    let exponent: i64 = exponent.parse().unwrap_or(if exponent.starts_with('-') { i64::MIN / 2 } else { i64::MAX / 2 });
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits: Vec<i64> = int.bytes().chain(frac.bytes()).map(|b| i64::from(b.wrapping_sub(b'0'))).collect();
+    let Some(first) = digits.iter().position(|&d| d != 0) else { return Some(0) };
+    // Where the decimal point falls after the first significant digit: past 309 the number
+    // exceeds f64::MAX (about 1.8e308) and `as_f64` gives nothing.
+    let point = (int.len() as i64).saturating_add(exponent);
+    if point.saturating_sub(first as i64) > 309 {
+        return None;
+    }
+    let mut whole: i64 = 0;
+    for i in first..usize::try_from(point.max(0)).unwrap_or(usize::MAX) {
+        whole = whole.saturating_mul(10).saturating_add(digits.get(i).copied().unwrap_or(0));
+        if whole == i64::MAX {
+            break;
+        }
+    }
+    Some(if negative { whole.saturating_neg() } else { whole })
 }
 
 /// What the provider said went wrong: OAuth2's `error: error_description`, Google APIs'
