@@ -14,13 +14,15 @@ pub enum SqlValue {
 }
 
 impl std::fmt::Debug for SqlValue {
-    // As derived, but a real goes through `Display`: `f64`'s `Debug` would compile float
-    // formatting at a given precision into the wasm, for error messages that never ask for one.
+    // As derived, but a real is written as the integer nearest below it (with `~` when it had a
+    // fraction): formatting a float would compile the whole of float printing into the wasm
+    // (about 11 KB) for error messages about a column of the wrong type.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Null => f.write_str("Null"),
             Self::Int(i) => write!(f, "Int({i})"),
-            Self::Real(r) => write!(f, "Real({r})"),
+            Self::Real(r) if r.fract() == 0.0 => write!(f, "Real({})", *r as i64),
+            Self::Real(r) => write!(f, "Real(~{})", *r as i64),
             Self::Text(s) => write!(f, "Text({s:?})"),
         }
     }
