@@ -3,6 +3,8 @@
 
 use herald_core::config::{Config, ConfigError};
 use herald_core::error::{Error, ErrorCode};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -91,6 +93,14 @@ pub fn config(env: &worker::Env) -> Result<&'static Config, Error> {
         .get_or_init(|| Config::from_vars(|name| var(env, name)))
         .as_ref()
         .map_err(|e| Error::new(ErrorCode::ConfigInvalid, format!("Herald is misconfigured: {e}")))
+}
+
+/// A future behind a pointer, polled through its vtable. A router awaits each route's future
+/// this way so that the compiler cannot inline every route's state machine into the router's
+/// own: inlined, they made one enormous function (tens of KB of the wasm bundle, which the
+/// platform caps), holding the largest route's state on every request.
+pub fn boxed<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
+    Box::pin(future)
 }
 
 /// The binding of Herald's one object class in wrangler.toml (rooms and homes alike).
