@@ -9,7 +9,8 @@ use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
 use worker::wasm_bindgen::JsValue;
-use worker::{AbortController, Delay, EmailMessage, Env, Fetch, Headers, Method, Request, RequestInit};
+use herald_durable_objects::platform::new_request;
+use worker::{AbortController, Delay, EmailMessage, Env, Fetch, Headers, Method};
 
 /// The `send_email` binding `EMAIL_PROVIDER=binding` sends through (`[[send_email]]` in
 /// wrangler.toml).
@@ -32,11 +33,9 @@ async fn http(request: &ProviderRequest, timeout_ms: u32) -> Result<(), Failure>
     for (name, value) in &request.headers {
         headers.set(name, value).map_err(unbuildable)?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::from(request.method.to_owned()))
-        .with_headers(headers)
-        .with_body(Some(JsValue::from_str(&request.body)));
-    let fetch = Fetch::Request(Request::new_with_init(&request.url, &init).map_err(unbuildable)?);
+    let method = Method::from(request.method.to_owned());
+    let body = JsValue::from_str(&request.body);
+    let fetch = Fetch::Request(new_request(&request.url, method, &headers, Some(&body)).map_err(unbuildable)?);
     let controller = AbortController::default();
     let signal = controller.signal();
     let exchange = async {

@@ -17,13 +17,13 @@ use herald_core::exchange::push::answers::{self, Provider, Verdict};
 use herald_core::exchange::push::outbound::PushRequest;
 use herald_core::exchange::push::settings::PushSettings;
 use herald_core::exchange::push::sign::{self, AccessToken, ServiceAccount};
-use herald_durable_objects::platform::now_ms;
+use herald_durable_objects::platform::{new_request, now_ms};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
 use worker::js_sys::{self, Array, Object, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit};
+use worker::{AbortController, Fetch, Headers, Method};
 
 thread_local! {
     /// FCM's access token, for this isolate.
@@ -96,11 +96,8 @@ async fn exchange(request: &PushRequest, bearer: Option<&str>, timeout_ms: u32) 
             return unbuildable(e);
         }
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(Uint8Array::from(request.body.as_slice()).into()));
-    let fetch = match Request::new_with_init(&request.url, &init) {
+    let body = Uint8Array::from(request.body.as_slice()).into();
+    let fetch = match new_request(&request.url, Method::Post, &headers, Some(&body)) {
         Ok(req) => Fetch::Request(req),
         Err(e) => return unbuildable(e),
     };
@@ -151,9 +148,7 @@ async fn access_token(settings: &PushSettings, fresh: bool, timeout_ms: u32) -> 
     let body = sign::token_request_body(&sign::fcm_assertion(&input, &signature));
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/x-www-form-urlencoded");
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(JsValue::from_str(&body)));
-    let request = Request::new_with_init(&fcm.token_url, &init)
+    let request = new_request(&fcm.token_url, Method::Post, &headers, Some(&JsValue::from_str(&body)))
         .map_err(|e| credentials(format!("FCM_TOKEN_URL {:?} is not usable: {e}", fcm.token_url)))?;
     let exchange = async {
         let mut response = Fetch::Request(request).send().await?;

@@ -7,6 +7,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::web_sys;
 
 #[wasm_bindgen]
 extern "C" {
@@ -106,6 +108,27 @@ pub fn boxed<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<
 /// The binding of Herald's one object class in wrangler.toml (rooms and homes alike).
 pub const OBJECTS: &str = "ROOMS";
 
+/// A request of `method` to `url` with `headers` and `body`, for `fetch` or an object. Made
+/// on the runtime's `Request` directly: workers-rs's `Request::new_with_init` would also
+/// convert its `cf` options, which Herald never sets, and that conversion is code in the
+/// bundle. Its errors read as that function's do.
+pub fn new_request(
+    url: &str,
+    method: worker::Method,
+    headers: &worker::Headers,
+    body: Option<&JsValue>,
+) -> worker::Result<worker::Request> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method.as_ref());
+    init.set_headers(headers.as_ref());
+    if let Some(body) = body {
+        init.set_body(body);
+    }
+    web_sys::Request::new_with_str_and_init(url, &init).map(worker::Request::from).map_err(|e| {
+        worker::Error::JsError(e.as_string().unwrap_or_else(|| "invalid URL or options for Request".to_string()))
+    })
+}
+
 /// Calls the object named `name` (`room:{id}`, `home:{id}`) over the internal API (see
 /// `herald_core::internal`): `path_and_query` with `method`, `headers` and `body`, and the
 /// object's name in [`herald_core::internal::OBJECT`].
@@ -120,13 +143,9 @@ pub async fn call_object(
     let internal = crate::respond::internal;
     // The object learns its name from this, not from the runtime (herald_core::object).
     headers.set(herald_core::internal::OBJECT, name).map_err(internal)?;
-    let mut init = worker::RequestInit::new();
-    init.with_method(method).with_headers(headers);
-    if let Some(body) = body {
-        init.with_body(Some(body.into()));
-    }
+    let body = body.map(|body| JsValue::from_str(&body));
     let request =
-        worker::Request::new_with_init(&format!("https://object{path_and_query}"), &init).map_err(internal)?;
+        new_request(&format!("https://object{path_and_query}"), method, &headers, body.as_ref()).map_err(internal)?;
     let stub = env.durable_object(OBJECTS).and_then(|ns| ns.get_by_name(name)).map_err(internal)?;
     stub.fetch_with_request(request).await.map_err(internal)
 }
