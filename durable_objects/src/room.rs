@@ -113,7 +113,7 @@ impl Loaded {
                     } else if let Some(ws) = self.sockets.remove(&to) {
                         // Drop the session first: a client that never completes the close must
                         // not be restored as a member when the room next wakes.
-                        let _ = ws.serialize_attachment(Option::<Session>::None);
+                        crate::sockets::drop_session(&ws);
                         let _ = ws.close(Some(code), Some(reason));
                     }
                 }
@@ -423,7 +423,7 @@ impl RoomObject {
                     "this connection was sent more than MAX_BACKLOG_BYTES since it last showed it was reading \
                      (a frame or a ping): reconnect with since",
                 );
-                let _ = ws.serialize_attachment(Option::<Session>::None);
+                crate::sockets::drop_session(&ws);
                 let _ = ws.send_with_str(speak(error_frame(&error, None), self.tndata_room(&ws).as_ref()));
                 let _ = ws.close(Some(close::SLOW_CONSUMER), Some(error.code.as_str()));
                 let effects = loaded.room.on_close(&conn);
