@@ -19,12 +19,12 @@ use herald_core::config::Config;
 use herald_core::error::Error;
 use herald_core::exchange::attempt::{Answer, Attempt, Step};
 use herald_core::exchange::dead_letters::DeadLetter;
+use herald_core::exchange::inbox::Deleted;
 use herald_core::exchange::providers::Outbound;
 use herald_core::exchange::push::answers::Verdict;
-use herald_core::exchange::inbox::Deleted;
-use herald_core::internal::{BreakerAnswer, GoneReport, INBOX_DEVICES_FORGET, PUSH_BREAKER};
 use herald_core::ids::RoomId;
 use herald_core::internal::{self, JobClaim, JobKey, DEAD_LETTERS, DEAD_LETTERS_OBJECT, DEAD_LETTER_NOTES};
+use herald_core::internal::{BreakerAnswer, GoneReport, INBOX_DEVICES_FORGET, PUSH_BREAKER};
 use herald_durable_objects::platform::{boxed, config, now_ms, post_to_object};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -73,9 +73,13 @@ async fn deliver(delivered: &Delivered, env: &Env, config: &Config) {
                 Answer::Pushed(verdict)
             }
             Step::Breaker { provider } => {
-                let report = GoneReport { provider: provider.as_str().into(), accepted: push::take_accepted(provider), gone: 1 };
+                let report =
+                    GoneReport { provider: provider.as_str().into(), accepted: push::take_accepted(provider), gone: 1 };
                 let answer = call(env, DEAD_LETTERS_OBJECT, PUSH_BREAKER, json(&report)).await;
-                Answer::Breaker(logged(&name, read(DEAD_LETTERS_OBJECT, PUSH_BREAKER, answer).map(|a: BreakerAnswer| a.tripped)))
+                Answer::Breaker(logged(
+                    &name,
+                    read(DEAD_LETTERS_OBJECT, PUSH_BREAKER, answer).map(|a: BreakerAnswer| a.tripped),
+                ))
             }
             Step::Forget { inbox, forget } => {
                 let object = inbox.object_name();

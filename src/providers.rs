@@ -5,11 +5,11 @@
 
 use futures_util::future::{select, Either};
 use herald_core::exchange::providers::{judge, BindingEmail, Failure, Outbound, ProviderRequest};
+use herald_durable_objects::platform::new_request;
 use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
 use worker::wasm_bindgen::JsValue;
-use herald_durable_objects::platform::new_request;
 use worker::{AbortController, Delay, EmailMessage, Env, Fetch, Headers, Method};
 
 /// The `send_email` binding `EMAIL_PROVIDER=binding` sends through (`[[send_email]]` in

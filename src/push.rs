@@ -84,7 +84,8 @@ pub async fn send(request: &PushRequest, settings: &PushSettings, timeout_ms: u3
 }
 
 async fn exchange(request: &PushRequest, bearer: Option<&str>, timeout_ms: u32) -> Verdict {
-    let unbuildable = |e: worker::Error| Verdict::Payload { reason: format!("the request to {} is not valid: {e}", request.url) };
+    let unbuildable =
+        |e: worker::Error| Verdict::Payload { reason: format!("the request to {} is not valid: {e}", request.url) };
     let headers = Headers::new();
     for (name, value) in &request.headers {
         if let Err(e) = headers.set(name, value) {
@@ -118,7 +119,10 @@ async fn exchange(request: &PushRequest, bearer: Option<&str>, timeout_ms: u32) 
         }
         None => {
             controller.abort();
-            Verdict::Retry { after_seconds: None, reason: format!("{} gave no answer within {timeout_ms} ms", request.url) }
+            Verdict::Retry {
+                after_seconds: None,
+                reason: format!("{} gave no answer within {timeout_ms} ms", request.url),
+            }
         }
     };
     if verdict == Verdict::Accepted {
@@ -197,10 +201,14 @@ fn crypto() -> Result<JsValue, String> {
 
 /// `target.name(...args)`.
 fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, String> {
-    let function: js_sys::Function = Reflect::get(target, &name.into()).map_err(describe)?.dyn_into().map_err(describe)?;
+    let function: js_sys::Function =
+        Reflect::get(target, &name.into()).map_err(describe)?.dyn_into().map_err(describe)?;
     Reflect::apply(&function, target, &args.iter().collect::<Array>()).map_err(describe)
 }
 
 fn describe(value: JsValue) -> String {
-    value.as_string().or_else(|| js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string())).unwrap_or_else(|| format!("{value:?}"))
+    value
+        .as_string()
+        .or_else(|| js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string()))
+        .unwrap_or_else(|| format!("{value:?}"))
 }

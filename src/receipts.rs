@@ -21,9 +21,10 @@ use herald_durable_objects::respond::{self, internal};
 use worker::{Env, Request, Response};
 
 pub fn vapid_public_key(config: &Config) -> Result<Response, Error> {
-    let web = config.fallback.push.web_push.as_ref().ok_or_else(|| {
-        Error::new(ErrorCode::PushUnavailable, "Web Push is off on this Herald: VAPID_* is not set")
-    })?;
+    let web =
+        config.fallback.push.web_push.as_ref().ok_or_else(|| {
+            Error::new(ErrorCode::PushUnavailable, "Web Push is off on this Herald: VAPID_* is not set")
+        })?;
     let key = serde_json::Value::from(web.public_key.as_str());
     respond::json(200, format!(r#"{{"public_key":{key}}}"#)).map_err(internal)
 }
@@ -41,7 +42,10 @@ pub async fn receipt(req: &mut Request, env: &Env, url: &Url, config: &Config) -
     if req.headers().get("authorization").ok().flatten().is_some() {
         let caller = crate::auth::authenticate(req, url, config, now)?;
         if caller.identity.user.id != receipt.user {
-            return Err(Error::new(ErrorCode::ReceiptForbidden, "this receipt acknowledges another user's notification"));
+            return Err(Error::new(
+                ErrorCode::ReceiptForbidden,
+                "this receipt acknowledges another user's notification",
+            ));
         }
     }
     let inbox = inbox_of(&receipt.user).ok_or_else(|| Error::internal("a receipt for a user without an inbox"))?;

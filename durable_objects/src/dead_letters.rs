@@ -42,7 +42,8 @@ pub async fn handle(state: &State, env: &Env, role: &Role, req: &mut Request) ->
             let rule = &config(env)?.fallback.push.breaker;
             let tripped = breaker::report(&DurableSql(state.storage().sql()), rule, now_ms(), &report)
                 .map_err(|e| Error::internal(format!("the push breaker could not be kept: {e}")))?;
-            let answer = serde_json::to_string(&BreakerAnswer { tripped }).map_err(|e| Error::internal(e.to_string()))?;
+            let answer =
+                serde_json::to_string(&BreakerAnswer { tripped }).map_err(|e| Error::internal(e.to_string()))?;
             return respond::json(200, answer).map_err(internal);
         }
         (Method::Post, DEAD_LETTERS) => {

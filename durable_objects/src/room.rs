@@ -271,7 +271,9 @@ impl DurableObject for RoomObject {
             (_, api::ENGINE) => boxed(self.home.handle(&mut req)).await,
             (worker::Method::Post, api::DELIVER) => boxed(self.home.deliver(&mut req)).await,
             (method, path) if inbox::serves(path) => boxed(self.inbox_request(method, &mut req)).await,
-            (_, p) if crate::directory::serves(p) => boxed(crate::directory::handle(&self.state, &role, &mut req)).await,
+            (_, p) if crate::directory::serves(p) => {
+                boxed(crate::directory::handle(&self.state, &role, &mut req)).await
+            }
             (_, api::DEAD_LETTERS | api::DEAD_LETTER_NOTES | api::PUSH_BREAKER) => {
                 boxed(dead_letters::handle(&self.state, &self.env, &role, &mut req)).await
             }
