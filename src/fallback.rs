@@ -25,7 +25,7 @@ use herald_core::exchange::push::answers::Verdict;
 use herald_core::ids::RoomId;
 use herald_core::internal::{self, JobClaim, JobKey, DEAD_LETTERS, DEAD_LETTERS_OBJECT, DEAD_LETTER_NOTES};
 use herald_core::internal::{BreakerAnswer, GoneReport, INBOX_DEVICES_FORGET, PUSH_BREAKER};
-use herald_durable_objects::platform::{config, now_ms, post_to_object};
+use herald_durable_objects::platform::{boxed, config, now_ms, post_to_object};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{js_sys, Env, MessageExt, QueueRetryOptionsBuilder, RawMessage, RawMessageIter, Result};
@@ -66,7 +66,7 @@ async fn deliver(delivered: &Delivered, env: &Env, config: &Config) {
                 Answer::Claimed(claimed)
             }
             Step::Send(Outbound::Push(request)) => {
-                let verdict = push::send(&request, &config.fallback.push, config.fallback.send_timeout_ms).await;
+                let verdict = boxed(push::send(&request, &config.fallback.push, config.fallback.send_timeout_ms)).await;
                 if verdict != Verdict::Accepted {
                     worker::console_error!("{name}: {} answered: {verdict:?}", request.provider.as_str());
                 }
@@ -75,29 +75,33 @@ async fn deliver(delivered: &Delivered, env: &Env, config: &Config) {
             Step::Breaker { provider } => {
                 let report =
                     GoneReport { provider: provider.as_str().into(), accepted: push::take_accepted(provider), gone: 1 };
-                let answer = ask(env, DEAD_LETTERS_OBJECT, PUSH_BREAKER, &report).await;
-                Answer::Breaker(logged(&name, answer.map(|a: BreakerAnswer| a.tripped)))
+                let answer = call(env, DEAD_LETTERS_OBJECT, PUSH_BREAKER, json(&report)).await;
+                Answer::Breaker(logged(
+                    &name,
+                    read(DEAD_LETTERS_OBJECT, PUSH_BREAKER, answer).map(|a: BreakerAnswer| a.tripped),
+                ))
             }
             Step::Forget { inbox, forget } => {
-                let answer = ask(env, &inbox.object_name(), INBOX_DEVICES_FORGET, &forget).await;
-                Answer::Forgot(logged(&name, answer.map(|a: Deleted| a.deleted)))
+                let object = inbox.object_name();
+                let answer = call(env, &object, INBOX_DEVICES_FORGET, json(&forget)).await;
+                Answer::Forgot(logged(&name, read(&object, INBOX_DEVICES_FORGET, answer).map(|a: Deleted| a.deleted)))
             }
             Step::Send(outbound) => {
-                let sent = providers::send(env, &outbound, config.fallback.send_timeout_ms).await;
+                let sent = boxed(providers::send(env, &outbound, config.fallback.send_timeout_ms)).await;
                 if let Err(failure) = &sent {
                     worker::console_error!("{name}: not sent: {}", failure.reason);
                 }
                 Answer::Sent(sent)
             }
             Step::Report { inbox, path, key } => {
-                Answer::Reported(logged(&name, post(env, &inbox.object_name(), path, &key).await))
+                Answer::Reported(logged(&name, post(env, &inbox.object_name(), path, json(&key)).await))
             }
             Step::Note(note) => {
-                Answer::Noted(logged(&name, post(env, DEAD_LETTERS_OBJECT, DEAD_LETTER_NOTES, &note).await))
+                Answer::Noted(logged(&name, post(env, DEAD_LETTERS_OBJECT, DEAD_LETTER_NOTES, json(&note)).await))
             }
             Step::Keep(letter) => {
                 worker::console_error!("{name}: to the dead letters: {}", letter.reason.as_deref().unwrap_or("?"));
-                Answer::Kept(logged(&name, post(env, DEAD_LETTERS_OBJECT, DEAD_LETTERS, &letter).await))
+                Answer::Kept(logged(&name, post(env, DEAD_LETTERS_OBJECT, DEAD_LETTERS, json(&letter)).await))
             }
             Step::Ack => return message.ack(),
             Step::Retry { delay_seconds } => {
@@ -113,7 +117,7 @@ pub async fn keep_dead(messages: RawMessageIter, env: &Env) -> Result<()> {
     let now = now_ms();
     let keeps = messages.map(|message| async move {
         let letter = DeadLetter::of_message(&body_text(&message), &message.id(), now);
-        match post(env, DEAD_LETTERS_OBJECT, DEAD_LETTERS, &letter).await {
+        match post(env, DEAD_LETTERS_OBJECT, DEAD_LETTERS, json(&letter)).await {
             Ok(()) => message.ack(),
             // The dead-letter queue tries it again (its own max_retries).
             Err(e) => {
@@ -126,28 +130,37 @@ pub async fn keep_dead(messages: RawMessageIter, env: &Env) -> Result<()> {
     Ok(())
 }
 
+// The calls to objects go through the non-generic `call` and `post`, the bodies and answers
+// turned to and from JSON text before and after: one copy of each call's state machine in the
+// wasm, not one per body type.
+
 /// Whether the job's inbox lets this delivery send it, and if not, why.
 async fn claim(env: &Env, inbox: &RoomId, key: &JobKey) -> std::result::Result<JobClaim, String> {
-    let body = serde_json::to_string(key).expect("keys serialize");
-    let answer = post_to_object(env, &inbox.object_name(), internal::JOB_CLAIM, body).await.map_err(|e| e.message)?;
+    let answer = call(env, &inbox.object_name(), internal::JOB_CLAIM, json(key)).await?;
     serde_json::from_str(&answer).map_err(|e| format!("{inbox} answered a claim with {answer:?}: {e}"))
 }
 
-/// An internal call whose answer is JSON of type `A`.
-async fn ask<T: Serialize, A: DeserializeOwned>(
-    env: &Env,
-    object: &str,
-    path: &str,
-    body: &T,
-) -> std::result::Result<A, String> {
-    let body = serde_json::to_string(body).expect("internal bodies serialize");
-    let answer = post_to_object(env, object, path, body).await.map_err(|e: Error| e.message)?;
-    serde_json::from_str(&answer).map_err(|e| format!("{object} answered {path} with {answer:?}: {e}"))
+/// An internal call with a JSON body: the answer's text.
+async fn call(env: &Env, object: &str, path: &str, body: String) -> std::result::Result<String, String> {
+    post_to_object(env, object, path, body).await.map_err(|e: Error| e.message)
 }
 
-async fn post<T: Serialize>(env: &Env, object: &str, path: &str, body: &T) -> std::result::Result<(), String> {
-    let body = serde_json::to_string(body).expect("internal bodies serialize");
-    post_to_object(env, object, path, body).await.map(drop).map_err(|e: Error| e.message)
+async fn post(env: &Env, object: &str, path: &str, body: String) -> std::result::Result<(), String> {
+    call(env, object, path, body).await.map(drop)
+}
+
+fn json<T: Serialize>(body: &T) -> String {
+    serde_json::to_string(body).expect("internal bodies serialize")
+}
+
+/// The answer of `object` to `path`, read as JSON of type `A`.
+fn read<A: DeserializeOwned>(
+    object: &str,
+    path: &str,
+    answer: std::result::Result<String, String>,
+) -> std::result::Result<A, String> {
+    let answer = answer?;
+    serde_json::from_str(&answer).map_err(|e| format!("{object} answered {path} with {answer:?}: {e}"))
 }
 
 fn logged<T>(name: &str, result: std::result::Result<T, String>) -> std::result::Result<T, String> {

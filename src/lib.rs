@@ -54,7 +54,7 @@ use herald_core::error::{Error, ErrorCode};
 use herald_core::ids::RoomId;
 use herald_core::route::{RoomRoute, Route};
 use herald_durable_objects::platform::Url;
-use herald_durable_objects::platform::{config, method, now_ms};
+use herald_durable_objects::platform::{boxed, config, method, now_ms};
 use herald_durable_objects::respond::{self, internal};
 use worker::{event, Context, Env, Request, Response, Result};
 
@@ -67,43 +67,45 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     Ok(cors.apply(handle(req, &env).await.unwrap_or_else(|e| respond::error(&e))))
 }
 
+/// Each route's future is awaited `boxed` (see there): its own function in the wasm.
 async fn handle(req: Request, env: &Env) -> std::result::Result<Response, Error> {
     let url = Url::of(&req);
     match Route::parse(&method(&req), url.path()) {
         Ok(Route::Ping) => respond::json(200, r#"{"ok":true}"#.into()).map_err(internal),
-        Ok(Route::Room(room, what)) => room_route(req, env, &url, room, what).await,
-        Ok(Route::ChatHistory(user)) => tndata::history(&req, env, &url, &user, config(env)?).await,
+        Ok(Route::Room(room, what)) => boxed(room_route(req, env, &url, room, what)).await,
+        Ok(Route::ChatHistory(user)) => boxed(tndata::history(&req, env, &url, &user, config(env)?)).await,
         Ok(Route::DeadLetters) => {
             let config = config(env)?;
-            dead_letters::list(env, &url, &auth::authenticate(&req, &url, config, now_ms())?).await
+            let caller = auth::authenticate(&req, &url, config, now_ms())?;
+            boxed(dead_letters::list(env, &url, &caller)).await
         }
         Ok(Route::Logout(user)) => {
             let mut req = req;
             let config = config(env)?;
             let caller = auth::authenticate(&req, &url, config, now_ms())?;
-            users::logout(env, &mut req, &caller, user, config).await
+            boxed(users::logout(env, &mut req, &caller, user, config)).await
         }
         Ok(Route::Notify(route)) => {
             let (mut req, config) = (req, config(env)?);
             let caller = auth::authenticate(&req, &url, config, now_ms())?;
-            notify::handle(&mut req, env, &url, &caller, route, config).await
+            boxed(notify::handle(&mut req, env, &url, &caller, route, config)).await
         }
         Ok(Route::VapidKey) => receipts::vapid_public_key(config(env)?),
         Ok(Route::Receipt) => {
             let mut req = req;
-            receipts::receipt(&mut req, env, &url, config(env)?).await
+            boxed(receipts::receipt(&mut req, env, &url, config(env)?)).await
         }
-        Ok(Route::Multicast) => broadcast::multicast(req, env, &url).await,
-        Ok(Route::Broadcast) => broadcast::broadcast(req, env, &url).await,
+        Ok(Route::Multicast) => boxed(broadcast::multicast(req, env, &url)).await,
+        Ok(Route::Broadcast) => boxed(broadcast::broadcast(req, env, &url)).await,
         // Socket.IO paths are configuration: the route table is consulted for what the fixed
         // routes do not name.
         Err(not_found) if not_found.code == ErrorCode::NotFound => {
             let config = config(env)?;
             match config.routes.find(url.path()) {
                 Some(route) if route.kind == DialectKind::Tndata => {
-                    tndata::connect(&req, env, &url, route.user.unwrap_or_default(), config).await
+                    boxed(tndata::connect(&req, env, &url, route.user.unwrap_or_default(), config)).await
                 }
-                Some(route) => socketio::handle(req, env, &url, route, config).await,
+                Some(route) => boxed(socketio::handle(req, env, &url, route, config)).await,
                 None => Err(not_found),
             }
         }

@@ -86,7 +86,7 @@ pub async fn handle(
         }
         NotifyRoute::InboxRead => {
             let seq = requests::read(&body(req, config).await?)?;
-            let body = serde_json::json!({ "seq": seq }).to_string();
+            let body = format!(r#"{{"seq":{seq}}}"#);
             call(env, &inbox(&me.id)?, Method::Post, api::INBOX_READ, Some(body)).await
         }
     }

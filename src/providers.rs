@@ -33,8 +33,8 @@ async fn http(request: &ProviderRequest, timeout_ms: u32) -> Result<(), Failure>
     for (name, value) in &request.headers {
         headers.set(name, value).map_err(unbuildable)?;
     }
-    let body = JsValue::from_str(&request.body);
     let method = Method::from(request.method.to_owned());
+    let body = JsValue::from_str(&request.body);
     let fetch = Fetch::Request(new_request(&request.url, method, &headers, Some(&body)).map_err(unbuildable)?);
     let controller = AbortController::default();
     let signal = controller.signal();

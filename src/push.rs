@@ -97,7 +97,7 @@ async fn exchange(request: &PushRequest, bearer: Option<&str>, timeout_ms: u32) 
             return unbuildable(e);
         }
     }
-    let body: JsValue = Uint8Array::from(request.body.as_slice()).into();
+    let body = Uint8Array::from(request.body.as_slice()).into();
     let fetch = match new_request(&request.url, Method::Post, &headers, Some(&body)) {
         Ok(req) => Fetch::Request(req),
         Err(e) => return unbuildable(e),

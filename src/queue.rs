@@ -12,6 +12,7 @@
 //! needs that count (`attempts`, which the platform puts on each message) for its backoff and
 //! to know its last attempt. It is the same export the macro makes: `queue(batch, env, ctx)`.
 
+use herald_durable_objects::platform::boxed;
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::worker_sys::{Context as ContextSys, Message as MessageSys, MessageBatch as MessageBatchSys};
 use worker::{js_sys, wasm_bindgen::JsCast, wasm_bindgen::JsValue, Env, MessageBatch, RawMessage, Result};
@@ -46,14 +47,15 @@ pub async fn queue_entry(batch: MessageBatchSys, env: Env, _ctx: ContextSys) -> 
 async fn dispatch(sys: MessageBatchSys, env: Env) -> Result<()> {
     let batch = MessageBatch::<serde_json::Value>::from(sys.clone());
     let name = batch.queue();
+    // Each consumer's future is awaited `boxed` (see there): its own function in the wasm.
     // Queue names may carry a deployment suffix (`herald-fallback-staging`); the longest
     // known prefix decides.
     if name.starts_with(FALLBACK_DEAD) {
-        crate::fallback::keep_dead(batch.raw_iter(), &env).await
+        boxed(crate::fallback::keep_dead(batch.raw_iter(), &env)).await
     } else if name.starts_with(FALLBACK) {
-        crate::fallback::consume(delivered(&sys)?, &env).await
+        boxed(crate::fallback::consume(delivered(&sys)?, &env)).await
     } else if name.starts_with(FANOUT) {
-        crate::fanout::consume(batch.raw_iter(), &env).await
+        boxed(crate::fanout::consume(batch.raw_iter(), &env)).await
     } else {
         worker::console_error!("a batch from queue {name:?}, which no consumer takes: retried");
         batch.retry_all();

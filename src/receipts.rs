@@ -25,7 +25,8 @@ pub fn vapid_public_key(config: &Config) -> Result<Response, Error> {
         config.fallback.push.web_push.as_ref().ok_or_else(|| {
             Error::new(ErrorCode::PushUnavailable, "Web Push is off on this Herald: VAPID_* is not set")
         })?;
-    respond::json(200, serde_json::json!({ "public_key": web.public_key }).to_string()).map_err(internal)
+    let key = serde_json::Value::from(web.public_key.as_str());
+    respond::json(200, format!(r#"{{"public_key":{key}}}"#)).map_err(internal)
 }
 
 pub async fn receipt(req: &mut Request, env: &Env, url: &Url, config: &Config) -> Result<Response, Error> {

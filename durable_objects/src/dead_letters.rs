@@ -33,9 +33,12 @@ pub async fn handle(state: &State, env: &Env, role: &Role, req: &mut Request) ->
     let store = DeadLetters::open(DurableSql(state.storage().sql()))
         .map_err(|e| Error::internal(format!("could not open the dead letters: {e}")))?;
     let stored = |e| Error::internal(format!("the dead letters could not be written: {e}"));
-    match (req.method(), req.path().as_str()) {
+    // A POST's body is read here, once for every route (one `.await` in this function's code).
+    let method = req.method();
+    let text = if method == Method::Post { req.text().await.map_err(internal)? } else { String::new() };
+    match (method, req.path().as_str()) {
         (Method::Post, PUSH_BREAKER) => {
-            let report: GoneReport = body(req).await?;
+            let report: GoneReport = body(&text)?;
             let rule = &config(env)?.fallback.push.breaker;
             let tripped = breaker::report(&DurableSql(state.storage().sql()), rule, now_ms(), &report)
                 .map_err(|e| Error::internal(format!("the push breaker could not be kept: {e}")))?;
@@ -44,11 +47,11 @@ pub async fn handle(state: &State, env: &Env, role: &Role, req: &mut Request) ->
             return respond::json(200, answer).map_err(internal);
         }
         (Method::Post, DEAD_LETTERS) => {
-            let letter: DeadLetter = body(req).await?;
+            let letter: DeadLetter = body(&text)?;
             store.keep(&letter, config(env)?.fallback.max_attempts).map_err(stored)?;
         }
         (Method::Post, DEAD_LETTER_NOTES) => {
-            let note: ReasonNote = body(req).await?;
+            let note: ReasonNote = body(&text)?;
             store.note(&note).map_err(stored)?;
         }
         (Method::Get, DEAD_LETTERS) => {
@@ -64,7 +67,6 @@ pub async fn handle(state: &State, env: &Env, role: &Role, req: &mut Request) ->
     respond::json(200, "{}".into()).map_err(internal)
 }
 
-async fn body<T: DeserializeOwned>(req: &mut Request) -> Result<T, Error> {
-    let text = req.text().await.map_err(internal)?;
-    serde_json::from_str(&text).map_err(|e| Error::internal(format!("internal dead-letter call with a bad body: {e}")))
+fn body<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|e| Error::internal(format!("internal dead-letter call with a bad body: {e}")))
 }

@@ -382,9 +382,24 @@ impl Home {
     /// Runs `event` on one client; `event` returns its result and whether the client is gone.
     /// Afterwards the timer is told about the client's new deadline.
     fn with_client<T>(&self, sid: &str, event: impl FnOnce(&mut Live) -> (T, bool)) -> Result<T, Error> {
+        // The work around `event` is the same for every caller: one copy of it in the wasm
+        // (`on_client`), not one per closure.
+        let mut event = Some(event);
+        let mut answer = None;
+        self.on_client(sid, &mut |live| {
+            let (value, gone) = (event.take().expect("on_client runs the event once"))(live);
+            answer = Some(value);
+            gone
+        })?;
+        Ok(answer.expect("on_client ran the event"))
+    }
+
+    /// [`Self::with_client`]'s body, for `event` called once; it answers whether the client is
+    /// gone.
+    fn on_client(&self, sid: &str, event: &mut dyn FnMut(&mut Live) -> bool) -> Result<(), Error> {
         let mut clients = self.clients.borrow_mut();
         let live = clients.by_sid.get_mut(sid).ok_or_else(|| unknown(sid))?;
-        let (answer, gone) = event(live);
+        let gone = event(live);
         let deadline = live.client.deadline();
         let outgoing = std::mem::take(&mut live.outgoing);
         if gone {
@@ -396,7 +411,7 @@ impl Home {
         if let Some(at) = deadline.filter(|_| !gone) {
             self.wake_timer(at);
         }
-        Ok(answer)
+        Ok(())
     }
 
     /// Queues commands for their rooms, and starts a sender for each room without one.

@@ -3,8 +3,12 @@
 
 use herald_core::config::{Config, ConfigError};
 use herald_core::error::{Error, ErrorCode};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
 use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::web_sys;
 
 #[wasm_bindgen]
 extern "C" {
@@ -101,8 +105,37 @@ pub fn config(env: &worker::Env) -> Result<&'static Config, Error> {
         .map_err(|e| Error::new(ErrorCode::ConfigInvalid, format!("Herald is misconfigured: {e}")))
 }
 
+/// A future behind a pointer, polled through its vtable. A router awaits each route's future
+/// this way so that the compiler cannot inline every route's state machine into the router's
+/// own: inlined, they made one enormous function (tens of KB of the wasm bundle, which the
+/// platform caps), holding the largest route's state on every request.
+pub fn boxed<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
+    Box::pin(future)
+}
+
 /// The binding of Herald's one object class in wrangler.toml (rooms and homes alike).
 pub const OBJECTS: &str = "ROOMS";
+
+/// A request of `method` to `url` with `headers` and `body`, for `fetch` or an object. Made
+/// on the runtime's `Request` directly: workers-rs's `Request::new_with_init` would also
+/// convert its `cf` options, which Herald never sets, and that conversion is code in the
+/// bundle. Its errors read as that function's do.
+pub fn new_request(
+    url: &str,
+    method: worker::Method,
+    headers: &worker::Headers,
+    body: Option<&JsValue>,
+) -> worker::Result<worker::Request> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method.as_ref());
+    init.set_headers(headers.as_ref());
+    if let Some(body) = body {
+        init.set_body(body);
+    }
+    web_sys::Request::new_with_str_and_init(url, &init).map(worker::Request::from).map_err(|e| {
+        worker::Error::JsError(e.as_string().unwrap_or_else(|| "invalid URL or options for Request".to_string()))
+    })
+}
 
 /// Calls the object named `name` (`room:{id}`, `home:{id}`) over the internal API (see
 /// `herald_core::internal`): `path_and_query` with `method`, `headers` and `body`, and the
@@ -118,7 +151,7 @@ pub async fn call_object(
     let internal = crate::respond::internal;
     // The object learns its name from this, not from the runtime (herald_core::object).
     headers.set(herald_core::internal::OBJECT, name).map_err(internal)?;
-    let body = body.map(|body| wasm_bindgen::JsValue::from_str(&body));
+    let body = body.map(|body| JsValue::from_str(&body));
     let request =
         new_request(&format!("https://object{path_and_query}"), method, &headers, body.as_ref()).map_err(internal)?;
     let stub = env.durable_object(OBJECTS).and_then(|ns| ns.get_by_name(name)).map_err(internal)?;

@@ -38,7 +38,7 @@ use crate::batch::{self, Batch};
 use crate::dead_letters;
 use crate::home::Home;
 use crate::identity::Identity;
-use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param, Url};
+use crate::platform::{boxed, config, fresh_id, now_ms, post_to_object, query_param, Url};
 use crate::respond::{self, internal};
 use crate::sockets::Sockets;
 use crate::sql::DurableSql;
@@ -113,7 +113,7 @@ impl Loaded {
                     } else if let Some(ws) = self.sockets.remove(&to) {
                         // Drop the session first: a client that never completes the close must
                         // not be restored as a member when the room next wakes.
-                        let _ = ws.serialize_attachment(Option::<Session>::None);
+                        crate::sockets::drop_session(&ws);
                         let _ = ws.close(Some(code), Some(reason));
                     }
                 }
@@ -259,20 +259,23 @@ impl DurableObject for RoomObject {
             self.home.begin(id);
         }
         let path = req.path();
+        // Each route's future is awaited `boxed` (see there).
         let answer = match (req.method(), path.as_str()) {
-            (worker::Method::Get, api::CONNECT) => self.open_socket(&req).await,
-            (worker::Method::Post, api::PUBLISH) => self.publish_message(&mut req).await,
-            (worker::Method::Post, api::MEMBERS) => self.remote_members(&mut req).await,
+            (worker::Method::Get, api::CONNECT) => boxed(self.open_socket(&req)).await,
+            (worker::Method::Post, api::PUBLISH) => boxed(self.publish_message(&mut req)).await,
+            (worker::Method::Post, api::MEMBERS) => boxed(self.remote_members(&mut req)).await,
             (worker::Method::Get, api::MESSAGES) => self.read_history(&req),
             (worker::Method::Get, api::PRESENCE) => self.read_presence(),
             (worker::Method::Get, api::TNDATA_HISTORY) => self.read_tndata_history(&req),
             (worker::Method::Get, api::READS) => self.read_marks(),
-            (_, api::ENGINE) => self.home.handle(&mut req).await,
-            (worker::Method::Post, api::DELIVER) => self.home.deliver(&mut req).await,
-            (method, path) if inbox::serves(path) => self.inbox_request(method, &mut req).await,
-            (_, p) if crate::directory::serves(p) => crate::directory::handle(&self.state, &role, &mut req).await,
+            (_, api::ENGINE) => boxed(self.home.handle(&mut req)).await,
+            (worker::Method::Post, api::DELIVER) => boxed(self.home.deliver(&mut req)).await,
+            (method, path) if inbox::serves(path) => boxed(self.inbox_request(method, &mut req)).await,
+            (_, p) if crate::directory::serves(p) => {
+                boxed(crate::directory::handle(&self.state, &role, &mut req)).await
+            }
             (_, api::DEAD_LETTERS | api::DEAD_LETTER_NOTES | api::PUSH_BREAKER) => {
-                dead_letters::handle(&self.state, &self.env, &role, &mut req).await
+                boxed(dead_letters::handle(&self.state, &self.env, &role, &mut req)).await
             }
             _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path}"))),
         };
@@ -362,19 +365,28 @@ impl RoomObject {
     /// after handling the frames queued before this event; then starts the deliveries to homes
     /// that they queued.
     fn with_room<T>(&self, f: impl FnOnce(&mut Loaded) -> T) -> std::result::Result<T, Error> {
-        let answer = {
+        // The work around `f` is the same for every caller: one copy of it in the wasm
+        // (`on_room`), not one per closure.
+        let mut f = Some(f);
+        let mut answer = None;
+        self.on_room(&mut |loaded| answer = f.take().map(|f| f(loaded)))?;
+        Ok(answer.expect("on_room runs f once the room is loaded"))
+    }
+
+    /// [`Self::with_room`]'s body, for `f` called once.
+    fn on_room(&self, f: &mut dyn FnMut(&mut Loaded)) -> std::result::Result<(), Error> {
+        {
             let mut slot = self.loaded.borrow_mut();
             if slot.is_none() {
                 *slot = Some(self.load()?);
             }
             let loaded = slot.as_mut().expect("loaded above");
             self.handle_frames(loaded);
-            let answer = f(loaded);
+            f(loaded);
             self.close_slow_consumers(loaded);
-            answer
-        };
+        }
         deliver(&self.loaded, &self.env);
-        Ok(answer)
+        Ok(())
     }
 
     /// Handles the queued frames in arrival order, without an `.await`: one SQLite commit for
@@ -413,7 +425,7 @@ impl RoomObject {
                     "this connection was sent more than MAX_BACKLOG_BYTES since it last showed it was reading \
                      (a frame or a ping): reconnect with since",
                 );
-                let _ = ws.serialize_attachment(Option::<Session>::None);
+                crate::sockets::drop_session(&ws);
                 let _ = ws.send_with_str(speak(error_frame(&error, None), self.tndata_room(&ws).as_ref()));
                 let _ = ws.close(Some(close::SLOW_CONSUMER), Some(error.code.as_str()));
                 let effects = loaded.room.on_close(&conn);

@@ -175,3 +175,12 @@ fn auto_answered_at(state: &DurableObjectState, ws: &WebSocket) -> Option<i64> {
     let raw: &ObjectState = state.unchecked_ref();
     raw.auto_response_timestamp(ws.as_ref()).map(|at| at.get_time() as i64)
 }
+
+/// Drops a socket's session, so that the room never restores it: its attachment becomes
+/// `undefined`, which is what workers-rs's `serialize_attachment(None)` stores, without that
+/// function's serializer in the bundle.
+pub fn drop_session(ws: &WebSocket) {
+    use worker::worker_sys::ext::WebSocketExt;
+    let socket: &worker::web_sys::WebSocket = ws.as_ref();
+    let _ = socket.serialize_attachment(JsValue::UNDEFINED);
+}
