@@ -158,27 +158,6 @@ pub async fn call_object(
     stub.fetch_with_request(request).await.map_err(internal)
 }
 
-/// A request to `url` with `method`, `headers` and `body`, as `worker::Request::new_with_init`
-/// builds it. That one also converts Cloudflare's `cf` options to JavaScript, which Herald never
-/// sets: building the request here keeps that converter (and its serializer) out of the bundle.
-pub fn new_request(
-    url: &str,
-    method: worker::Method,
-    headers: &worker::Headers,
-    body: Option<&wasm_bindgen::JsValue>,
-) -> worker::Result<worker::Request> {
-    let init = worker::web_sys::RequestInit::new();
-    init.set_method(method.as_ref());
-    init.set_headers(headers.as_ref());
-    if let Some(body) = body {
-        init.set_body(body);
-    }
-    let request = worker::web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| {
-        worker::Error::JsError(e.as_string().unwrap_or_else(|| "invalid URL or options for Request".into()))
-    })?;
-    Ok(request.into())
-}
-
 /// POSTs `body` (JSON) to `path` of the object named `name`, between objects: what it
 /// answers, or an error when it could not be reached or answered with one.
 pub async fn post_to_object(env: &worker::Env, name: &str, path: &str, body: String) -> Result<String, Error> {
