@@ -19,6 +19,11 @@ fi
 WASM_OPT_BIN=${WASM_OPT_BIN:-miniflare/node_modules/.bin/wasm-opt}
 [ -x "$WASM_OPT_BIN" ] || { echo "wasm-opt not found at $WASM_OPT_BIN: run scripts/setup.sh" >&2; exit 1; }
 
+# Panic locations name their source files; a dependency's path under the registry is long, and
+# means nothing on the platform: it is written relative to the registry instead (about 4 KB).
+RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src/="
+export RUSTFLAGS
+
 worker-build --release
 
 # -Oz: the smallest code (README, "The bundle"). A second -Oz round finds about 1 KB more that
