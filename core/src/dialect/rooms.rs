@@ -9,10 +9,10 @@ use super::{Effect, RoomCommand, RoomEvent};
 use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, User};
 use crate::room::Status;
+use crate::vec_map::VecMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -175,7 +175,7 @@ pub enum Update<'a> {
 
 #[derive(Debug, Default)]
 pub struct Memberships {
-    rooms: BTreeMap<RoomId, Phase>,
+    rooms: VecMap<RoomId, Phase>,
 }
 
 impl Memberships {
