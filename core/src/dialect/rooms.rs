@@ -28,6 +28,9 @@ pub enum Phase {
 pub enum RoomFrame<'a> {
     Welcome {
         seq: u64,
+        /// The connection welcomed, and its user (the room always sends both).
+        conn: Option<String>,
+        user: Option<User>,
     },
     Presence {
         members: Vec<User>,
@@ -122,7 +125,7 @@ impl<'a> RoomFrame<'a> {
                 }
                 _ => None,
             },
-            "welcome" => f.seq.map(|seq| RoomFrame::Welcome { seq }),
+            "welcome" => f.seq.map(|seq| RoomFrame::Welcome { seq, conn: f.conn, user: f.user }),
             "presence" => f.members.map(|members| RoomFrame::Presence { members }),
             "joined" => f.user.map(|user| RoomFrame::Joined { user }),
             "left" => f.user.map(|user| RoomFrame::Left { user }),
@@ -278,7 +281,11 @@ mod tests {
         assert_eq!(message.from.name.as_deref(), Some("U"));
         assert_eq!(
             RoomFrame::parse(r#"{"type":"welcome","conn":"c","user":{"id":"u"},"room":"r","seq":4}"#),
-            RoomFrame::Welcome { seq: 4 }
+            RoomFrame::Welcome {
+                seq: 4,
+                conn: Some("c".into()),
+                user: Some(User::anonymous_profile(UserId::parse("u").unwrap()))
+            }
         );
         let left = RoomFrame::parse(r#"{"type":"left","user":{"id":"u"}}"#);
         assert!(matches!(left, RoomFrame::Left { user } if user.id.as_str() == "u"));
@@ -292,7 +299,10 @@ mod tests {
         let moved = RoomFrame::parse(r#"{"type":"moved","user":{"id":"u"},"conn":"c2","focus":"f"}"#);
         assert!(matches!(moved, RoomFrame::Moved { conn, focus, .. } if conn == "c2" && focus == "f"));
         assert_eq!(RoomFrame::parse(r#"{"type":"pong"}"#), RoomFrame::Other);
-        assert_eq!(RoomFrame::parse(r#"{"seq":2,"type":"welcome"}"#), RoomFrame::Welcome { seq: 2 });
+        assert_eq!(
+            RoomFrame::parse(r#"{"seq":2,"type":"welcome"}"#),
+            RoomFrame::Welcome { seq: 2, conn: None, user: None }
+        );
         assert_eq!(RoomFrame::parse(r#"{"type":"message"}"#), RoomFrame::Other);
     }
 
