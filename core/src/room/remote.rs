@@ -11,13 +11,14 @@ use crate::error::close;
 use crate::ids::ConnId;
 use crate::internal::{DeliveryItem, MemberCommand, MemberOp};
 use crate::vec_map::VecMap;
+use std::collections::HashMap;
 
 /// Most items in one delivery call.
 pub const DELIVERY_MAX_ITEMS: usize = 512;
 
 #[derive(Debug, Default)]
 pub struct Remotes {
-    home_of: VecMap<ConnId, String>,
+    home_of: HashMap<ConnId, String>,
     homes: VecMap<String, Outbox>,
 }
 
