@@ -1,16 +1,16 @@
 //! [`VecMap`]: a map kept as a sorted `Vec` of pairs, for the core's small maps (a session's
-//! rooms and namespaces, a membership's pending acks, a room's remote members, their homes and
+//! rooms and namespaces, a membership's pending acks, a room's homes with their members, and
 //! its read marks).
 //!
 //! Why not `BTreeMap`: the wasm bundle has a size cap (README, "The bundle"), and every
 //! `BTreeMap<K, V>` brings its own copy of the tree code (search, node splits, merges, steals,
 //! iterators): 3 to 9 KB for each pair of key and value types. This map is a binary search
 //! over a `Vec`, a few hundred bytes per pair. Insertion and removal move the entries after
-//! the slot with one `memmove`: cheap for tens of entries, and still small for a room's
-//! remote members (at most its connection cap, 24 bytes each), which a room restores in key
-//! order (`MemberRows::all`), each one appended. A room's local connections, restored in any
-//! order, stay in `BTreeMap`s. It iterates in key order, as a `BTreeMap` does, so answers
-//! keep their order.
+//! the slot with one `memmove`: cheap for tens of entries, and still small for a room's homes
+//! (at most its connection cap, one home per Socket.IO session), which a room restores in key
+//! order (`MemberRows::all`), each one appended. Maps filled in any order and as large as a
+//! room (its local connections, which member a remote connection is) stay in `BTreeMap`s and
+//! `HashMap`s. It iterates in key order, as a `BTreeMap` does, so answers keep their order.
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};

@@ -205,9 +205,10 @@ impl<S: Sql> MemberRows<S> {
         Ok(())
     }
 
-    /// Every member, with its home, in the order of their ids.
+    /// Every member, with its home, by home and then by id: the order [`Remotes`] keeps them
+    /// in, so that restoring a room appends each one (`VecMap`) instead of moving the rest.
     pub fn all(&self) -> Result<Vec<(String, Session)>, StoreError> {
-        let rows = self.0.exec("SELECT home, session FROM remote_members ORDER BY conn", &[])?;
+        let rows = self.0.exec("SELECT home, session FROM remote_members ORDER BY home, conn", &[])?;
         rows.into_iter()
             .map(|row| match row.as_slice() {
                 [SqlValue::Text(home), SqlValue::Text(json)] => serde_json::from_str(json)
