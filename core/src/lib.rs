@@ -32,6 +32,7 @@
 //!   over Socket.IO), the seed services' `alert`, `3drepo`, `workspace` (Socket.IO) and
 //!   `tndata` (a plain websocket the room object speaks), `echo` (conformance); the route table.
 //! - [`home`]: which home object a new session lives in (the policy), and sids.
+//! - [`vec_map`]: a map as a sorted `Vec`, for small maps (less wasm than a `BTreeMap`).
 //! - [`exchange`]: the notification exchange: urgency, inboxes, the email / SMS fallback
 //!   policy, jobs, providers' requests, the user directory.
 
@@ -57,5 +58,6 @@ pub mod query;
 pub mod room;
 pub mod route;
 pub mod socketio;
+pub mod vec_map;
 
 pub use error::{Error, ErrorCode};

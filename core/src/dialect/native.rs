@@ -22,8 +22,8 @@ use crate::internal::MemberOp;
 use crate::protocol::native::{ServerFrame, TRANSACTION_MAX};
 use crate::socketio::connection::{Connection, Incoming};
 use crate::socketio::{Kind, Packet};
+use crate::vec_map::VecMap;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 
 /// Transactions the dialect puts on publishes that wait for a Socket.IO ack.
 const ACK_TRANSACTION: &str = "sio-ack:";
@@ -70,14 +70,14 @@ pub enum RoomEvent<'a> {
 pub struct Native {
     auth: Auth,
     identity: Option<Identity>,
-    rooms: BTreeMap<RoomId, Membership>,
+    rooms: VecMap<RoomId, Membership>,
 }
 
 #[derive(Debug)]
 struct Membership {
     phase: Phase,
     /// Publishes waiting for their Socket.IO ack, by the transaction given to the room.
-    acks: BTreeMap<String, u64>,
+    acks: VecMap<String, u64>,
     /// The `error` the room sent last, when it was the last frame: the reason of a close that
     /// follows, which the client has already seen.
     told: Option<Map<String, Value>>,
@@ -99,7 +99,7 @@ enum Phase {
 
 impl Native {
     pub fn new(auth: Auth) -> Self {
-        Self { auth, identity: None, rooms: BTreeMap::new() }
+        Self { auth, identity: None, rooms: VecMap::new() }
     }
 }
 
@@ -221,7 +221,7 @@ impl Native {
             return Err(expired());
         }
         let command = RoomCommand::Join { user: identity.user.clone(), expires_at, since, tag: None };
-        self.rooms.insert(room.clone(), Membership { phase: Phase::Joining(ack), acks: BTreeMap::new(), told: None });
+        self.rooms.insert(room.clone(), Membership { phase: Phase::Joining(ack), acks: VecMap::new(), told: None });
         Ok(vec![Effect::Room { room: room.clone(), command }])
     }
 

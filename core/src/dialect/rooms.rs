@@ -9,10 +9,10 @@ use super::{Effect, RoomCommand, RoomEvent};
 use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, User};
 use crate::room::Status;
+use crate::vec_map::VecMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -28,6 +28,9 @@ pub enum Phase {
 pub enum RoomFrame<'a> {
     Welcome {
         seq: u64,
+        /// The connection welcomed, and its user (the room always sends both).
+        conn: Option<String>,
+        user: Option<User>,
     },
     Presence {
         members: Vec<User>,
@@ -64,12 +67,11 @@ pub enum RoomFrame<'a> {
 }
 
 /// A room's message.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Message<'a> {
     pub seq: u64,
     pub id: String,
     pub event: String,
-    #[serde(borrow)]
     pub data: &'a RawValue,
     pub from: User,
     pub ts: i64,
@@ -82,76 +84,63 @@ impl PartialEq for Message<'_> {
     }
 }
 
+/// Every field of the frames the dialects read, each optional; the frame's `type` says which
+/// must be there. One reader for every type of frame: a derived reader per type cost the wasm
+/// about 12 KB. The room writes each field with one JSON type whatever the frame
+/// (`protocol::native`), so no frame it sends reads differently here than alone.
+#[derive(Deserialize)]
+struct Fields<'a> {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    seq: Option<u64>,
+    members: Option<Vec<User>>,
+    user: Option<User>,
+    transaction: Option<Value>,
+    status: Option<Status>,
+    conn: Option<String>,
+    focus: Option<String>,
+    code: Option<String>,
+    message: Option<String>,
+    id: Option<String>,
+    event: Option<String>,
+    /// `null` data is data too (a message's), not a missing field.
+    #[serde(borrow, default, deserialize_with = "present")]
+    data: Option<&'a RawValue>,
+    from: Option<User>,
+    ts: Option<i64>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
 impl<'a> RoomFrame<'a> {
-    /// Parses a frame a room sent (frames the room writes start with their `type`).
+    /// Parses a frame a room sent.
     pub fn parse(text: &'a str) -> Self {
-        /// Every field of the frames other than `message`, each kept as its JSON text and read
-        /// as the frame's type needs it. One reader for every type: a struct per type, each
-        /// with its own derived reader, cost the wasm bundle more (what a type does not use it
-        /// ignores either way).
-        #[derive(Deserialize)]
-        struct Fields<'a> {
-            #[serde(borrow)]
-            seq: Option<&'a RawValue>,
-            #[serde(borrow)]
-            members: Option<&'a RawValue>,
-            #[serde(borrow)]
-            user: Option<&'a RawValue>,
-            #[serde(borrow)]
-            transaction: Option<&'a RawValue>,
-            #[serde(borrow)]
-            status: Option<&'a RawValue>,
-            #[serde(borrow)]
-            conn: Option<&'a RawValue>,
-            #[serde(borrow)]
-            focus: Option<&'a RawValue>,
-            #[serde(borrow)]
-            code: Option<&'a RawValue>,
-            #[serde(borrow)]
-            message: Option<&'a RawValue>,
-        }
-        /// A field's value, when the field is there (not null) and holds a `T`.
-        fn read<T: serde::de::DeserializeOwned>(field: Option<&RawValue>) -> Option<T> {
-            serde_json::from_str(field?.get()).ok()
-        }
-        #[derive(Deserialize)]
-        struct Kind {
-            #[serde(rename = "type")]
-            kind: String,
-        }
-        // Frames the room writes start with their `type`; any other order takes the slow path.
-        let fast = text.strip_prefix(r#"{"type":""#).and_then(|rest| rest.split('"').next());
-        let slow;
-        let kind = match fast {
-            Some(kind) => kind,
-            None => {
-                slow = serde_json::from_str::<Kind>(text).map(|k| k.kind).unwrap_or_default();
-                slow.as_str()
-            }
-        };
-        match kind {
-            "message" => return serde_json::from_str(text).map_or(RoomFrame::Other, RoomFrame::Message),
-            "welcome" | "presence" | "joined" | "left" | "ack" | "status" | "moved" | "error" => {}
-            _ => return RoomFrame::Other,
-        }
-        let Ok(f) = serde_json::from_str::<Fields>(text) else { return RoomFrame::Other };
-        let frame = match kind {
-            "welcome" => read(f.seq).map(|seq| RoomFrame::Welcome { seq }),
-            "presence" => read(f.members).map(|members| RoomFrame::Presence { members }),
-            "joined" => read(f.user).map(|user| RoomFrame::Joined { user }),
-            "left" => read(f.user).map(|user| RoomFrame::Left { user }),
-            "ack" => read(f.seq).map(|seq| RoomFrame::Ack { seq, transaction: read(f.transaction) }),
-            "status" => (|| Some(RoomFrame::Status { user: read(f.user)?, status: read(f.status)? }))(),
-            "moved" => {
-                (|| Some(RoomFrame::Moved { user: read(f.user)?, conn: read(f.conn)?, focus: read(f.focus)? }))()
-            }
-            _ => (|| {
-                Some(RoomFrame::Error {
-                    code: read(f.code)?,
-                    message: read(f.message)?,
-                    transaction: read(f.transaction),
-                })
-            })(),
+        let Ok(f) = serde_json::from_str::<Fields<'a>>(text) else { return RoomFrame::Other };
+        let frame = match f.kind.as_deref().unwrap_or_default() {
+            "message" => match (f.seq, f.id, f.event, f.data, f.from, f.ts) {
+                (Some(seq), Some(id), Some(event), Some(data), Some(from), Some(ts)) => {
+                    Some(RoomFrame::Message(Message { seq, id, event, data, from, ts }))
+                }
+                _ => None,
+            },
+            "welcome" => f.seq.map(|seq| RoomFrame::Welcome { seq, conn: f.conn, user: f.user }),
+            "presence" => f.members.map(|members| RoomFrame::Presence { members }),
+            "joined" => f.user.map(|user| RoomFrame::Joined { user }),
+            "left" => f.user.map(|user| RoomFrame::Left { user }),
+            "ack" => f.seq.map(|seq| RoomFrame::Ack { seq, transaction: f.transaction }),
+            "status" => f.user.zip(f.status).map(|(user, status)| RoomFrame::Status { user, status }),
+            "moved" => match (f.user, f.conn, f.focus) {
+                (Some(user), Some(conn), Some(focus)) => Some(RoomFrame::Moved { user, conn, focus }),
+                _ => None,
+            },
+            "error" => f.code.zip(f.message).map(|(code, message)| RoomFrame::Error {
+                code,
+                message,
+                transaction: f.transaction,
+            }),
+            _ => None,
         };
         frame.unwrap_or(RoomFrame::Other)
     }
@@ -172,7 +161,7 @@ pub enum Update<'a> {
 
 #[derive(Debug, Default)]
 pub struct Memberships {
-    rooms: BTreeMap<RoomId, Phase>,
+    rooms: VecMap<RoomId, Phase>,
 }
 
 impl Memberships {
@@ -292,7 +281,11 @@ mod tests {
         assert_eq!(message.from.name.as_deref(), Some("U"));
         assert_eq!(
             RoomFrame::parse(r#"{"type":"welcome","conn":"c","user":{"id":"u"},"room":"r","seq":4}"#),
-            RoomFrame::Welcome { seq: 4 }
+            RoomFrame::Welcome {
+                seq: 4,
+                conn: Some("c".into()),
+                user: Some(User::anonymous_profile(UserId::parse("u").unwrap()))
+            }
         );
         let left = RoomFrame::parse(r#"{"type":"left","user":{"id":"u"}}"#);
         assert!(matches!(left, RoomFrame::Left { user } if user.id.as_str() == "u"));
@@ -306,8 +299,26 @@ mod tests {
         let moved = RoomFrame::parse(r#"{"type":"moved","user":{"id":"u"},"conn":"c2","focus":"f"}"#);
         assert!(matches!(moved, RoomFrame::Moved { conn, focus, .. } if conn == "c2" && focus == "f"));
         assert_eq!(RoomFrame::parse(r#"{"type":"pong"}"#), RoomFrame::Other);
-        assert_eq!(RoomFrame::parse(r#"{"seq":2,"type":"welcome"}"#), RoomFrame::Welcome { seq: 2 });
+        assert_eq!(
+            RoomFrame::parse(r#"{"seq":2,"type":"welcome"}"#),
+            RoomFrame::Welcome { seq: 2, conn: None, user: None }
+        );
         assert_eq!(RoomFrame::parse(r#"{"type":"message"}"#), RoomFrame::Other);
+    }
+
+    #[test]
+    fn a_message_whose_data_is_null_is_still_a_message() {
+        let text = r#"{"type":"message","room":"r","seq":1,"id":"m","event":"e","data":null,"from":{"id":"u"},"ts":5}"#;
+        let RoomFrame::Message(message) = RoomFrame::parse(text) else { panic!("not a message") };
+        assert_eq!(message.data.get(), "null");
+    }
+
+    #[test]
+    fn a_frame_missing_a_field_its_type_needs_is_other() {
+        assert_eq!(RoomFrame::parse(r#"{"type":"joined"}"#), RoomFrame::Other);
+        assert_eq!(RoomFrame::parse(r#"{"type":"error","code":"x"}"#), RoomFrame::Other);
+        assert_eq!(RoomFrame::parse(r#"{"type":"welcome","seq":"1"}"#), RoomFrame::Other);
+        assert_eq!(RoomFrame::parse("not json"), RoomFrame::Other);
     }
 
     #[test]

@@ -30,7 +30,6 @@ use super::rooms::{Message, RoomFrame};
 use super::routes::percent_decode;
 use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, User, UserId};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
@@ -205,16 +204,9 @@ fn system(room: &RoomId, message: String, error: Option<String>, fresh: impl FnO
 /// A native frame of `room` as its tndata clients get it; `None` for frames they do not see.
 /// `fresh` gives a system message its digest.
 pub fn to_client(room: &RoomId, native: &str, fresh: impl FnOnce() -> String) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Welcome {
-        user: User,
-    }
     match RoomFrame::parse(native) {
         RoomFrame::Message(message) => Some(Value::Object(chat_message(room, &message)).to_string()),
-        RoomFrame::Welcome { .. } => {
-            let welcome: Welcome = serde_json::from_str(native).ok()?;
-            Some(system(room, format!("{} joined.", display_name(&welcome.user)), None, fresh))
-        }
+        RoomFrame::Welcome { user, .. } => Some(system(room, format!("{} joined.", display_name(&user?)), None, fresh)),
         RoomFrame::Joined { user } => Some(system(room, format!("{} joined.", display_name(&user)), None, fresh)),
         RoomFrame::Left { user } => Some(system(room, format!("{} left.", display_name(&user)), None, fresh)),
         RoomFrame::Error { code, message, .. } => Some(system(room, message, Some(code), fresh)),

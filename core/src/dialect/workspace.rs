@@ -32,7 +32,6 @@ use crate::ids::{RoomId, UserId};
 use crate::room::{Status, FOCUS_MAX};
 use crate::socketio::connection::{Connection, Incoming};
 use crate::socketio::Kind;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 /// The prefix of workspace rooms' ids.
@@ -184,19 +183,15 @@ impl Workspace {
     }
 
     /// A frame of the room, for a session in it.
-    fn on_frame(&mut self, frame: RoomFrame<'_>, text: &str) -> Vec<Effect> {
+    fn on_frame(&mut self, frame: RoomFrame<'_>) -> Vec<Effect> {
         match (frame, &mut self.phase) {
-            (RoomFrame::Welcome { .. }, Phase::Authenticating { .. }) => {
+            (RoomFrame::Welcome { conn, .. }, Phase::Authenticating { .. }) => {
                 let Phase::Authenticating { room, user, transaction } =
                     std::mem::replace(&mut self.phase, Phase::Guest)
                 else {
                     unreachable!("matched above")
                 };
-                #[derive(Deserialize)]
-                struct Welcome {
-                    conn: String,
-                }
-                let conn = serde_json::from_str::<Welcome>(text).map(|w| w.conn).unwrap_or_default();
+                let conn = conn.unwrap_or_default();
                 let mut success = Map::new();
                 if let Some(transaction) = transaction {
                     success.insert("transaction".into(), transaction);
@@ -303,12 +298,8 @@ impl Dialect for Workspace {
     }
 
     fn on_room(&mut self, room: &RoomId, event: RoomEvent<'_>, _now: i64) -> Option<Vec<Effect>> {
-        let text = match event {
-            RoomEvent::Frame(text) => text,
-            _ => "",
-        };
         Some(match self.rooms.on_room(room, event)? {
-            Update::Frame { frame, .. } => self.on_frame(frame, text),
+            Update::Frame { frame, .. } => self.on_frame(frame),
             Update::Ended { .. } => self.ended(None),
             Update::Failed(error) => self.ended(Some(error)),
         })

@@ -9,18 +9,18 @@
 use super::{Log, Room, Sql, SqlValue, StoreError};
 use crate::error::Error;
 use crate::ids::{RoomId, UserId};
-use std::collections::BTreeMap;
+use crate::vec_map::VecMap;
 
 pub struct ReadMarks<S: Sql> {
     sql: S,
-    marks: BTreeMap<UserId, u64>,
+    marks: VecMap<UserId, u64>,
 }
 
 impl<S: Sql> ReadMarks<S> {
     /// Opens the table (creating it when it does not exist) and reads every mark.
     pub fn open(sql: S) -> Result<Self, StoreError> {
         sql.exec("CREATE TABLE IF NOT EXISTS room_reads (user TEXT PRIMARY KEY, seq INTEGER NOT NULL)", &[])?;
-        let mut marks = BTreeMap::new();
+        let mut marks = VecMap::new();
         for row in sql.exec("SELECT user, seq FROM room_reads", &[])? {
             let (user, seq) = match row.as_slice() {
                 [SqlValue::Text(user), SqlValue::Int(seq)] => (user, *seq),

@@ -10,7 +10,8 @@ use super::{Effect, Log, Room, Session, Sql, SqlValue, StoreError};
 use crate::error::close;
 use crate::ids::ConnId;
 use crate::internal::{DeliveryItem, MemberCommand, MemberOp};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use crate::vec_map::VecMap;
+use std::collections::HashMap;
 
 /// Most items in one delivery call.
 pub const DELIVERY_MAX_ITEMS: usize = 512;
@@ -18,12 +19,13 @@ pub const DELIVERY_MAX_ITEMS: usize = 512;
 #[derive(Debug, Default)]
 pub struct Remotes {
     home_of: HashMap<ConnId, String>,
-    homes: BTreeMap<String, Outbox>,
+    homes: VecMap<String, Outbox>,
 }
 
 #[derive(Debug, Default)]
 struct Outbox {
-    members: BTreeSet<ConnId>,
+    /// The home's members (a set: the values are empty).
+    members: VecMap<ConnId, ()>,
     queue: Vec<DeliveryItem>,
     in_flight: bool,
 }
@@ -31,7 +33,7 @@ struct Outbox {
 impl Remotes {
     /// `conn` is a member held by `home`.
     pub fn add(&mut self, conn: ConnId, home: String) {
-        self.homes.entry(home.clone()).or_default().members.insert(conn.clone());
+        self.homes.get_or_insert_with(home.clone(), Outbox::default).members.insert(conn.clone(), ());
         self.home_of.insert(conn, home);
     }
 
@@ -68,7 +70,7 @@ impl Remotes {
     /// Queues `text` for every remote member but `except`: one item per home.
     pub fn broadcast(&mut self, text: &str, except: Option<&ConnId>) {
         for outbox in self.homes.values_mut() {
-            let to: Vec<String> = outbox.members.iter().filter(|c| Some(*c) != except).map(|c| c.0.clone()).collect();
+            let to: Vec<String> = outbox.members.keys().filter(|c| Some(*c) != except).map(|c| c.0.clone()).collect();
             if !to.is_empty() {
                 outbox.queue.push(DeliveryItem::Frame { to, text: text.to_owned() });
             }
@@ -86,7 +88,10 @@ impl Remotes {
     /// Tells `home` that `conn`, which the room does not hold, is not a member (a frame or a
     /// leave from a session the room already dropped).
     pub fn close_unknown(&mut self, home: &str, conn: &str) {
-        self.homes.entry(home.to_owned()).or_default().queue.push(DeliveryItem::Close { to: conn.to_owned() });
+        self.homes
+            .get_or_insert_with(home.to_owned(), Outbox::default)
+            .queue
+            .push(DeliveryItem::Close { to: conn.to_owned() });
     }
 
     /// The deliveries to start now: each home with something queued and no call in flight,
@@ -94,7 +99,7 @@ impl Remotes {
     /// [`Remotes::delivered`] or [`Remotes::failed`].
     pub fn ready(&mut self) -> Vec<(String, Vec<DeliveryItem>)> {
         let mut out = Vec::new();
-        for (home, outbox) in &mut self.homes {
+        for (home, outbox) in self.homes.iter_mut() {
             if !outbox.in_flight && !outbox.queue.is_empty() {
                 let take = outbox.queue.len().min(DELIVERY_MAX_ITEMS);
                 out.push((home.clone(), outbox.queue.drain(..take).collect()));
@@ -110,7 +115,7 @@ impl Remotes {
         let Some(outbox) = self.homes.get_mut(home) else { return Vec::new() };
         outbox.in_flight = false;
         let gone: Vec<ConnId> =
-            unknown.iter().map(|c| ConnId(c.clone())).filter(|c| outbox.members.contains(c)).collect();
+            unknown.iter().map(|c| ConnId(c.clone())).filter(|c| outbox.members.contains_key(c)).collect();
         for conn in &gone {
             self.remove(conn);
         }
@@ -122,10 +127,10 @@ impl Remotes {
     /// dropped, and so are all its members (returned).
     pub fn failed(&mut self, home: &str) -> Vec<ConnId> {
         let Some(outbox) = self.homes.remove(home) else { return Vec::new() };
-        for conn in &outbox.members {
+        for conn in outbox.members.keys() {
             self.home_of.remove(conn);
         }
-        outbox.members.into_iter().collect()
+        outbox.members.into_keys().collect()
     }
 
     /// Drops the outbox of a home with no members, nothing queued and nothing in flight.
@@ -200,9 +205,10 @@ impl<S: Sql> MemberRows<S> {
         Ok(())
     }
 
-    /// Every member, with its home, in the order of their ids.
+    /// Every member, with its home, by home and then by id: the order [`Remotes`] keeps them
+    /// in, so that restoring a room appends each one (`VecMap`) instead of moving the rest.
     pub fn all(&self) -> Result<Vec<(String, Session)>, StoreError> {
-        let rows = self.0.exec("SELECT home, session FROM remote_members ORDER BY conn", &[])?;
+        let rows = self.0.exec("SELECT home, session FROM remote_members ORDER BY home, conn", &[])?;
         rows.into_iter()
             .map(|row| match row.as_slice() {
                 [SqlValue::Text(home), SqlValue::Text(json)] => serde_json::from_str(json)

@@ -9,9 +9,9 @@
 
 use super::packet::{DecodeError, Decoded, Decoder, Kind, Packet};
 use crate::engineio::Payload;
+use crate::vec_map::VecMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// What the dialect must handle.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +43,7 @@ pub struct Connection {
     #[serde(skip)]
     decoder: Decoder,
     /// Joined namespaces, each with the socket id it was given.
-    namespaces: BTreeMap<String, String>,
+    namespaces: VecMap<String, String>,
 }
 
 impl Connection {

@@ -36,10 +36,10 @@ use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, CONTROL_PREFIX};
 use crate::socketio::connection::{Connection, Incoming};
 use crate::socketio::{Kind, Packet};
+use crate::vec_map::VecMap;
 use requests::{refusal, room_of, success, Action};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 /// The prefix of model rooms' ids.
 pub const ROOM_PREFIX: &str = "3drepo";
@@ -91,7 +91,7 @@ pub struct ThreeDRepo {
     login: Result<Login, String>,
     /// The socket id the CONNECT was given (what `x-socket-id` names).
     socket_id: Option<String>,
-    rooms: BTreeMap<RoomId, Membership>,
+    rooms: VecMap<RoomId, Membership>,
     /// After `loggedOut`: when the session is closed if the client has not closed it.
     closing_at: Option<i64>,
 }
@@ -99,7 +99,7 @@ pub struct ThreeDRepo {
 impl ThreeDRepo {
     pub fn new(auth: Auth) -> Self {
         let login = Err("the client has not connected".into());
-        Self { auth, login, socket_id: None, rooms: BTreeMap::new(), closing_at: None }
+        Self { auth, login, socket_id: None, rooms: VecMap::new(), closing_at: None }
     }
 
     /// A CONNECT to `/`: always accepted; logged in when a valid token came with it.
