@@ -8,13 +8,27 @@
 // The receipts need no user session: each push carries a credential for its one notification.
 
 const HERALD = "https://herald.example.com"; // your Herald's base URL
+// Where a notification may lead: any user may send any other a notification, so its link is
+// only followed to these origins (your site's own, and any you add); anything else opens the site.
+const LINK_ORIGINS = [self.location.origin];
 
 function receipt(credential, state) {
+  // text/plain: a "simple" request, so it needs no CORS preflight (and no ALLOWED_ORIGINS entry);
+  // the credential in the body is the whole authority. Herald reads the body as JSON.
   return fetch(`${HERALD}/api/v1/receipts`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "text/plain" },
     body: JSON.stringify({ receipt: credential, state }),
   }).catch(() => {}); // a lost receipt only means a later step may still go out
+}
+
+function safeLink(url) {
+  try {
+    const link = new URL(url, self.location.origin);
+    return LINK_ORIGINS.includes(link.origin) ? link.href : self.location.origin;
+  } catch {
+    return self.location.origin;
+  }
 }
 
 self.addEventListener("push", (event) => {
@@ -32,6 +46,6 @@ self.addEventListener("push", (event) => {
 self.addEventListener("notificationclick", (event) => {
   const { url, receipt: credential } = event.notification.data ?? {};
   event.notification.close();
-  const opened = url ? self.clients.openWindow(url) : Promise.resolve();
+  const opened = self.clients.openWindow(url ? safeLink(url) : self.location.origin);
   event.waitUntil(Promise.all([opened, credential ? receipt(credential, "read") : null]));
 });

@@ -73,8 +73,9 @@ async fn deliver(delivered: &Delivered, env: &Env, config: &Config) {
                 Answer::Pushed(verdict)
             }
             Step::Breaker { provider } => {
-                let report =
-                    GoneReport { provider: provider.as_str().into(), accepted: push::take_accepted(provider), gone: 1 };
+                let window_ms = config.fallback.push.breaker.window_ms;
+                let accepted = push::take_accepted(provider, now_ms(), window_ms);
+                let report = GoneReport { provider: provider.as_str().into(), accepted, gone: 1 };
                 let answer = call(env, DEAD_LETTERS_OBJECT, PUSH_BREAKER, json(&report)).await;
                 Answer::Breaker(logged(
                     &name,

@@ -341,3 +341,39 @@ fn a_push_whose_provider_is_off_is_a_dead_letter_saying_so() {
     let Some(Step::Keep(letter)) = steps.iter().find(|s| matches!(s, Step::Keep(_))) else { panic!("{steps:?}") };
     assert!(letter.reason.as_deref().unwrap().contains("FCM is off"), "{letter:?}");
 }
+
+#[test]
+fn a_push_queued_for_a_device_removed_since_is_not_sent() {
+    let mut w = World::new();
+    w.subscribe(browser(1));
+    w.subscribe(browser(2));
+    let seq = w.send("for two browsers", json!({}));
+    assert_eq!(w.advance(10 * SECOND), vec![(seq, Channel::Push), (seq, Channel::Push)]);
+    let removed = w.jobs.iter().find(|j| j.push.as_ref().unwrap().device == browser(1)).unwrap().clone();
+    let kept = w.jobs.iter().find(|j| j.push.as_ref().unwrap().device == browser(2)).unwrap().clone();
+    // Logged out on that browser (or another user subscribed it) after its job was queued.
+    w.inbox.remove_device(&browser(1).public_id()).unwrap();
+    let finished = JobClaim { go: false, claim: None, held_until_ms: None };
+    assert_eq!(w.inbox.claim(w.h.now, &removed.key, None).unwrap(), finished);
+    assert_eq!(w.inbox.claim(w.h.now, &kept.key, None).unwrap().go, true, "the other browser's still goes");
+}
+
+#[test]
+fn after_quiet_hours_the_push_goes_first_and_the_email_a_push_delay_later() {
+    let mut w = World::new();
+    w.subscribe(browser(1));
+    let quiet = json!({ "quiet_hours": { "start": "00:00", "end": "23:59", "utc_offset_minutes": 0 } }).to_string();
+    w.inbox.update_contacts(ContactsUpdate::parse(&quiet).unwrap()).unwrap();
+    let seq = w.send("morning", json!({}));
+    let mut made = Vec::new();
+    for _ in 0..(86_400 / 5) {
+        for step in w.advance(5 * SECOND) {
+            made.push((step, w.h.now));
+        }
+    }
+    let steps: Vec<(u64, Channel)> = made.iter().map(|m| m.0).collect();
+    assert_eq!(steps, vec![(seq, Channel::Push), (seq, Channel::Email)]);
+    // The push at the end of the quiet hours, the email the push delay (10 s) after it: a
+    // receipt in between would have stopped it.
+    assert_eq!(made[1].1 - made[0].1, 10 * SECOND);
+}

@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorCode};
 /// The headers a browser app may send (socket.io's and Pusher's REST clients send these).
 pub const ALLOWED_HEADERS: &str = "Authorization, Content-Type, Idempotency-Key, X-Socket-Id";
 /// The methods Herald's routes take.
-pub const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT";
+pub const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, DELETE";
 /// How long a browser may keep a preflight's answer, in seconds.
 pub const PREFLIGHT_MAX_AGE: u32 = 600;
 

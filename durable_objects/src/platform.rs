@@ -126,7 +126,32 @@ pub fn new_request(
     headers: &worker::Headers,
     body: Option<&JsValue>,
 ) -> worker::Result<worker::Request> {
+    request_with(url, method, headers, body, false)
+}
+
+/// [`new_request`] that does not follow a redirect (`redirect: "manual"`): for a URL a user
+/// gave (a Web Push endpoint), whose server must not send Herald's request somewhere else.
+pub fn new_request_without_redirects(
+    url: &str,
+    method: worker::Method,
+    headers: &worker::Headers,
+    body: Option<&JsValue>,
+) -> worker::Result<worker::Request> {
+    request_with(url, method, headers, body, true)
+}
+
+fn request_with(
+    url: &str,
+    method: worker::Method,
+    headers: &worker::Headers,
+    body: Option<&JsValue>,
+    manual_redirects: bool,
+) -> worker::Result<worker::Request> {
     let init = web_sys::RequestInit::new();
+    if manual_redirects {
+        worker::js_sys::Reflect::set(&init, &"redirect".into(), &"manual".into())
+            .map_err(|_| worker::Error::JsError("RequestInit refused redirect".into()))?;
+    }
     init.set_method(method.as_ref());
     init.set_headers(headers.as_ref());
     if let Some(body) = body {

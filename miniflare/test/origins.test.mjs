@@ -117,6 +117,10 @@ describe("CORS", () => {
     for (const header of ["authorization", "content-type", "idempotency-key", "x-socket-id"]) assert.ok(allowed.includes(header), header);
     assert.ok(rest.headers.get("access-control-allow-methods").includes("POST"));
     assert.equal(rest.headers.get("access-control-allow-credentials"), null);
+    // A browser unsubscribes its push device on logout with DELETE.
+    const logout = await preflight("/api/v1/native/subscribe", APP, "DELETE");
+    assert.equal(logout.status, 204);
+    assert.ok(logout.headers.get("access-control-allow-methods").split(/,\s*/).includes("DELETE"));
     const chat = await preflight(polling, APP);
     assert.equal(chat.status, 204);
     assert.equal(chat.headers.get("access-control-allow-credentials"), "true");

@@ -43,7 +43,14 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     pub fn of_job(job: &Job, at: i64) -> Self {
-        let value = serde_json::to_value(job).expect("jobs serialize");
+        let mut value = serde_json::to_value(job).expect("jobs serialize");
+        // A push's device is its capability (a Web Push endpoint and its keys, a device
+        // token) and its receipt a credential: the dead letters name the device by its public
+        // id and kind, and keep neither.
+        if let (Some(push), Some(kept)) = (&job.push, value.get_mut("push")) {
+            kept["device"] = serde_json::json!({ "id": push.device.public_id(), "os": push.device.os() });
+            kept["receipt"] = Value::from("(withheld)");
+        }
         Self { key: job.key.clone(), job: value, attempts: None, reason: None, at }
     }
 

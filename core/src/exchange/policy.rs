@@ -16,7 +16,7 @@
 //! |---|---|---|---|
 //! | read (any device, the inbox's read mark, or a `read` receipt) | skipped | skipped | skipped |
 //! | acknowledged: a live device's `received`, or a push's `delivered` receipt | skipped | skipped only while the user is connected (they have it open) | skipped |
-//! | quiet hours | waits for their end, except high | waits for their end | not held back |
+//! | quiet hours | waits for their end, except high | waits for their end (and the push delay after it, for a user with devices: the push goes first) | not held back |
 //! | ttl run out, channel turned off by the user or by `opts.channels` | skipped | skipped | skipped |
 //! | no subscribed device / no address | skipped | skipped | skipped |
 
@@ -120,6 +120,23 @@ impl Skip {
             Self::TurnedOff => "turned_off",
             Self::NoAddress => "no_address",
         }
+    }
+}
+
+/// When a step that quiet hours held back (until their end, `quiet_end`) is taken: a push at
+/// once, an email or SMS of a user with devices the push delay after, so that the push the
+/// ladder sends first can be acknowledged before it (both would otherwise go at the same
+/// instant).
+pub fn after_quiet_hours(
+    urgency: Urgency,
+    channel: Channel,
+    quiet_end: i64,
+    devices: bool,
+    deadlines: &Fallback,
+) -> i64 {
+    match channel {
+        Channel::Email | Channel::Sms if devices => quiet_end.saturating_add(deadlines.push_ms[urgency as usize]),
+        _ => quiet_end,
     }
 }
 

@@ -53,7 +53,8 @@ impl<S: Sql + Clone> Inbox<S> {
     /// connection as `{"type":"read_one","seq":N}`. A receipt repeated, or weaker than what is
     /// known, changes nothing.
     pub fn receipt<L: Log>(&mut self, room: &Room<L>, seq: u64, state: ReceiptState) -> Result<Vec<Effect>, Error> {
-        if seq == 0 || seq > room.last_seq() {
+        // A notification past retention is no longer kept (`planned` reads its note).
+        if seq == 0 || seq > room.last_seq() || !self.planned(seq).map_err(storage)? {
             let message = format!("notification {seq} does not exist in this inbox");
             return Err(Error::new(ErrorCode::NotFound, message));
         }

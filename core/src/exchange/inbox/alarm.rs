@@ -26,14 +26,6 @@ pub const REQUEUE_MS: i64 = 30_000;
 /// How long a row whose work failed waits, and how soon an alarm that met a storage failure
 /// comes again.
 pub const RETRY_MS: i64 = 30_000;
-/// A device's key in its jobs' keys: short, and it does not reveal a Web Push endpoint (a
-/// capability URL) in the logs.
-fn device_key(device: &Device) -> String {
-    use base64ct::{Base64UrlUnpadded, Encoding};
-    use sha2::{Digest, Sha256};
-    Base64UrlUnpadded::encode_string(&Sha256::digest(device.id().as_bytes())[..16])
-}
-
 /// Due rows one alarm pass takes on: its queue sends and its work stay bounded.
 pub const ALARM_BATCH: usize = 100;
 
@@ -178,12 +170,16 @@ impl<S: Sql + Clone> Inbox<S> {
                     continue;
                 }
             };
+            // The devices a push goes to; for the other steps, only whether there are any (a
+            // step quiet hours hold back waits for the push to go first, `after_quiet_hours`).
             let devices = match channel {
-                Channel::Push => self.push_devices(),
-                _ => Ok(Vec::new()),
+                Channel::Push => self.push_devices().map(|list| (!list.is_empty(), list)),
+                _ => {
+                    self.sql.exec("SELECT 1 FROM inbox_devices LIMIT 1", &[]).map(|rows| (!rows.is_empty(), Vec::new()))
+                }
             };
-            let Ok(devices) = devices else {
-                due.problems.push(format!("the push of {seq}: the devices cannot be read"));
+            let Ok((has_devices, devices)) = devices else {
+                due.problems.push(format!("the {} step of {seq}: the devices cannot be read", channel.as_str()));
                 due.retry = true;
                 continue;
             };
@@ -193,7 +189,7 @@ impl<S: Sql + Clone> Inbox<S> {
                 delivered: reached >= Reached::Delivered,
                 read: reached == Reached::Read,
                 expires_at,
-                devices: !devices.is_empty(),
+                devices: has_devices,
             };
             let decided = match policy::decide(urgency, channel, &moment, &self.contacts) {
                 Decision::Send { to } => {
@@ -213,10 +209,12 @@ impl<S: Sql + Clone> Inbox<S> {
                     queued.map(|_| due.jobs.extend(jobs))
                 }
                 Decision::Skip(why) => forget(self).map(|_| due.skipped.push((seq, channel, why))),
-                Decision::Defer { until } => self
-                    .sql
-                    .exec("UPDATE inbox_due SET due = ? WHERE rowid = ?", &[SqlValue::Int(until), rowid.clone()])
-                    .map(drop),
+                Decision::Defer { until } => {
+                    let until = policy::after_quiet_hours(urgency, channel, until, moment.devices, &self.deadlines);
+                    self.sql
+                        .exec("UPDATE inbox_due SET due = ? WHERE rowid = ?", &[SqlValue::Int(until), rowid.clone()])
+                        .map(drop)
+                }
             };
             if let Err(e) = decided {
                 due.problems.push(format!("the {} fallback of {seq}: {e}", channel.as_str()));
@@ -269,7 +267,7 @@ impl<S: Sql + Clone> Inbox<S> {
         urgency: Urgency,
         expires_at: Option<i64>,
     ) -> Job {
-        let mut job = self.job(seq, Channel::Push, device_key(&device), note, expires_at);
+        let mut job = self.job(seq, Channel::Push, device.public_id(), note, expires_at);
         job.key = format!("{}/{}", job.key, job.to);
         let until = expires_at.unwrap_or(now.saturating_add(TTL_MAX_SECONDS * 1000));
         job.push = Some(PushContent {
@@ -310,11 +308,23 @@ impl<S: Sql + Clone> Inbox<S> {
     /// The fallback consumer asks whether to send job `key` now, which is worth sending until
     /// `expires_at` (`ledger.rs`). A job is no longer needed once its notification was read; a
     /// push, once a device acknowledged it.
+    ///
+    /// A push's key ends with its device's public id: once that device is no longer the
+    /// user's (removed, logged out, or subscribed since by another user), its job is not sent.
     pub fn claim(&self, now: i64, key: &str, expires_at: Option<i64>) -> Result<JobClaim, Error> {
-        let push = key.strip_prefix(self.owner.as_str()).is_some_and(|rest| rest.split('/').nth(2) == Some("push"));
+        // `{owner}/{seq}/push/{device}`: the owner is stripped whole, so a `/` in it is harmless.
+        let rest = key.strip_prefix(self.owner.as_str()).and_then(|rest| rest.strip_prefix('/'));
+        let device = rest.and_then(|rest| match rest.split('/').collect::<Vec<_>>().as_slice() {
+            [_, "push", device] => Some(device.to_string()),
+            _ => None,
+        });
+        let gone = match &device {
+            Some(id) => !self.push_devices().map_err(storage)?.iter().any(|(d, _)| d.public_id() == *id),
+            None => false,
+        };
         let settled = |seq: u64| {
             let reached = self.reached(seq).unwrap_or(Reached::Sent);
-            reached == Reached::Read || (push && reached == Reached::Delivered)
+            gone || reached == Reached::Read || (device.is_some() && reached == Reached::Delivered)
         };
         self.ledger.claim(now, key, settled, expires_at).map(JobClaim::from).map_err(storage)
     }

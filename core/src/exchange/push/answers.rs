@@ -6,9 +6,9 @@
 //! | verdict | Web Push | APNs (`{"reason"}`) | FCM HTTP v1 (`error.status`, `FcmError.errorCode`) |
 //! |---|---|---|---|
 //! | accepted | any 2xx (201, 202 with respond-async) | any 2xx (200) | any 2xx (200) |
-//! | gone: delete the device | 404, 410 | 410 `Unregistered`, `ExpiredToken` (with `timestamp`, ms); 400 `BadDeviceToken`, `DeviceTokenNotForTopic` | 404 `UNREGISTERED`; 400 with `errorCode` `INVALID_ARGUMENT` and no `fieldViolations` (a bad token); 403 `SENDER_ID_MISMATCH` |
+//! | gone: delete the device | 404, 410 | 410 `Unregistered`, `ExpiredToken` (with `timestamp`, ms); 400 `BadDeviceToken` | 404 `UNREGISTERED`; 400 with `errorCode` `INVALID_ARGUMENT` and no `fieldViolations` (a bad token) |
 //! | retry later (`Retry-After` honoured, at most 12 h) | 408, 429, 5xx | 429 `TooManyRequests`, 400 `IdleTimeout`, 5xx (500, 503 `ServiceUnavailable`/`Shutdown`, 520–524) | 408, 429 `QUOTA_EXCEEDED`, 5xx (500 `INTERNAL`, 503 `UNAVAILABLE`, 520–524) |
-//! | our credentials or configuration: delete nothing | 401 (re-sign the VAPID token once), 403 | 403 `ExpiredProviderToken` (re-sign once); any other 403 (`InvalidProviderToken`, `MissingProviderToken`, `Forbidden`, `BadCertificate`, `BadCertificateEnvironment`); 400 `BadTopic`, `MissingTopic`, `TopicDisallowed`; 429 `TooManyProviderTokenUpdates` | 401 `UNAUTHENTICATED` or no code (refresh the access token once); 401 `THIRD_PARTY_AUTH_ERROR`; any other 403 (`PERMISSION_DENIED`) |
+//! | our credentials or configuration: delete nothing | 401, 403 | any 403 (`ExpiredProviderToken`, `InvalidProviderToken`, `MissingProviderToken`, `Forbidden`, `BadCertificate`, `BadCertificateEnvironment`); 400 `DeviceTokenNotForTopic`, `BadTopic`, `MissingTopic`, `TopicDisallowed`; 429 `TooManyProviderTokenUpdates` | 401 `UNAUTHENTICATED` or no code (the consumer gets a new access token once); 401 `THIRD_PARTY_AUTH_ERROR`; any 403 (`PERMISSION_DENIED`, `SENDER_ID_MISMATCH`) |
 //! | our payload: dead-letter the job | any other status (400, 413, …) | any other status and reason (400 `BadCollapseId`, `BadExpirationDate`, `BadPriority`, `PayloadEmpty`, `InvalidPushType`, `DuplicateHeaders`, …; 404; 405; 410 without a known reason; 413 `PayloadTooLarge`) | any other status (400 with `google.rpc.BadRequest` `fieldViolations`, 404 without `UNREGISTERED`, …) |
 //!
 //! Every reason names the provider and the status, the structured code when there is one, and
@@ -158,8 +158,12 @@ fn apns(status: u16, reason: Option<&str>) -> Class {
         (410, Some("Unregistered" | "ExpiredToken")) => Class::Gone,
         // Also what a sandbox token sent to production gets: the breaker (`breaker.rs`) stops
         // deleting when it is most of them.
-        (400, Some("BadDeviceToken" | "DeviceTokenNotForTopic")) => Class::Gone,
-        (400, Some("BadTopic" | "MissingTopic" | "TopicDisallowed")) => Class::Credentials { refresh: false },
+        (400, Some("BadDeviceToken")) => Class::Gone,
+        // A token of another app, or (as likely) an `APNS_TOPIC` that is not this app's: the
+        // configuration is suspect before the device is, so nothing is deleted.
+        (400, Some("DeviceTokenNotForTopic" | "BadTopic" | "MissingTopic" | "TopicDisallowed")) => {
+            Class::Credentials { refresh: false }
+        }
         // The connection sat idle too long: a new request on a new one goes through.
         (400, Some("IdleTimeout")) => Class::Retry,
         // The provider token is over an hour old: a freshly signed one is taken.
@@ -179,8 +183,8 @@ fn fcm(status: u16, error: &FcmAnswer) -> Class {
         // Two 400s look alike: a bad registration token has an `FcmError` detail and no field
         // violation; a field of our message that FCM refuses comes with `fieldViolations`.
         400 if code == Some("INVALID_ARGUMENT") && !error.field_violations => Class::Gone,
-        // A token of another Firebase project.
-        403 if code == Some("SENDER_ID_MISMATCH") => Class::Gone,
+        // `SENDER_ID_MISMATCH` (a token of another Firebase project, as likely our own service
+        // account of the wrong project) is one of these: no device is deleted on a 403.
         // The APNs or Web Push credentials uploaded to Firebase: no token of ours helps.
         401 if code == Some("THIRD_PARTY_AUTH_ERROR") => Class::Credentials { refresh: false },
         401 => Class::Credentials { refresh: true },
@@ -360,7 +364,7 @@ mod tests {
             (Apns, 410, r#"{"reason":"Unregistered"}"#.into(), Gone(None)),
             (Apns, 410, r#"{"reason":"SomethingNew"}"#.into(), Payload),
             (Apns, 400, apns_body("BadDeviceToken"), Gone(None)),
-            (Apns, 400, apns_body("DeviceTokenNotForTopic"), Gone(None)),
+            (Apns, 400, apns_body("DeviceTokenNotForTopic"), Credentials { refresh: false }),
             (Apns, 400, r#"{"reason":"BadDeviceToken","timestamp":1}"#.into(), Gone(None)),
             (Apns, 403, apns_body("InvalidProviderToken"), Credentials { refresh: false }),
             (Apns, 403, apns_body("MissingProviderToken"), Credentials { refresh: false }),
@@ -398,7 +402,7 @@ mod tests {
             (Fcm, 400, FCM_BAD_TOKEN.into(), Gone(None)),
             (Fcm, 400, FCM_BAD_FIELD.into(), Payload),
             (Fcm, 400, fcm_body(400, "INVALID_ARGUMENT", None), Payload),
-            (Fcm, 403, fcm_body(403, "PERMISSION_DENIED", Some("SENDER_ID_MISMATCH")), Gone(None)),
+            (Fcm, 403, fcm_body(403, "PERMISSION_DENIED", Some("SENDER_ID_MISMATCH")), Credentials { refresh: false }),
             (Fcm, 403, fcm_body(403, "PERMISSION_DENIED", None), Credentials { refresh: false }),
             (Fcm, 401, fcm_body(401, "UNAUTHENTICATED", None), Credentials { refresh: true }),
             (Fcm, 401, "".into(), Credentials { refresh: true }),
