@@ -355,7 +355,7 @@ fn a_push_queued_for_a_device_removed_since_is_not_sent() {
     w.inbox.remove_device(&browser(1).public_id()).unwrap();
     let finished = JobClaim { go: false, claim: None, held_until_ms: None };
     assert_eq!(w.inbox.claim(w.h.now, &removed.key, None).unwrap(), finished);
-    assert_eq!(w.inbox.claim(w.h.now, &kept.key, None).unwrap().go, true, "the other browser's still goes");
+    assert!(w.inbox.claim(w.h.now, &kept.key, None).unwrap().go, "the other browser's still goes");
 }
 
 #[test]
