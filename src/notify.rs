@@ -48,7 +48,7 @@ pub async fn handle(
             accepted(call(env, &inbox, Method::Post, api::NOTIFY, Some(notify)).await?)
         }
         NotifyRoute::Subscribe | NotifyRoute::Unsubscribe => {
-            let device = Device::parse(&body(req, config).await?, config.push_allow_loopback_http)?;
+            let device = Device::parse(&body(req, config).await?, &config.push_endpoints)?;
             let shards = config.fallback.directory_shards;
             if route == NotifyRoute::Subscribe {
                 devices::subscribe(env, shards, &me.id, &device).await

@@ -29,7 +29,7 @@ fn inbox() -> Inbox<Sqlite> {
 
 fn web(auth: &str) -> Device {
     Device::WebPush {
-        endpoint: "https://push.example.com/send/secret-capability".into(),
+        endpoint: "https://fcm.googleapis.com/fcm/send/secret-capability".into(),
         expiration_time: None,
         p256dh: P256DH.into(),
         auth: auth.into(),
@@ -53,7 +53,7 @@ fn the_list_shows_public_ids_and_hints_newest_first_never_a_token_or_endpoint() 
     assert_eq!(
         devices,
         vec![
-            json!({ "id": web(AUTH).public_id(), "os": "web", "token_hint": "https://push.example.com",
+            json!({ "id": web(AUTH).public_id(), "os": "web", "token_hint": "https://fcm.googleapis.com",
                     "subscribed_at": T0 + 5, "last_outcome": null }),
             json!({ "id": ios(1).public_id(), "os": "ios", "token_hint": "c0ffee",
                     "subscribed_at": T0, "last_outcome": null }),

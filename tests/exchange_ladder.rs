@@ -56,7 +56,7 @@ fn deadlines() -> Fallback {
 
 fn browser(n: u8) -> Device {
     Device::WebPush {
-        endpoint: format!("https://push.example.net/sub/{n}"),
+        endpoint: format!("https://updates.push.services.mozilla.com/wpush/v2/{n}"),
         expiration_time: None,
         p256dh: UA_PUBLIC.into(),
         auth: AUTH.into(),
@@ -275,7 +275,7 @@ fn a_web_push_request_carries_the_notification_encrypted_for_the_subscription() 
     let steps = deliver(&job, Verdict::Accepted, false);
     let Step::Send(Outbound::Push(request)) = &steps[1] else { panic!("{steps:?}") };
     assert_eq!(request.provider, Provider::WebPush);
-    assert_eq!(request.url, "https://push.example.net/sub/1");
+    assert_eq!(request.url, "https://updates.push.services.mozilla.com/wpush/v2/1");
     let header =
         |name: &str| request.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
     assert_eq!(header("content-encoding"), Some("aes128gcm"));

@@ -15,7 +15,7 @@ fn field_value() -> impl Strategy<Value = Value> {
             json!("hi"), json!("bob"), json!(["bob", "carol"]), json!(["bob", "bob"]), json!(7), json!(1),
             json!("high"), json!(4), json!({"urgency": "high", "ttl": 60, "channels": ["email"]}),
             json!({"send_at": 1_793_610_060_000_i64, "idempotency_key": "k1"}), json!("ios"), json!("android"),
-            json!("a".repeat(64)), json!("fcm-token-0123456789abcdefghijklmnop"), json!("https://push.example/x"),
+            json!("a".repeat(64)), json!("fcm-token-0123456789abcdefghijklmnop"), json!("https://fcm.googleapis.com/fcm/send/x"),
             json!({"p256dh": "BNcR", "auth": "tBHI"}), json!("bob@example.com"), json!("+447700900123"),
             json!({"start": "22:00", "end": "07:00", "utc_offset_minutes": 60}), json!(["email", "sms"]),
             json!("chat"), json!({"text": "hi"}), json!(null), json!("x".repeat(5000)),

@@ -8,6 +8,7 @@ use crate::auth::{KeySet, Verifier};
 use crate::connections::Caps;
 use crate::dialect::routes::{RouteTable, DEFAULT_ROUTES};
 use crate::engineio::session::Settings as EngineSettings;
+use crate::exchange::endpoint::{EndpointRules, PushHosts};
 use crate::origin::AllowedOrigins;
 use std::fmt;
 use std::str::FromStr;
@@ -109,9 +110,11 @@ pub struct Config {
     pub fallback: Fallback,
     /// The web origins whose pages may send a cookie and read answers (CORS).
     pub origins: AllowedOrigins,
-    /// Web Push endpoints over plain http to this machine are taken (`PUSH_ALLOW_LOOPBACK_HTTP`):
-    /// local development only, where a test is its own push service.
-    pub push_allow_loopback_http: bool,
+    /// Which Web Push endpoints a subscription may name: https to the push services' hosts
+    /// (`WEB_PUSH_HOSTS`, by default the browsers' push services), and plain http to this
+    /// machine (`PUSH_ALLOW_LOOPBACK_HTTP`: local development only, where a test is its own
+    /// push service).
+    pub push_endpoints: EndpointRules,
 }
 
 /// When the email / SMS fallback of a notification is due, how often a job is tried, and the
@@ -414,9 +417,17 @@ impl Config {
         let origins = AllowedOrigins::parse(&get("ALLOWED_ORIGINS").unwrap_or_default())
             .map_err(|problem| ConfigError { var: "ALLOWED_ORIGINS", problem })?;
 
-        let push_allow_loopback_http = flag(&get, "PUSH_ALLOW_LOOPBACK_HTTP")?;
+        let push_endpoints = EndpointRules {
+            allow_loopback_http: flag(&get, "PUSH_ALLOW_LOOPBACK_HTTP")?,
+            hosts: match get("WEB_PUSH_HOSTS") {
+                Some(list) => {
+                    PushHosts::parse(&list).map_err(|problem| ConfigError { var: "WEB_PUSH_HOSTS", problem })?
+                }
+                None => PushHosts::default(),
+            },
+        };
 
-        Ok(Self { verifier, limits, retention, engine, routes, fallback, origins, push_allow_loopback_http })
+        Ok(Self { verifier, limits, retention, engine, routes, fallback, origins, push_endpoints })
     }
 }
 
@@ -587,13 +598,31 @@ mod tests {
 
     #[test]
     fn loopback_http_push_endpoints_are_off_unless_configured() {
-        assert!(!config(&[("JWT_SECRET", SECRET)]).unwrap().push_allow_loopback_http);
+        assert!(!config(&[("JWT_SECRET", SECRET)]).unwrap().push_endpoints.allow_loopback_http);
         let on = config(&[("JWT_SECRET", SECRET), ("PUSH_ALLOW_LOOPBACK_HTTP", "true")]).unwrap();
-        assert!(on.push_allow_loopback_http);
+        assert!(on.push_endpoints.allow_loopback_http);
         let off = config(&[("JWT_SECRET", SECRET), ("PUSH_ALLOW_LOOPBACK_HTTP", "false")]).unwrap();
-        assert!(!off.push_allow_loopback_http);
+        assert!(!off.push_endpoints.allow_loopback_http);
         let bad = config(&[("JWT_SECRET", SECRET), ("PUSH_ALLOW_LOOPBACK_HTTP", "yes")]).unwrap_err();
         assert_eq!(bad.var, "PUSH_ALLOW_LOOPBACK_HTTP");
+    }
+
+    #[test]
+    fn web_push_hosts_replace_the_push_services_and_a_bad_entry_is_refused() {
+        let default = config(&[("JWT_SECRET", SECRET)]).unwrap().push_endpoints.hosts;
+        assert_eq!(default, PushHosts::default());
+        assert!(default.contains("fcm.googleapis.com") && default.contains("web.push.apple.com"));
+        let set =
+            config(&[("JWT_SECRET", SECRET), ("WEB_PUSH_HOSTS", "push.example.com, *.push.example.net")]).unwrap();
+        let hosts = set.push_endpoints.hosts;
+        assert!(hosts.contains("push.example.com") && hosts.contains("eu.push.example.net"));
+        assert!(!hosts.contains("fcm.googleapis.com"), "the list replaces the default one");
+        for bad in ["169.254.169.254", "push.example.com, localhost", "*.com", ","] {
+            let err = config(&[("JWT_SECRET", SECRET), ("WEB_PUSH_HOSTS", bad)]).unwrap_err();
+            assert_eq!(err.var, "WEB_PUSH_HOSTS", "{bad}");
+        }
+        let err = config(&[("JWT_SECRET", SECRET), ("WEB_PUSH_HOSTS", "push.example.com,10.0.0.1")]).unwrap_err();
+        assert!(err.to_string().starts_with("WEB_PUSH_HOSTS has \"10.0.0.1\""), "{err}");
     }
 
     #[test]

@@ -83,7 +83,7 @@ mod tests {
         round_trip(Device::Ios { token: "ab".into() });
         round_trip(Device::Android { token: "t".into() });
         round_trip(Device::WebPush {
-            endpoint: "https://push.example/x".into(),
+            endpoint: "https://fcm.googleapis.com/fcm/send/x".into(),
             expiration_time: None,
             p256dh: "k".into(),
             auth: "a".into(),

@@ -1,6 +1,7 @@
 // Push devices end to end: subscribe, list, remove, unsubscribe on logout; a device subscribed
 // by another user leaving the first; a user known only by a device or contacts reached by a
-// broadcast; and the subscription refusals (a key off the curve, http endpoints).
+// broadcast; and the subscription refusals (a key off the curve, http endpoints, hosts that are
+// not a push service).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -15,7 +16,7 @@ const P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyP
 const AUTH = "BTBZMqHH6r4Tts7J_aSIgg";
 const IOS = "a1".repeat(29) + "c0ffee";
 const ANDROID = "fcm-token:" + "x".repeat(40) + "tail42";
-const ENDPOINT = "https://push.example.com/send/secret-capability";
+const ENDPOINT = "https://fcm.googleapis.com/fcm/send/secret-capability";
 const webSub = (endpoint = ENDPOINT) => ({ endpoint, expirationTime: null, keys: { p256dh: P256DH, auth: AUTH } });
 
 /** A device's public id: base64url of the first 16 bytes of SHA-256 of its token or endpoint. */
@@ -39,7 +40,7 @@ test("a user lists their devices newest first, never a token or endpoint in full
   assert.deepEqual(list[0], {
     id: publicId(ENDPOINT),
     os: "web",
-    token_hint: "https://push.example.com",
+    token_hint: "https://fcm.googleapis.com",
     subscribed_at: list[0].subscribed_at,
     last_outcome: null,
   });
@@ -104,14 +105,20 @@ test("a user who only subscribed a device, or only set contacts, is reached by a
   assert.deepEqual((await herald.api("/api/v1/inbox", { sub: "ivan" })).json.notifications, []);
 });
 
-test("a p256dh that is not a point on P-256 and http endpoints are refused with the field named", async () => {
+test("a p256dh off P-256, http endpoints and hosts that are not a push service are refused by field", async () => {
   const offCurve = Buffer.from(P256DH, "base64url");
   offCurve[64] ^= 1;
   const refusals = [
     [{ endpoint: ENDPOINT, keys: { p256dh: offCurve.toString("base64url"), auth: AUTH } }, "keys.p256dh"],
     [webSub("http://127.0.0.1:8788/push/1"), "endpoint"],
     [webSub("http://push.example.com/push/1"), "endpoint"],
-    [webSub("https://user@push.example.com/push/1"), "endpoint"],
+    [webSub("https://user@fcm.googleapis.com/push/1"), "endpoint"],
+    [webSub("https://push.example.com/push/1"), "endpoint"],
+    [webSub("https://169.254.169.254/latest/meta-data"), "endpoint"],
+    [webSub("https://127.0.0.1/push/1"), "endpoint"],
+    [webSub("https://[::1]/push/1"), "endpoint"],
+    [webSub("https://localhost/push/1"), "endpoint"],
+    [webSub(ENDPOINT + "#fragment"), "endpoint"],
   ];
   for (const [body, field] of refusals) {
     const res = await subscribe("jill", body);
@@ -123,14 +130,24 @@ test("a p256dh that is not a point on P-256 and http endpoints are refused with 
   assert.equal((await herald.api("/api/v1/native/devices", { method: "POST", sub: "jill" })).status, 405);
 });
 
-test("with PUSH_ALLOW_LOOPBACK_HTTP, http endpoints to this machine are taken and no others", async () => {
-  const local = await startHerald({ vars: { PUSH_ALLOW_LOOPBACK_HTTP: "true" } });
+test("with PUSH_ALLOW_LOOPBACK_HTTP, http endpoints to this machine are taken; WEB_PUSH_HOSTS replaces the push services", async () => {
+  const local = await startHerald({ vars: { PUSH_ALLOW_LOOPBACK_HTTP: "true", WEB_PUSH_HOSTS: "push.example.com, *.push.example.net" } });
   try {
     for (const endpoint of ["http://127.0.0.1:8788/push/1", "http://localhost/push/2", "http://[::1]:9/push/3"]) {
       const res = await subscribe("kim", webSub(endpoint), local);
       assert.equal(res.status, 200, `${endpoint}: ${res.text}`);
     }
-    for (const endpoint of ["http://127.0.0.1.evil.com/push", "http://localhost@evil.com/push", "http://10.0.0.1/push"]) {
+    for (const endpoint of ["https://push.example.com/p", "https://eu.push.example.net/p"]) {
+      const res = await subscribe("kim", webSub(endpoint), local);
+      assert.equal(res.status, 200, `${endpoint}: ${res.text}`);
+    }
+    for (const endpoint of [
+      "http://127.0.0.1.evil.com/push",
+      "http://localhost@evil.com/push",
+      "http://10.0.0.1/push",
+      "https://127.0.0.1/push",
+      ENDPOINT,
+    ]) {
       const res = await subscribe("kim", webSub(endpoint), local);
       assert.equal(res.status, 400, `${endpoint}: ${res.text}`);
       assert.equal(res.json.details.field, "endpoint", endpoint);

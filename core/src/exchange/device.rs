@@ -2,23 +2,21 @@
 //! the edge, and what may be shown of it.
 //!
 //! - [`Device::parse`]: one of the seed's three bodies — an APNs token, an FCM token, or a Web
-//!   Push subscription (RFC 8030 endpoint, RFC 8291 keys). Each refusal is `invalid_field`
-//!   naming the field.
+//!   Push subscription (RFC 8030 endpoint, RFC 8291 keys; which endpoints are taken is
+//!   `endpoint.rs`). Each refusal is `invalid_field` naming the field.
 //! - [`Device::id`]: the token or endpoint, which identifies the device (a subscription with
 //!   the same id replaces it). It is a secret: a Web Push endpoint is a capability URL (whoever
 //!   has it can push to the browser), and a token nearly one.
 //! - [`Device::public_id`]: the short id shown to the user and used in paths and in the
 //!   device index; [`Device::hint`]: enough of the device for a person to recognise it.
 
+use super::endpoint::{check_endpoint, EndpointRules};
 use super::requests::only;
 use crate::error::Error;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-
-/// The longest endpoint taken.
-const ENDPOINT_MAX: usize = 2048;
 
 /// A device a user subscribed for native push. Stored in their inbox in this form (serde).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -63,13 +61,14 @@ impl<'de> Deserialize<'de> for Device {
 
 impl Device {
     /// `{os: "ios"|"android", token}` or `{endpoint, expirationTime, keys: {p256dh, auth}}`.
-    /// A Web Push endpoint is https; `allow_loopback_http` (configuration
-    /// `PUSH_ALLOW_LOOPBACK_HTTP`, for local development) also takes http to this machine.
-    pub fn parse(body: &str, allow_loopback_http: bool) -> Result<Self, Error> {
+    /// A Web Push endpoint is https to a push service on `rules.hosts` (`WEB_PUSH_HOSTS`), or
+    /// http to this machine with `rules.allow_loopback_http` (`PUSH_ALLOW_LOOPBACK_HTTP`, for
+    /// local development); see [`check_endpoint`].
+    pub fn parse(body: &str, rules: &EndpointRules) -> Result<Self, Error> {
         let fields: Map<String, Value> = crate::json::object(body, "body")?;
         if fields.contains_key("endpoint") {
             only(&fields, &["endpoint", "expirationTime", "keys"])?;
-            return web_push(&fields, allow_loopback_http);
+            return web_push(&fields, rules);
         }
         only(&fields, &["os", "token"])?;
         let token = fields.get("token").and_then(Value::as_str);
@@ -153,9 +152,9 @@ pub fn is_public_id(text: &str) -> bool {
     text.len() == 22 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn web_push(fields: &Map<String, Value>, allow_loopback_http: bool) -> Result<Device, Error> {
+fn web_push(fields: &Map<String, Value>, rules: &EndpointRules) -> Result<Device, Error> {
     let endpoint = match fields.get("endpoint").and_then(Value::as_str) {
-        Some(url) => check_endpoint(url, allow_loopback_http).map_err(|why| Error::invalid_field("endpoint", why))?,
+        Some(url) => check_endpoint(url, rules).map_err(|why| Error::invalid_field("endpoint", why))?,
         None => return Err(Error::invalid_field("endpoint", "must be an https URL of at most 2048 bytes")),
     };
     let expiration_time = match fields.get("expirationTime") {
@@ -190,44 +189,6 @@ fn web_push(fields: &Map<String, Value>, allow_loopback_http: bool) -> Result<De
     Ok(Device::WebPush { endpoint, expiration_time, p256dh, auth })
 }
 
-/// A Web Push endpoint, or why not: https with a host and no userinfo (`user@` would make the
-/// request go elsewhere than the host a reader sees); over plain http only to this machine
-/// (`127.0.0.1`, `localhost`, `[::1]`, any port) and only when `allow_loopback_http`, so a local
-/// test can be its own push service. The authority is what follows the scheme up to the first
-/// `/`, `?` or `#` (RFC 3986 §3.2), so `http://127.0.0.1.evil.com` names the host
-/// `127.0.0.1.evil.com`. Backslashes are refused anywhere: WHATWG URL parsers read them as `/`
-/// in http(s) URLs, and no push service's endpoint has one.
-fn check_endpoint(url: &str, allow_loopback_http: bool) -> Result<String, String> {
-    const HTTPS: &str = "must be an https URL of at most 2048 bytes, with a host and no user:password@";
-    if url.len() > ENDPOINT_MAX || url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\') {
-        return Err(HTTPS.into());
-    }
-    let (rest, https) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
-        (Some(rest), _) => (rest, true),
-        (None, Some(rest)) => (rest, false),
-        _ => return Err(HTTPS.into()),
-    };
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let (host, port) = match authority.rfind(':') {
-        // A colon inside brackets is part of an IPv6 address, not a port.
-        Some(i) if !authority[i..].contains(']') => (&authority[..i], Some(&authority[i + 1..])),
-        _ => (authority, None),
-    };
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
-    if authority.contains('@') || host.is_empty() || !port_ok {
-        return Err(HTTPS.into());
-    }
-    if !https {
-        if !allow_loopback_http {
-            return Err("must be https (http only to this machine, and only with PUSH_ALLOW_LOOPBACK_HTTP)".into());
-        }
-        if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-            return Err("over http, must be to 127.0.0.1, localhost or [::1] (https anywhere else)".into());
-        }
-    }
-    Ok(url.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,21 +205,25 @@ mod tests {
         error.details.unwrap()["field"].as_str().unwrap().to_owned()
     }
 
+    fn rules(allow_loopback_http: bool) -> EndpointRules {
+        EndpointRules { allow_loopback_http, ..Default::default() }
+    }
+
     fn web(endpoint: &str, loopback: bool) -> Result<Device, Error> {
         let body = json!({ "endpoint": endpoint, "expirationTime": null, "keys": { "p256dh": P256DH, "auth": AUTH } });
-        Device::parse(&body.to_string(), loopback)
+        Device::parse(&body.to_string(), &rules(loopback))
     }
 
     #[test]
     fn the_seeds_three_subscriptions_are_taken() {
         let ios = r#"{"os":"ios","token":"AD62ea6ea23d6974871cf59a06cbdb2783b85adbafe3355c0007362249d3e75c"}"#;
-        let ios = Device::parse(ios, false).unwrap();
+        let ios = Device::parse(ios, &rules(false)).unwrap();
         assert_eq!(
             ios,
             Device::Ios { token: "ad62ea6ea23d6974871cf59a06cbdb2783b85adbafe3355c0007362249d3e75c".into() }
         );
         let android = r#"{"os":"android","token":"e_nslPZejyM:APA91bHR-znf4EuSIKeY9dzlX4cupXA5cdsW1SzOHUFRrsteaL5WDuzsh_cnpVpQC3IPcewl_v3N0kbArC67UTEW_ENt5Ej5Sn0qi1RoRHv5beLNi9y4OzZ__T3SH3tW5gwqxn2Hap01"}"#;
-        assert!(matches!(Device::parse(android, false).unwrap(), Device::Android { .. }));
+        assert!(matches!(Device::parse(android, &rules(false)).unwrap(), Device::Android { .. }));
         let endpoint = "https://fcm.googleapis.com/fcm/send/czVGxJOoycA:APA91bGZt8";
         let device = web(endpoint, false).unwrap();
         assert_eq!(device.id(), endpoint);
@@ -275,7 +240,7 @@ mod tests {
 
     #[test]
     fn bad_subscriptions_name_the_field() {
-        let parse = |body: &str| Device::parse(body, true);
+        let parse = |body: &str| Device::parse(body, &rules(true));
         assert_eq!(field(parse(r#"{"os":"windows","token":"x"}"#)), "os");
         assert_eq!(field(parse(r#"{"token":"abc"}"#)), "os");
         assert_eq!(field(parse(r#"{"os":"ios","token":"not-hex"}"#)), "token");
@@ -285,11 +250,11 @@ mod tests {
         let with = |endpoint: Value, expiration: Value, keys: Value| {
             Device::parse(
                 &json!({ "endpoint": endpoint, "expirationTime": expiration, "keys": keys }).to_string(),
-                false,
+                &rules(false),
             )
         };
         let keys = json!({ "p256dh": P256DH, "auth": AUTH });
-        let https = json!("https://push.example.com/x");
+        let https = json!("https://fcm.googleapis.com/fcm/send/x");
         assert_eq!(field(with(json!(5), json!(null), keys.clone())), "endpoint");
         assert_eq!(field(with(https.clone(), json!("soon"), keys.clone())), "expirationTime");
         assert_eq!(field(with(https.clone(), json!(null), json!("k"))), "keys");
@@ -307,8 +272,9 @@ mod tests {
         // The same x with y + 1: 65 bytes, 0x04 first, and off the curve.
         point[64] ^= 1;
         let off = Base64UrlUnpadded::encode_string(&point);
-        let body = json!({ "endpoint": "https://push.example.com/x", "keys": { "p256dh": off, "auth": AUTH } });
-        let error = Device::parse(&body.to_string(), false).unwrap_err();
+        let body =
+            json!({ "endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": { "p256dh": off, "auth": AUTH } });
+        let error = Device::parse(&body.to_string(), &rules(false)).unwrap_err();
         assert_eq!(error.details.as_ref().unwrap()["field"], "keys.p256dh");
         assert!(error.message.contains("on the curve"), "{}", error.message);
         // A compressed point (33 bytes) is a point, but not the form RFC 8291 sends.
@@ -317,8 +283,8 @@ mod tests {
         sec1.extend_from_slice(&uncompressed[1..33]);
         assert!(p256::PublicKey::from_sec1_bytes(&sec1).is_ok());
         let compressed = Base64UrlUnpadded::encode_string(&sec1);
-        let body = json!({ "endpoint": "https://push.example.com/x", "keys": { "p256dh": compressed, "auth": AUTH } });
-        assert_eq!(field(Device::parse(&body.to_string(), false)), "keys.p256dh");
+        let body = json!({ "endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": { "p256dh": compressed, "auth": AUTH } });
+        assert_eq!(field(Device::parse(&body.to_string(), &rules(false))), "keys.p256dh");
     }
 
     #[test]
@@ -347,37 +313,47 @@ mod tests {
     }
 
     #[test]
-    fn https_endpoints_need_a_host_and_no_userinfo() {
-        assert!(web("https://push.example.com:443/x?y#z", false).is_ok());
-        assert!(web("https://[2001:db8::1]/x", false).is_ok());
+    fn https_endpoints_need_a_push_service_host_and_no_userinfo() {
+        assert!(web("https://fcm.googleapis.com:443/x?y", false).is_ok());
         for bad in [
             "https://",
             "https:///x",
             "https://:443/x",
-            "https://user@push.example.com/x",
-            "https://a:b@push.example.com/x",
-            "https://push.example.com:/x",
-            "https://push.example.com/a b",
-            "HTTPS://push.example.com/x",
+            "https://user@fcm.googleapis.com/x",
+            "https://a:b@fcm.googleapis.com/x",
+            "https://fcm.googleapis.com:/x",
+            "https://fcm.googleapis.com:65536/x",
+            "https://fcm.googleapis.com/a b",
+            "https://fcm.googleapis.com/x#frag",
+            "https://[2001:db8::1]/x",
+            "https://169.254.169.254/latest/meta-data",
+            "https://push.example.com/x",
         ] {
             assert_eq!(field(web(bad, true)), "endpoint", "{bad}");
         }
-        assert_eq!(field(web(&format!("https://push.example.com/{}", "x".repeat(2048)), false)), "endpoint");
+        assert_eq!(field(web(&format!("https://fcm.googleapis.com/{}", "x".repeat(2048)), false)), "endpoint");
+    }
+
+    #[test]
+    fn an_endpoints_scheme_and_host_are_stored_lowercase_so_one_subscription_has_one_id() {
+        let device = web("HTTPS://FCM.GoogleAPIs.com/fcm/send/AbC?Q=X", false).unwrap();
+        assert_eq!(device.id(), "https://fcm.googleapis.com/fcm/send/AbC?Q=X");
+        assert_eq!(device.public_id(), web("https://fcm.googleapis.com/fcm/send/AbC?Q=X", false).unwrap().public_id());
     }
 
     #[test]
     fn a_public_id_is_a_short_stable_hash_that_does_not_reveal_the_device() {
-        let endpoint = "https://push.example.com/secret-capability";
+        let endpoint = "https://fcm.googleapis.com/fcm/send/secret-capability";
         let device = web(endpoint, false).unwrap();
         let id = device.public_id();
-        // SHA-256("https://push.example.com/secret-capability"), its first 16 bytes in base64url.
+        // SHA-256("https://fcm.googleapis.com/fcm/send/secret-capability"), its first 16 bytes in base64url.
         let digest = Sha256::digest(endpoint.as_bytes());
         assert_eq!(Base64UrlUnpadded::decode_vec(&id).unwrap(), digest[..16].to_vec());
         assert_eq!(id.len(), 22);
         assert!(is_public_id(&id));
         assert!(!id.contains("secret") && !endpoint.contains(&id));
         assert_eq!(web(endpoint, false).unwrap().public_id(), id, "stable");
-        assert_ne!(web("https://push.example.com/other", false).unwrap().public_id(), id);
+        assert_ne!(web("https://fcm.googleapis.com/fcm/send/other", false).unwrap().public_id(), id);
         // Pinned: ids are stored (the device index) and shown; they never change meaning.
         assert_eq!(public_id_of("abc"), "ungWv48Bz-pBQUDeXa4iIw");
         assert!(!is_public_id("ungWv48Bz-pBQUDeXa4iI") && !is_public_id("ungWv48Bz+pBQUDeXa4iIw"));

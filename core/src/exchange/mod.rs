@@ -23,6 +23,7 @@
 //! - `directory.rs`: which users exist, sharded over objects; each shard's users in SQLite.
 //! - `fanout.rs`: a broadcast as queue messages: a page per shard, deliveries in batches.
 //! - `device.rs`: a device subscribed for native push, validated, and its public id;
+//!   `endpoint.rs`: which Web Push endpoints are taken (the push services' hosts);
 //!   `device_owners.rs`: which user holds each device (the device index, in the directory's
 //!   shards), so a device subscribed by another user leaves the previous one.
 //! - `requests.rs`: the REST bodies (`send`, `inbox/read`), validated;
@@ -35,6 +36,7 @@ pub mod dead_letters;
 pub mod device;
 pub mod device_owners;
 pub mod directory;
+pub mod endpoint;
 pub mod fanout;
 pub mod inbox;
 pub mod ledger;

@@ -9,6 +9,7 @@ use herald_core::error::ErrorCode;
 use herald_core::exchange::contacts::{Contacts, ContactsUpdate};
 use herald_core::exchange::dead_letters::ListQuery;
 use herald_core::exchange::directory::PageQuery;
+use herald_core::exchange::endpoint::EndpointRules;
 use herald_core::exchange::requests::{self, Device};
 use herald_core::exchange::requests_fanout::{broadcast, multicast};
 use herald_core::ids::UserId;
@@ -45,12 +46,13 @@ pub fn body(body: &str, header_key: Option<&str>) {
         Ok(seq) => assert_eq!(serde_json::from_str::<Value>(body).unwrap()["seq"], Value::from(seq)),
         Err(error) => refused(error),
     }
-    for loopback in [false, true] {
-        match Device::parse(body, loopback) {
+    for allow_loopback_http in [false, true] {
+        let rules = EndpointRules { allow_loopback_http, ..Default::default() };
+        match Device::parse(body, &rules) {
             Ok(device) => {
                 assert!(!device.id().is_empty());
                 assert!(herald_core::exchange::device::is_public_id(&device.public_id()));
-                assert!(loopback || !device.id().starts_with("http://"), "{device:?}");
+                assert!(allow_loopback_http || !device.id().starts_with("http://"), "{device:?}");
                 round_trip(&device);
             }
             Err(error) => refused(error),
