@@ -377,3 +377,15 @@ fn after_quiet_hours_the_push_goes_first_and_the_email_a_push_delay_later() {
     // receipt in between would have stopped it.
     assert_eq!(made[1].1 - made[0].1, 10 * SECOND);
 }
+
+#[test]
+fn a_device_subscribed_under_older_rules_is_not_sent_to_a_host_the_rules_refuse() {
+    let mut job = web_job();
+    if let Some(Device::WebPush { endpoint, .. }) = job.push.as_mut().map(|p| &mut p.device) {
+        *endpoint = "https://169.254.169.254/latest/meta-data".into();
+    }
+    let steps = deliver(&job, Verdict::Accepted, false);
+    assert!(!steps.iter().any(|s| matches!(s, Step::Send(_))), "{steps:?}");
+    let Some(Step::Keep(letter)) = steps.iter().find(|s| matches!(s, Step::Keep(_))) else { panic!("{steps:?}") };
+    assert!(letter.reason.as_deref().unwrap().contains("not sent to"), "{letter:?}");
+}

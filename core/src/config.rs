@@ -427,6 +427,8 @@ impl Config {
             },
         };
 
+        let mut fallback = fallback;
+        fallback.push.endpoints = push_endpoints.clone();
         Ok(Self { verifier, limits, retention, engine, routes, fallback, origins, push_endpoints })
     }
 }

@@ -9,6 +9,7 @@ use super::payload::{self, Notice, PayloadError};
 use super::settings::PushSettings;
 use super::sign::{self, Es256Key, ServiceAccount};
 use super::{ece, receipts};
+use crate::exchange::endpoint;
 use crate::exchange::providers::Failure;
 use crate::exchange::requests::Device;
 use crate::exchange::{Job, TTL_MAX_SECONDS};
@@ -62,6 +63,9 @@ pub fn outbound(job: &Job, settings: &PushSettings, now: i64, entropy: &[u8; 48]
     match &push.device {
         Device::WebPush { endpoint, p256dh, auth, .. } => {
             let web = settings.web_push.as_ref().ok_or_else(|| off("Web Push", "VAPID_*"))?;
+            // Checked again here: a device may have been subscribed under older rules.
+            endpoint::check_endpoint(endpoint, &settings.endpoints)
+                .map_err(|why| Failure::permanent(format!("the subscription's endpoint is not sent to: it {why}")))?;
             let key = Es256Key::from_scalar_b64url(&web.private_key.0).map_err(key_failure("VAPID_PRIVATE_KEY"))?;
             let authorization = sign::vapid_authorization(&key, endpoint, &web.subject, now)
                 .map_err(|e| Failure::permanent(e.to_string()))?;

@@ -66,6 +66,9 @@ pub struct PushSettings {
     pub receipt_secret: Option<Secret>,
     /// When "gone" answers are too many to believe (`breaker.rs`).
     pub breaker: BreakerRule,
+    /// Which Web Push endpoints may be sent to (`WEB_PUSH_HOSTS`, `PUSH_ALLOW_LOOPBACK_HTTP`):
+    /// checked at subscribe, and again at send, for devices subscribed under older rules.
+    pub endpoints: crate::exchange::endpoint::EndpointRules,
 }
 
 impl PushSettings {
@@ -113,7 +116,7 @@ impl PushSettings {
             min_devices: number(get, "PUSH_BREAKER_MIN_DEVICES", i64::from(defaults.min_devices), 1, 1_000_000)? as u32,
             gone_percent: number(get, "PUSH_BREAKER_GONE_PERCENT", i64::from(defaults.gone_percent), 1, 100)? as u32,
         };
-        Ok(Self { web_push, apns, fcm, receipt_secret, breaker })
+        Ok(Self { web_push, apns, fcm, receipt_secret, breaker, endpoints: Default::default() })
     }
 
     /// One line per provider, on or off and why: logged when the configuration is first read.
