@@ -341,13 +341,6 @@ impl Config {
                 })
             }
         };
-        let url = |var: &'static str, default: &str| -> Result<String, ConfigError> {
-            let url = get(var).unwrap_or_else(|| default.to_owned());
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(ConfigError { var, problem: format!("must be an http(s) URL, not {url:?}") });
-            }
-            Ok(url.trim_end_matches('/').to_owned())
-        };
         let fallback = Fallback {
             low_email_ms: number::<i64>(
                 &get,
@@ -401,12 +394,12 @@ impl Config {
             })? * 1000,
             email: EmailProvider {
                 kind: email_kind,
-                api_url: url("EMAIL_API_URL", &defaults.email.api_url)?,
+                api_url: url(&get, "EMAIL_API_URL", &defaults.email.api_url)?,
                 api_key: get("EMAIL_API_KEY"),
                 from: get("EMAIL_FROM").unwrap_or(defaults.email.from),
             },
             sms: SmsProvider {
-                api_url: url("SMS_API_URL", &defaults.sms.api_url)?,
+                api_url: url(&get, "SMS_API_URL", &defaults.sms.api_url)?,
                 account_sid: get("TWILIO_ACCOUNT_SID").unwrap_or(defaults.sms.account_sid),
                 auth_token: get("TWILIO_AUTH_TOKEN"),
                 from: get("SMS_FROM").unwrap_or(defaults.sms.from),
@@ -442,8 +435,21 @@ fn flag(get: &impl Fn(&str) -> Option<String>, var: &'static str) -> Result<bool
     }
 }
 
+/// A provider's base URL (`var`, or `default` when unset): http(s), without a trailing `/`.
+pub(crate) fn url(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let url = get(var).unwrap_or_else(|| default.to_owned());
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(ConfigError { var, problem: format!("must be an http(s) URL, not {url:?}") });
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
 /// An integer variable within `[min, max]`, or `default` when unset.
-fn number<T>(
+pub(crate) fn number<T>(
     get: &impl Fn(&str) -> Option<String>,
     var: &'static str,
     default: T,

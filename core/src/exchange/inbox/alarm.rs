@@ -174,9 +174,7 @@ impl<S: Sql + Clone> Inbox<S> {
             // step quiet hours hold back waits for the push to go first, `after_quiet_hours`).
             let devices = match channel {
                 Channel::Push => self.push_devices().map(|list| (!list.is_empty(), list)),
-                _ => {
-                    self.sql.exec("SELECT 1 FROM inbox_devices LIMIT 1", &[]).map(|rows| (!rows.is_empty(), Vec::new()))
-                }
+                _ => self.has_devices().map(|any| (any, Vec::new())),
             };
             let Ok((has_devices, devices)) = devices else {
                 due.problems.push(format!("the {} step of {seq}: the devices cannot be read", channel.as_str()));

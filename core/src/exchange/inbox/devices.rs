@@ -17,7 +17,7 @@
 use super::{int, storage, text, Inbox};
 use crate::error::Error;
 use crate::exchange::device::Device;
-use crate::room::{Sql, SqlValue};
+use crate::room::{Sql, SqlValue, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -102,6 +102,11 @@ impl<S: Sql + Clone> Inbox<S> {
             )
             .map_err(storage)?;
         self.drop_orphan_outcomes()
+    }
+
+    /// Whether the user has any device subscribed for push.
+    pub(super) fn has_devices(&self) -> Result<bool, StoreError> {
+        Ok(!self.sql.exec("SELECT 1 FROM inbox_devices LIMIT 1", &[])?.is_empty())
     }
 
     /// The user's devices, newest first.

@@ -262,8 +262,7 @@ impl<S: Sql + Clone> Inbox<S> {
         // note is one whose planning failed.)
         if !ack.duplicate || !self.planned(ack.seq).map_err(storage)? {
             let online = room.presence().iter().any(|user| user.id == self.owner);
-            let rows = self.sql.exec("SELECT 1 FROM inbox_devices LIMIT 1", &[]).map_err(storage)?;
-            let reach = policy::Reach { online, devices: !rows.is_empty() };
+            let reach = policy::Reach { online, devices: self.has_devices().map_err(storage)? };
             self.plan(now, ack.seq, &opts, &note, reach).map_err(storage)?;
         }
         let answer = serde_json::to_value(&ack).map_err(|e| Error::internal(e.to_string()))?;

@@ -13,7 +13,7 @@
 //! say when a provider's "gone" answers are too many to believe (`breaker.rs`).
 
 use super::breaker::BreakerRule;
-use crate::config::ConfigError;
+use crate::config::{number, url, ConfigError};
 use std::fmt;
 
 /// APNs' production host; `https://api.sandbox.push.apple.com` for development builds of an app.
@@ -112,9 +112,9 @@ impl PushSettings {
         }
         let defaults = BreakerRule::default();
         let breaker = BreakerRule {
-            window_ms: number(get, "PUSH_BREAKER_WINDOW_SECONDS", defaults.window_ms / 1000, 60, 86_400)? * 1000,
-            min_devices: number(get, "PUSH_BREAKER_MIN_DEVICES", i64::from(defaults.min_devices), 1, 1_000_000)? as u32,
-            gone_percent: number(get, "PUSH_BREAKER_GONE_PERCENT", i64::from(defaults.gone_percent), 1, 100)? as u32,
+            window_ms: number::<i64>(get, "PUSH_BREAKER_WINDOW_SECONDS", defaults.window_ms / 1000, 60, 86_400)? * 1000,
+            min_devices: number(get, "PUSH_BREAKER_MIN_DEVICES", defaults.min_devices, 1, 1_000_000)?,
+            gone_percent: number(get, "PUSH_BREAKER_GONE_PERCENT", defaults.gone_percent, 1, 100)?,
         };
         Ok(Self { web_push, apns, fcm, receipt_secret, breaker, endpoints: Default::default() })
     }
@@ -147,30 +147,6 @@ fn all_or_none<const N: usize>(
         return Err(ConfigError { var: names[i], problem });
     }
     Ok(Some(values.map(|v| v.unwrap_or_default())))
-}
-
-fn number(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: i64,
-    min: i64,
-    max: i64,
-) -> Result<i64, ConfigError> {
-    match get(var) {
-        None => Ok(default),
-        Some(text) => text.trim().parse::<i64>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| ConfigError {
-            var,
-            problem: format!("must be a whole number from {min} to {max}, not {text:?}"),
-        }),
-    }
-}
-
-fn url(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: &str) -> Result<String, ConfigError> {
-    let url = get(var).unwrap_or_else(|| default.to_owned());
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(ConfigError { var, problem: format!("must be an http(s) URL, not {url:?}") });
-    }
-    Ok(url.trim().trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]
