@@ -3,7 +3,7 @@
 // websockets on /v1/rooms/inbox:{uid}/ws) and the fan-out queue running as in production.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startHerald, pending, sleep } from "../harness.mjs";
+import { startHerald, pending, sleep, until } from "../harness.mjs";
 
 let herald;
 // Four directory shards: every one of them is walked, with a user or two in each.
@@ -19,17 +19,6 @@ async function devices(users) {
   const clients = await Promise.all(users.map((u) => herald.connect(`inbox:${u}`, u)));
   await Promise.all(clients.map((c) => c.take(2)));
   return Object.fromEntries(users.map((u, i) => [u, clients[i]]));
-}
-
-/** The first truthy result of `probe`, polled until `ms` pass. */
-async function eventually(probe, what, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const result = await probe();
-    if (result) return result;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(200);
-  }
 }
 
 /** The inbox frame of a notification as helper A's inbox publishes it (docs/notifications.md). */
@@ -84,12 +73,12 @@ test("a broadcast reaches every user Herald has addressed or who connected to th
   }
   // Whoever was addressed earlier (the multicast test's m1, m3, m5) is known as well.
   for (const u of ["m1", "m3", "m5"]) {
-    const ids = await eventually(async () => {
+    const ids = await until(`${u} has maint-1`, async () => {
       const history = await herald.api(`/v1/rooms/inbox:${u}/messages`, { sub: u });
       assert.equal(history.status, 200, history.text);
       const ids = history.json.messages.map((m) => m.id);
       return ids.includes("maint-1") && ids;
-    }, `${u} has maint-1`);
+    }, 15_000);
     assert.deepEqual(ids, ["ship-7", "maint-1"], u);
   }
   // The same broadcast again is queued, and its inboxes recognise it.
@@ -104,10 +93,10 @@ test("a broadcast reaches every user Herald has addressed or who connected to th
   assert.deepEqual(pending(at.b1, "message"), []);
   // A user who only connected to their inbox (m2, in the multicast test) is known from then
   // on; one never addressed and never connected (b5) is not in the directory.
-  await eventually(async () => {
+  await until("m2 has maint-1", async () => {
     const history = await herald.api(`/v1/rooms/inbox:m2/messages`, { sub: "m2" });
     return history.json.messages.some((m) => m.id === "maint-1");
-  }, "m2 has maint-1");
+  }, 15_000);
   const never = await herald.api(`/v1/rooms/inbox:b5/messages`, { sub: "b5" });
   assert.equal(never.status, 200, never.text);
   assert.deepEqual(never.json.messages, [], "b5");
@@ -120,10 +109,10 @@ test("a broadcast's data reaches every inbox digit for digit, past what a double
   const body = '{"msg":"digits","opts":{"urgency":1,"data":{"n":12345678901234567891,"f":0.30000000000000004}}}';
   const res = await post("/api/v1/broadcast", body, { headers: { "idempotency-key": "digits-1" } });
   assert.equal(res.status, 200, res.text);
-  const history = await eventually(async () => {
+  const history = await until("d1 has digits-1", async () => {
     const page = await herald.api("/v1/rooms/inbox:d1/messages", { sub: "d1" });
     return page.text.includes("digits-1") && page.text;
-  }, "d1 has digits-1");
+  }, 15_000);
   assert.match(history, /"n":12345678901234567891[,}]/);
   assert.match(history, /"f":0\.30000000000000004[,}]/);
 });

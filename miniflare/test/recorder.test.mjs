@@ -152,8 +152,12 @@ describe("the provider recorder", () => {
   });
 });
 
-test("run as a command, the recorder prints each email and SMS readably", async () => {
-  const child = spawn(process.execPath, [join(root, "scripts/recorder.mjs"), "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+/**
+ * The recorder run as a command with `args`: its process, the URL it listens on, and what it
+ * printed so far (`out()`), with `printed(text, what)` waiting until `text` is among it.
+ */
+async function recorderCommand(args) {
+  const child = spawn(process.execPath, [join(root, "scripts/recorder.mjs"), "--port", "0", ...args], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (chunk) => (out += chunk));
   try {
@@ -161,14 +165,27 @@ test("run as a command, the recorder prints each email and SMS readably", async 
       new Promise((resolve) => child.stdout.on("data", () => /listening on (\S+):/.test(out) && resolve(/listening on (\S+):/.exec(out)[1]))),
       "the recorder listening",
     );
+    const printed = (text, what) =>
+      within(
+        (async () => {
+          while (!out.includes(text)) await new Promise((r) => setTimeout(r, 20));
+        })(),
+        what,
+      );
+    return { child, url, out: () => out, printed };
+  } catch (e) {
+    child.kill("SIGTERM");
+    throw e;
+  }
+}
+
+test("run as a command, the recorder prints each email and SMS readably", async () => {
+  const { child, url, out: printedSoFar, printed } = await recorderCommand([]);
+  try {
     await postEmail(url);
     await postSms(url);
-    await within(
-      (async () => {
-        while (!out.includes("| Deploy finished & green")) await new Promise((r) => setTimeout(r, 20));
-      })(),
-      "both printed",
-    );
+    await printed("| Deploy finished & green", "both printed");
+    const out = printedSoFar();
     assert.ok(
       out.includes(
         [
@@ -566,14 +583,8 @@ test("run as a command, the recorder checks pushes with the keys of its vars fil
   const file = join(dir, ".dev.vars");
   addDevKeys(file);
   const keys = readDevVars(file);
-  const child = spawn(process.execPath, [join(root, "scripts/recorder.mjs"), "--port", "0", "--vars", file], { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.on("data", (chunk) => (out += chunk));
+  const { child, url, out: printedSoFar, printed } = await recorderCommand(["--vars", file]);
   try {
-    const url = await within(
-      new Promise((resolve) => child.stdout.on("data", () => /listening on (\S+):/.test(out) && resolve(/listening on (\S+):/.exec(out)[1]))),
-      "the recorder listening",
-    );
     const subscription = await (await fetch(`${url}/__recorder/subscriptions`, { method: "POST" })).json();
     const body = encryptWebPush('{"title":"Deploy","body":"finished"}', {
       p256dh: Buffer.from(subscription.keys.p256dh, "base64url"),
@@ -586,12 +597,8 @@ test("run as a command, the recorder checks pushes with the keys of its vars fil
       body,
     });
     assert.equal(response.status, 201);
-    await within(
-      (async () => {
-        while (!out.includes('  |   "body": "finished"')) await new Promise((r) => setTimeout(r, 20));
-      })(),
-      "the push printed",
-    );
+    await printed('  |   "body": "finished"', "the push printed");
+    const out = printedSoFar();
     assert.ok(out.includes(`[recorder] push (webpush) to ${subscription.endpoint.split("/").pop()}\n  TTL 60, urgency high\n  | {\n  |   "title": "Deploy",`), out);
   } finally {
     child.kill("SIGTERM");
