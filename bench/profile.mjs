@@ -29,7 +29,7 @@ const seconds = arg("seconds", 5);
 const top = arg("top", 40);
 
 const inspectorPort = await freePort();
-const mf = new Miniflare({ ...optionsFromWrangler(HERALD_VARS), inspectorPort, port: await freePort() });
+const mf = new Miniflare({ ...optionsFromWrangler(HERALD_VARS, undefined, false, { delivery: false }), inspectorPort, port: await freePort() });
 const url = await mf.ready;
 
 // The inspector lists one target per worker; Miniflare names the user's (unnamed) one `core:user:`.

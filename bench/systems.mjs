@@ -13,7 +13,9 @@
 //
 // How each one runs:
 //   herald-miniflare  the built bundle (build/) in workerd through Miniflare, configured from
-//                     wrangler.toml (miniflare/harness.mjs's optionsFromWrangler)
+//                     wrangler.toml (miniflare/harness.mjs's optionsFromWrangler): the herald
+//                     Worker alone, without the delivery Worker (delivery/), which carries no
+//                     part of a room's traffic
 //   herald-wrangler   `wrangler dev` on the root wrangler.toml, as `make dev` runs it (its
 //                     proxy in front of workerd; it runs the [build] command first)
 //   js-room, js-limit, partyserver
@@ -314,7 +316,7 @@ async function serve(name, port) {
   let options;
   if (name === "herald-miniflare") {
     const { optionsFromWrangler } = await import("../miniflare/harness.mjs");
-    options = optionsFromWrangler(HERALD_VARS);
+    options = optionsFromWrangler(HERALD_VARS, undefined, false, { delivery: false });
   } else {
     options = {
       modules: true,

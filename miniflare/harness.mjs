@@ -23,31 +23,60 @@ export const SECRET = "e2e-test-secret-that-is-at-least-32-bytes";
 const TEST_BATCH_TIMEOUT = 0.05;
 
 /**
- * Miniflare options equivalent to what `wrangler dev` builds from wrangler.toml (the benchmark,
- * bench/systems.mjs, starts Herald with them too).
+ * The variables the delivery Worker reads (delivery/wrangler.toml): the exchange's. Both Workers
+ * are given the same values, as docs/configuration.md asks of a deployment.
  */
-export function optionsFromWrangler(vars, persistDir, sendEmail) {
-  const config = parseToml(readFileSync(join(root, "wrangler.toml"), "utf8"));
+export const EXCHANGE_VAR = /^(FALLBACK_|EMAIL_|SMS_|TWILIO_|PUSH_|VAPID_|APNS_|FCM_|WEB_PUSH_HOSTS$|RECEIPT_SECRET$)/;
+
+/** A wrangler.toml of this repository (`file`, relative to the root), parsed. */
+export function readWrangler(file) {
+  return parseToml(readFileSync(join(root, file), "utf8"));
+}
+
+/**
+ * Miniflare options equivalent to what `wrangler dev` builds from the two wrangler.toml files
+ * (`make dev` runs both): the `herald` Worker (the entry: requests, its Durable Objects, the
+ * fan-out queue) and the `herald-delivery` Worker (delivery/: the fallback queues, which send
+ * email, SMS and push). `vars` override both files' [vars] (the delivery Worker is given the
+ * exchange's, EXCHANGE_VAR); `sendEmail` adds the delivery Worker's `send_email` binding;
+ * `delivery: false` leaves the delivery Worker out (the benchmark, whose rooms send no
+ * notification, measures the `herald` Worker alone, as `wrangler dev` on the root file runs it).
+ */
+export function optionsFromWrangler(vars, persistDir, sendEmail, { delivery = true } = {}) {
+  const config = readWrangler("wrangler.toml");
   const sqliteClasses = new Set((config.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []));
+  const herald = workerFromWrangler(config, "", { ...config.vars, JWT_SECRET: SECRET, ...vars }, sqliteClasses);
+  const workers = [herald];
+  if (delivery) {
+    const own = readWrangler("delivery/wrangler.toml");
+    const exchange = Object.fromEntries(Object.entries(vars ?? {}).filter(([name]) => EXCHANGE_VAR.test(name)));
+    const worker = workerFromWrangler(own, "delivery", { ...own.vars, ...exchange }, sqliteClasses);
+    const sendEmails = [...(own.send_email ?? []), ...(sendEmail ? [{ name: "EMAIL" }] : [])];
+    workers.push({ ...worker, ...(sendEmails.length > 0 ? { email: { send_email: sendEmails.map(({ name }) => ({ name })) } } : {}) });
+  }
+  return { host: "127.0.0.1", port: 0, durableObjectsPersist: persistDir ?? false, workers };
+}
+
+/** One Worker's Miniflare options from its wrangler.toml (`config`, in directory `dir`). */
+function workerFromWrangler(config, dir, bindings, sqliteClasses) {
   const durableObjects = Object.fromEntries(
-    (config.durable_objects?.bindings ?? []).map((b) => [b.name, { className: b.class_name, useSQLite: sqliteClasses.has(b.class_name) }]),
+    (config.durable_objects?.bindings ?? []).map((b) => [
+      b.name,
+      { className: b.class_name, useSQLite: sqliteClasses.has(b.class_name), ...(b.script_name ? { scriptName: b.script_name } : {}) },
+    ]),
   );
-  const bindings = { ...config.vars, JWT_SECRET: SECRET, ...vars };
-  const sendEmails = [...(config.send_email ?? []), ...(sendEmail ? [{ name: "EMAIL" }] : [])];
+  const main = join(root, dir, config.main);
   return {
-    host: "127.0.0.1",
-    port: 0,
-    scriptPath: join(root, config.main),
+    name: config.name,
+    scriptPath: main,
     modules: true,
-    modulesRoot: dirname(join(root, config.main)),
+    modulesRoot: dirname(main),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: config.compatibility_date,
     compatibilityFlags: config.compatibility_flags ?? [],
     durableObjects,
-    durableObjectsPersist: persistDir ?? false,
     bindings,
     ...queuesFromWrangler(config, bindings),
-    ...(sendEmails.length > 0 ? { email: { send_email: sendEmails.map(({ name }) => ({ name })) } } : {}),
   };
 }
 

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs Herald locally: wrangler dev (workerd) with local Durable Object storage and queues in
-# .wrangler/state, on http://127.0.0.1:${PORT:-8787}. No Cloudflare account, no network.
+# .wrangler/state, on http://127.0.0.1:${PORT:-8787}. No Cloudflare account, no network. Both
+# Workers run in the one workerd: `herald` (wrangler.toml) and the delivery Worker
+# (delivery/wrangler.toml), which sends the fallback's emails, SMS and pushes; its secrets are
+# written to delivery/.dev.vars from .dev.vars (the exchange's variables only).
 # The provider recorder (scripts/recorder.mjs) runs beside it on ${RECORDER_PORT:-8788} and
 # prints every email and SMS the fallback sends and every push (APNs, FCM, and Web Push to the
 # recorder's own subscriptions, decrypted), checked against the push keys in .dev.vars;
@@ -32,6 +35,7 @@ MAX_CONNECTIONS="${MAX_CONNECTIONS:-$(( fds > 2048 ? (fds - 1024) / 8 : 128 ))}"
 limits=(--var "MAX_CONNECTIONS:$MAX_CONNECTIONS")
 
 providers=()
+exchange_vars=() # NAME=value lines for delivery/.dev.vars, over those of .dev.vars
 recorder=""
 wrangler=""
 if [ "${RECORDER:-1}" != "0" ]; then
@@ -47,11 +51,22 @@ if [ "${RECORDER:-1}" != "0" ]; then
     sleep 0.1
   done
   recorder_url="http://127.0.0.1:$RECORDER_PORT"
-  providers=(--var "EMAIL_API_URL:$recorder_url" --var "SMS_API_URL:$recorder_url"
-    --var "APNS_URL:$recorder_url" --var "FCM_URL:$recorder_url" --var "FCM_TOKEN_URL:$recorder_url/token"
+  exchange_vars=("EMAIL_API_URL=$recorder_url" "SMS_API_URL=$recorder_url" "APNS_URL=$recorder_url"
+    "FCM_URL=$recorder_url" "FCM_TOKEN_URL=$recorder_url/token"
     # The recorder's Web Push endpoints are plain http on loopback.
-    --var "PUSH_ALLOW_LOOPBACK_HTTP:true")
+    "PUSH_ALLOW_LOOPBACK_HTTP=true")
+  for line in "${exchange_vars[@]}"; do providers+=(--var "${line/=/:}"); done
 fi
+
+# wrangler gives --var to the first Worker only: the delivery Worker reads its variables from
+# delivery/.dev.vars, the exchange's of .dev.vars with the recorder's URLs over them.
+{
+  overridden=$(printf '%s\n' "${exchange_vars[@]}" | cut -d= -f1 | paste -sd'|' -)
+  grep -E '^(FALLBACK_|EMAIL_|SMS_|TWILIO_|PUSH_|VAPID_|APNS_|FCM_|WEB_PUSH_HOSTS=|RECEIPT_SECRET=)' .dev.vars \
+    | grep -vE "^(${overridden:-^})=" || true
+  if [ ${#exchange_vars[@]} -gt 0 ]; then printf '%s\n' "${exchange_vars[@]}"; fi
+} > delivery/.dev.vars
+configs=(-c wrangler.toml -c delivery/wrangler.toml)
 
 cat <<INFO
 
@@ -75,9 +90,9 @@ fi
 echo
 
 if [ -z "$recorder" ]; then
-  exec miniflare/node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" "${limits[@]}" "$@"
+  exec miniflare/node_modules/.bin/wrangler dev "${configs[@]}" --ip 127.0.0.1 --port "$PORT" "${limits[@]}" "$@"
 fi
 # In the background and waited for, so a signal to this script runs the trap at once.
-miniflare/node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" "${limits[@]}" "${providers[@]}" "$@" &
+miniflare/node_modules/.bin/wrangler dev "${configs[@]}" --ip 127.0.0.1 --port "$PORT" "${limits[@]}" "${providers[@]}" "$@" &
 wrangler=$!
 wait $wrangler

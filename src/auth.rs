@@ -6,8 +6,8 @@ use herald_core::auth::Identity;
 use herald_core::config::Config;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::origin::AllowedOrigins;
-use herald_durable_objects::platform::query_param;
-use herald_durable_objects::platform::Url;
+use herald_platform::query_param;
+use herald_platform::Url;
 use worker::Request;
 
 /// A verified caller, and the subprotocol to select when the token came in

@@ -19,9 +19,9 @@ use herald_core::exchange::requests_fanout::{self, undelivered};
 use herald_core::exchange::{inbox_of, NotifyRequest};
 use herald_core::ids::UserId;
 use herald_core::internal as api;
-use herald_durable_objects::platform::Url;
-use herald_durable_objects::platform::{config, fresh_id, now_ms, post_to_object};
-use herald_durable_objects::respond::{self, internal};
+use herald_platform::respond::{self, internal};
+use herald_platform::Url;
+use herald_platform::{config, fresh_id, now_ms, post_to_object};
 use worker::{Env, Request, Response};
 
 /// `POST /api/v1/multicast` `{msg, uids, opts?}` (admin).

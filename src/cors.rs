@@ -4,7 +4,7 @@
 //! [`herald_core::origin::AllowedOrigins`]'; this only reads the request and writes headers.
 
 use herald_core::config::Config;
-use herald_durable_objects::respond;
+use herald_platform::respond;
 use worker::{Headers, Method, Request, Response};
 
 /// What CORS needs to know of a request: the page's origin, Herald's own, and whether the

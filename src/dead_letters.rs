@@ -7,8 +7,8 @@ use crate::auth::Caller;
 use herald_core::error::Error;
 use herald_core::exchange::dead_letters::ListQuery;
 use herald_core::internal::{DEAD_LETTERS, DEAD_LETTERS_OBJECT};
-use herald_durable_objects::platform::Url;
-use herald_durable_objects::platform::{call_object, query_param};
+use herald_platform::Url;
+use herald_platform::{call_object, query_param};
 use worker::{Env, Headers, Method, Response};
 
 pub async fn list(env: &Env, url: &Url, caller: &Caller) -> Result<Response, Error> {

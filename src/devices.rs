@@ -33,8 +33,8 @@ use herald_core::exchange::directory::object_name;
 use herald_core::exchange::inbox::{Deleted, RemoveDevice};
 use herald_core::ids::UserId;
 use herald_core::internal as api;
-use herald_durable_objects::platform::post_to_object;
-use herald_durable_objects::respond::{self, internal};
+use herald_platform::post_to_object;
+use herald_platform::respond::{self, internal};
 use worker::{Env, Method, Response};
 
 /// `POST /api/v1/native/subscribe`: `device` is the caller's (`me`) from now on, and no other

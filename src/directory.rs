@@ -11,8 +11,8 @@ use herald_core::error::Error;
 use herald_core::exchange::directory::{by_shard, object_name, AddRequest, Page, PageQuery, ADD};
 use herald_core::exchange::fanout::CALLS_IN_FLIGHT;
 use herald_core::ids::UserId;
-use herald_durable_objects::platform::{call_object, post_to_object};
-use herald_durable_objects::respond::internal;
+use herald_platform::respond::internal;
+use herald_platform::{call_object, post_to_object};
 use worker::{Env, Headers, Method};
 
 /// Makes `users` known to the directory of `shards` shards: one call per shard they hash to.

@@ -18,7 +18,7 @@ use herald_core::error::Error;
 use herald_core::exchange::directory::{PageQuery, PAGE_SIZE};
 use herald_core::exchange::fanout::{after_page, cost, send_batches, within_budget, SUBREQUESTS};
 use herald_core::exchange::FanoutTask;
-use herald_durable_objects::respond::internal;
+use herald_platform::respond::internal;
 use worker::wasm_bindgen::JsValue;
 use worker::{js_sys, Env, MessageExt, QueueContentType, RawMessage, RawMessageBuilder, RawMessageIter, Result};
 

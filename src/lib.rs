@@ -5,7 +5,7 @@
 //! CORS headers its page may have, [`cors`]) → [`herald_core::route::Route::parse`] → [`auth::authenticate`]
 //! (JWT, before any object is reached) → a handler in [`rooms`] that validates the input and
 //! calls the room's object over the internal API ([`herald_core::internal`]). Every refusal is
-//! a coded JSON error ([`herald_durable_objects::respond`]).
+//! a coded JSON error ([`herald_platform::respond`]).
 //!
 //! - [`auth`]: the token from the request, verified into an identity.
 //! - [`rooms`]: `/v1/rooms/{room}/…`: websocket upgrade, publish, history, presence.
@@ -21,8 +21,9 @@
 //! - [`dead_letters`]: `/api/v1/admin/dead-letters`: the fallback jobs that will not be sent.
 //! - [`receipts`]: the push routes that take no user token: the VAPID public key, and push
 //!   receipts (their credential says whose notification it is).
-//! - [`queue`]: the queue entry; [`fallback`] sends email / SMS / push jobs through
-//!   [`providers`] and [`push`] and keeps the dead letters; [`fanout`] takes broadcast tasks.
+//! - [`queue`]: the queue entry; [`fanout`] takes broadcast tasks. Email / SMS / push jobs are
+//!   sent by the delivery Worker (the `herald-delivery` crate, `delivery/`), a Worker of its
+//!   own that consumes the fallback queues.
 //! - [`tndata`]: tndata's `/chat/{user}/` websocket (the route table's `{user}` route) and
 //!   `/api/chat/{user}/` history, handed to the conversation's room object.
 //!
@@ -35,11 +36,8 @@ mod cors;
 mod dead_letters;
 mod devices;
 mod directory;
-mod fallback;
 mod fanout;
 mod notify;
-mod providers;
-mod push;
 mod queue;
 mod receipts;
 mod rooms;
@@ -53,9 +51,9 @@ use herald_core::dialect::DialectKind;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::ids::RoomId;
 use herald_core::route::{RoomRoute, Route};
-use herald_durable_objects::platform::Url;
-use herald_durable_objects::platform::{boxed, config, method, now_ms};
-use herald_durable_objects::respond::{self, internal};
+use herald_platform::respond::{self, internal};
+use herald_platform::Url;
+use herald_platform::{boxed, config, method, now_ms};
 use worker::{event, Context, Env, Request, Response, Result};
 
 #[event(fetch)]

@@ -23,9 +23,9 @@ use herald_core::exchange::requests::{self, Device};
 use herald_core::ids::{RoomId, UserId};
 use herald_core::internal as api;
 use herald_core::route::NotifyRoute;
-use herald_durable_objects::platform::Url;
-use herald_durable_objects::platform::{call_object, now_ms, query_param};
-use herald_durable_objects::respond::{self, internal};
+use herald_platform::respond::{self, internal};
+use herald_platform::Url;
+use herald_platform::{call_object, now_ms, query_param};
 use worker::{Env, Headers, Method, Request, Response};
 
 pub async fn handle(

@@ -16,8 +16,8 @@ use herald_core::error::{Error, ErrorCode};
 use herald_core::exchange::inbox_of;
 use herald_core::exchange::push::receipts;
 use herald_core::internal::{self as api, ReceiptCall};
-use herald_durable_objects::platform::{now_ms, post_to_object, Url};
-use herald_durable_objects::respond::{self, internal};
+use herald_platform::respond::{self, internal};
+use herald_platform::{now_ms, post_to_object, Url};
 use worker::{Env, Request, Response};
 
 pub fn vapid_public_key(config: &Config) -> Result<Response, Error> {

@@ -10,9 +10,9 @@ use herald_core::ids::RoomId;
 use herald_core::internal::{self as api, header_json, PublishRequest};
 use herald_core::message::Draft;
 use herald_core::room::HistoryQuery;
-use herald_durable_objects::platform::Url;
-use herald_durable_objects::platform::{call_object, pass_client_address, query_param};
-use herald_durable_objects::respond::internal;
+use herald_platform::respond::internal;
+use herald_platform::Url;
+use herald_platform::{call_object, pass_client_address, query_param};
 use worker::{Env, Headers, Method, Request, Response};
 
 /// Calls the room's object. `path_and_query` is an internal path (see `herald_core::internal`).

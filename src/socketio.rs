@@ -11,9 +11,9 @@ use herald_core::engineio::session::Transport;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::home;
 use herald_core::internal as api;
-use herald_durable_objects::platform::{self, Url};
-use herald_durable_objects::platform::{call_object, fresh_id, pass_client_address, query_param};
-use herald_durable_objects::respond::internal;
+use herald_platform::respond::internal;
+use herald_platform::Url;
+use herald_platform::{call_object, fresh_id, pass_client_address, query_param};
 use worker::{Env, Headers, Method, Request, Response};
 
 pub async fn handle(
@@ -41,7 +41,7 @@ pub async fn handle(
         ));
     };
     // Engine.IO takes GET and POST; anything else is refused by name, not read as a GET.
-    herald_core::route::allow(&platform::method(&req), &["GET", "POST"])?;
+    herald_core::route::allow(&herald_platform::method(&req), &["GET", "POST"])?;
     let upgrade = req.headers().get("upgrade").map_err(internal)?.unwrap_or_default();
     let is_upgrade = upgrade.eq_ignore_ascii_case("websocket");
     let method = req.method();

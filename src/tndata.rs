@@ -10,9 +10,9 @@ use herald_core::dialect::DialectKind;
 use herald_core::error::Error;
 use herald_core::ids::RoomId;
 use herald_core::internal::{self as api, header_json};
-use herald_durable_objects::platform::Url;
-use herald_durable_objects::platform::{call_object, method, now_ms, pass_client_address, query_param};
-use herald_durable_objects::respond::internal;
+use herald_platform::respond::internal;
+use herald_platform::Url;
+use herald_platform::{call_object, method, now_ms, pass_client_address, query_param};
 use worker::{Env, Headers, Method, Request, Response};
 
 /// The caller and the conversation they ask for, refused before any object is reached.

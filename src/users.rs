@@ -7,8 +7,8 @@ use herald_core::dialect::threedrepo::logout_request;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::ids::UserId;
 use herald_core::internal as api;
-use herald_durable_objects::platform::call_object;
-use herald_durable_objects::respond::{self, internal};
+use herald_platform::call_object;
+use herald_platform::respond::{self, internal};
 use worker::{Env, Headers, Method, Request, Response};
 
 /// `POST /v1/users/{user}/logout` with `{"reason"?}`, by an admin: every 3drepo session of the

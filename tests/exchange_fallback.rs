@@ -204,7 +204,7 @@ impl World {
     }
 
     /// One delivery (number `attempts`) of a message with `body` at `now`, run to its end as
-    /// `src/fallback.rs` runs it: every step, the last being Ack or Retry.
+    /// `delivery/src/fallback.rs` runs it: every step, the last being Ack or Retry.
     fn deliver(&mut self, body: &str, attempts: u32, now: i64) -> Vec<Step> {
         let (mut attempt, mut step) = Attempt::start(body, "msg-1", attempts, &self.config, now, &[0; 48]);
         let mut steps = Vec::new();
@@ -244,7 +244,7 @@ impl World {
         }
     }
 
-    /// The dead-letter queue's consumer takes a message (`src/fallback.rs`, `keep_dead`).
+    /// The dead-letter queue's consumer takes a message (`delivery/src/fallback.rs`, `keep_dead`).
     fn keep_dead(&mut self, body: &str, now: i64) {
         self.store.keep(&DeadLetter::of_message(body, "msg-1", now), self.config.max_attempts).unwrap();
     }

@@ -208,6 +208,106 @@ impl Default for Fallback {
     }
 }
 
+impl Fallback {
+    /// Reads the exchange's variables through `var` (which answers `None` for an unset one):
+    /// `FALLBACK_*`, `PUSH_*`, the providers' and their credentials. They are all the delivery
+    /// Worker (`delivery/`) reads, so it runs without the rest (no `JWT_SECRET`, no routes);
+    /// [`Config::from_vars`] reads them the same way.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::read(&|name: &str| var(name).filter(|v| !v.trim().is_empty()))
+    }
+
+    /// [`Fallback::from_vars`] through `get`, which already answers `None` for an empty var.
+    fn read(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Fallback::default();
+        let email_kind = match get("EMAIL_PROVIDER").as_deref().map(str::trim) {
+            None | Some("api") => EmailKind::Api,
+            Some("binding") => EmailKind::Binding,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "EMAIL_PROVIDER",
+                    problem: format!("must be api or binding, not {other:?}"),
+                })
+            }
+        };
+        let mut fallback = Fallback {
+            low_email_ms: number::<i64>(
+                get,
+                "FALLBACK_LOW_EMAIL_SECONDS",
+                defaults.low_email_ms / 1000,
+                0,
+                30 * 86_400,
+            )? * 1000,
+            normal_email_ms: number::<i64>(
+                get,
+                "FALLBACK_NORMAL_EMAIL_SECONDS",
+                defaults.normal_email_ms / 1000,
+                0,
+                30 * 86_400,
+            )? * 1000,
+            high_sms_ms: number::<i64>(get, "FALLBACK_HIGH_SMS_SECONDS", defaults.high_sms_ms / 1000, 0, 86_400)?
+                * 1000,
+            push_ms: {
+                let names = ["PUSH_VERY_LOW_SECONDS", "PUSH_LOW_SECONDS", "PUSH_NORMAL_SECONDS", "PUSH_HIGH_SECONDS"];
+                let mut push_ms = defaults.push_ms;
+                for (ms, var) in push_ms.iter_mut().zip(names) {
+                    *ms = number::<i64>(get, var, *ms / 1000, 0, 86_400)? * 1000;
+                }
+                push_ms
+            },
+            push: crate::exchange::push::settings::PushSettings::from_vars(get)?,
+            max_attempts: number(get, "FALLBACK_MAX_ATTEMPTS", defaults.max_attempts, 1, 100).map_err(|e| {
+                ConfigError {
+                    problem: format!(
+                        "{} (and keep the herald-fallback consumer's max_retries at FALLBACK_MAX_ATTEMPTS - 1)",
+                        e.problem
+                    ),
+                    ..e
+                }
+            })?,
+            retry_base_seconds: number(get, "FALLBACK_RETRY_BASE_SECONDS", defaults.retry_base_seconds, 0, 3600)?,
+            send_timeout_ms: number(
+                get,
+                "FALLBACK_SEND_TIMEOUT_SECONDS",
+                defaults.send_timeout_ms / 1000,
+                1,
+                SEND_TIMEOUT_MAX_SECONDS,
+            )
+            .map_err(|e| ConfigError {
+                problem: format!(
+                    "{}: an attempt's claim on a job lasts {} s, which must outlast the send",
+                    e.problem,
+                    crate::exchange::ledger::LEASE_MS / 1000
+                ),
+                ..e
+            })? * 1000,
+            email: EmailProvider {
+                kind: email_kind,
+                api_url: url(get, "EMAIL_API_URL", &defaults.email.api_url)?,
+                api_key: get("EMAIL_API_KEY"),
+                from: get("EMAIL_FROM").unwrap_or(defaults.email.from),
+            },
+            sms: SmsProvider {
+                api_url: url(get, "SMS_API_URL", &defaults.sms.api_url)?,
+                account_sid: get("TWILIO_ACCOUNT_SID").unwrap_or(defaults.sms.account_sid),
+                auth_token: get("TWILIO_AUTH_TOKEN"),
+                from: get("SMS_FROM").unwrap_or(defaults.sms.from),
+            },
+            directory_shards: number(get, "DIRECTORY_SHARDS", defaults.directory_shards, 1, 4096)?,
+        };
+        fallback.push.endpoints = EndpointRules {
+            allow_loopback_http: flag(get, "PUSH_ALLOW_LOOPBACK_HTTP")?,
+            hosts: match get("WEB_PUSH_HOSTS") {
+                Some(list) => {
+                    PushHosts::parse(&list).map_err(|problem| ConfigError { var: "WEB_PUSH_HOSTS", problem })?
+                }
+                None => PushHosts::default(),
+            },
+        };
+        Ok(fallback)
+    }
+}
+
 /// The longest `FALLBACK_SEND_TIMEOUT_SECONDS`: a claim on a job (the ledger's lease, 60 s)
 /// must outlast the send it covers, with room for the claim and the report around it.
 pub const SEND_TIMEOUT_MAX_SECONDS: u32 = 25;
@@ -330,98 +430,12 @@ impl Config {
         let routes = RouteTable::parse(&get("ROUTES").unwrap_or_else(|| DEFAULT_ROUTES.into()), echo)
             .map_err(|problem| ConfigError { var: "ROUTES", problem })?;
 
-        let defaults = Fallback::default();
-        let email_kind = match get("EMAIL_PROVIDER").as_deref().map(str::trim) {
-            None | Some("api") => EmailKind::Api,
-            Some("binding") => EmailKind::Binding,
-            Some(other) => {
-                return Err(ConfigError {
-                    var: "EMAIL_PROVIDER",
-                    problem: format!("must be api or binding, not {other:?}"),
-                })
-            }
-        };
-        let fallback = Fallback {
-            low_email_ms: number::<i64>(
-                &get,
-                "FALLBACK_LOW_EMAIL_SECONDS",
-                defaults.low_email_ms / 1000,
-                0,
-                30 * 86_400,
-            )? * 1000,
-            normal_email_ms: number::<i64>(
-                &get,
-                "FALLBACK_NORMAL_EMAIL_SECONDS",
-                defaults.normal_email_ms / 1000,
-                0,
-                30 * 86_400,
-            )? * 1000,
-            high_sms_ms: number::<i64>(&get, "FALLBACK_HIGH_SMS_SECONDS", defaults.high_sms_ms / 1000, 0, 86_400)?
-                * 1000,
-            push_ms: {
-                let names = ["PUSH_VERY_LOW_SECONDS", "PUSH_LOW_SECONDS", "PUSH_NORMAL_SECONDS", "PUSH_HIGH_SECONDS"];
-                let mut push_ms = defaults.push_ms;
-                for (ms, var) in push_ms.iter_mut().zip(names) {
-                    *ms = number::<i64>(&get, var, *ms / 1000, 0, 86_400)? * 1000;
-                }
-                push_ms
-            },
-            push: crate::exchange::push::settings::PushSettings::from_vars(&get)?,
-            max_attempts: number(&get, "FALLBACK_MAX_ATTEMPTS", defaults.max_attempts, 1, 100).map_err(|e| {
-                ConfigError {
-                    problem: format!(
-                        "{} (and keep the herald-fallback consumer's max_retries at FALLBACK_MAX_ATTEMPTS - 1)",
-                        e.problem
-                    ),
-                    ..e
-                }
-            })?,
-            retry_base_seconds: number(&get, "FALLBACK_RETRY_BASE_SECONDS", defaults.retry_base_seconds, 0, 3600)?,
-            send_timeout_ms: number(
-                &get,
-                "FALLBACK_SEND_TIMEOUT_SECONDS",
-                defaults.send_timeout_ms / 1000,
-                1,
-                SEND_TIMEOUT_MAX_SECONDS,
-            )
-            .map_err(|e| ConfigError {
-                problem: format!(
-                    "{}: an attempt's claim on a job lasts {} s, which must outlast the send",
-                    e.problem,
-                    crate::exchange::ledger::LEASE_MS / 1000
-                ),
-                ..e
-            })? * 1000,
-            email: EmailProvider {
-                kind: email_kind,
-                api_url: url(&get, "EMAIL_API_URL", &defaults.email.api_url)?,
-                api_key: get("EMAIL_API_KEY"),
-                from: get("EMAIL_FROM").unwrap_or(defaults.email.from),
-            },
-            sms: SmsProvider {
-                api_url: url(&get, "SMS_API_URL", &defaults.sms.api_url)?,
-                account_sid: get("TWILIO_ACCOUNT_SID").unwrap_or(defaults.sms.account_sid),
-                auth_token: get("TWILIO_AUTH_TOKEN"),
-                from: get("SMS_FROM").unwrap_or(defaults.sms.from),
-            },
-            directory_shards: number(&get, "DIRECTORY_SHARDS", defaults.directory_shards, 1, 4096)?,
-        };
+        let fallback = Fallback::read(&get)?;
 
         let origins = AllowedOrigins::parse(&get("ALLOWED_ORIGINS").unwrap_or_default())
             .map_err(|problem| ConfigError { var: "ALLOWED_ORIGINS", problem })?;
 
-        let push_endpoints = EndpointRules {
-            allow_loopback_http: flag(&get, "PUSH_ALLOW_LOOPBACK_HTTP")?,
-            hosts: match get("WEB_PUSH_HOSTS") {
-                Some(list) => {
-                    PushHosts::parse(&list).map_err(|problem| ConfigError { var: "WEB_PUSH_HOSTS", problem })?
-                }
-                None => PushHosts::default(),
-            },
-        };
-
-        let mut fallback = fallback;
-        fallback.push.endpoints = push_endpoints.clone();
+        let push_endpoints = fallback.push.endpoints.clone();
         Ok(Self { verifier, limits, retention, engine, routes, fallback, origins, push_endpoints })
     }
 }
@@ -631,6 +645,34 @@ mod tests {
         }
         let err = config(&[("JWT_SECRET", SECRET), ("WEB_PUSH_HOSTS", "push.example.com,10.0.0.1")]).unwrap_err();
         assert!(err.to_string().starts_with("WEB_PUSH_HOSTS has \"10.0.0.1\""), "{err}");
+    }
+
+    #[test]
+    fn the_delivery_workers_settings_read_without_a_jwt_secret_and_as_the_workers_do() {
+        let vars = [
+            ("FALLBACK_MAX_ATTEMPTS", "3"),
+            ("FALLBACK_SEND_TIMEOUT_SECONDS", "7"),
+            ("EMAIL_API_URL", "http://127.0.0.1:9/"),
+            ("TWILIO_AUTH_TOKEN", "token"),
+            ("WEB_PUSH_HOSTS", "push.example.com"),
+            ("PUSH_ALLOW_LOOPBACK_HTTP", "true"),
+            ("PUSH_HIGH_SECONDS", ""),
+        ];
+        let map: HashMap<&str, &str> = vars.into_iter().collect();
+        let delivery = Fallback::from_vars(|name| map.get(name).map(|v| v.to_string())).unwrap();
+        assert_eq!((delivery.max_attempts, delivery.send_timeout_ms), (3, 7000));
+        assert_eq!(delivery.email.api_url, "http://127.0.0.1:9");
+        assert_eq!(delivery.sms.auth_token.as_deref(), Some("token"));
+        assert_eq!(delivery.push_ms[3], Fallback::default().push_ms[3], "an empty var is an unset one");
+        assert!(
+            delivery.push.endpoints.allow_loopback_http && delivery.push.endpoints.hosts.contains("push.example.com")
+        );
+
+        let worker = config(&[vars.as_slice(), &[("JWT_SECRET", SECRET)]].concat()).unwrap();
+        assert_eq!(worker.fallback, delivery, "both Workers read the exchange's variables alike");
+        assert_eq!(worker.push_endpoints, delivery.push.endpoints);
+        let err = Fallback::from_vars(|name| (name == "FALLBACK_MAX_ATTEMPTS").then(|| "0".to_string())).unwrap_err();
+        assert_eq!(err.var, "FALLBACK_MAX_ATTEMPTS");
     }
 
     #[test]

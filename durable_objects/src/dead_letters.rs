@@ -13,14 +13,14 @@
 //! The push breaker lives here because it must be one for the whole deployment, like the
 //! dead letters: each provider's recent answers, in the object's SQLite (`push_breakers`).
 
-use crate::platform::{config, now_ms, query_param, Url};
-use crate::respond::{self, internal};
 use crate::sql::DurableSql;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::exchange::dead_letters::{DeadLetter, DeadLetters, ListQuery, ReasonNote};
 use herald_core::exchange::push::breaker;
 use herald_core::internal::{BreakerAnswer, GoneReport, DEAD_LETTERS, DEAD_LETTER_NOTES, PUSH_BREAKER};
 use herald_core::object::Role;
+use herald_platform::respond::{self, internal};
+use herald_platform::{config, now_ms, query_param, Url};
 use serde::de::DeserializeOwned;
 use worker::{Env, Method, Request, Response, State};
 

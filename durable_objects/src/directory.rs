@@ -6,13 +6,13 @@
 //! consumer reads pages, the Worker claims and releases devices. Its rows live in its own
 //! SQLite; it has no websockets and no room.
 
-use crate::platform::{now_ms, query_param, Url};
-use crate::respond::{self, internal};
 use crate::sql::DurableSql;
 use herald_core::error::{Error, ErrorCode};
 use herald_core::exchange::device_owners::{self, DeviceClaim, DeviceOwners};
 use herald_core::exchange::directory::{AddAnswer, AddRequest, DirectoryRows, PageQuery, ADD, ADD_MAX, PAGE, ROUTES};
 use herald_core::object::Role;
+use herald_platform::respond::{self, internal};
+use herald_platform::{now_ms, query_param, Url};
 use worker::{Method, Request, Response, State};
 
 /// Whether `path` is one of the directory's routes.

@@ -16,8 +16,6 @@
 //! batches, one call to that room at a time (`POST /members`); what rooms send them comes in
 //! through `POST /deliver`, which answers with the sessions this home does not hold.
 
-use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param, Url};
-use crate::respond::{self, internal};
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
@@ -31,6 +29,8 @@ use herald_core::gateway::{Action, Client};
 use herald_core::home;
 use herald_core::ids::RoomId;
 use herald_core::internal::{self as api, Delivery, DeliveryAnswer, DeliveryItem, MemberBatch, MemberCommand};
+use herald_platform::respond::{self, internal};
+use herald_platform::{config, fresh_id, now_ms, post_to_object, query_param, Url};
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;

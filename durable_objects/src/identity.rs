@@ -3,11 +3,11 @@
 //! only as a last resort from the runtime (which knows it for calls made by name, but not for an
 //! alarm in a process where nothing has named the object yet).
 
-use crate::respond::internal;
 use crate::sql::DurableSql;
 use herald_core::error::Error;
 use herald_core::internal::OBJECT;
 use herald_core::object::{learn, Learned, Role, StoredName};
+use herald_platform::respond::internal;
 use std::cell::RefCell;
 use worker::{Request, State};
 

@@ -36,8 +36,6 @@
 //! handlers do.
 
 use super::{Loaded, RoomObject};
-use crate::platform::{config, fresh_id, now_ms, post_to_object, query_param, Url};
-use crate::respond::{self, internal};
 use herald_core::error::{Error, ErrorCode};
 use herald_core::exchange::contacts::ContactsUpdate;
 use herald_core::exchange::directory::{self, AddRequest};
@@ -47,6 +45,8 @@ use herald_core::exchange::push::receipts::ReceiptState;
 use herald_core::exchange::requests::{self, Device};
 use herald_core::exchange::{Job, NotifyRequest};
 use herald_core::internal::{self as api, JobClaim, JobKey};
+use herald_platform::respond::{self, internal};
+use herald_platform::{config, fresh_id, now_ms, post_to_object, query_param, Url};
 use worker::{js_sys, Method, QueueContentType, RawMessageBuilder, Request, Response};
 
 /// The queue binding fallback jobs go to (wrangler.toml).

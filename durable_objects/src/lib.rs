@@ -22,9 +22,10 @@
 //! - [`sql`]: the core's [`herald_core::room::Sql`] over Durable Object SQLite.
 //! - [`identity`]: who the object is (its name and [`herald_core::object::Role`]), from the
 //!   call that names it or from its own storage, however it was woken.
-//! - [`respond`]: JSON answers and coded errors, shared with the Worker.
-//! - [`platform`]: the clock, fresh ids, vars and the configuration from the runtime, and calls
-//!   to an object (the Worker's to rooms and homes, and theirs to each other).
+//!
+//! What the runtime provides (the clock, fresh ids, the configuration, calls to an object) and
+//! the JSON answers are the `herald-platform` crate's, shared with the Worker and the delivery
+//! Worker.
 //!
 //! A request reaches an object only from the Worker or from another object (a home and the
 //! rooms its sessions joined), over the internal API described in [`herald_core::internal`].
@@ -35,8 +36,6 @@ pub mod dead_letters;
 pub mod directory;
 pub mod home;
 pub mod identity;
-pub mod platform;
-pub mod respond;
 pub mod room;
 pub mod sockets;
 pub mod sql;

@@ -38,8 +38,6 @@ use crate::batch::{self, Batch};
 use crate::dead_letters;
 use crate::home::Home;
 use crate::identity::Identity;
-use crate::platform::{boxed, config, fresh_id, now_ms, post_to_object, query_param, Url};
-use crate::respond::{self, internal};
 use crate::sockets::Sockets;
 use crate::sql::DurableSql;
 use herald_core::connections::Holder;
@@ -56,6 +54,8 @@ use herald_core::room::{
     ack_json, presence_json, restore_activities, ActivityRows, Effect, HistoryQuery, MemberRows, ReadMarks, Remotes,
     Room, Session, SqlLog,
 };
+use herald_platform::respond::{self, internal};
+use herald_platform::{boxed, config, fresh_id, now_ms, post_to_object, query_param, Url};
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;

@@ -6,10 +6,10 @@
 //! it, or the last ping the runtime answered for it): [`Sockets::slow_consumers`] names the
 //! ones past the bound, for the room to close.
 
-use crate::platform::fresh_id;
 use herald_core::backlog::Backlogs;
 use herald_core::dialect::tndata::{self, Translation};
 use herald_core::ids::{ConnId, RoomId};
+use herald_platform::fresh_id;
 use std::collections::{HashMap, HashSet};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};

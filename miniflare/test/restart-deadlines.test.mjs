@@ -84,7 +84,8 @@ test("every kind of pending deadline fires after a restart, and no request sees 
  * Python's sqlite3 (the machine's, as scripts/setup.sh expects it); the rows it prints.
  */
 function sqlite(dir, sql, file = (name) => name.endsWith(".sqlite") && name !== "metadata.sqlite") {
-  const objects = join(dir, "-RoomObject");
+  // Miniflare keeps a class's objects in `{worker}-{class}`: `herald-RoomObject`.
+  const objects = join(dir, "herald-RoomObject");
   const files = readdirSync(objects).filter(file).map((name) => join(objects, name));
   const script = "import sqlite3, sys, json\nrows = []\nfor f in sys.argv[2:]:\n  c = sqlite3.connect(f)\n  try:\n    rows += c.execute(sys.argv[1]).fetchall()\n  except sqlite3.OperationalError:\n    pass\n  c.commit()\nprint(json.dumps(rows))";
   return JSON.parse(execFileSync("python3", ["-c", script, sql, ...files], { encoding: "utf8" }));

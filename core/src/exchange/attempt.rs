@@ -1,5 +1,5 @@
 //! One delivery of a fallback queue message to its consumer, as steps (pure): the consumer
-//! (`src/fallback.rs`) performs each [`Step`] and hands its outcome back as an [`Answer`],
+//! (`delivery/src/fallback.rs`) performs each [`Step`] and hands its outcome back as an [`Answer`],
 //! until the step is to acknowledge the message or to retry it.
 //!
 //! ```text

@@ -1,5 +1,5 @@
 //! What the fallback sends, built from a [`Job`] and the configuration (pure: the Worker only
-//! performs it, `src/fallback.rs`), and how a provider's answer is judged.
+//! performs it, `delivery/src/fallback.rs`), and how a provider's answer is judged.
 //!
 //! | channel | provider | request |
 //! |---|---|---|

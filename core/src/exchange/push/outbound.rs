@@ -2,7 +2,7 @@
 //! (`payload.rs`), sealed for Web Push (`ece.rs`) and signed (`sign.rs`), with the
 //! configuration's credentials. Pure: the random bytes an encryption needs and the time are
 //! arguments, and FCM's access token, which takes a round trip to Google, is added by the
-//! consumer (`src/push.rs`) where [`PushRequest::access_token`] says.
+//! consumer (`delivery/src/push.rs`) where [`PushRequest::access_token`] says.
 
 use super::answers::Provider;
 use super::payload::{self, Notice, PayloadError};

@@ -5,7 +5,7 @@
 
 use futures_util::future::{select, Either};
 use herald_core::exchange::providers::{judge, BindingEmail, Failure, Outbound, ProviderRequest};
-use herald_durable_objects::platform::new_request;
+use herald_platform::new_request;
 use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;

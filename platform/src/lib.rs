@@ -1,5 +1,10 @@
 //! What the core takes as arguments and the runtime provides: the time, fresh random ids,
-//! vars and the configuration, and calls to objects.
+//! vars and the configuration, and calls to objects; and [`respond`], the JSON answers and
+//! coded errors. Shared by the Worker (`herald`), its Durable Objects
+//! (`herald-durable-objects`) and the delivery Worker (`herald-delivery`), which is why it is
+//! a crate of its own: the delivery Worker links it without linking the objects.
+
+pub mod respond;
 
 use herald_core::config::{Config, ConfigError};
 use herald_core::error::{Error, ErrorCode};

@@ -8,14 +8,13 @@
 //! back with a delay. After its attempts the platform moves it to the dead-letter queue.
 //!
 //! [`keep_dead`] (`herald-fallback-dead`): each message is kept in the dead-letter store
-//! (`deadletters:main`), where the admin list (`crate::dead_letters`) reads it.
+//! (`deadletters:main`), where the Worker's admin list (`GET /api/v1/admin/dead-letters`) reads it.
 //!
 //! The messages of a batch are handled at once, each on its own; none waits for another.
 
-use crate::queue::Delivered;
-use crate::{providers, push};
+use crate::{providers, push, settings, Delivered};
 use futures_util::future::join_all;
-use herald_core::config::Config;
+use herald_core::config::Fallback;
 use herald_core::error::Error;
 use herald_core::exchange::attempt::{Answer, Attempt, Step};
 use herald_core::exchange::dead_letters::DeadLetter;
@@ -25,7 +24,7 @@ use herald_core::exchange::push::answers::Verdict;
 use herald_core::ids::RoomId;
 use herald_core::internal::{self, JobClaim, JobKey, DEAD_LETTERS, DEAD_LETTERS_OBJECT, DEAD_LETTER_NOTES};
 use herald_core::internal::{BreakerAnswer, GoneReport, INBOX_DEVICES_FORGET, PUSH_BREAKER};
-use herald_durable_objects::platform::{boxed, config, now_ms, post_to_object};
+use herald_platform::{boxed, now_ms, post_to_object};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{js_sys, Env, MessageExt, QueueRetryOptionsBuilder, RawMessage, RawMessageIter, Result};
@@ -34,8 +33,8 @@ use worker::{js_sys, Env, MessageExt, QueueRetryOptionsBuilder, RawMessage, RawM
 const CONFIG_RETRY_SECONDS: u32 = 60;
 
 pub async fn consume(messages: Vec<Delivered>, env: &Env) -> Result<()> {
-    let config = match config(env) {
-        Ok(config) => config,
+    let settings = match settings(env) {
+        Ok(settings) => settings,
         // Nothing can be sent until the configuration is fixed; the queue keeps the jobs, and
         // a minute between tries spares their attempts.
         Err(e) => {
@@ -45,16 +44,16 @@ pub async fn consume(messages: Vec<Delivered>, env: &Env) -> Result<()> {
             return Ok(());
         }
     };
-    join_all(messages.iter().map(|delivered| deliver(delivered, env, config))).await;
+    join_all(messages.iter().map(|delivered| deliver(delivered, env, settings))).await;
     Ok(())
 }
 
 /// One message, from its first step to its ack or retry.
-async fn deliver(delivered: &Delivered, env: &Env, config: &Config) {
+async fn deliver(delivered: &Delivered, env: &Env, settings: &Fallback) {
     let Delivered { message, attempts } = delivered;
     let entropy = crate::push::random_bytes::<48>();
     let (mut attempt, mut step) =
-        Attempt::start(&body_text(message), &message.id(), *attempts, &config.fallback, now_ms(), &entropy);
+        Attempt::start(&body_text(message), &message.id(), *attempts, settings, now_ms(), &entropy);
     let name = format!("fallback message {} (delivery {attempts})", message.id());
     loop {
         let answer = match step {
@@ -66,14 +65,14 @@ async fn deliver(delivered: &Delivered, env: &Env, config: &Config) {
                 Answer::Claimed(claimed)
             }
             Step::Send(Outbound::Push(request)) => {
-                let verdict = boxed(push::send(&request, &config.fallback.push, config.fallback.send_timeout_ms)).await;
+                let verdict = boxed(push::send(&request, &settings.push, settings.send_timeout_ms)).await;
                 if verdict != Verdict::Accepted {
                     worker::console_error!("{name}: {} answered: {verdict:?}", request.provider.as_str());
                 }
                 Answer::Pushed(verdict)
             }
             Step::Breaker { provider } => {
-                let window_ms = config.fallback.push.breaker.window_ms;
+                let window_ms = settings.push.breaker.window_ms;
                 let accepted = push::take_accepted(provider, now_ms(), window_ms);
                 let report = GoneReport { provider: provider.as_str().into(), accepted, gone: 1 };
                 let answer = call(env, DEAD_LETTERS_OBJECT, PUSH_BREAKER, json(&report)).await;
@@ -88,7 +87,7 @@ async fn deliver(delivered: &Delivered, env: &Env, config: &Config) {
                 Answer::Forgot(logged(&name, read(&object, INBOX_DEVICES_FORGET, answer).map(|a: Deleted| a.deleted)))
             }
             Step::Send(outbound) => {
-                let sent = boxed(providers::send(env, &outbound, config.fallback.send_timeout_ms)).await;
+                let sent = boxed(providers::send(env, &outbound, settings.send_timeout_ms)).await;
                 if let Err(failure) = &sent {
                     worker::console_error!("{name}: not sent: {}", failure.reason);
                 }

@@ -24,7 +24,7 @@ use herald_core::exchange::push::answers::{self, Provider, Verdict};
 use herald_core::exchange::push::outbound::PushRequest;
 use herald_core::exchange::push::settings::PushSettings;
 use herald_core::exchange::push::sign::{self, AccessToken, ServiceAccount};
-use herald_durable_objects::platform::{new_request, new_request_without_redirects, now_ms};
+use herald_platform::{new_request, new_request_without_redirects, now_ms};
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 use worker::js_sys::{self, Array, Object, Reflect, Uint8Array};
