@@ -31,16 +31,28 @@ function safeLink(url) {
   }
 }
 
+// Every notification up to `lastRead` was read on another device: what is still shown of them
+// goes. (A browser must show something for every push, so Herald sends no push of its own for a
+// read; each push says how far the user read.)
+async function clearRead(lastRead) {
+  if (!lastRead) return;
+  const shown = await self.registration.getNotifications();
+  for (const notification of shown) {
+    if (notification.data?.seq <= lastRead) notification.close();
+  }
+}
+
 self.addEventListener("push", (event) => {
   if (!event.data) return;
-  const push = event.data.json(); // {title?, body, url?, data?, id, seq, tag, urgency, receipt, truncated?}
+  // {title?, body, url?, data?, id, seq, tag, urgency, receipt, truncated?, last_read?}
+  const push = event.data.json();
   const shown = self.registration.showNotification(push.title ?? "New notification", {
     body: push.body,
     tag: push.tag, // a retried push replaces this one instead of stacking beside it
     data: { url: push.url, receipt: push.receipt, seq: push.seq, truncated: push.truncated === true },
     requireInteraction: push.urgency === 4,
   });
-  event.waitUntil(shown.then(() => receipt(push.receipt, "delivered")));
+  event.waitUntil(shown.then(() => Promise.all([receipt(push.receipt, "delivered"), clearRead(push.last_read)])));
 });
 
 self.addEventListener("notificationclick", (event) => {

@@ -598,9 +598,9 @@ fn a_read_over_rest_checks_the_seq_and_is_told_to_every_device() {
     w.h.connect("phone", &bob(), None);
     w.send("alice", "a", json!({}));
     w.h.take("phone");
-    let error = w.inbox.read(&w.h.room, 2).unwrap_err();
+    let error = w.inbox.read(w.h.now, &w.h.room, 2).unwrap_err();
     assert_eq!((error.code, error.details.unwrap()["field"].clone()), (ErrorCode::InvalidField, json!("seq")));
-    let effects = w.inbox.read(&w.h.room, 1).unwrap();
+    let effects = w.inbox.read(w.h.now, &w.h.room, 1).unwrap();
     w.h.apply(effects);
     assert_eq!(w.h.take("phone"), vec![json!({ "type": "read", "seq": 1 })]);
 }

@@ -10,15 +10,16 @@ use herald_core::exchange::contacts::ContactsUpdate;
 use herald_core::exchange::inbox::{Due, Inbox, Outcome};
 use herald_core::exchange::providers::Outbound;
 use herald_core::exchange::push::answers::{Provider, Verdict};
+use herald_core::exchange::push::outbound::outbound;
 use herald_core::exchange::push::receipts::{self, ReceiptState};
-use herald_core::exchange::push::settings::{PushSettings, Secret, WebPushSettings};
+use herald_core::exchange::push::settings::{ApnsSettings, PushSettings, Secret, WebPushSettings};
 use herald_core::exchange::push::{ece, payload};
 use herald_core::exchange::requests::Device;
-use herald_core::exchange::{inbox_of, Channel, Job, NotifyRequest, Opts};
+use herald_core::exchange::{inbox_of, Channel, Job, NotifyRequest, Opts, Told};
 use herald_core::ids::{RoomId, UserId};
 use herald_core::internal::{JobClaim, JOB_DONE, JOB_RELEASE};
 use herald_core::room::{Room, SqlLog};
-use herald_tests::{conn, user, Harness, Sqlite, T0};
+use herald_tests::{conn, user, Harness, Sqlite, APNS_P8, T0};
 use serde_json::{json, Value};
 
 const SECOND: i64 = 1000;
@@ -38,9 +39,20 @@ fn settings() -> PushSettings {
             private_key: Secret(VAPID_PRIVATE.into()),
             subject: "mailto:ops@example.com".into(),
         }),
+        apns: Some(ApnsSettings {
+            url: "https://api.push.apple.com".into(),
+            key: Secret(APNS_P8.into()),
+            key_id: "KEYID12345".into(),
+            team_id: "TEAMID1234".into(),
+            topic: "com.example.app".into(),
+        }),
         receipt_secret: Some(Secret(SECRET.into())),
         ..PushSettings::default()
     }
+}
+
+fn iphone(n: u8) -> Device {
+    Device::Ios { token: format!("{n:02x}").repeat(32) }
 }
 
 /// Push after 10 s (normal) / 2 s (high), email after 60 s, SMS after 30 s.
@@ -121,6 +133,28 @@ impl World {
     }
 }
 
+impl World {
+    /// The consumer sent every job made so far for which `sent` says so (claimed, then done).
+    fn sent(&mut self, sent: impl Fn(&Job) -> bool) {
+        for job in self.jobs.iter().filter(|job| sent(job)) {
+            assert!(self.inbox.claim(self.h.now, &job.key, job.expires_at).unwrap().go, "{}", job.key);
+            self.inbox.done(&job.key).unwrap();
+        }
+    }
+
+    /// Reads every notification up to `seq` through the inbox's REST route.
+    fn read(&mut self, seq: u64) {
+        let effects = self.inbox.read(self.h.now, &self.h.room, seq).unwrap();
+        self.h.apply(effects);
+    }
+
+    /// The jobs made since the first `from` that tell a read: (kind, seq, device).
+    fn told(&self, from: usize) -> Vec<(Told, u64, String)> {
+        let told = self.jobs[from..].iter().filter_map(|job| Some((job.push.as_ref()?.told?, job.seq, job.to.clone())));
+        told.collect()
+    }
+}
+
 fn bob_room() -> RoomId {
     inbox_of(&UserId::parse("bob").unwrap()).unwrap()
 }
@@ -159,7 +193,7 @@ fn a_push_receipt_stops_the_sms_and_email_of_a_high_notification() {
     w.subscribe(browser(1));
     let seq = w.send("Disk full", json!({ "urgency": "high" }));
     assert_eq!(w.advance(0), vec![(seq, Channel::Push)], "nobody connected: pushed at once");
-    let effects = w.inbox.receipt(&w.h.room, seq, ReceiptState::Delivered).unwrap();
+    let effects = w.inbox.receipt(w.h.now, &w.h.room, seq, ReceiptState::Delivered).unwrap();
     assert!(effects.is_empty());
     assert_eq!(w.advance(3600 * SECOND), vec![], "no SMS, no email");
     // Without the receipt, the same notification goes by SMS and email.
@@ -176,7 +210,7 @@ fn a_delivered_receipt_stops_further_pushes_but_a_normal_email_still_goes_unread
     let seq = w.send("report", json!({}));
     assert_eq!(w.advance(10 * SECOND), vec![(seq, Channel::Push), (seq, Channel::Push)]);
     // One browser showed it before the other's job was sent: that job is no longer needed.
-    w.inbox.receipt(&w.h.room, seq, ReceiptState::Delivered).unwrap();
+    w.inbox.receipt(w.h.now, &w.h.room, seq, ReceiptState::Delivered).unwrap();
     let claim = w.inbox.claim(w.h.now, &w.jobs[1].key, None).unwrap();
     assert_eq!(claim, JobClaim { go: false, claim: None, held_until_ms: None }, "the other push is settled");
     assert_eq!(w.advance(3600 * SECOND), vec![(seq, Channel::Email)], "shown, not opened, nobody connected");
@@ -189,7 +223,7 @@ fn a_read_on_another_device_cancels_every_step_and_is_told_to_every_device() {
     w.h.connect("laptop", &user("bob"), None);
     let seq = w.send("news", json!({ "urgency": "high" }));
     w.h.take("laptop");
-    let effects = w.inbox.receipt(&w.h.room, seq, ReceiptState::Read).unwrap();
+    let effects = w.inbox.receipt(w.h.now, &w.h.room, seq, ReceiptState::Read).unwrap();
     w.h.apply(effects);
     assert_eq!(w.h.take("laptop"), vec![json!({ "type": "read_one", "seq": seq })]);
     assert_eq!(w.advance(3600 * SECOND), vec![], "no push, SMS or email");
@@ -200,6 +234,95 @@ fn a_read_on_another_device_cancels_every_step_and_is_told_to_every_device() {
     let next = w.send("more", json!({}));
     w.frame("laptop", json!({ "type": "read", "seq": next }));
     assert_eq!(w.advance(3600 * SECOND), vec![]);
+}
+
+#[test]
+fn a_read_is_told_by_a_silent_push_to_each_phone_it_was_pushed_to_and_to_no_other_device() {
+    let mut w = World::new();
+    w.subscribe(browser(1));
+    w.subscribe(iphone(1));
+    w.subscribe(iphone(2));
+    let seq = w.send("news", json!({}));
+    assert_eq!(w.advance(10 * SECOND).len(), 3, "pushed to the browser and both phones");
+    let (one, two) = (iphone(1).public_id(), iphone(2).public_id());
+    // The first phone's push and the browser's went out; the second phone's never did.
+    w.sent(|job| job.to != two);
+    w.subscribe(iphone(3));
+    let before = w.jobs.len();
+    w.read(seq);
+    assert_eq!(w.inbox.next_alarm().unwrap(), Some(w.h.now), "the read is told at once");
+    w.advance(0);
+    assert_eq!(w.told(before), vec![(Told::Read, seq, one.clone())], "not the browser, the unpushed or the new phone");
+    let job = w.jobs.last().unwrap().clone();
+    assert_eq!(job.key, format!("bob/{seq}/read/{one}"));
+    assert_eq!(job.push.as_ref().unwrap().last_read, seq);
+    // Sent although its notification is read: the read is what it tells.
+    assert!(w.inbox.claim(w.h.now, &job.key, job.expires_at).unwrap().go);
+    assert_eq!(w.advance(86_400 * SECOND), vec![], "told once");
+    assert_eq!(w.inbox.next_alarm().unwrap(), None);
+
+    // What it is sent as: an APNs background push, signed like every APNs request.
+    let Ok(request) = outbound(&job, &settings(), w.h.now, &[7; 48]) else { panic!("no request") };
+    let header = |name: &str| request.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+    assert_eq!(header("apns-push-type").as_deref(), Some("background"));
+    assert!(header("authorization").is_some_and(|a| a.starts_with("bearer ey")));
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(body["herald"], json!({ "type": "read", "seq": seq }));
+    assert_eq!(header("apns-collapse-id"), Some(payload::reads_collapse_id("bob")));
+}
+
+#[test]
+fn a_later_read_replaces_one_not_yet_told_and_a_read_with_no_push_in_it_tells_nobody() {
+    let mut w = World::new();
+    w.subscribe(iphone(1));
+    let first = w.send("a", json!({}));
+    let second = w.send("b", json!({}));
+    w.advance(10 * SECOND);
+    w.sent(|_| true);
+    let before = w.jobs.len();
+    w.read(first);
+    w.read(second);
+    w.advance(0);
+    assert_eq!(w.told(before), vec![(Told::Read, second, iphone(1).public_id())], "one push, the later read");
+    let third = w.send("c", json!({ "channels": ["email"] }));
+    let before = w.jobs.len();
+    w.read(third);
+    assert_eq!(w.advance(0), vec![], "nothing of it was pushed");
+    assert_eq!(w.told(before), vec![]);
+}
+
+#[test]
+fn a_push_receipts_read_is_told_to_the_pushed_phones_as_read_one_unless_the_phone_went() {
+    let mut w = World::new();
+    w.subscribe(iphone(1));
+    w.subscribe(iphone(2));
+    let seq = w.send("opened on one phone", json!({ "urgency": "high" }));
+    assert_eq!(w.advance(0).len(), 2, "nobody online: pushed at once");
+    w.sent(|_| true);
+    let before = w.jobs.len();
+    let effects = w.inbox.receipt(w.h.now, &w.h.room, seq, ReceiptState::Read).unwrap();
+    w.h.apply(effects);
+    // One phone is removed before the alarm: it is no longer the user's to tell.
+    w.inbox.remove_device(&iphone(2).public_id()).unwrap();
+    w.advance(0);
+    assert_eq!(w.told(before), vec![(Told::ReadOne, seq, iphone(1).public_id())]);
+    let request = outbound(w.jobs.last().unwrap(), &settings(), w.h.now, &[7; 48]).unwrap();
+    assert!(request.headers.iter().all(|(name, _)| *name != "apns-collapse-id"));
+    assert_eq!(w.inbox.next_alarm().unwrap(), None, "no SMS or email after a read");
+}
+
+#[test]
+fn a_push_carries_the_read_mark_so_a_browser_clears_what_was_read_elsewhere() {
+    let mut w = World::new();
+    w.subscribe(browser(1));
+    let first = w.send("a", json!({}));
+    w.read(first);
+    let second = w.send("b", json!({}));
+    w.advance(10 * SECOND);
+    let push = w.jobs.last().unwrap();
+    assert_eq!((push.seq, push.push.as_ref().unwrap().last_read), (second, first));
+    let Ok(request) = outbound(push, &settings(), w.h.now, &[7; 48]) else { panic!("no request") };
+    assert_eq!(request.provider, Provider::WebPush);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 mod props;
 
 use herald_core::exchange::requests::Device;
-use herald_core::exchange::{Channel, FanoutTask, Job, NotifyRequest, Opts, PushContent, Urgency};
+use herald_core::exchange::{Channel, FanoutTask, Job, NotifyRequest, Opts, PushContent, Told, Urgency};
 use herald_core::ids::{RoomId, User, UserId};
 use herald_core::internal::{Delivery, DeliveryItem, JobClaim, JobKey, MemberBatch, MemberCommand, MemberOp};
 use herald_tests::checks::internal;
@@ -80,7 +80,14 @@ fn job() -> impl Strategy<Value = Job> {
         any::<u64>(),
         odd_string(30),
         proptest::option::of(any::<i64>()),
-        proptest::option::of((device(), any::<i64>(), odd_string(12), proptest::sample::select(Urgency::ALL.to_vec()))),
+        proptest::option::of((
+            device(),
+            any::<i64>(),
+            odd_string(12),
+            proptest::sample::select(Urgency::ALL.to_vec()),
+            any::<u64>(),
+            proptest::option::of(proptest::sample::select(vec![Told::Read, Told::ReadOne])),
+        )),
     )
         .prop_map(|(user, channel, to, seq, text, expires_at, push)| Job {
             key: format!("{}/{seq}/{}", user.as_str(), channel.as_str()),
@@ -90,7 +97,7 @@ fn job() -> impl Strategy<Value = Job> {
             seq,
             notification: "n".into(),
             subject: text.clone(),
-            push: push.map(|(device, subscribed_at, receipt, urgency)| PushContent {
+            push: push.map(|(device, subscribed_at, receipt, urgency, last_read, told)| PushContent {
                 device,
                 subscribed_at,
                 title: Some(text.clone()),
@@ -98,6 +105,8 @@ fn job() -> impl Strategy<Value = Job> {
                 data: Some(serde_json::json!({ "k": receipt.clone() })),
                 urgency,
                 receipt,
+                last_read,
+                told,
             }),
             text,
             expires_at,

@@ -20,13 +20,7 @@ const VAPID_PUBLIC: &str = "BFFcPW6545a5BNP-yn9U_c0MwemXvzddylFa0KbDtANfRTa-OlDz
 
 /// Scalar 0x21..0x40 in three PKCS#8 layouts: Apple's `.p8` (curve and public key inside the
 /// ECPrivateKey), OpenSSL's (public key only), and the bare minimum.
-const P8_APPLE: &str = "-----BEGIN PRIVATE KEY-----
-MIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQgISIjJCUmJygpKiss
-LS4vMDEyMzQ1Njc4OTo7PD0+P0CgCgYIKoZIzj0DAQehRANCAAQfFAFGv7GyUfhP
-Tdvg1M3P13r9mEqVIONXlAIfgxK7nuyZWgix+ncE3z3MC1CpZlJj+3cR+V+fikSc
-UJbkfIkr
------END PRIVATE KEY-----
-";
+const P8_APPLE: &str = herald_tests::APNS_P8;
 const P8_OPENSSL: &str = "-----BEGIN PRIVATE KEY-----
 MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgISIjJCUmJygpKiss
 LS4vMDEyMzQ1Njc4OTo7PD0+P0ChRANCAAQfFAFGv7GyUfhPTdvg1M3P13r9mEqV

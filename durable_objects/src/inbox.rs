@@ -135,14 +135,14 @@ impl RoomObject {
                         "read" => ReceiptState::Read,
                         _ => ReceiptState::Delivered,
                     };
-                    let effects = inbox.receipt(room, call.seq, state)?;
+                    let effects = inbox.receipt(now, room, call.seq, state)?;
                     let reached = inbox.reached(call.seq).map_err(|e| Error::internal(e.to_string()))?;
                     let _ = loaded.apply(effects);
                     // Written out, as `json!` would (a number and a fixed word): a `Value` costs code.
                     Ok((200, format!(r#"{{"seq":{},"state":"{}"}}"#, call.seq, reached.as_str())))
                 }
                 (Method::Post, api::INBOX_READ) => {
-                    let effects = inbox.read(room, requests::read(&body)?)?;
+                    let effects = inbox.read(now, room, requests::read(&body)?)?;
                     let answer = inbox.read_json()?;
                     let _ = loaded.apply(effects);
                     Ok((200, answer))

@@ -108,6 +108,35 @@ describe("native push", () => {
     assert.equal(requests[0].status, 200);
   });
 
+  test("a read is told to the phones it was pushed to by a silent push, and a browser learns it from the next push", async () => {
+    const [phone, android] = [IOS(7), ANDROID("rita")];
+    const browser = herald.recorder.subscription();
+    for (const body of [{ os: "ios", token: phone }, { os: "android", token: android }, browser]) {
+      assert.equal((await subscribe("rita", body)).status, 200);
+    }
+    await send({ msg: "Build 9 failed", uid: "rita", opts: { urgency: "high" } });
+    await until("the notification pushed to all three", () =>
+      accepted(phone).length === 1 && accepted(android).length === 1 && accepted(webDevice(browser)).length === 1,
+    );
+    const read = await herald.api("/api/v1/inbox/read", { method: "POST", sub: "rita", body: { seq: 1 } });
+    assert.equal(read.status, 200);
+    const [, told] = await until("the read told to the iPhone", () => accepted(phone).length === 2 && accepted(phone));
+    assert.equal(told.headers["apns-push-type"], "background");
+    assert.equal(told.headers["apns-priority"], "5");
+    assert.match(told.headers.authorization, /^bearer /, "signed like every APNs request (the recorder verified it)");
+    assert.deepEqual(told.payload, { aps: { "content-available": 1 }, herald: { type: "read", seq: 1 } });
+    const [, data] = await until("the read told to the Android phone", () => accepted(android).length === 2 && accepted(android));
+    assert.equal(data.payload.notification, undefined, "a data message: nothing shown");
+    assert.deepEqual(JSON.parse(data.payload.data.herald), { type: "read", seq: 1 });
+    assert.equal(data.payload.android.priority, "NORMAL");
+    // Browsers must show every push: none is sent for the read; the next notification says it.
+    await send({ msg: "Build 10 passed", uid: "rita", opts: { urgency: "high" } });
+    const pushes = await until("the next push to the browser", () => accepted(webDevice(browser)).length === 2 && accepted(webDevice(browser)));
+    assert.equal(pushes[1].payload.seq, 2);
+    assert.equal(pushes[1].payload.last_read, 1);
+    assert.equal(pushes[0].payload.last_read, undefined, "nothing had been read");
+  });
+
   test("a 410 from Web Push and an UNREGISTERED from FCM delete that device only", async () => {
     const gone = herald.recorder.subscription();
     const kept = herald.recorder.subscription();

@@ -40,6 +40,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 /// Monday 2026-11-02 09:00 UTC: tests start here.
+/// An APNs `.p8` key as Apple hands it out (PKCS#8 with the curve and the public key inside
+/// the ECPrivateKey), of the P-256 scalar 0x21..0x40.
+pub const APNS_P8: &str = "-----BEGIN PRIVATE KEY-----
+MIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQgISIjJCUmJygpKiss
+LS4vMDEyMzQ1Njc4OTo7PD0+P0CgCgYIKoZIzj0DAQehRANCAAQfFAFGv7GyUfhP
+Tdvg1M3P13r9mEqVIONXlAIfgxK7nuyZWgix+ncE3z3MC1CpZlJj+3cR+V+fikSc
+UJbkfIkr
+-----END PRIVATE KEY-----
+";
+
 pub const T0: i64 = 1_793_610_000_000;
 
 pub const DAY: i64 = 24 * 3600 * 1000;

@@ -345,8 +345,47 @@ pub struct PushContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
     pub urgency: Urgency,
-    /// The credential that acknowledges this notification (`push/receipts.rs`).
+    /// The credential that acknowledges this notification (`push/receipts.rs`); empty for a
+    /// push that tells a read.
     pub receipt: String,
+    /// The inbox's read mark when the push was made: every notification up to it was read, so
+    /// the app can clear those it still shows (`0`, left out, when none was).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub last_read: u64,
+    /// Set when this push tells the device of a read rather than showing a notification
+    /// (`inbox/told.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub told: Option<Told>,
+}
+
+/// A read a push tells a device (`inbox/told.rs`), named as the live connections are told it:
+/// `read` (every notification up to the job's seq) or `read_one` (that notification).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Told {
+    Read,
+    ReadOne,
+}
+
+impl Told {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::ReadOne => "read_one",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "read" => Some(Self::Read),
+            "read_one" => Some(Self::ReadOne),
+            _ => None,
+        }
+    }
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// The body of a fan-out queue message (broadcasts, `directory.rs`).

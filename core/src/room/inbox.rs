@@ -90,7 +90,7 @@ impl<L: Log> Room<L> {
                 format!("notification {seq} does not exist; the last one is {}", self.last_seq),
             )),
             Ok(Mark::Received(seq)) => inbox.received(seq).map(|_| Vec::new()),
-            Ok(Mark::Read(seq)) => inbox.read(self, seq),
+            Ok(Mark::Read(seq)) => inbox.read(now, self, seq),
             Err(error) => Err(error),
         };
         marked.unwrap_or_else(|error| refuse(&error))

@@ -86,6 +86,7 @@ pub fn payloads(fields: &Fields, seq: u64, ttl_seconds: u32, urgency: Urgency) {
         ttl_seconds,
         collapse_id: &collapse_id,
         receipt: &fields.receipt,
+        last_read: seq / 2,
     };
     let now_ms = 1_793_610_000_000;
     let built = [

@@ -7,6 +7,7 @@
 use super::{storage, text, Inbox};
 use crate::error::{Error, ErrorCode};
 use crate::exchange::push::receipts::ReceiptState;
+use crate::exchange::Told;
 use crate::room::{Effect, Log, Room, Sql, SqlValue, StoreError};
 use serde_json::json;
 
@@ -48,11 +49,18 @@ impl<S: Sql + Clone> Inbox<S> {
         Ok(by_marks.max(own))
     }
 
-    /// A push receipt for notification `seq`: `delivered` stops further pushes (and, for high
-    /// urgency, the SMS and email); `read` stops every step not yet taken and is told to every
-    /// connection as `{"type":"read_one","seq":N}`. A receipt repeated, or weaker than what is
-    /// known, changes nothing.
-    pub fn receipt<L: Log>(&mut self, room: &Room<L>, seq: u64, state: ReceiptState) -> Result<Vec<Effect>, Error> {
+    /// A push receipt for notification `seq`, at `now`: `delivered` stops further pushes (and,
+    /// for high urgency, the SMS and email); `read` stops every step not yet taken, is told to
+    /// every connection as `{"type":"read_one","seq":N}`, and by a push to the phones the
+    /// notification was pushed to (`told.rs`). A receipt repeated, or weaker than what is known,
+    /// changes nothing.
+    pub fn receipt<L: Log>(
+        &mut self,
+        now: i64,
+        room: &Room<L>,
+        seq: u64,
+        state: ReceiptState,
+    ) -> Result<Vec<Effect>, Error> {
         // A notification past retention is no longer kept (`planned` reads its note).
         if seq == 0 || seq > room.last_seq() || !self.planned(seq).map_err(storage)? {
             let message = format!("notification {seq} does not exist in this inbox");
@@ -66,6 +74,10 @@ impl<S: Sql + Clone> Inbox<S> {
         if now_reached >= wanted {
             return Ok(Vec::new());
         }
+        let tell = match state {
+            ReceiptState::Read => self.plan_told(now, Told::ReadOne, seq - 1, seq).map_err(storage)?,
+            ReceiptState::Delivered => false,
+        };
         let seq_value = SqlValue::Int(seq as i64);
         self.sql
             .exec(
@@ -83,7 +95,11 @@ impl<S: Sql + Clone> Inbox<S> {
             ReceiptState::Read => {
                 self.sql.exec("DELETE FROM inbox_due WHERE seq = ?", &[seq_value]).map_err(storage)?;
                 let text = json!({ "type": "read_one", "seq": seq }).to_string();
-                Ok(vec![Effect::Broadcast { text, except: None }])
+                let mut effects = vec![Effect::Broadcast { text, except: None }];
+                if tell {
+                    effects.push(Effect::SetAlarm { at: now });
+                }
+                Ok(effects)
             }
         }
     }

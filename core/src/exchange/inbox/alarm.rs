@@ -60,6 +60,11 @@ impl<S: Sql + Clone> Inbox<S> {
             due.problems.push(format!("fallbacks: {e}"));
             due.retry = true;
         }
+        let budget = ALARM_BATCH.saturating_sub(due.jobs.len() + due.skipped.len());
+        if let Err(e) = self.tell_due(now, &mut due, budget) {
+            due.problems.push(format!("reads to tell: {e}"));
+            due.retry = true;
+        }
         due
     }
 
@@ -276,12 +281,14 @@ impl<S: Sql + Clone> Inbox<S> {
             data: Some(note["data"].clone()).filter(|d| !d.is_null()),
             urgency,
             receipt: outbound::receipt(&self.deadlines.push, &self.owner, seq, until),
+            last_read: self.read,
+            told: None,
         });
         job
     }
 
     /// The devices a push goes to, each with when it was subscribed.
-    fn push_devices(&self) -> Result<Vec<(Device, i64)>, StoreError> {
+    pub(super) fn push_devices(&self) -> Result<Vec<(Device, i64)>, StoreError> {
         let rows = self.sql.exec("SELECT device, added FROM inbox_devices ORDER BY added DESC, id", &[])?;
         Ok(rows.iter().filter_map(|r| Some((serde_json::from_str(text(r.first()?)?).ok()?, int(r.get(1)?)?))).collect())
     }
@@ -291,6 +298,13 @@ impl<S: Sql + Clone> Inbox<S> {
     pub fn enqueued(&mut self, jobs: &[Job], taken: &[bool]) -> Result<(), Error> {
         let mut steps: Vec<(u64, Channel, bool)> = Vec::new();
         for (job, &taken) in jobs.iter().zip(taken) {
+            // A read told to a phone is no step of the ladder: its own row ends (`told.rs`).
+            if job.push.as_ref().is_some_and(|push| push.told.is_some()) {
+                if taken {
+                    self.told_enqueued(job).map_err(storage)?;
+                }
+                continue;
+            }
             match steps.iter_mut().find(|(seq, channel, _)| (*seq, *channel) == (job.seq, job.channel)) {
                 Some(step) => step.2 &= taken,
                 None => steps.push((job.seq, job.channel, taken)),
@@ -310,19 +324,17 @@ impl<S: Sql + Clone> Inbox<S> {
     /// A push's key ends with its device's public id: once that device is no longer the
     /// user's (removed, logged out, or subscribed since by another user), its job is not sent.
     pub fn claim(&self, now: i64, key: &str, expires_at: Option<i64>) -> Result<JobClaim, Error> {
-        // `{owner}/{seq}/push/{device}`: the owner is stripped whole, so a `/` in it is harmless.
-        let rest = key.strip_prefix(self.owner.as_str()).and_then(|rest| rest.strip_prefix('/'));
-        let device = rest.and_then(|rest| match rest.split('/').collect::<Vec<_>>().as_slice() {
-            [_, "push", device] => Some(device.to_string()),
-            _ => None,
-        });
-        let gone = match &device {
-            Some(id) => !self.push_devices().map_err(storage)?.iter().any(|(d, _)| d.public_id() == *id),
+        // A push, or a read told to a phone (`told.rs`), ends with its device's public id.
+        let job = self.device_job(key);
+        let gone = match job {
+            Some((_, _, id)) => !self.push_devices().map_err(storage)?.iter().any(|(d, _)| d.public_id() == id),
             None => false,
         };
+        let tells = job.is_some_and(|(_, kind, _)| kind != "push");
         let settled = |seq: u64| {
             let reached = self.reached(seq).unwrap_or(Reached::Sent);
-            gone || reached == Reached::Read || (device.is_some() && reached == Reached::Delivered)
+            // A read is told whatever the notification reached: it is about the read.
+            gone || (!tells && (reached == Reached::Read || (job.is_some() && reached == Reached::Delivered)))
         };
         self.ledger.claim(now, key, settled, expires_at).map(JobClaim::from).map_err(storage)
     }

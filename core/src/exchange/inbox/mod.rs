@@ -7,15 +7,16 @@
 //!   the highest seq reached, moving only forward; read implies delivered; and one
 //!   notification's own acknowledgement from a push receipt (`inbox_acks`);
 //! - the fallbacks falling due (`inbox_due`: notification, channel, when) and the scheduled
-//!   sends (`inbox_scheduled`), which together set the object's alarm ([`Inbox::next_alarm`]);
+//!   sends (`inbox_scheduled`) and the reads to tell pushed phones (`inbox_told`), which together
+//!   set the object's alarm ([`Inbox::next_alarm`]);
 //! - contacts (`inbox_contacts`), devices (`inbox_devices`, `inbox_device_outcomes`) and the job
 //!   ledger (`ledger.rs`).
 //!
 //! | input | what it does |
 //! |---|---|
 //! | [`Inbox::on_notify`] | publish the notification (event `notification`) now, or keep it until `send_at` (at most [`SCHEDULED_MAX`] kept); plan its fallbacks (again, for a duplicate whose planning failed) |
-//! | [`Inbox::received`], [`Inbox::read`] | move the marks; a read is told to every connection as `{"type":"read","seq":N}` |
-//! | [`Inbox::receipt`] | a push receipt: one notification delivered or read (`acks.rs`); a read is told as `{"type":"read_one","seq":N}` |
+//! | [`Inbox::received`], [`Inbox::read`] | move the marks; a read is told to every connection as `{"type":"read","seq":N}`, and by a silent push to the phones its notifications were pushed to (`told.rs`) |
+//! | [`Inbox::receipt`] | a push receipt: one notification delivered or read (`acks.rs`); a read is told as `{"type":"read_one","seq":N}`, likewise |
 //! | [`Inbox::on_alarm`], [`Inbox::alarm_after`] | publish scheduled sends that are due; decide each due fallback (`policy.rs`): jobs to queue, skips, deferrals — at most [`ALARM_BATCH`] rows a pass, row by row; then when the alarm comes next (`alarm.rs`) |
 //! | [`Inbox::enqueued`] | a job reached the queue: its fallback is done |
 //! | [`Inbox::claim`], [`Inbox::done`], [`Inbox::release`] | the fallback consumer's calls (`ledger.rs`) |
@@ -28,6 +29,7 @@ mod alarm;
 mod devices;
 mod listed;
 mod reads;
+mod told;
 
 pub use acks::Reached;
 pub use alarm::{Due, ALARM_BATCH, REQUEUE_MS, RETRY_MS};
@@ -125,7 +127,7 @@ impl<S: Sql + Clone> Inbox<S> {
         sql: S,
     ) -> Result<Option<Self>, StoreError> {
         let Some(owner) = owner_of(room) else { return Ok(None) };
-        for statement in SCHEMA.into_iter().chain([devices::SCHEMA]) {
+        for statement in SCHEMA.into_iter().chain([devices::SCHEMA, told::SCHEMA]) {
             sql.exec(statement, &[])?;
         }
         let mark = |name: &str| -> Result<u64, StoreError> {
@@ -164,11 +166,13 @@ impl<S: Sql + Clone> Inbox<S> {
         (self.delivered, self.read)
     }
 
-    /// When the inbox needs its alarm: the earliest fallback or scheduled send.
+    /// When the inbox needs its alarm: the earliest fallback, scheduled send or read to tell.
     pub fn next_alarm(&self) -> Result<Option<i64>, StoreError> {
-        let rows = self
-            .sql
-            .exec("SELECT MIN(due) FROM (SELECT due FROM inbox_due UNION ALL SELECT due FROM inbox_scheduled)", &[])?;
+        let rows = self.sql.exec(
+            "SELECT MIN(due) FROM (SELECT due FROM inbox_due UNION ALL SELECT due FROM inbox_scheduled
+                 UNION ALL SELECT due FROM inbox_told)",
+            &[],
+        )?;
         Ok(rows.first().and_then(|r| r.first()).and_then(int))
     }
 
@@ -311,6 +315,7 @@ impl<S: Sql + Clone> Inbox<S> {
             .exec("DELETE FROM inbox_notes WHERE seq <= ? OR ts < ?", &[SqlValue::Int(floor), SqlValue::Int(min_ts)])?;
         self.sql.exec("DELETE FROM inbox_due WHERE seq NOT IN (SELECT seq FROM inbox_notes)", &[])?;
         self.sql.exec("DELETE FROM inbox_acks WHERE seq NOT IN (SELECT seq FROM inbox_notes)", &[])?;
+        self.sql.exec("DELETE FROM inbox_told WHERE seq NOT IN (SELECT seq FROM inbox_notes)", &[])?;
         let rows = self.sql.exec("SELECT MIN(seq) FROM inbox_notes", &[])?;
         let oldest = rows.first().and_then(|r| r.first()).and_then(int).map_or(seq, |s| s as u64);
         self.ledger.prune(oldest)
@@ -335,10 +340,12 @@ impl<S: Sql + Clone> Inbox<S> {
         Ok(true)
     }
 
-    /// The user read every notification up to `seq`, which the room must have. When the mark
-    /// moves, every connection of the inbox is told (`{"type":"read","seq":N}`) so each device
-    /// clears what was read on another, and the fallbacks of what was read are dropped.
-    pub fn read<L: Log>(&mut self, room: &Room<L>, seq: u64) -> Result<Vec<Effect>, Error> {
+    /// The user read every notification up to `seq`, which the room must have, at `now`. When
+    /// the mark moves, every connection of the inbox is told (`{"type":"read","seq":N}`) so each
+    /// device clears what was read on another, the phones that were pushed one of those
+    /// notifications are to be told by a push (`told.rs`: the alarm is asked for at once), and
+    /// the fallbacks of what was read are dropped.
+    pub fn read<L: Log>(&mut self, now: i64, room: &Room<L>, seq: u64) -> Result<Vec<Effect>, Error> {
         if seq > room.last_seq() {
             let message = format!("notification {seq} does not exist; the last one is {}", room.last_seq());
             return Err(Error::invalid_field("seq", message));
@@ -346,6 +353,8 @@ impl<S: Sql + Clone> Inbox<S> {
         if seq <= self.read {
             return Ok(Vec::new());
         }
+        // Planned first: when it fails, the read fails whole, and its retry plans it again.
+        let tell = self.plan_told(now, super::Told::Read, self.read, seq).map_err(storage)?;
         self.set_mark("read", seq).map_err(storage)?;
         self.read = seq;
         if seq > self.delivered {
@@ -354,6 +363,10 @@ impl<S: Sql + Clone> Inbox<S> {
         }
         self.sql.exec("DELETE FROM inbox_due WHERE seq <= ?", &[SqlValue::Int(seq as i64)]).map_err(storage)?;
         let text = json!({ "type": "read", "seq": seq }).to_string();
-        Ok(vec![Effect::Broadcast { text, except: None }])
+        let mut effects = vec![Effect::Broadcast { text, except: None }];
+        if tell {
+            effects.push(Effect::SetAlarm { at: now });
+        }
+        Ok(effects)
     }
 }

@@ -5,14 +5,14 @@
 //! consumer (`delivery/src/push.rs`) where [`PushRequest::access_token`] says.
 
 use super::answers::Provider;
-use super::payload::{self, Notice, PayloadError};
+use super::payload::{self, HttpParts, Notice, PayloadError, TellRead};
 use super::settings::PushSettings;
 use super::sign::{self, Es256Key, ServiceAccount};
 use super::{ece, receipts};
 use crate::exchange::endpoint;
 use crate::exchange::providers::Failure;
 use crate::exchange::requests::Device;
-use crate::exchange::{Job, TTL_MAX_SECONDS};
+use crate::exchange::{Job, Told, TTL_MAX_SECONDS};
 use base64ct::{Base64UrlUnpadded, Encoding};
 
 /// One request to a push provider.
@@ -44,6 +44,10 @@ pub fn provider_of(device: &Device) -> Provider {
 pub fn outbound(job: &Job, settings: &PushSettings, now: i64, entropy: &[u8; 48]) -> Result<PushRequest, Failure> {
     let push = job.push.as_ref().ok_or_else(|| Failure::permanent("a push job without its device"))?;
     let ttl_ms = job.expires_at.map_or(TTL_MAX_SECONDS * 1000, |at| at.saturating_sub(now).max(0));
+    let ttl_seconds = u32::try_from(ttl_ms / 1000).unwrap_or(u32::MAX);
+    if let Some(kind) = push.told {
+        return told(job, settings, now, TellRead { kind, seq: job.seq, ttl_seconds, collapse_id: None });
+    }
     let collapse_id = payload::collapse_id(job.user.as_str(), job.seq);
     let notice = Notice {
         id: &job.notification,
@@ -53,12 +57,10 @@ pub fn outbound(job: &Job, settings: &PushSettings, now: i64, entropy: &[u8; 48]
         url: push.url.as_deref(),
         data: push.data.as_ref(),
         urgency: push.urgency,
-        ttl_seconds: u32::try_from(ttl_ms / 1000).unwrap_or(u32::MAX),
+        ttl_seconds,
         collapse_id: &collapse_id,
         receipt: &push.receipt,
-    };
-    let off = |provider: &str, vars: &str| {
-        Failure::permanent(format!("{provider} is off: {vars} not set in this deployment's configuration"))
+        last_read: push.last_read,
     };
     match &push.device {
         Device::WebPush { endpoint, p256dh, auth, .. } => {
@@ -88,25 +90,68 @@ pub fn outbound(job: &Job, settings: &PushSettings, now: i64, entropy: &[u8; 48]
             let key = Es256Key::from_pkcs8_pem(&apns.key.0).map_err(key_failure("APNS_KEY"))?;
             let bearer = sign::apns_provider_token(&key, &apns.key_id, &apns.team_id, now);
             let parts = payload::apns(&apns.url, token, &apns.topic, &notice, now).map_err(payload_failure)?;
-            let mut headers = parts.headers;
-            headers.push(("authorization", format!("bearer {bearer}")));
-            headers.push(("content-type", "application/json".into()));
-            let body = parts.body.into_bytes();
-            Ok(PushRequest { provider: Provider::Apns, url: parts.url, headers, body, access_token: false })
+            Ok(apns_request(parts, &bearer))
         }
         Device::Android { token } => {
             let fcm = settings.fcm.as_ref().ok_or_else(|| off("FCM", "FCM_SERVICE_ACCOUNT"))?;
             let account = ServiceAccount::parse(&fcm.service_account.0).map_err(key_failure("FCM_SERVICE_ACCOUNT"))?;
             let parts = payload::fcm(&fcm.url, &account.project_id, token, &notice).map_err(payload_failure)?;
-            let body = parts.body.into_bytes();
-            Ok(PushRequest {
-                provider: Provider::Fcm,
-                url: parts.url,
-                headers: parts.headers,
-                body,
-                access_token: true,
-            })
+            Ok(fcm_request(parts))
         }
+    }
+}
+
+/// The silent push that tells a phone of a read (`inbox/told.rs`): APNs and FCM only, since a
+/// Web Push must show a notification.
+fn told(job: &Job, settings: &PushSettings, now: i64, tell: TellRead) -> Result<PushRequest, Failure> {
+    let push = job.push.as_ref().ok_or_else(|| Failure::permanent("a push job without its device"))?;
+    let reads = payload::reads_collapse_id(job.user.as_str());
+    let tell = TellRead { collapse_id: (tell.kind == Told::Read).then_some(reads.as_str()), ..tell };
+    match &push.device {
+        Device::Ios { token } => {
+            let apns = settings.apns.as_ref().ok_or_else(|| off("APNs", "APNS_*"))?;
+            let key = Es256Key::from_pkcs8_pem(&apns.key.0).map_err(key_failure("APNS_KEY"))?;
+            let bearer = sign::apns_provider_token(&key, &apns.key_id, &apns.team_id, now);
+            let parts = payload::apns_told(&apns.url, token, &apns.topic, &tell, now).map_err(payload_failure)?;
+            Ok(apns_request(parts, &bearer))
+        }
+        Device::Android { token } => {
+            let fcm = settings.fcm.as_ref().ok_or_else(|| off("FCM", "FCM_SERVICE_ACCOUNT"))?;
+            let account = ServiceAccount::parse(&fcm.service_account.0).map_err(key_failure("FCM_SERVICE_ACCOUNT"))?;
+            let parts = payload::fcm_told(&fcm.url, &account.project_id, token, &tell).map_err(payload_failure)?;
+            Ok(fcm_request(parts))
+        }
+        Device::WebPush { .. } => Err(Failure::permanent("a read is not pushed to a Web Push subscription")),
+    }
+}
+
+/// A provider that is off, for want of `vars`.
+fn off(provider: &str, vars: &str) -> Failure {
+    Failure::permanent(format!("{provider} is off: {vars} not set in this deployment's configuration"))
+}
+
+/// An APNs request of `parts`, with the provider token `bearer`.
+fn apns_request(parts: HttpParts, bearer: &str) -> PushRequest {
+    let mut headers = parts.headers;
+    headers.push(("authorization", format!("bearer {bearer}")));
+    headers.push(("content-type", "application/json".into()));
+    PushRequest {
+        provider: Provider::Apns,
+        url: parts.url,
+        headers,
+        body: parts.body.into_bytes(),
+        access_token: false,
+    }
+}
+
+/// An FCM request of `parts`; the shell adds the access token.
+fn fcm_request(parts: HttpParts) -> PushRequest {
+    PushRequest {
+        provider: Provider::Fcm,
+        url: parts.url,
+        headers: parts.headers,
+        body: parts.body.into_bytes(),
+        access_token: true,
     }
 }
 

@@ -26,7 +26,7 @@
 //! `about` and `filesystem`, which a notification must never open.
 
 use super::answers::Provider;
-use crate::exchange::Urgency;
+use crate::exchange::{Told, Urgency};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::Serialize;
 use serde_json::Value;
@@ -66,6 +66,22 @@ pub struct Notice<'a> {
     pub collapse_id: &'a str,
     /// A credential that acknowledges this one notification (opaque here).
     pub receipt: &'a str,
+    /// The inbox's read mark when the push was made (0: none), so the app can clear what it
+    /// still shows of the notifications up to it.
+    pub last_read: u64,
+}
+
+/// A read told to a phone by a silent push (`inbox/told.rs`): `{"type":"read","seq":N}` (every
+/// notification up to N) or `{"type":"read_one","seq":N}`, as live connections are told. Never
+/// to a Web Push subscription, whose pushes must each show a notification.
+#[derive(Debug, Clone, Copy)]
+pub struct TellRead<'a> {
+    pub kind: Told,
+    pub seq: u64,
+    pub ttl_seconds: u32,
+    /// For `read`, [`reads_collapse_id`]: a read not yet delivered is replaced by a later one.
+    /// None for `read_one`, each of which names its own notification.
+    pub collapse_id: Option<&'a str>,
 }
 
 /// A Web Push request without its `Authorization` header; `plaintext` is what the service
@@ -99,6 +115,12 @@ pub struct PayloadError {
 pub fn collapse_id(user: &str, seq: u64) -> String {
     let digest = Sha256::new().chain_update(user).chain_update([0]).chain_update(seq.to_string()).finalize();
     Base64UrlUnpadded::encode_string(&digest[..24])
+}
+
+/// The collapse id of the reads told to `user`'s phones: [`collapse_id`] of seq 0, which no
+/// notification has (seqs start at 1).
+pub fn reads_collapse_id(user: &str) -> String {
+    collapse_id(user, 0)
 }
 
 /// RFC 8030 §5.3's name of the urgency.
@@ -172,16 +194,11 @@ pub fn apns(
         };
         to_json(&ApnsPayload { aps, herald: c.herald(n) })
     })?;
-    // 0 asks APNs to try once and store nothing: a notification with no time left.
-    let expiration = match n.ttl_seconds {
-        0 => 0,
-        ttl => now_ms.div_euclid(1000).saturating_add(i64::from(ttl)),
-    };
     let headers = vec![
         ("apns-topic", topic.to_owned()),
         ("apns-push-type", "alert".to_owned()),
         ("apns-priority", apns_priority(n.urgency).to_string()),
-        ("apns-expiration", expiration.to_string()),
+        ("apns-expiration", expiration(n.ttl_seconds, now_ms).to_string()),
         ("apns-collapse-id", n.collapse_id.to_owned()),
     ];
     let url = format!("{}/3/device/{}", base_url.trim_end_matches('/'), path_escape(device_token));
@@ -208,6 +225,64 @@ pub fn fcm(base_url: &str, project_id: &str, token: &str, n: &Notice) -> Result<
     })?;
     let url = format!("{}/v1/projects/{}/messages:send", base_url.trim_end_matches('/'), path_escape(project_id));
     Ok(HttpParts { url, headers: vec![("content-type", "application/json".to_owned())], body })
+}
+
+/// The APNs background push that tells `device_token` of read `t`: `apns-push-type:
+/// background` and priority 5 (as Apple requires of a push with only `content-available`),
+/// which wakes the app to remove what it shows (`apns-collapse-id` is a delivered
+/// notification's identifier on the device).
+pub fn apns_told(
+    base_url: &str,
+    device_token: &str,
+    topic: &str,
+    t: &TellRead,
+    now_ms: i64,
+) -> Result<HttpParts, PayloadError> {
+    if topic.is_empty() || !topic.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(error(Provider::Apns, "topic", "must be a bundle id of printable ASCII"));
+    }
+    let body = to_json(&ApnsTold { aps: Background { content_available: 1 }, herald: TellBody::of(t) });
+    let mut headers = vec![
+        ("apns-topic", topic.to_owned()),
+        ("apns-push-type", "background".to_owned()),
+        ("apns-priority", "5".to_owned()),
+        ("apns-expiration", expiration(t.ttl_seconds, now_ms).to_string()),
+    ];
+    if let Some(id) = t.collapse_id {
+        check_collapse_id(Provider::Apns, id)?;
+        headers.push(("apns-collapse-id", id.to_owned()));
+    }
+    let url = format!("{}/3/device/{}", base_url.trim_end_matches('/'), path_escape(device_token));
+    Ok(HttpParts { url, headers, body })
+}
+
+/// The FCM data message (no `notification`: the app handles it, nothing is shown) that tells
+/// registration `token` of read `t`, at normal priority.
+pub fn fcm_told(base_url: &str, project_id: &str, token: &str, t: &TellRead) -> Result<HttpParts, PayloadError> {
+    if let Some(id) = t.collapse_id {
+        check_collapse_id(Provider::Fcm, id)?;
+    }
+    let message = FcmToldMessage {
+        token,
+        data: FcmData { herald: to_json(&TellBody::of(t)) },
+        android: AndroidData {
+            priority: "NORMAL",
+            ttl: format!("{}s", t.ttl_seconds.min(FCM_TTL_MAX_SECONDS)),
+            collapse_key: t.collapse_id,
+        },
+    };
+    let body = to_json(&FcmToldRequest { message });
+    let url = format!("{}/v1/projects/{}/messages:send", base_url.trim_end_matches('/'), path_escape(project_id));
+    Ok(HttpParts { url, headers: vec![("content-type", "application/json".to_owned())], body })
+}
+
+/// `apns-expiration` for a time to live of `ttl_seconds` from `now_ms`: 0 asks APNs to try
+/// once and store nothing.
+fn expiration(ttl_seconds: u32, now_ms: i64) -> i64 {
+    match ttl_seconds {
+        0 => 0,
+        ttl => now_ms.div_euclid(1000).saturating_add(i64::from(ttl)),
+    }
 }
 
 /// Whether `value` may be a notification's deep link (the rule is in the module doc).
@@ -279,6 +354,7 @@ impl<'a> Content<'a> {
             receipt: n.receipt,
             urgency: n.urgency.number(),
             truncated: self.truncated,
+            last_read: n.last_read,
         }
     }
 }
@@ -407,6 +483,60 @@ struct Herald<'a> {
     urgency: u8,
     #[serde(skip_serializing_if = "is_false")]
     truncated: bool,
+    /// Every notification up to this one was read: what the app still shows of them can go.
+    #[serde(skip_serializing_if = "is_zero")]
+    last_read: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+/// What the app reads of a read told to it: the `herald` object of an APNs background push,
+/// the `herald` data string of an FCM data message.
+#[derive(Serialize)]
+struct TellBody {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    seq: u64,
+}
+
+impl TellBody {
+    fn of(t: &TellRead) -> Self {
+        Self { kind: t.kind.as_str(), seq: t.seq }
+    }
+}
+
+#[derive(Serialize)]
+struct Background {
+    #[serde(rename = "content-available")]
+    content_available: u8,
+}
+
+#[derive(Serialize)]
+struct ApnsTold {
+    aps: Background,
+    herald: TellBody,
+}
+
+#[derive(Serialize)]
+struct FcmToldRequest<'a> {
+    message: FcmToldMessage<'a>,
+}
+
+#[derive(Serialize)]
+struct FcmToldMessage<'a> {
+    token: &'a str,
+    data: FcmData,
+    android: AndroidData<'a>,
+}
+
+#[derive(Serialize)]
+struct AndroidData<'a> {
+    priority: &'static str,
+    ttl: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    collapse_key: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -494,6 +624,7 @@ mod tests {
             ttl_seconds: 3600,
             collapse_id: ID,
             receipt: "rcpt",
+            last_read: 0,
         }
     }
 
@@ -715,6 +846,58 @@ mod tests {
             let n = Notice { collapse_id: bad, ..notice("hi", None) };
             assert_eq!(web_push(&n).unwrap_err().field, "collapse_id", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_read_mark_rides_in_every_providers_herald_object_when_there_is_one() {
+        for provider in [Provider::WebPush, Provider::Apns, Provider::Fcm] {
+            let (_, _, _, herald) = shown(provider, &Notice { last_read: 41, ..notice("hi", None) });
+            assert_eq!(herald["last_read"], json!(41), "{provider:?}");
+            let (_, _, _, herald) = shown(provider, &notice("hi", None));
+            assert!(herald.get("last_read").is_none(), "{provider:?}: none read, none said");
+        }
+    }
+
+    #[test]
+    fn a_read_told_to_an_iphone_is_a_background_push_with_nothing_to_show() {
+        let reads = reads_collapse_id("bob");
+        assert_eq!(reads, collapse_id("bob", 0));
+        let t = TellRead { kind: Told::Read, seq: 7, ttl_seconds: 600, collapse_id: Some(&reads) };
+        let parts = apns_told("https://apns/", "a b", "com.example.app", &t, NOW).unwrap();
+        assert_eq!(parts.url, "https://apns/3/device/a%20b");
+        let header = |name: &str| parts.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
+        assert_eq!(header("apns-push-type"), Some("background"));
+        assert_eq!(header("apns-priority"), Some("5"), "Apple refuses priority 10 for a background push");
+        assert_eq!(header("apns-expiration"), Some((NOW / 1000 + 600).to_string().as_str()));
+        assert_eq!(header("apns-collapse-id"), Some(reads.as_str()));
+        assert_eq!(
+            json_of(&parts.body),
+            json!({ "aps": { "content-available": 1 }, "herald": { "type": "read", "seq": 7 } })
+        );
+        let one = TellRead { kind: Told::ReadOne, collapse_id: None, ..t };
+        let parts = apns_told("https://apns", "ab", "com.example.app", &one, NOW).unwrap();
+        assert!(
+            parts.headers.iter().all(|(n, _)| *n != "apns-collapse-id"),
+            "each read_one names its own notification"
+        );
+        assert_eq!(json_of(&parts.body)["herald"], json!({ "type": "read_one", "seq": 7 }));
+        assert!(apns_told("https://apns", "ab", "", &one, NOW).is_err());
+    }
+
+    #[test]
+    fn a_read_told_to_an_android_phone_is_a_data_message_without_a_notification() {
+        let reads = reads_collapse_id("bob");
+        let t = TellRead { kind: Told::Read, seq: 9, ttl_seconds: 2_592_000, collapse_id: Some(&reads) };
+        let parts = fcm_told("https://fcm", "my project", "tok", &t).unwrap();
+        assert_eq!(parts.url, "https://fcm/v1/projects/my%20project/messages:send");
+        let body = json_of(&parts.body);
+        let message = &body["message"];
+        assert!(message.get("notification").is_none(), "nothing to show");
+        assert_eq!(json_of(message["data"]["herald"].as_str().unwrap()), json!({ "type": "read", "seq": 9 }));
+        assert_eq!(message["android"], json!({ "priority": "NORMAL", "ttl": "2419200s", "collapse_key": reads }));
+        let one =
+            fcm_told("https://fcm", "p", "tok", &TellRead { kind: Told::ReadOne, collapse_id: None, ..t }).unwrap();
+        assert!(json_of(&one.body)["message"]["android"].get("collapse_key").is_none());
     }
 
     #[test]
