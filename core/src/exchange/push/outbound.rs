@@ -6,7 +6,7 @@
 
 use super::answers::Provider;
 use super::payload::{self, HttpParts, Notice, PayloadError, TellRead};
-use super::settings::PushSettings;
+use super::settings::{ApnsSettings, FcmSettings, PushSettings};
 use super::sign::{self, Es256Key, ServiceAccount};
 use super::{ece, receipts};
 use crate::exchange::endpoint;
@@ -86,17 +86,10 @@ pub fn outbound(job: &Job, settings: &PushSettings, now: i64, entropy: &[u8; 48]
             Ok(PushRequest { provider: Provider::WebPush, url: endpoint.clone(), headers, body, access_token: false })
         }
         Device::Ios { token } => {
-            let apns = settings.apns.as_ref().ok_or_else(|| off("APNs", "APNS_*"))?;
-            let key = Es256Key::from_pkcs8_pem(&apns.key.0).map_err(key_failure("APNS_KEY"))?;
-            let bearer = sign::apns_provider_token(&key, &apns.key_id, &apns.team_id, now);
-            let parts = payload::apns(&apns.url, token, &apns.topic, &notice, now).map_err(payload_failure)?;
-            Ok(apns_request(parts, &bearer))
+            apns_request(settings, now, &|apns| payload::apns(&apns.url, token, &apns.topic, &notice, now))
         }
         Device::Android { token } => {
-            let fcm = settings.fcm.as_ref().ok_or_else(|| off("FCM", "FCM_SERVICE_ACCOUNT"))?;
-            let account = ServiceAccount::parse(&fcm.service_account.0).map_err(key_failure("FCM_SERVICE_ACCOUNT"))?;
-            let parts = payload::fcm(&fcm.url, &account.project_id, token, &notice).map_err(payload_failure)?;
-            Ok(fcm_request(parts))
+            fcm_request(settings, &|fcm, project| payload::fcm(&fcm.url, project, token, &notice))
         }
     }
 }
@@ -109,17 +102,10 @@ fn told(job: &Job, settings: &PushSettings, now: i64, tell: TellRead) -> Result<
     let tell = TellRead { collapse_id: (tell.kind == Told::Read).then_some(reads.as_str()), ..tell };
     match &push.device {
         Device::Ios { token } => {
-            let apns = settings.apns.as_ref().ok_or_else(|| off("APNs", "APNS_*"))?;
-            let key = Es256Key::from_pkcs8_pem(&apns.key.0).map_err(key_failure("APNS_KEY"))?;
-            let bearer = sign::apns_provider_token(&key, &apns.key_id, &apns.team_id, now);
-            let parts = payload::apns_told(&apns.url, token, &apns.topic, &tell, now).map_err(payload_failure)?;
-            Ok(apns_request(parts, &bearer))
+            apns_request(settings, now, &|apns| payload::apns_told(&apns.url, token, &apns.topic, &tell, now))
         }
         Device::Android { token } => {
-            let fcm = settings.fcm.as_ref().ok_or_else(|| off("FCM", "FCM_SERVICE_ACCOUNT"))?;
-            let account = ServiceAccount::parse(&fcm.service_account.0).map_err(key_failure("FCM_SERVICE_ACCOUNT"))?;
-            let parts = payload::fcm_told(&fcm.url, &account.project_id, token, &tell).map_err(payload_failure)?;
-            Ok(fcm_request(parts))
+            fcm_request(settings, &|fcm, project| payload::fcm_told(&fcm.url, project, token, &tell))
         }
         Device::WebPush { .. } => Err(Failure::permanent("a read is not pushed to a Web Push subscription")),
     }
@@ -130,29 +116,35 @@ fn off(provider: &str, vars: &str) -> Failure {
     Failure::permanent(format!("{provider} is off: {vars} not set in this deployment's configuration"))
 }
 
-/// An APNs request of `parts`, with the provider token `bearer`.
-fn apns_request(parts: HttpParts, bearer: &str) -> PushRequest {
+/// An APNs request of the parts `build` makes with the APNs settings, with a provider token
+/// signed by `APNS_KEY`.
+fn apns_request(
+    settings: &PushSettings,
+    now: i64,
+    build: &dyn Fn(&ApnsSettings) -> Result<HttpParts, PayloadError>,
+) -> Result<PushRequest, Failure> {
+    let apns = settings.apns.as_ref().ok_or_else(|| off("APNs", "APNS_*"))?;
+    let key = Es256Key::from_pkcs8_pem(&apns.key.0).map_err(key_failure("APNS_KEY"))?;
+    let bearer = sign::apns_provider_token(&key, &apns.key_id, &apns.team_id, now);
+    let parts = build(apns).map_err(payload_failure)?;
     let mut headers = parts.headers;
     headers.push(("authorization", format!("bearer {bearer}")));
     headers.push(("content-type", "application/json".into()));
-    PushRequest {
-        provider: Provider::Apns,
-        url: parts.url,
-        headers,
-        body: parts.body.into_bytes(),
-        access_token: false,
-    }
+    let body = parts.body.into_bytes();
+    Ok(PushRequest { provider: Provider::Apns, url: parts.url, headers, body, access_token: false })
 }
 
-/// An FCM request of `parts`; the shell adds the access token.
-fn fcm_request(parts: HttpParts) -> PushRequest {
-    PushRequest {
-        provider: Provider::Fcm,
-        url: parts.url,
-        headers: parts.headers,
-        body: parts.body.into_bytes(),
-        access_token: true,
-    }
+/// An FCM request of the parts `build` makes with the FCM settings and the service account's
+/// project; the shell adds the access token.
+fn fcm_request(
+    settings: &PushSettings,
+    build: &dyn Fn(&FcmSettings, &str) -> Result<HttpParts, PayloadError>,
+) -> Result<PushRequest, Failure> {
+    let fcm = settings.fcm.as_ref().ok_or_else(|| off("FCM", "FCM_SERVICE_ACCOUNT"))?;
+    let account = ServiceAccount::parse(&fcm.service_account.0).map_err(key_failure("FCM_SERVICE_ACCOUNT"))?;
+    let parts = build(fcm, &account.project_id).map_err(payload_failure)?;
+    let body = parts.body.into_bytes();
+    Ok(PushRequest { provider: Provider::Fcm, url: parts.url, headers: parts.headers, body, access_token: true })
 }
 
 /// The receipt credential for notification `seq` of `user`, as a push job carries it.
