@@ -10,7 +10,7 @@ test:         ## run every test: native cargo tests, then end-to-end in workerd
 setup:        ## install the toolchain pieces (idempotent)
 	scripts/setup.sh
 
-build:        ## build the worker bundle into build/
+build:        ## build both Workers' bundles: herald into build/, herald-delivery into delivery/build/
 	scripts/build.sh
 
 check-deploy: ## build the bundle a real deployment would upload (wrangler deploy --dry-run)

@@ -32,9 +32,9 @@ const inspectorPort = await freePort();
 const mf = new Miniflare({ ...optionsFromWrangler(HERALD_VARS, undefined, false, { delivery: false }), inspectorPort, port: await freePort() });
 const url = await mf.ready;
 
-// The inspector lists one target per worker; Miniflare names the user's (unnamed) one `core:user:`.
+// The inspector lists one target per worker; Miniflare names a user's worker `core:user:{name}`.
 const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
-const target = targets.find((t) => t.id === "core:user:");
+const target = targets.find((t) => t.id === "core:user:herald");
 const cdp = new WebSocket(target.webSocketDebuggerUrl);
 await new Promise((resolve, reject) => (cdp.once("open", resolve), cdp.once("error", reject)));
 let nextId = 0;

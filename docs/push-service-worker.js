@@ -31,14 +31,19 @@ function safeLink(url) {
   }
 }
 
-// Every notification up to `lastRead` was read on another device: what is still shown of them
-// goes. (A browser must show something for every push, so Herald sends no push of its own for a
-// read; each push says how far the user read.)
-async function clearRead(lastRead) {
-  if (!lastRead) return;
+// Whose notification it is: the receipt credential's third field (the user id, base64url).
+// Seqs count in each user's inbox, so a browser that two accounts used compares them per user.
+const ownerOf = (credential) => credential?.split(".")[2];
+
+// Every notification of this push's user up to `lastRead` was read on another device: what is
+// still shown of them goes. (A browser must show something for every push, so Herald sends no
+// push of its own for a read; each push says how far the user read.)
+async function clearRead(push) {
+  if (!push.last_read) return;
   const shown = await self.registration.getNotifications();
   for (const notification of shown) {
-    if (notification.data?.seq <= lastRead) notification.close();
+    const { seq, receipt: credential } = notification.data ?? {};
+    if (ownerOf(credential) === ownerOf(push.receipt) && seq <= push.last_read) notification.close();
   }
 }
 
@@ -52,7 +57,7 @@ self.addEventListener("push", (event) => {
     data: { url: push.url, receipt: push.receipt, seq: push.seq, truncated: push.truncated === true },
     requireInteraction: push.urgency === 4,
   });
-  event.waitUntil(shown.then(() => Promise.all([receipt(push.receipt, "delivered"), clearRead(push.last_read)])));
+  event.waitUntil(shown.then(() => Promise.all([receipt(push.receipt, "delivered"), clearRead(push)])));
 });
 
 self.addEventListener("notificationclick", (event) => {

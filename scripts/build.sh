@@ -51,6 +51,9 @@ build_one() {
 case "${1:-all}" in
   herald) build_one . ;;
   delivery) build_one delivery ;;
-  all) build_one . && build_one delivery ;;
+  all)
+    build_one .
+    build_one delivery
+    ;;
   *) echo "usage: scripts/build.sh [herald|delivery]" >&2; exit 2 ;;
 esac

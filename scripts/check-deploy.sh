@@ -17,7 +17,7 @@ for config in wrangler.toml delivery/wrangler.toml; do
   miniflare/node_modules/.bin/wrangler deploy --dry-run -c "$config" --outdir "$dir"
   ls -l "$dir"
   test -s "$dir/index.js" || { echo "no index.js in the deploy bundle of $config" >&2; exit 1; }
-  wasm=$(ls "$dir"/*.wasm 2>/dev/null | head -1)
+  wasm=$(ls "$dir"/*.wasm 2>/dev/null | head -1 || true)
   test -n "$wasm" || { echo "no wasm module in the deploy bundle of $config" >&2; exit 1; }
   bytes=$(stat -c %s "$wasm")
   if [ "$bytes" -gt "$BUDGET" ]; then

@@ -61,10 +61,10 @@ fi
 # wrangler gives --var to the first Worker only: the delivery Worker reads its variables from
 # delivery/.dev.vars, the exchange's of .dev.vars with the recorder's URLs over them.
 {
-  overridden=$(printf '%s\n' "${exchange_vars[@]}" | cut -d= -f1 | paste -sd'|' -)
+  overridden=$(printf '%s\n' ${exchange_vars[@]+"${exchange_vars[@]}"} | cut -d= -f1 | paste -sd'|' -)
   grep -E '^(FALLBACK_|EMAIL_|SMS_|TWILIO_|PUSH_|VAPID_|APNS_|FCM_|WEB_PUSH_HOSTS=|RECEIPT_SECRET=)' .dev.vars \
     | grep -vE "^(${overridden:-^})=" || true
-  if [ ${#exchange_vars[@]} -gt 0 ]; then printf '%s\n' "${exchange_vars[@]}"; fi
+  if [ ${#exchange_vars[@]} -gt 0 ]; then printf '%s\n' ${exchange_vars[@]+"${exchange_vars[@]}"}; fi
 } > delivery/.dev.vars
 configs=(-c wrangler.toml -c delivery/wrangler.toml)
 

@@ -385,7 +385,7 @@ fn a_job_the_queue_did_not_take_is_queued_again_and_the_ledger_lets_it_send_once
     let key = &first.jobs[0].key;
     assert_eq!(w.inbox.claim(w.h.now, key, None).unwrap(), go(1));
     assert_eq!(w.inbox.claim(w.h.now, key, None).unwrap(), held(w.h.now + LEASE_MS), "the other copy finds it held");
-    w.inbox.done(key).unwrap();
+    w.inbox.done(w.h.now, key).unwrap();
     assert_eq!(w.inbox.claim(w.h.now + LEASE_MS, key, None).unwrap(), finished(), "and later, sent");
 }
 
@@ -768,7 +768,7 @@ fn finished_jobs_are_pruned_with_their_notifications() {
     let due = w.alarm_after(60 * SECOND, false);
     let keys: Vec<&str> = due.jobs.iter().map(|j| j.key.as_str()).collect();
     assert_eq!(w.inbox.claim(w.h.now, keys[0], None).unwrap(), go(1));
-    w.inbox.done(keys[0]).unwrap();
+    w.inbox.done(w.h.now, keys[0]).unwrap();
     assert_eq!(w.inbox.claim(w.h.now, keys[1], Some(w.h.now)).unwrap(), finished(), "skipped: past its ttl");
     assert_eq!(w.inbox.claim(w.h.now, keys[2], None).unwrap(), go(1), "still held");
     assert_eq!(w.db.count("inbox_jobs"), 3);
@@ -779,5 +779,5 @@ fn finished_jobs_are_pruned_with_their_notifications() {
     }
     assert_eq!(w.page(Some(54), 10)["notifications"], json!([]));
     assert_eq!(w.db.count("inbox_jobs"), 1);
-    w.inbox.done(keys[2]).unwrap();
+    w.inbox.done(w.h.now, keys[2]).unwrap();
 }

@@ -7,7 +7,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use herald_core::config::{Fallback, Limits, Retention};
 use herald_core::exchange::attempt::{Answer, Attempt, Step};
 use herald_core::exchange::contacts::ContactsUpdate;
-use herald_core::exchange::inbox::{Due, Inbox, Outcome};
+use herald_core::exchange::inbox::{Due, Inbox, Outcome, TELL_AFTER_MS};
 use herald_core::exchange::providers::Outbound;
 use herald_core::exchange::push::answers::{Provider, Verdict};
 use herald_core::exchange::push::outbound::outbound;
@@ -138,7 +138,7 @@ impl World {
     fn sent(&mut self, sent: impl Fn(&Job) -> bool) {
         for job in self.jobs.iter().filter(|job| sent(job)) {
             assert!(self.inbox.claim(self.h.now, &job.key, job.expires_at).unwrap().go, "{}", job.key);
-            self.inbox.done(&job.key).unwrap();
+            self.inbox.done(self.h.now, &job.key).unwrap();
         }
     }
 
@@ -250,8 +250,8 @@ fn a_read_is_told_by_a_silent_push_to_each_phone_it_was_pushed_to_and_to_no_othe
     w.subscribe(iphone(3));
     let before = w.jobs.len();
     w.read(seq);
-    assert_eq!(w.inbox.next_alarm().unwrap(), Some(w.h.now), "the read is told at once");
-    w.advance(0);
+    assert_eq!(w.inbox.next_alarm().unwrap(), Some(w.h.now + TELL_AFTER_MS), "the read is told shortly");
+    w.advance(TELL_AFTER_MS);
     assert_eq!(w.told(before), vec![(Told::Read, seq, one.clone())], "not the browser, the unpushed or the new phone");
     let job = w.jobs.last().unwrap().clone();
     assert_eq!(job.key, format!("bob/{seq}/read/{one}"));
@@ -269,6 +269,7 @@ fn a_read_is_told_by_a_silent_push_to_each_phone_it_was_pushed_to_and_to_no_othe
     let body: Value = serde_json::from_slice(&request.body).unwrap();
     assert_eq!(body["herald"], json!({ "type": "read", "seq": seq }));
     assert_eq!(header("apns-collapse-id"), Some(payload::reads_collapse_id("bob")));
+    assert_eq!(header("apns-expiration").as_deref(), Some("0"), "now or never: never stored in place of an alert");
 }
 
 #[test]
@@ -280,14 +281,39 @@ fn a_later_read_replaces_one_not_yet_told_and_a_read_with_no_push_in_it_tells_no
     w.advance(10 * SECOND);
     w.sent(|_| true);
     let before = w.jobs.len();
-    w.read(first);
+    let effects = w.inbox.receipt(w.h.now, &w.h.room, first, ReceiptState::Read).unwrap();
+    w.h.apply(effects);
+    w.advance(TELL_AFTER_MS / 2);
     w.read(second);
-    w.advance(0);
+    w.advance(TELL_AFTER_MS);
     assert_eq!(w.told(before), vec![(Told::Read, second, iphone(1).public_id())], "one push, the later read");
     let third = w.send("c", json!({ "channels": ["email"] }));
     let before = w.jobs.len();
     w.read(third);
-    assert_eq!(w.advance(0), vec![], "nothing of it was pushed");
+    assert_eq!(w.advance(TELL_AFTER_MS), vec![], "nothing of it was pushed");
+    assert_eq!(w.told(before), vec![]);
+}
+
+#[test]
+fn a_push_on_its_way_while_its_notification_is_read_is_told_once_the_provider_took_it() {
+    let mut w = World::new();
+    w.subscribe(iphone(1));
+    let seq = w.send("in flight", json!({}));
+    w.advance(10 * SECOND);
+    let push = w.jobs[0].clone();
+    assert!(w.inbox.claim(w.h.now, &push.key, None).unwrap().go);
+    let before = w.jobs.len();
+    w.read(seq);
+    assert_eq!(w.advance(60 * SECOND), vec![], "nothing was pushed yet when it was read");
+    w.inbox.done(w.h.now, &push.key).unwrap();
+    w.advance(TELL_AFTER_MS);
+    assert_eq!(w.told(before), vec![(Told::Read, seq, iphone(1).public_id())]);
+    // A push that went before any read tells nothing when it is reported.
+    let next = w.send("plain", json!({}));
+    w.advance(10 * SECOND);
+    let before = w.jobs.len();
+    w.sent(|job| job.seq == next);
+    assert_eq!(w.advance(3600 * SECOND), vec![(next, Channel::Email)], "unread: its email, and no told push");
     assert_eq!(w.told(before), vec![]);
 }
 
@@ -304,7 +330,7 @@ fn a_push_receipts_read_is_told_to_the_pushed_phones_as_read_one_unless_the_phon
     w.h.apply(effects);
     // One phone is removed before the alarm: it is no longer the user's to tell.
     w.inbox.remove_device(&iphone(2).public_id()).unwrap();
-    w.advance(0);
+    w.advance(TELL_AFTER_MS);
     assert_eq!(w.told(before), vec![(Told::ReadOne, seq, iphone(1).public_id())]);
     let request = outbound(w.jobs.last().unwrap(), &settings(), w.h.now, &[7; 48]).unwrap();
     assert!(request.headers.iter().all(|(name, _)| *name != "apns-collapse-id"));

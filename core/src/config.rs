@@ -134,7 +134,7 @@ pub struct Fallback {
     /// The push providers' credentials.
     pub push: crate::exchange::push::settings::PushSettings,
     /// Attempts of a job before it goes to the dead-letter queue. The `herald-fallback`
-    /// consumer's `max_retries` (wrangler.toml, which the Worker cannot read) must be this
+    /// consumer's `max_retries` (delivery/wrangler.toml, which the Worker cannot read) must be this
     /// minus one: the last attempt notes why it failed, then the queue moves the job.
     pub max_attempts: u32,
     /// The first retry's delay; each further retry doubles it.

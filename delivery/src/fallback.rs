@@ -29,14 +29,17 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{js_sys, Env, MessageExt, QueueRetryOptionsBuilder, RawMessage, RawMessageIter, Result};
 
-/// The delay before jobs come again when the configuration cannot be read.
-const CONFIG_RETRY_SECONDS: u32 = 60;
+/// The delay before jobs come again when the configuration cannot be read. Each time counts
+/// as one of a job's attempts (`FALLBACK_MAX_ATTEMPTS`, the queue's `max_retries` + 1): a
+/// quarter of an hour between them gives whoever fixes the configuration about an hour with
+/// the default before the jobs become dead letters.
+const CONFIG_RETRY_SECONDS: u32 = 900;
 
 pub async fn consume(messages: Vec<Delivered>, env: &Env) -> Result<()> {
     let settings = match settings(env) {
         Ok(settings) => settings,
         // Nothing can be sent until the configuration is fixed; the queue keeps the jobs, and
-        // a minute between tries spares their attempts.
+        // tries them again later (each try counts an attempt).
         Err(e) => {
             worker::console_error!("fallback jobs retried in {CONFIG_RETRY_SECONDS} s: {e}");
             let options = QueueRetryOptionsBuilder::new().with_delay_seconds(CONFIG_RETRY_SECONDS).build();

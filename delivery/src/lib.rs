@@ -91,9 +91,9 @@ fn delivered(batch: &MessageBatchSys) -> Result<Vec<Delivered>> {
         .collect())
 }
 
-/// The exchange's settings, read once per isolate. A bad value keeps every job in its queue
-/// (see `fallback::consume`), with an error naming the variable, rather than sending on a
-/// guess.
+/// The exchange's settings, read once per isolate. A bad value sends nothing: every job is
+/// tried again later while its attempts last (see `fallback::consume`), with an error naming
+/// the variable, rather than sent on a guess.
 pub fn settings(env: &Env) -> std::result::Result<&'static Fallback, Error> {
     static SETTINGS: OnceLock<std::result::Result<Fallback, ConfigError>> = OnceLock::new();
     SETTINGS

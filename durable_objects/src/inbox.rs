@@ -93,7 +93,7 @@ impl RoomObject {
                 }
                 (Method::Post, api::JOB_DONE) => {
                     let key: JobKey = body_of(&body, "done")?;
-                    inbox.done(&key.key)?;
+                    inbox.done(now, &key.key)?;
                     inbox.keep_outcome(&key);
                     Ok((200, "{}".into()))
                 }

@@ -123,12 +123,14 @@ describe("native push", () => {
     const [, told] = await until("the read told to the iPhone", () => accepted(phone).length === 2 && accepted(phone));
     assert.equal(told.headers["apns-push-type"], "background");
     assert.equal(told.headers["apns-priority"], "5");
+    assert.equal(told.headers["apns-expiration"], "0", "now or never");
     assert.match(told.headers.authorization, /^bearer /, "signed like every APNs request (the recorder verified it)");
     assert.deepEqual(told.payload, { aps: { "content-available": 1 }, herald: { type: "read", seq: 1 } });
     const [, data] = await until("the read told to the Android phone", () => accepted(android).length === 2 && accepted(android));
     assert.equal(data.payload.notification, undefined, "a data message: nothing shown");
     assert.deepEqual(JSON.parse(data.payload.data.herald), { type: "read", seq: 1 });
     assert.equal(data.payload.android.priority, "NORMAL");
+    assert.equal(data.payload.android.ttl, "0s");
     // Browsers must show every push: none is sent for the read; the next notification says it.
     await send({ msg: "Build 10 passed", uid: "rita", opts: { urgency: "high" } });
     const pushes = await until("the next push to the browser", () => accepted(webDevice(browser)).length === 2 && accepted(webDevice(browser)));

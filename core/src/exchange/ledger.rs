@@ -86,6 +86,8 @@ impl<S: Sql> Ledger<S> {
         if sql.exec("SELECT claims FROM inbox_jobs LIMIT 0", &[]).is_err() {
             sql.exec("ALTER TABLE inbox_jobs ADD COLUMN claims INTEGER NOT NULL DEFAULT 0", &[])?;
         }
+        // The pushes a read finds (`inbox/told.rs`) and the prune read by state and seq.
+        sql.exec("CREATE INDEX IF NOT EXISTS inbox_jobs_state_seq ON inbox_jobs (state, seq)", &[])?;
         Ok(Self { sql })
     }
 

@@ -74,10 +74,6 @@ impl<S: Sql + Clone> Inbox<S> {
         if now_reached >= wanted {
             return Ok(Vec::new());
         }
-        let tell = match state {
-            ReceiptState::Read => self.plan_told(now, Told::ReadOne, seq - 1, seq).map_err(storage)?,
-            ReceiptState::Delivered => false,
-        };
         let seq_value = SqlValue::Int(seq as i64);
         self.sql
             .exec(
@@ -94,10 +90,12 @@ impl<S: Sql + Clone> Inbox<S> {
             }
             ReceiptState::Read => {
                 self.sql.exec("DELETE FROM inbox_due WHERE seq = ?", &[seq_value]).map_err(storage)?;
+                // After the receipt is kept: a phone is never told of a read that was not.
+                let tell = self.plan_told(now, Told::ReadOne, seq - 1, seq).map_err(storage)?;
                 let text = json!({ "type": "read_one", "seq": seq }).to_string();
                 let mut effects = vec![Effect::Broadcast { text, except: None }];
                 if tell {
-                    effects.push(Effect::SetAlarm { at: now });
+                    effects.push(Effect::SetAlarm { at: now + super::TELL_AFTER_MS });
                 }
                 Ok(effects)
             }

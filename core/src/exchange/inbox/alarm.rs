@@ -56,11 +56,10 @@ impl<S: Sql + Clone> Inbox<S> {
             due.problems.push(format!("scheduled sends: {e}"));
             due.retry = true;
         }
-        if let Err(e) = self.escalate(now, room, &mut due, budget) {
+        if let Err(e) = self.escalate(now, room, &mut due, &mut budget) {
             due.problems.push(format!("fallbacks: {e}"));
             due.retry = true;
         }
-        let budget = ALARM_BATCH.saturating_sub(due.jobs.len() + due.skipped.len());
         if let Err(e) = self.tell_due(now, &mut due, budget) {
             due.problems.push(format!("reads to tell: {e}"));
             due.retry = true;
@@ -136,12 +135,19 @@ impl<S: Sql + Clone> Inbox<S> {
         Ok(())
     }
 
-    fn escalate<L: Log>(&mut self, now: i64, room: &Room<L>, due: &mut Due, budget: usize) -> Result<(), StoreError> {
+    fn escalate<L: Log>(
+        &mut self,
+        now: i64,
+        room: &Room<L>,
+        due: &mut Due,
+        budget: &mut usize,
+    ) -> Result<(), StoreError> {
         let rows = self.sql.exec(
             "SELECT d.rowid, d.seq, d.channel, n.urgency, n.expires_at, n.note FROM inbox_due d
              LEFT JOIN inbox_notes n ON n.seq = d.seq WHERE d.due <= ? ORDER BY d.due, d.seq, d.channel LIMIT ?",
-            &[SqlValue::Int(now), SqlValue::Int(budget as i64)],
+            &[SqlValue::Int(now), SqlValue::Int(*budget as i64)],
         )?;
+        *budget -= rows.len().min(*budget);
         let online = room.presence().iter().any(|user| user.id == self.owner);
         for row in rows {
             let Some(rowid) = row.first().and_then(int) else {
@@ -347,9 +353,11 @@ impl<S: Sql + Clone> Inbox<S> {
         }
     }
 
-    /// The provider took job `key` (or may have).
-    pub fn done(&self, key: &str) -> Result<(), Error> {
-        self.ledger.done(key).map_err(storage)
+    /// The provider took job `key` (or may have), at `now`. A push that was on its way while its
+    /// notification was read is told to its phone now (`told.rs`).
+    pub fn done(&self, now: i64, key: &str) -> Result<(), Error> {
+        self.ledger.done(key).map_err(storage)?;
+        self.tell_late_push(now, key).map_err(storage)
     }
 
     /// The attempt holding job `key` with claim number `claim` failed.

@@ -35,6 +35,7 @@ pub use acks::Reached;
 pub use alarm::{Due, ALARM_BATCH, REQUEUE_MS, RETRY_MS};
 pub use devices::{Deleted, DeviceOutcome, ForgetDevice, Outcome, RemoveDevice, DEVICES_MAX, REASON_MAX};
 pub use reads::{PAGE_DEFAULT, PAGE_MAX};
+pub use told::TELL_AFTER_MS;
 
 use super::contacts::Contacts;
 use super::ledger::Ledger;
@@ -353,8 +354,7 @@ impl<S: Sql + Clone> Inbox<S> {
         if seq <= self.read {
             return Ok(Vec::new());
         }
-        // Planned first: when it fails, the read fails whole, and its retry plans it again.
-        let tell = self.plan_told(now, super::Told::Read, self.read, seq).map_err(storage)?;
+        let before = self.read;
         self.set_mark("read", seq).map_err(storage)?;
         self.read = seq;
         if seq > self.delivered {
@@ -362,10 +362,12 @@ impl<S: Sql + Clone> Inbox<S> {
             self.delivered = seq;
         }
         self.sql.exec("DELETE FROM inbox_due WHERE seq <= ?", &[SqlValue::Int(seq as i64)]).map_err(storage)?;
+        // After the mark: a phone is never told of a read that was not kept.
+        let tell = self.plan_told(now, super::Told::Read, before, seq).map_err(storage)?;
         let text = json!({ "type": "read", "seq": seq }).to_string();
         let mut effects = vec![Effect::Broadcast { text, except: None }];
         if tell {
-            effects.push(Effect::SetAlarm { at: now });
+            effects.push(Effect::SetAlarm { at: now + told::TELL_AFTER_MS });
         }
         Ok(effects)
     }

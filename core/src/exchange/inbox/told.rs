@@ -10,16 +10,22 @@
 //! from its live connection (docs/notifications.md, "Reads on pushed devices").
 //!
 //! The devices told are those a push of a read notification was sent to (its job `done` in the
-//! ledger) and that are still the user's. Each read becomes rows of `inbox_told` (device, kind,
-//! seq, due) — a later `read` for a device replaces an earlier one not yet sent — which the
-//! alarm makes into jobs ([`Inbox::tell_due`]) on the same queue, ledger and retries as every
-//! push, keyed `{user}/{seq}/{read|read_one}/{device}`.
+//! ledger, at the read or after it: [`Inbox::tell_late_push`]) and that are still the user's.
+//! Each read becomes rows of `inbox_told` (device, kind, seq, due), due [`TELL_AFTER_MS`] later
+//! so that reads in quick succession make one push — a later `read` for a device replaces what
+//! it has not yet been told up to that seq — which the alarm makes into jobs
+//! ([`Inbox::tell_due`]) on the same queue, ledger and retries as every push, keyed
+//! `{user}/{seq}/{read|read_one}/{device}`.
 
+use super::acks::Reached;
 use super::alarm::{Due, REQUEUE_MS};
 use super::{int, text, Inbox};
 use crate::exchange::requests::Device;
 use crate::exchange::{Channel, Job, PushContent, Told, Urgency};
 use crate::room::{Sql, SqlValue, StoreError};
+
+/// How long after a read its phones are told: reads within it make one push.
+pub const TELL_AFTER_MS: i64 = 2_000;
 
 pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS inbox_told (device TEXT NOT NULL, kind TEXT NOT NULL,
     seq INTEGER NOT NULL, due INTEGER NOT NULL, PRIMARY KEY (device, kind, seq))";
@@ -37,7 +43,7 @@ impl<S: Sql + Clone> Inbox<S> {
 
     /// Plans telling read `kind` of seq `upto` to the phones a notification in
     /// `after + 1 ..= upto` was pushed to. True when one is to be told: the object's alarm must
-    /// then come at `now`.
+    /// then come [`TELL_AFTER_MS`] after `now`.
     pub(super) fn plan_told(&self, now: i64, kind: Told, after: u64, upto: u64) -> Result<bool, StoreError> {
         let rows = self.sql.exec(
             "SELECT key FROM inbox_jobs WHERE state = 'done' AND seq > ? AND seq <= ?",
@@ -54,28 +60,48 @@ impl<S: Sql + Clone> Inbox<S> {
         }
         let mut told = false;
         for (device, _) in self.push_devices()? {
-            let id = device.public_id();
-            if matches!(device, Device::WebPush { .. }) || !pushed.contains(&id.as_str()) {
-                continue;
+            if pushed.contains(&device.public_id().as_str()) {
+                told |= self.tell(now, &device, kind, upto)?;
             }
-            if kind == Told::Read {
-                self.sql.exec(
-                    "DELETE FROM inbox_told WHERE device = ? AND kind = 'read' AND seq < ?",
-                    &[SqlValue::Text(id.clone()), SqlValue::Int(upto as i64)],
-                )?;
-            }
-            self.sql.exec(
-                "INSERT OR IGNORE INTO inbox_told (device, kind, seq, due) VALUES (?, ?, ?, ?)",
-                &[
-                    SqlValue::Text(id),
-                    SqlValue::Text(kind.as_str().into()),
-                    SqlValue::Int(upto as i64),
-                    SqlValue::Int(now),
-                ],
-            )?;
-            told = true;
         }
         Ok(told)
+    }
+
+    /// A push the provider took (`key` done) whose notification was read meanwhile: its phone
+    /// is told the read it missed, `read` up to the mark or `read_one` of a receipt's.
+    pub(super) fn tell_late_push(&self, now: i64, key: &str) -> Result<(), StoreError> {
+        let Some((seq, "push", id)) = self.device_job(key) else { return Ok(()) };
+        let Ok(seq) = seq.parse::<u64>() else { return Ok(()) };
+        let (kind, upto) = match self.reached(seq)? {
+            Reached::Read if seq <= self.read => (Told::Read, self.read),
+            Reached::Read => (Told::ReadOne, seq),
+            _ => return Ok(()),
+        };
+        if let Some((device, _)) = self.push_devices()?.into_iter().find(|(device, _)| device.public_id() == id) {
+            self.tell(now, &device, kind, upto)?;
+        }
+        Ok(())
+    }
+
+    /// A row that tells `device` read `kind` of seq `upto`, due [`TELL_AFTER_MS`] after `now`;
+    /// a `read` replaces what the device was not yet told up to `upto`. Nothing for a Web Push
+    /// subscription (see the module doc). True when a row was planned.
+    fn tell(&self, now: i64, device: &Device, kind: Told, upto: u64) -> Result<bool, StoreError> {
+        if matches!(device, Device::WebPush { .. }) {
+            return Ok(false);
+        }
+        let id = SqlValue::Text(device.public_id());
+        if kind == Told::Read {
+            self.sql.exec(
+                "DELETE FROM inbox_told WHERE device = ? AND seq <= ?",
+                &[id.clone(), SqlValue::Int(upto as i64)],
+            )?;
+        }
+        self.sql.exec(
+            "INSERT OR IGNORE INTO inbox_told (device, kind, seq, due) VALUES (?, ?, ?, ?)",
+            &[id, SqlValue::Text(kind.as_str().into()), SqlValue::Int(upto as i64), SqlValue::Int(now + TELL_AFTER_MS)],
+        )?;
+        Ok(true)
     }
 
     /// The alarm's pass over the reads to tell: a job for each row due, at most `budget`; a

@@ -46,7 +46,9 @@ pub fn outbound(job: &Job, settings: &PushSettings, now: i64, entropy: &[u8; 48]
     let ttl_ms = job.expires_at.map_or(TTL_MAX_SECONDS * 1000, |at| at.saturating_sub(now).max(0));
     let ttl_seconds = u32::try_from(ttl_ms / 1000).unwrap_or(u32::MAX);
     if let Some(kind) = push.told {
-        return told(job, settings, now, TellRead { kind, seq: job.seq, ttl_seconds, collapse_id: None });
+        // Now or never: stored for an offline phone, it could take the place of a notification
+        // APNs keeps for it (one per app); a later push's `last_read` tells the read then.
+        return told(job, settings, now, TellRead { kind, seq: job.seq, ttl_seconds: 0, collapse_id: None });
     }
     let collapse_id = payload::collapse_id(job.user.as_str(), job.seq);
     let notice = Notice {
