@@ -26,7 +26,7 @@ const TEST_BATCH_TIMEOUT = 0.05;
  * The variables the delivery Worker reads (delivery/wrangler.toml): the exchange's. Both Workers
  * are given the same values, as docs/configuration.md asks of a deployment.
  */
-export const EXCHANGE_VAR = /^(FALLBACK_|EMAIL_|SMS_|TWILIO_|PUSH_|VAPID_|APNS_|FCM_|WEB_PUSH_HOSTS$|RECEIPT_SECRET$)/;
+export const EXCHANGE_VAR = /^(FALLBACK_|EMAIL_|SMS_|TWILIO_|PUSH_|VAPID_|APNS_|FCM_|WEB_PUSH_HOSTS$)/;
 
 /** A wrangler.toml of this repository (`file`, relative to the root), parsed. */
 export function readWrangler(file) {

@@ -62,7 +62,7 @@ fi
 # delivery/.dev.vars, the exchange's of .dev.vars with the recorder's URLs over them.
 {
   overridden=$(printf '%s\n' ${exchange_vars[@]+"${exchange_vars[@]}"} | cut -d= -f1 | paste -sd'|' -)
-  grep -E '^(FALLBACK_|EMAIL_|SMS_|TWILIO_|PUSH_|VAPID_|APNS_|FCM_|WEB_PUSH_HOSTS=|RECEIPT_SECRET=)' .dev.vars \
+  grep -E '^(FALLBACK_|EMAIL_|SMS_|TWILIO_|PUSH_|VAPID_|APNS_|FCM_|WEB_PUSH_HOSTS=)' .dev.vars \
     | grep -vE "^(${overridden:-^})=" || true
   if [ ${#exchange_vars[@]} -gt 0 ]; then printf '%s\n' ${exchange_vars[@]+"${exchange_vars[@]}"}; fi
 } > delivery/.dev.vars

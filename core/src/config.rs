@@ -431,6 +431,7 @@ impl Config {
             .map_err(|problem| ConfigError { var: "ROUTES", problem })?;
 
         let fallback = Fallback::read(&get)?;
+        fallback.push.require_receipt_secret()?;
 
         let origins = AllowedOrigins::parse(&get("ALLOWED_ORIGINS").unwrap_or_default())
             .map_err(|problem| ConfigError { var: "ALLOWED_ORIGINS", problem })?;
@@ -673,6 +674,11 @@ mod tests {
         assert_eq!(worker.push_endpoints, delivery.push.endpoints);
         let err = Fallback::from_vars(|name| (name == "FALLBACK_MAX_ATTEMPTS").then(|| "0".to_string())).unwrap_err();
         assert_eq!(err.var, "FALLBACK_MAX_ATTEMPTS");
+
+        // The receipts are signed by the inboxes (the Worker), not by the delivery Worker.
+        let fcm = [("FCM_SERVICE_ACCOUNT", "{}")];
+        assert!(Fallback::from_vars(|name| (name == fcm[0].0).then(|| fcm[0].1.to_string())).is_ok());
+        assert_eq!(config(&[fcm[0], ("JWT_SECRET", SECRET)]).unwrap_err().var, "RECEIPT_SECRET");
     }
 
     #[test]

@@ -105,11 +105,6 @@ impl PushSettings {
                 return Err(ConfigError { var: "RECEIPT_SECRET", problem });
             }
         }
-        let any = web_push.is_some() || apns.is_some() || fcm.is_some();
-        if any && receipt_secret.is_none() {
-            let problem = "is not set: every push carries a receipt credential signed with it".into();
-            return Err(ConfigError { var: "RECEIPT_SECRET", problem });
-        }
         let defaults = BreakerRule::default();
         let breaker = BreakerRule {
             window_ms: number::<i64>(get, "PUSH_BREAKER_WINDOW_SECONDS", defaults.window_ms / 1000, 60, 86_400)? * 1000,
@@ -117,6 +112,18 @@ impl PushSettings {
             gone_percent: number(get, "PUSH_BREAKER_GONE_PERCENT", defaults.gone_percent, 1, 100)?,
         };
         Ok(Self { web_push, apns, fcm, receipt_secret, breaker, endpoints: Default::default() })
+    }
+
+    /// `RECEIPT_SECRET` must be set once any provider is on: the inboxes sign the receipt
+    /// credential every push carries with it. Asked by the `herald` Worker's configuration,
+    /// which makes the pushes; the delivery Worker only sends them, and needs no secret of it.
+    pub fn require_receipt_secret(&self) -> Result<(), ConfigError> {
+        let any = self.web_push.is_some() || self.apns.is_some() || self.fcm.is_some();
+        if any && self.receipt_secret.is_none() {
+            let problem = "is not set: every push carries a receipt credential signed with it".into();
+            return Err(ConfigError { var: "RECEIPT_SECRET", problem });
+        }
+        Ok(())
     }
 
     /// One line per provider, on or off and why: logged when the configuration is first read.
@@ -183,7 +190,7 @@ mod tests {
     #[test]
     fn a_provider_needs_a_receipt_secret_and_urls_have_defaults() {
         let fcm = [("FCM_SERVICE_ACCOUNT", "{}")];
-        assert_eq!(settings(&fcm).unwrap_err().var, "RECEIPT_SECRET");
+        assert_eq!(settings(&fcm).unwrap().require_receipt_secret().unwrap_err().var, "RECEIPT_SECRET");
         assert_eq!(settings(&[fcm[0], ("RECEIPT_SECRET", "short")]).unwrap_err().var, "RECEIPT_SECRET");
         let on = settings(&[fcm[0], ("RECEIPT_SECRET", SECRET)]).unwrap();
         let fcm = on.fcm.unwrap();
