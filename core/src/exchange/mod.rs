@@ -384,7 +384,8 @@ impl Told {
     }
 }
 
-fn is_zero(value: &u64) -> bool {
+/// For `skip_serializing_if`: a count or mark of 0 is left out.
+pub(crate) fn is_zero(value: &u64) -> bool {
     *value == 0
 }
 

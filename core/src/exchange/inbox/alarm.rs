@@ -46,6 +46,19 @@ pub struct Due {
     pub retry: bool,
 }
 
+impl Due {
+    /// The rowid of `row`, a row of `what` read by a pass (its first column); `None`, the
+    /// problem noted and the alarm asked to come again, when it has none.
+    pub(super) fn rowid(&mut self, row: &[SqlValue], what: &str) -> Option<SqlValue> {
+        let rowid = row.first().and_then(int).map(SqlValue::Int);
+        if rowid.is_none() {
+            self.problems.push(format!("{what} without a rowid"));
+            self.retry = true;
+        }
+        rowid
+    }
+}
+
 impl<S: Sql + Clone> Inbox<S> {
     /// The alarm fired at `now`: scheduled sends that are due go out, then each fallback that is
     /// due is decided. See [`Due`] for what the shell does with the answer.
@@ -96,12 +109,8 @@ impl<S: Sql + Clone> Inbox<S> {
         )?;
         *budget -= rows.len().min(*budget);
         for row in rows {
-            let Some(rowid) = row.first().and_then(int) else {
-                due.problems.push("a scheduled send without a rowid".into());
-                due.retry = true;
-                continue;
-            };
-            let rowid = [SqlValue::Int(rowid)];
+            let Some(rowid) = due.rowid(&row, "a scheduled send") else { continue };
+            let rowid = [rowid];
             let request = match row.as_slice() {
                 [_, SqlValue::Text(_), SqlValue::Text(id), SqlValue::Text(request)] => {
                     serde_json::from_str::<NotifyRequest>(request).map(|r| (id.clone(), r)).map_err(|e| e.to_string())
@@ -150,12 +159,7 @@ impl<S: Sql + Clone> Inbox<S> {
         *budget -= rows.len().min(*budget);
         let online = room.presence().iter().any(|user| user.id == self.owner);
         for row in rows {
-            let Some(rowid) = row.first().and_then(int) else {
-                due.problems.push("a due fallback without a rowid".into());
-                due.retry = true;
-                continue;
-            };
-            let rowid = SqlValue::Int(rowid);
+            let Some(rowid) = due.rowid(&row, "a due fallback") else { continue };
             let forget =
                 |inbox: &Self| inbox.sql.exec("DELETE FROM inbox_due WHERE rowid = ?", std::slice::from_ref(&rowid));
             let (Some(seq), Some(channel)) = (int(&row[1]), text(&row[2]).and_then(Channel::parse)) else {
@@ -299,6 +303,11 @@ impl<S: Sql + Clone> Inbox<S> {
         Ok(rows.iter().filter_map(|r| Some((serde_json::from_str(text(r.first()?)?).ok()?, int(r.get(1)?)?))).collect())
     }
 
+    /// The push device with public id `id`, with when it was subscribed, while it is the user's.
+    pub(super) fn push_device(&self, id: &str) -> Result<Option<(Device, i64)>, StoreError> {
+        Ok(self.push_devices()?.into_iter().find(|(device, _)| device.public_id() == id))
+    }
+
     /// The queue took those of `jobs` that `taken` says: a step is done once every job it made
     /// was taken (a push makes one per device); the rest are queued again by a later alarm.
     pub fn enqueued(&mut self, jobs: &[Job], taken: &[bool]) -> Result<(), Error> {
@@ -333,7 +342,7 @@ impl<S: Sql + Clone> Inbox<S> {
         // A push, or a read told to a phone (`told.rs`), ends with its device's public id.
         let job = self.device_job(key);
         let gone = match job {
-            Some((_, _, id)) => !self.push_devices().map_err(storage)?.iter().any(|(d, _)| d.public_id() == id),
+            Some((_, _, id)) => self.push_device(id).map_err(storage)?.is_none(),
             None => false,
         };
         let tells = job.is_some_and(|(_, kind, _)| kind != "push");

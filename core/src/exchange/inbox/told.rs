@@ -77,7 +77,7 @@ impl<S: Sql + Clone> Inbox<S> {
             Reached::Read => (Told::ReadOne, seq),
             _ => return Ok(()),
         };
-        if let Some((device, _)) = self.push_devices()?.into_iter().find(|(device, _)| device.public_id() == id) {
+        if let Some((device, _)) = self.push_device(id)? {
             self.tell(now, &device, kind, upto)?;
         }
         Ok(())
@@ -117,12 +117,7 @@ impl<S: Sql + Clone> Inbox<S> {
         }
         let devices = self.push_devices()?;
         for row in rows {
-            let Some(rowid) = row.first().and_then(int) else {
-                due.problems.push("a read to tell without a rowid".into());
-                due.retry = true;
-                continue;
-            };
-            let rowid = SqlValue::Int(rowid);
+            let Some(rowid) = due.rowid(&row, "a read to tell") else { continue };
             let found = match row.as_slice() {
                 [_, SqlValue::Text(device), SqlValue::Text(kind), seq] => {
                     Told::parse(kind).zip(int(seq)).map(|(kind, seq)| (device.as_str(), kind, seq as u64))

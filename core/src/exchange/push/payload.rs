@@ -484,12 +484,8 @@ struct Herald<'a> {
     #[serde(skip_serializing_if = "is_false")]
     truncated: bool,
     /// Every notification up to this one was read: what the app still shows of them can go.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::exchange::is_zero")]
     last_read: u64,
-}
-
-fn is_zero(value: &u64) -> bool {
-    *value == 0
 }
 
 /// What the app reads of a read told to it: the `herald` object of an APNs background push,
