@@ -13,7 +13,7 @@ use herald_core::home;
 use herald_core::internal as api;
 use herald_platform::respond::internal;
 use herald_platform::Url;
-use herald_platform::{call_object, fresh_id, pass_client_address, query_param};
+use herald_platform::{call_object_for, fresh_id, pass_client_address, query_param};
 use worker::{Env, Headers, Method, Request, Response};
 
 pub async fn handle(
@@ -100,5 +100,7 @@ pub async fn handle(
         None
     };
     let path = format!("{}?{}", api::ENGINE, url.query().unwrap_or_default());
-    call_object(env, &home::object_name(&home), method, &path, headers, body).await
+    // A held long-poll learns when its client goes away (the home gives back its answer).
+    let signal = req.inner().signal();
+    call_object_for(env, &home::object_name(&home), method, &path, headers, body, Some(&signal)).await
 }

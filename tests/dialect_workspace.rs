@@ -616,3 +616,19 @@ fn malformed_events_after_auth_are_refused_by_field_and_the_connection_stays_in_
     w.settle();
     assert_eq!(w.events(ALICE_PHONE)[0][0], "user-selected-channel");
 }
+
+#[test]
+fn a_second_device_authenticating_idle_while_the_first_is_online_changes_and_announces_nothing() {
+    let mut w = World::new();
+    w.authed(BOB, "bob");
+    w.authed(ALICE_PHONE, "alice");
+    assert_eq!(w.events(BOB), vec![ev("online-status-updated", json!({ "userId": "alice", "onlineStatus": "online" }))]);
+    w.connect(ALICE_LAPTOP);
+    let idle = json!({ "token": token("alice", json!({})), "workspaceId": "w1", "onlineStatus": "idle" });
+    w.emit(ALICE_LAPTOP, "auth", idle);
+    w.settle();
+    assert_eq!(w.events(BOB), Vec::<Value>::new(), "alice is still online (the phone's)");
+    let laptop = w.events(ALICE_LAPTOP);
+    assert!(laptop.contains(&ev("online-status-updated", json!({ "userId": "alice", "onlineStatus": "online" }))));
+    assert!(!laptop.iter().any(|e| e[1]["onlineStatus"] == "idle"), "{laptop:?}");
+}

@@ -191,10 +191,53 @@ fn a_second_get_is_refused_the_held_one_answered_with_close_and_the_session_clos
 }
 
 #[test]
-fn a_cancelled_get_closes_the_session() {
+fn an_abandoned_get_loses_nothing_what_comes_after_waits_for_the_next_get() {
     let mut session = open(Transport::Polling);
     assert_eq!(get(&mut session, T0).0, Poll::Hold);
-    assert_eq!(session.on_poll_cancelled(), vec![Output::Closed(CloseReason::ProtocolViolation)]);
+    session.on_poll_abandoned(None);
+    assert_eq!(session.send(message("after")), vec![]);
+    assert_eq!(session.flush(), vec![], "no GET is held: it waits in the buffer");
+    assert_eq!(get(&mut session, T0 + 5), (right_away("4after"), vec![]));
+}
+
+#[test]
+fn an_answer_that_never_left_goes_back_in_front_of_the_buffer_in_order() {
+    let mut session = open(Transport::Polling);
+    assert_eq!(get(&mut session, T0).0, Poll::Hold);
+    session.send(message("a"));
+    session.send(Payload::Binary(vec![1, 2]));
+    let unsent = "4a\x1ebAQI=";
+    assert_eq!(session.flush(), vec![answer(unsent)]);
+    session.send(message("c"));
+    session.on_poll_abandoned(Some(unsent));
+    assert_eq!(get(&mut session, T0 + 5), (right_away("4a\x1ebAQI=\x1e4c"), vec![]));
+    // Held again, then abandoned while nothing was made for it: nothing changes but the hold.
+    assert_eq!(get(&mut session, T0 + 6).0, Poll::Hold);
+    session.on_poll_abandoned(None);
+    session.send(message("d"));
+    assert_eq!(get(&mut session, T0 + 7), (right_away("4d"), vec![]));
+}
+
+#[test]
+fn a_get_abandoned_while_probing_an_upgrade_gets_no_noop_and_the_upgrade_takes_the_buffer() {
+    let mut session = probing();
+    assert_eq!(get(&mut session, T0).0, Poll::Hold);
+    session.on_poll_abandoned(None);
+    assert_eq!(session.on_tick(T0 + PROBE_NOOP_DELAY_MS), vec![], "no GET left to end with a noop");
+    // The noop made for a GET held while probing is not kept when it does not leave.
+    assert_eq!(get(&mut session, T0 + PROBE_NOOP_DELAY_MS).0, Poll::Hold);
+    assert_eq!(session.on_tick(T0 + 2 * PROBE_NOOP_DELAY_MS), vec![answer("6")]);
+    session.on_poll_abandoned(Some("6"));
+    session.send(message("m"));
+    assert_eq!(session.on_frame(T0, text("5")), vec![Output::SendFrame(text("4m"))]);
+}
+
+#[test]
+fn a_closed_session_takes_nothing_back() {
+    let mut session = open(Transport::Polling);
+    assert_eq!(get(&mut session, T0).0, Poll::Hold);
+    session.close_by_server();
+    session.on_poll_abandoned(Some("4lost"));
     assert_eq!(get(&mut session, T0 + 5), (Poll::Refuse, vec![]));
 }
 
@@ -450,6 +493,24 @@ fn sent_binary(bytes: &[u8]) -> Action {
 
 fn closed_by_server() -> Vec<Action> {
     vec![Action::CloseSocket, Action::Closed(CloseReason::ServerClose)]
+}
+
+#[test]
+fn a_polling_client_whose_held_get_leaves_more_than_the_bound_is_closed_and_forgotten() {
+    // The CONNECT's two answers (20 and 13 bytes) in one event, a GET held that takes at most
+    // 20 bytes, and a bound of 10.
+    let tight = Settings { max_payload: 20, max_backlog_bytes: 10, ping_interval_ms: 600_000, ..settings() };
+    let (client, _) =
+        Client::open(T0, "sid-1".into(), tight, Transport::Polling, DialectKind::Echo, no_handshake_auth());
+    let mut peer = Peer { client, now: T0 + 1, ids: Box::new(|| "socket-1".into()) };
+    assert_eq!(peer.get().0, Poll::Hold);
+    let (post, actions) = peer.post("40");
+    assert_eq!(post, Post::Ok);
+    assert_eq!(
+        actions,
+        vec![Action::AnswerPoll(r#"40{"sid":"socket-1"}"#.into()), Action::Closed(CloseReason::SlowConsumer)],
+        "13 bytes wait past the bound: the session ends, and its home is told to forget it"
+    );
 }
 
 #[test]

@@ -636,6 +636,58 @@ fn leaving_and_ending_a_session_take_the_member_out_with_left_for_the_others() {
     assert_eq!(left, vec!["alice", "bea"]);
 }
 
+#[test]
+fn a_disconnect_then_a_new_connect_and_join_on_the_same_session_keeps_the_new_membership() {
+    let mut w = World::new();
+    w.connect_direct("d1", "dora");
+    w.join_sio(A1, "alice", None);
+    w.settle();
+    // The client leaves the namespace and comes back on the same Engine.IO session, then joins
+    // again and publishes, all before the room has closed the first membership.
+    let actions = w.clients.get_mut(A1).unwrap().frame("41");
+    w.take(A1, actions);
+    let connect = format!(r#"40{{"token":"{}"}}"#, herald_tests::token("alice", json!({})));
+    let actions = w.clients.get_mut(A1).unwrap().frame(&connect);
+    w.take(A1, actions);
+    w.emit(A1, "join", json!({ "room": "lobby" }), Some(7));
+    w.emit(A1, "publish", json!({ "room": "lobby", "event": "e", "id": "after-rejoin" }), Some(8));
+    w.settle();
+    let acks: Vec<&Got> = w.received[A1].iter().filter(|g| matches!(g, Got::Ack(7 | 8, _))).collect();
+    assert!(
+        matches!(acks.as_slice(), [Got::Ack(7, welcome), Got::Ack(8, ack)]
+        if welcome["type"] == "welcome" && ack["type"] == "ack"),
+        "{acks:?}"
+    );
+    assert_eq!(w.presence(), vec!["alice", "dora"], "the new membership holds");
+    w.publish_rest("later");
+    w.settle();
+    assert_eq!(w.sio_messages(A1), vec![(1, "after-rejoin".into()), (2, "later".into())]);
+    assert!(w.room.has_connection(&ConnId(A1.into())));
+}
+
+#[test]
+fn a_leave_of_a_join_that_waits_for_the_room_to_let_go_cancels_it_and_answers_both() {
+    let mut w = World::new();
+    w.join_sio(A1, "alice", None);
+    w.settle();
+    w.emit(A1, "leave", json!({ "room": "lobby" }), Some(2));
+    w.emit(A1, "join", json!({ "room": "lobby" }), Some(3));
+    w.emit(A1, "join", json!({ "room": "lobby" }), Some(4));
+    w.emit(A1, "leave", json!({ "room": "lobby" }), Some(5));
+    w.settle();
+    let acks: Vec<(u64, &str)> = w.received[A1]
+        .iter()
+        .filter_map(|g| match g {
+            Got::Ack(id @ 2..=5, v) => Some((*id, v["code"].as_str().or(v["type"].as_str()).unwrap())),
+            _ => None,
+        })
+        .collect();
+    // 4: one join waits already. 5 cancels the join that waited (3, answered not joined) and
+    // has nothing else to wait for; 2 is answered once the room let go.
+    assert_eq!(acks, vec![(4, "already_joined"), (3, "not_joined"), (5, "leave"), (2, "leave")]);
+    assert!(w.presence().is_empty());
+}
+
 /// Found by the Socket.IO packet round-trip property (`props_socketio.rs`): serde_json read some
 /// floats to a neighbouring double, so the native dialect, which reads a publish's arguments and
 /// writes the room's frame from them, changed the last digit of a number a client published

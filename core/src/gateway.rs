@@ -92,9 +92,16 @@ impl Client {
         (poll, self.settle(now, outputs, fresh_id))
     }
 
-    pub fn on_poll_cancelled(&mut self, now: i64, fresh_id: &mut dyn FnMut() -> String) -> Vec<Action> {
-        let outputs = self.session.on_poll_cancelled();
-        self.settle(now, outputs, fresh_id)
+    /// A GET went away with `unsent`, the answer made for it if one was
+    /// ([`crate::engineio::session::Session::on_poll_abandoned`]); a GET held since takes it.
+    pub fn on_poll_abandoned(
+        &mut self,
+        now: i64,
+        unsent: Option<&str>,
+        fresh_id: &mut dyn FnMut() -> String,
+    ) -> Vec<Action> {
+        self.session.on_poll_abandoned(unsent);
+        self.settle(now, Vec::new(), fresh_id)
     }
 
     pub fn on_post(&mut self, now: i64, body: &str, fresh_id: &mut dyn FnMut() -> String) -> (Post, Vec<Action>) {
@@ -171,7 +178,17 @@ impl Client {
         mut actions: Vec<Action>,
     ) -> Vec<Action> {
         let mut pending: std::collections::VecDeque<Output> = outputs.into();
-        while let Some(output) = pending.pop_front() {
+        // Everything this event produced for a polling client leaves in one answer, made once
+        // the event is done (`flush`), which may end the session in turn (a slow consumer).
+        loop {
+            let Some(output) = pending.pop_front() else {
+                let flushed = self.session.flush();
+                if flushed.is_empty() {
+                    break;
+                }
+                pending.extend(flushed);
+                continue;
+            };
             match output {
                 Output::AnswerPoll(body) => actions.push(Action::AnswerPoll(body)),
                 Output::RefusePoll => actions.push(Action::RefusePoll),
@@ -193,12 +210,6 @@ impl Client {
         }
         if self.endpoint.has_joined() {
             self.connect_by = None;
-        }
-        // Everything this event produced for a polling client leaves in one answer.
-        for output in self.session.flush() {
-            if let Output::AnswerPoll(body) = output {
-                actions.push(Action::AnswerPoll(body));
-            }
         }
         actions
     }

@@ -35,7 +35,10 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 use std::time::Duration;
+use worker::wasm_bindgen::closure::Closure;
+use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::spawn_local;
+use worker::web_sys::AbortSignal;
 use worker::{Delay, Env, Method, Request, Response, WebSocket, WebSocketPair, WebsocketEvent};
 
 /// Most commands in one call to a room.
@@ -102,6 +105,7 @@ impl Live {
     /// Performs the actions in order; why the client ended, when it did.
     fn perform(&mut self, actions: Vec<Action>) -> Option<CloseReason> {
         let mut ended = None;
+        let mut returned = None;
         // A websocket closed because its session ends says why (the session's last action).
         let closing = actions.iter().find_map(|action| match action {
             Action::Closed(reason) => Some(*reason),
@@ -109,9 +113,11 @@ impl Live {
         });
         for action in actions {
             match action {
+                // An answer its GET can no longer take (the GET was abandoned) goes back to the
+                // session, for the next GET.
                 Action::AnswerPoll(body) => {
-                    if let Some(poll) = self.poll.take() {
-                        let _ = poll.send(Some(body));
+                    if let Some(Err(Some(body))) = self.poll.take().map(|poll| poll.send(Some(body))) {
+                        returned = Some(body);
                     }
                 }
                 Action::RefusePoll => {
@@ -145,7 +151,13 @@ impl Live {
                 Action::Closed(reason) => ended = Some(reason),
             }
         }
-        ended
+        match returned {
+            Some(body) => {
+                let actions = self.client.on_poll_abandoned(now_ms(), Some(&body), &mut fresh_id);
+                self.perform(actions).or(ended)
+            }
+            None => ended,
+        }
     }
 }
 
@@ -204,7 +216,7 @@ impl Home {
             let body = req.text().await.map_err(internal)?;
             self.post(&sid, Some(&body))
         } else {
-            self.poll(&sid).await
+            self.poll(&sid, req.inner().signal()).await
         }
     }
 
@@ -227,7 +239,7 @@ impl Home {
     }
 
     /// A long-polling GET: answered now, or held until the client has something to receive.
-    pub async fn poll(&self, sid: &str) -> Result<Response, Error> {
+    pub async fn poll(&self, sid: &str, signal: AbortSignal) -> Result<Response, Error> {
         let waiting = self.with_client(sid, |live| {
             let (poll, actions) = live.client.on_poll(now_ms(), &mut fresh_id);
             let ended = live.perform(actions);
@@ -253,12 +265,33 @@ impl Home {
         match waiting {
             Waiting::Ready(body) => text(200, body),
             Waiting::Refused(error) => Err(error),
-            Waiting::Held(receiver) => match receiver.await {
-                Ok(Some(body)) => text(200, body),
-                Ok(None) => Err(Error::new(ErrorCode::BadRequest, "the session moved to its websocket")),
-                Err(_) => Err(Error::new(ErrorCode::BadRequest, "the session ended")),
+            Waiting::Held(receiver) => match until_aborted(&signal, receiver).await {
+                Some(Ok(Some(body))) if !signal.aborted() => text(200, body),
+                Some(Ok(None)) => Err(Error::new(ErrorCode::BadRequest, "the session moved to its websocket")),
+                Some(Err(_)) => Err(Error::new(ErrorCode::BadRequest, "the session ended")),
+                // The client went away: what was made for this GET (if anything) goes back.
+                Some(Ok(Some(body))) => self.abandoned(sid, Some(&body)),
+                None => self.abandoned(sid, None),
             },
         }
+    }
+
+    /// The held GET of `sid` was abandoned by its client: the session stops holding it, and
+    /// `unsent` (an answer made for it) waits for the next GET.
+    fn abandoned(&self, sid: &str, unsent: Option<&str>) -> Result<Response, Error> {
+        let _ = self.with_client(sid, |live| {
+            // Unanswered, this GET is the one held, unless another replaced it meanwhile (its
+            // receiver is gone, so its sender says it was cancelled).
+            if unsent.is_none() && !live.poll.as_ref().is_some_and(oneshot::Sender::is_canceled) {
+                return ((), false);
+            }
+            if unsent.is_none() {
+                live.poll = None;
+            }
+            let actions = live.client.on_poll_abandoned(now_ms(), unsent, &mut fresh_id);
+            ((), live.perform(actions).is_some())
+        });
+        Err(Error::new(ErrorCode::BadRequest, "the client abandoned this GET"))
     }
 
     /// A POST of packets; `None` for one over maxPayload that the Worker refused unread.
@@ -567,6 +600,29 @@ struct Opening {
     settings: Settings,
     kind: DialectKind,
     auth: Auth,
+}
+
+/// `waiting`'s outcome, or `None` when `signal` aborts first (the client that sent the request
+/// went away).
+async fn until_aborted<T>(signal: &AbortSignal, waiting: oneshot::Receiver<T>) -> Option<Result<T, oneshot::Canceled>> {
+    if signal.aborted() {
+        return None;
+    }
+    let (abort, aborted) = oneshot::channel::<()>();
+    let abort = RefCell::new(Some(abort));
+    let on_abort = Closure::<dyn FnMut()>::new(move || {
+        if let Some(abort) = abort.borrow_mut().take() {
+            let _ = abort.send(());
+        }
+    });
+    signal.set_onabort(Some(on_abort.as_ref().unchecked_ref()));
+    let outcome = match select(waiting, aborted).await {
+        Either::Left((outcome, _)) => Some(outcome),
+        Either::Right(_) => None,
+    };
+    // The handler must not outlive its closure.
+    signal.set_onabort(None);
+    outcome
 }
 
 fn unknown(sid: &str) -> Error {

@@ -465,6 +465,40 @@ describe("refusals", () => {
     }
   });
 
+  test("a DISCONNECT, a new CONNECT and a join on the same connection keep the new membership", async () => {
+    const room = "nsio-rejoin";
+    const { ws, frame, opened } = engineSocket(`${herald.ws}${PATH}?EIO=4&transport=websocket`, { pong: true });
+    try {
+      await opened;
+      assert.match(await frame(), /^0\{/);
+      const connect = `40${JSON.stringify({ token: herald.token("sio-rejoin") })}`;
+      ws.send(connect);
+      assert.match(await frame(), /^40\{"sid":/);
+      ws.send(`421["join",{"room":"${room}"}]`);
+      assert.match(await frame(), /^431\[\{"conn"/);
+      // Out of the namespace and back, then the same room again, back to back: the room gets
+      // the leave before the new join, and its close of the first membership must not end it.
+      ws.send("41");
+      ws.send(connect);
+      ws.send(`422["join",{"room":"${room}"}]`);
+      const frames = [];
+      while (!frames.some((f) => f.startsWith("432["))) frames.push(await frame());
+      const [welcome] = JSON.parse(frames.find((f) => f.startsWith("432[")).slice(3));
+      assert.equal(welcome.type, "welcome", JSON.stringify(frames));
+      await rest(room, "after");
+      let message;
+      while (!message) {
+        const f = await frame();
+        if (f.startsWith('42["message"')) message = JSON.parse(f.slice(2))[1];
+      }
+      assert.equal(message.data, "after");
+      const presence = await (await herald.api(`/v1/rooms/${room}/presence`)).json;
+      assert.deepEqual(ids(presence.members), ["sio-rejoin"]);
+    } finally {
+      ws.terminate();
+    }
+  });
+
   test("a namespace other than / is refused with Invalid namespace, and / on the same connection works", async () => {
     const manager = new Manager(herald.http, { path: PATH, forceNew: true, reconnection: false });
     const token = herald.token("sio-nsp");

@@ -131,7 +131,7 @@ pub fn new_request(
     headers: &worker::Headers,
     body: Option<&JsValue>,
 ) -> worker::Result<worker::Request> {
-    request_with(url, method, headers, body, false)
+    request_with(url, method, headers, body, false, None)
 }
 
 /// [`new_request`] that does not follow a redirect (`redirect: "manual"`): for a URL a user
@@ -142,7 +142,7 @@ pub fn new_request_without_redirects(
     headers: &worker::Headers,
     body: Option<&JsValue>,
 ) -> worker::Result<worker::Request> {
-    request_with(url, method, headers, body, true)
+    request_with(url, method, headers, body, true, None)
 }
 
 fn request_with(
@@ -151,8 +151,10 @@ fn request_with(
     headers: &worker::Headers,
     body: Option<&JsValue>,
     manual_redirects: bool,
+    signal: Option<&web_sys::AbortSignal>,
 ) -> worker::Result<worker::Request> {
     let init = web_sys::RequestInit::new();
+    init.set_signal(signal);
     if manual_redirects {
         worker::js_sys::Reflect::set(&init, &"redirect".into(), &"manual".into())
             .map_err(|_| worker::Error::JsError("RequestInit refused redirect".into()))?;
@@ -178,12 +180,27 @@ pub async fn call_object(
     headers: worker::Headers,
     body: Option<String>,
 ) -> Result<worker::Response, Error> {
+    call_object_for(env, name, method, path_and_query, headers, body, None).await
+}
+
+/// [`call_object`] on behalf of a client's request whose `signal` aborts when the client goes
+/// away: the object's request then aborts too (its own `signal`), so the object can tell a
+/// client that is no longer there (a long-polling GET abandoned).
+pub async fn call_object_for(
+    env: &worker::Env,
+    name: &str,
+    method: worker::Method,
+    path_and_query: &str,
+    headers: worker::Headers,
+    body: Option<String>,
+    signal: Option<&web_sys::AbortSignal>,
+) -> Result<worker::Response, Error> {
     let internal = crate::respond::internal;
     // The object learns its name from this, not from the runtime (herald_core::object).
     headers.set(herald_core::internal::OBJECT, name).map_err(internal)?;
     let body = body.map(|body| JsValue::from_str(&body));
-    let request =
-        new_request(&format!("https://object{path_and_query}"), method, &headers, body.as_ref()).map_err(internal)?;
+    let url = format!("https://object{path_and_query}");
+    let request = request_with(&url, method, &headers, body.as_ref(), false, signal).map_err(internal)?;
     let stub = env.durable_object(OBJECTS).and_then(|ns| ns.get_by_name(name)).map_err(internal)?;
     stub.fetch_with_request(request).await.map_err(internal)
 }

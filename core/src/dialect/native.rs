@@ -81,6 +81,16 @@ struct Membership {
     /// The `error` the room sent last, when it was the last frame: the reason of a close that
     /// follows, which the client has already seen.
     told: Option<Map<String, Value>>,
+    /// The room joined again while this membership is being left (a `leave`, or a DISCONNECT,
+    /// then a `join`): the new membership and its commands, the join first. They go to the
+    /// room once it has closed this one, so that close cannot end the new membership.
+    next: Option<Box<(Membership, Vec<RoomCommand>)>>,
+}
+
+impl Membership {
+    fn joining(ack: Option<u64>) -> Self {
+        Self { phase: Phase::Joining(ack), acks: VecMap::new(), told: None, next: None }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,12 +136,18 @@ impl Dialect for Native {
         }
     }
 
-    /// The session ended: leave every room.
+    /// The client left the namespace (or the session ended): every room is left, and nothing
+    /// more is answered. Each membership stays, being left, until its room closes it, so a
+    /// join after a new CONNECT waits for that close instead of being ended by it.
     fn on_closed(&mut self) -> Vec<Effect> {
-        std::mem::take(&mut self.rooms)
-            .into_keys()
-            .map(|room| Effect::Room { room, command: RoomCommand::Leave })
-            .collect()
+        let mut effects = Vec::new();
+        for (room, membership) in self.rooms.iter_mut() {
+            if !matches!(membership.phase, Phase::Leaving { .. }) {
+                effects.push(Effect::Room { room: room.clone(), command: RoomCommand::Leave });
+            }
+            *membership = Membership { phase: Phase::Leaving { leave: None, join: None }, ..Membership::joining(None) };
+        }
+        effects
     }
 
     /// Something from `room`; `None` when this session is not (any more) a member there.
@@ -140,18 +156,32 @@ impl Dialect for Native {
         Some(match event {
             RoomEvent::Frame(text) => membership.on_frame(room, text),
             RoomEvent::Closed => {
-                let membership = self.rooms.remove(room).expect("found above");
-                membership.on_closed(room)
+                let mut membership = self.rooms.remove(room).expect("found above");
+                let next = membership.next.take();
+                let mut effects = membership.on_closed(room);
+                effects.extend(self.begin_next(room, next));
+                effects
             }
             RoomEvent::Failed(error) => {
-                let membership = self.rooms.remove(room).expect("found above");
-                membership.on_failed(room, error)
+                let mut membership = self.rooms.remove(room).expect("found above");
+                let next = membership.next.take();
+                let mut effects = membership.on_failed(room, error);
+                effects.extend(self.begin_next(room, next));
+                effects
             }
         })
     }
 }
 
 impl Native {
+    /// The membership that waited for `room` to close the one before it: its commands go now.
+    fn begin_next(&mut self, room: &RoomId, next: Option<Box<(Membership, Vec<RoomCommand>)>>) -> Vec<Effect> {
+        let Some(next) = next else { return Vec::new() };
+        let (membership, commands) = *next;
+        self.rooms.insert(room.clone(), membership);
+        commands.into_iter().map(|command| Effect::Room { room: room.clone(), command }).collect()
+    }
+
     fn on_event(&mut self, mut packet: Packet, now: i64) -> Vec<Effect> {
         let ack = packet.id;
         let Some(Value::Array(args)) = packet.data.take() else { return Vec::new() };
@@ -205,13 +235,11 @@ impl Native {
     ) -> Result<Vec<Effect>, Error> {
         let identity = self.identity.as_ref().expect("events come only after a CONNECT");
         identity.require_room(room)?;
-        if let Some(membership) = self.rooms.get(room) {
-            let why = match membership.phase {
-                Phase::Leaving { .. } => "is being left; join again once `leave` is answered",
-                _ => "is already joined",
-            };
-            return Err(Error::new(ErrorCode::AlreadyJoined, format!("room {room} {why}")));
-        }
+        let waits = match self.rooms.get(room) {
+            None => false,
+            Some(Membership { phase: Phase::Leaving { .. }, next: None, .. }) => true,
+            Some(_) => return Err(Error::new(ErrorCode::AlreadyJoined, format!("room {room} is already joined"))),
+        };
         let since = match fields.get("since") {
             None | Some(Value::Null) => None,
             Some(v) => Some(v.as_u64().ok_or_else(|| Error::invalid_field("since", "must be a non-negative integer"))?),
@@ -221,8 +249,27 @@ impl Native {
             return Err(expired());
         }
         let command = RoomCommand::Join { user: identity.user.clone(), expires_at, since, tag: None };
-        self.rooms.insert(room.clone(), Membership { phase: Phase::Joining(ack), acks: VecMap::new(), told: None });
+        if waits {
+            // Joined again while being left: this join goes once the room has let go.
+            let leaving = self.rooms.get_mut(room).expect("found above");
+            leaving.next = Some(Box::new((Membership::joining(ack), vec![command])));
+            return Ok(Vec::new());
+        }
+        self.rooms.insert(room.clone(), Membership::joining(ack));
         Ok(vec![Effect::Room { room: room.clone(), command }])
+    }
+
+    /// The membership a publish or a leave of `room` is for: the current one unless it is
+    /// being left, else the one waiting to follow it (with the commands it queues).
+    fn active(&mut self, room: &RoomId) -> Result<(&mut Membership, Option<&mut Vec<RoomCommand>>), Error> {
+        match self.rooms.get_mut(room) {
+            Some(Membership { phase: Phase::Leaving { .. }, next: Some(next), .. }) => {
+                let (membership, commands) = &mut **next;
+                Ok((membership, Some(commands)))
+            }
+            Some(membership) if !matches!(membership.phase, Phase::Leaving { .. }) => Ok((membership, None)),
+            _ => Err(not_joined(room)),
+        }
     }
 
     fn publish(
@@ -231,11 +278,7 @@ impl Native {
         mut fields: Map<String, Value>,
         ack: Option<u64>,
     ) -> Result<Vec<Effect>, Error> {
-        let membership = self
-            .rooms
-            .get_mut(room)
-            .filter(|m| !matches!(m.phase, Phase::Leaving { .. }))
-            .ok_or_else(|| not_joined(room))?;
+        let (membership, waiting) = self.active(room)?;
         fields.remove("room");
         fields.insert("type".into(), Value::from("publish"));
         if let Some(id) = ack {
@@ -243,16 +286,30 @@ impl Native {
             fields.insert("transaction".into(), Value::from(transaction.clone()));
             membership.acks.insert(transaction, id);
         }
-        let text = Value::Object(fields).to_string();
-        Ok(vec![Effect::Room { room: room.clone(), command: RoomCommand::Frame(text) }])
+        let command = RoomCommand::Frame(Value::Object(fields).to_string());
+        match waiting {
+            Some(commands) => {
+                commands.push(command);
+                Ok(Vec::new())
+            }
+            None => Ok(vec![Effect::Room { room: room.clone(), command }]),
+        }
     }
 
     fn leave(&mut self, room: &RoomId, ack: Option<u64>) -> Result<Vec<Effect>, Error> {
-        let membership = self
-            .rooms
-            .get_mut(room)
-            .filter(|m| !matches!(m.phase, Phase::Leaving { .. }))
-            .ok_or_else(|| not_joined(room))?;
+        let (membership, waiting) = self.active(room)?;
+        if waiting.is_some() {
+            // The join that waited never goes: what it owes is answered as left before it was
+            // joined, and this leave once the room has let go of the membership before it.
+            let leaving = self.rooms.get_mut(room).expect("found above");
+            let (cancelled, _) = *leaving.next.take().expect("waiting above");
+            let mut effects = cancelled.fail_pending(&error_object(&not_joined(room), Some(room), None));
+            match &mut leaving.phase {
+                Phase::Leaving { leave: slot @ None, .. } => *slot = ack,
+                _ => effects.extend(reply(ack, as_object(json!({ "type": "leave", "room": room })))),
+            }
+            return Ok(effects);
+        }
         let join = match membership.phase {
             Phase::Joining(join) => join,
             _ => None,

@@ -313,14 +313,26 @@ impl Session {
         }
     }
 
-    /// The held GET went away without an answer (the client cancelled it): the session ends,
-    /// as the reference server does, since packets may have been lost with it.
-    pub fn on_poll_cancelled(&mut self) -> Vec<Output> {
-        if !self.poll_held || self.is_closed() {
-            return Vec::new();
+    /// A GET went away (the client abandoned it), and with it `unsent`, the answer made for
+    /// it, if one was. Without an answer it was the held GET: the session no longer holds it,
+    /// and what is buffered waits for the next one. An answer's packets go back to the front
+    /// of the buffer, in order, for the next GET (one held already takes them at the next
+    /// [`Session::flush`]). So an abandoned GET loses no packet. (The reference server closes
+    /// the session instead, as it cannot tell whether an answer left; the shell calls this
+    /// only when it knows one did not.)
+    pub fn on_poll_abandoned(&mut self, unsent: Option<&str>) {
+        if self.is_closed() {
+            return;
         }
-        self.poll_held = false;
-        self.close(CloseReason::ProtocolViolation)
+        let Some(packets) = unsent.and_then(|body| decode_payload(body).ok()) else {
+            self.poll_held = false;
+            self.noop_at = None;
+            return;
+        };
+        // A noop (the answer of a GET held while probing) carries nothing to keep.
+        let packets: Vec<Packet> = packets.into_iter().filter(|p| *p != Packet::Noop).collect();
+        self.buffered += packets.iter().map(Packet::encoded_len).sum::<usize>();
+        self.buffer.splice(0..0, packets);
     }
 
     /// A POST with a payload of packets.
