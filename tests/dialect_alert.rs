@@ -233,22 +233,38 @@ fn a_room_that_ends_the_membership_or_fails_leaves_the_session_free_to_join_agai
 }
 
 #[test]
-fn joining_back_a_room_still_being_left_is_refused_and_changes_nothing() {
+fn joining_back_a_room_still_being_left_waits_for_the_room_to_let_go_then_joins() {
     let mut sio = connected(anonymous_route(), "40");
     sio.emit("joined", json!({ "name": "Ann", "room": "a" }), None);
     sio.emit("joined", json!({ "name": "Ann", "room": "b" }), None);
     let actions = sio.emit("joined", json!({ "name": "Ann", "room": "a" }), None);
-    assert_eq!(room_commands(&actions), vec![], "b is neither announced as left nor left");
-    assert!(matches!(decode(&actions).as_slice(), [Got::Event(n, e)] if n == "error" && e["code"] == "already_joined"));
-    assert_eq!(commands(&sio.emit("text", json!({ "name": "Ann", "msg": "in b" }), None))[0].0, "alert:b");
+    // b is announced as left and left; the join of a waits for a's close.
+    assert_eq!(commands(&actions), announced_left("alert:b", "Ann"));
+    assert!(decode(&actions).is_empty(), "no refusal");
+    let text = commands(&sio.emit("text", json!({ "name": "Ann", "msg": "in a" }), None));
+    assert!(text.is_empty(), "it follows the join that waits: {text:?}");
     let old = message_frame(&room("a"), 9, "message", json!({ "name": "Bob", "msg": "late" }));
     assert_eq!(
         decode(&sio.on_room("alert:a", RoomEvent::Frame(&old)).unwrap()),
         vec![],
         "nothing of a room being left"
     );
-    sio.on_room("alert:a", RoomEvent::Closed);
-    assert_eq!(room_commands(&sio.emit("joined", json!({ "name": "Ann", "room": "a" }), None)).len(), 4);
+    // a's close: the join goes, with its announcement and the text that followed, in order.
+    let joined = commands(&sio.on_room("alert:a", RoomEvent::Closed).unwrap());
+    let what: Vec<&Value> = joined
+        .iter()
+        .map(|(room, what)| {
+            assert_eq!(room, "alert:a");
+            what
+        })
+        .collect();
+    assert!(what[0].get("join").is_some(), "{what:?}");
+    assert_eq!(what[1], &json!({ "publish": ["status", { "name": "Ann", "state": "joined" }] }));
+    assert_eq!(what[2], &json!({ "publish": ["message", { "name": "Ann", "msg": "in a" }] }));
+    assert_eq!(what.len(), 3);
+    // Joined again: the session is in a, and b's close changes nothing.
+    assert_eq!(sio.on_room("alert:b", RoomEvent::Closed).map(|a| a.len()), Some(0));
+    assert_eq!(commands(&sio.emit("text", json!({ "name": "Ann", "msg": "x" }), None))[0].0, "alert:a");
 }
 
 #[test]

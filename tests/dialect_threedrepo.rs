@@ -208,6 +208,32 @@ fn a_join_asked_while_leaving_waits_for_the_room_to_let_go_then_joins_again() {
 }
 
 #[test]
+fn a_disconnect_then_a_new_connect_and_join_on_the_same_session_keep_the_new_memberships() {
+    let mut repo = Repo::alice(json!({}));
+    repo.joined(MODEL, MODEL_DATA());
+    repo.frame_from(CONTROL, &welcome(CONTROL));
+    // Out of the namespace and back at once, then the same model again: both rooms are being
+    // left, so the control room's join and the model's wait for them to let go.
+    let actions = repo.frame("41");
+    assert_eq!(commands(&actions), vec![leave(MODEL), leave(CONTROL)]);
+    let actions = repo.frame(&format!(r#"40{{"token":"{}"}}"#, token("alice", json!({}))));
+    assert_eq!(decode(&actions), vec![Got::Connected(json!({ "sid": "socket-1" }))]);
+    assert_eq!(commands(&actions), vec![], "the control room's join waits");
+    assert_eq!(commands(&repo.emit("join", MODEL_DATA())), vec![], "the model's join waits");
+    let actions = repo.room(CONTROL, RoomEvent::Closed);
+    assert_eq!(commands(&actions), vec![(CONTROL.to_owned(), join_command(None))]);
+    let actions = repo.room(MODEL, RoomEvent::Closed);
+    assert_eq!(decode(&actions), vec![], "the old membership owed nothing more");
+    assert_eq!(commands(&actions), vec![(MODEL.to_owned(), join_command(Some("socket-1")))]);
+    assert_eq!(repo.frame_from(MODEL, &welcome(MODEL)), vec![success("join", MODEL_DATA())]);
+    // The new control membership works: an admin's logout reaches the session.
+    repo.frame_from(CONTROL, &welcome(CONTROL));
+    let logout = message(CONTROL, "loggedOut", r#"{"reason":"Password changed"}"#);
+    let got = repo.frame_from(CONTROL, &logout);
+    assert_eq!(got[0], Got::Event("loggedOut".into(), json!({ "reason": "Password changed" })));
+}
+
+#[test]
 fn a_leave_right_after_a_join_answers_both_in_order() {
     let mut repo = Repo::alice(json!({}));
     repo.emit("join", MODEL_DATA());
@@ -375,8 +401,9 @@ fn a_logged_out_message_in_the_control_room_logs_out_with_its_reason() {
         vec![Got::Event("loggedOut".into(), json!({ "reason": "Password changed" })), Got::Disconnect]
     );
     assert_eq!(commands(&actions), vec![leave(MODEL), leave(CONTROL)]);
-    // The rooms letting go afterwards are nothing to this session any more.
+    // The rooms letting go afterwards tell the client nothing, and are then forgotten.
     let mut ids = || unreachable!();
+    assert_eq!(repo.client.on_room(repo.now, &room_id(MODEL), RoomEvent::Closed, &mut ids), Some(vec![]));
     assert_eq!(repo.client.on_room(repo.now, &room_id(MODEL), RoomEvent::Closed, &mut ids), None);
 }
 

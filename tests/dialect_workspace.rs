@@ -622,7 +622,10 @@ fn a_second_device_authenticating_idle_while_the_first_is_online_changes_and_ann
     let mut w = World::new();
     w.authed(BOB, "bob");
     w.authed(ALICE_PHONE, "alice");
-    assert_eq!(w.events(BOB), vec![ev("online-status-updated", json!({ "userId": "alice", "onlineStatus": "online" }))]);
+    assert_eq!(
+        w.events(BOB),
+        vec![ev("online-status-updated", json!({ "userId": "alice", "onlineStatus": "online" }))]
+    );
     w.connect(ALICE_LAPTOP);
     let idle = json!({ "token": token("alice", json!({})), "workspaceId": "w1", "onlineStatus": "idle" });
     w.emit(ALICE_LAPTOP, "auth", idle);
@@ -631,4 +634,23 @@ fn a_second_device_authenticating_idle_while_the_first_is_online_changes_and_ann
     let laptop = w.events(ALICE_LAPTOP);
     assert!(laptop.contains(&ev("online-status-updated", json!({ "userId": "alice", "onlineStatus": "online" }))));
     assert!(!laptop.iter().any(|e| e[1]["onlineStatus"] == "idle"), "{laptop:?}");
+}
+
+#[test]
+fn a_disconnect_then_a_new_connect_and_auth_on_the_same_session_is_a_member_again() {
+    let mut w = World::new();
+    w.authed(BOB, "bob");
+    w.authed(ALICE_PHONE, "alice");
+    w.events(BOB);
+    // Out of the namespace and back at once: the new auth waits for the room to let go.
+    w.frame(ALICE_PHONE, "41");
+    w.frame(ALICE_PHONE, "40");
+    w.emit(ALICE_PHONE, "auth", json!({ "token": token("alice", json!({})), "workspaceId": "w1", "transaction": 2 }));
+    w.settle();
+    let events = w.events(ALICE_PHONE);
+    assert!(events.contains(&ev("auth-success", json!({ "transaction": 2, "userId": "alice" }))), "{events:?}");
+    assert!(!events.iter().any(|e| e[0] == "socket-api-error"), "{events:?}");
+    w.rest("channel-created", json!({ "channelId": "c1" }), None);
+    assert_eq!(w.events(ALICE_PHONE), vec![ev("channel-created", json!({ "channelId": "c1" }))]);
+    assert_eq!(w.room.presence().len(), 2);
 }

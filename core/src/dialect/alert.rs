@@ -16,7 +16,8 @@
 //! Refusals are `error {code, message, event}` events, and the ack when the client asked for
 //! one; a handled event is acked with no arguments, as Flask-SocketIO does.
 
-use super::rooms::{Memberships, Phase, RoomFrame, Update};
+use super::membership::{publish, Leave, Memberships, Phase, Update};
+use super::rooms::RoomFrame;
 use super::session::{ack, anonymous, authenticate, emit, event_parts, on_connect, pass_on, Auth};
 use super::{Dialect, Effect, RoomCommand, RoomEvent};
 use crate::auth::Identity;
@@ -37,7 +38,7 @@ pub const EXPIRY_MARGIN_MS: i64 = 5_000;
 pub struct Alert {
     auth: Auth,
     identity: Option<Identity>,
-    rooms: Memberships,
+    rooms: Memberships<()>,
     /// The room the session is in, and the name it joined with.
     current: Option<(RoomId, String)>,
 }
@@ -75,7 +76,8 @@ impl Alert {
                 // The room's frame limit caps the length.
                 let msg = text_field(&fields, "msg", usize::MAX)?;
                 let (room, _) = self.current.as_ref().ok_or_else(not_in_a_room)?;
-                Ok(vec![self.rooms.publish(room, "message", &json!({ "name": who, "msg": msg }))?])
+                let message = publish("message", &json!({ "name": who, "msg": msg }));
+                Ok(self.rooms.send(room, message)?.into_iter().collect())
             }
             _ => {
                 let (room, _) = self.current.take().ok_or_else(not_in_a_room)?;
@@ -87,12 +89,10 @@ impl Alert {
     fn join(&mut self, room: RoomId, name: &str) -> Result<Vec<Effect>, Error> {
         let identity = self.identity.as_ref().expect("events come only after a CONNECT");
         identity.require_room(&room)?;
-        // Checked before the current room is left: a refusal must change nothing.
-        if self.rooms.phase(&room) == Some(Phase::Leaving) {
-            return Err(Error::new(
-                ErrorCode::AlreadyJoined,
-                format!("room {room} is being left; join again in a moment"),
-            ));
+        // Checked before the current room is left: a refusal must change nothing. (A room
+        // still being left may be joined: the join waits for the room to let go.)
+        if self.current.as_ref().is_none_or(|(current, _)| *current != room) {
+            self.rooms.may_join(&room)?;
         }
         let mut user = identity.user.clone();
         user.name = Some(name.to_owned());
@@ -107,22 +107,21 @@ impl Alert {
             None => {}
         }
         let command = RoomCommand::Join { user, expires_at, since: None, tag: None };
-        effects.push(self.rooms.join(&room, command)?);
-        effects.push(self.rooms.publish(&room, "status", &json!({ "name": name, "state": "joined" }))?);
+        effects.extend(self.rooms.join(&room, command, ())?);
+        effects.extend(self.rooms.send(&room, publish("status", &json!({ "name": name, "state": "joined" })))?);
         self.current = Some((room, name.to_owned()));
         Ok(effects)
     }
 
     /// Announces `name` as left in `room`, and leaves it.
     fn part(&mut self, room: &RoomId, name: &str) -> Vec<Effect> {
-        let announce = self.rooms.publish(room, "status", &json!({ "name": name, "state": "left" }));
-        announce.into_iter().chain(self.rooms.leave(room)).collect()
-    }
-
-    fn forget(&mut self, room: &RoomId) {
-        if self.current.as_ref().is_some_and(|(current, _)| current == room) {
-            self.current = None;
+        let announce = self.rooms.send(room, publish("status", &json!({ "name": name, "state": "left" })));
+        let mut effects: Vec<Effect> = announce.ok().flatten().into_iter().collect();
+        // A join that waited for the room's close is cancelled with what followed it.
+        if let Ok(Leave::Sent(leave)) = self.rooms.leave(room) {
+            effects.push(leave);
         }
+        effects
     }
 }
 
@@ -164,19 +163,28 @@ impl Dialect for Alert {
     }
 
     fn on_room(&mut self, room: &RoomId, event: RoomEvent<'_>, _now: i64) -> Option<Vec<Effect>> {
+        let text = match event {
+            RoomEvent::Frame(text) => text,
+            _ => "",
+        };
         let effects = match self.rooms.on_room(room, event)? {
-            Update::Frame { frame: RoomFrame::Message(message), .. } => pass_on(&message, &[]),
-            Update::Frame { frame: RoomFrame::Error { code, message, .. }, .. } => {
-                vec![emit("error", &[json!({ "code": code, "message": message })])]
-            }
-            Update::Frame { .. } => Vec::new(),
-            Update::Ended { .. } => {
-                self.forget(room);
-                Vec::new()
-            }
-            Update::Failed(error) => {
-                self.forget(room);
-                vec![emit("error", &[refusal(error, None)])]
+            // Nothing of a room being left reaches the client.
+            Update::Frame { phase: Phase::Leaving, .. } => Vec::new(),
+            Update::Frame { .. } => match RoomFrame::parse(text) {
+                RoomFrame::Message(message) => pass_on(&message, &[]),
+                RoomFrame::Error { code, message, .. } => {
+                    vec![emit("error", &[json!({ "code": code, "message": message })])]
+                }
+                _ => Vec::new(),
+            },
+            Update::Ended { failed, then, .. } => {
+                // Joined again meanwhile (`then`): the session is in the room once more.
+                if then.is_empty() && self.current.as_ref().is_some_and(|(current, _)| current == room) {
+                    self.current = None;
+                }
+                let mut effects = then;
+                effects.extend(failed.map(|error| emit("error", &[refusal(error, None)])));
+                effects
             }
         };
         Some(effects)
@@ -204,7 +212,7 @@ impl Dialect for Alert {
             Some((room, name)) => self.part(&room, &name),
             None => Vec::new(),
         };
-        effects.extend(self.rooms.leave_all());
+        effects.extend(self.rooms.leave_all().0);
         effects
     }
 }

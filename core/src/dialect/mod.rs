@@ -5,17 +5,20 @@
 //! Engine.IO session, which takes the session's messages and answers with [`Effect`]s. Which
 //! dialect it speaks comes from the route the client connected to ([`routes`]). The rooms a
 //! session joins are reached with [`RoomCommand`]s and answer with native protocol frames
-//! ([`RoomEvent`]); [`rooms`] holds what every dialect needs for that.
+//! ([`RoomEvent`]); [`membership`] is the one membership machine every dialect keeps its rooms
+//! in, and [`rooms`] reads the frames rooms send.
 //!
 //! - [`routes`]: which dialect speaks at which path (configuration).
 //! - [`native`]: Herald's room protocol as Socket.IO events, rooms joined after connecting.
 //! - [`alert`], [`threedrepo`], [`workspace`]: the seed services' Socket.IO protocols.
 //! - [`tndata`]: tndata's plain-websocket chat, spoken by the room object to its own sockets.
 //! - [`echo`]: the conformance dialects `engine-echo` and `echo`.
-//! - [`rooms`], [`session`]: memberships, room frames, authentication and emits, shared.
+//! - [`membership`], [`rooms`], [`session`]: memberships, room frames, authentication and
+//!   emits, shared.
 
 pub mod alert;
 pub mod echo;
+pub mod membership;
 pub mod native;
 pub mod rooms;
 pub mod routes;

@@ -12,6 +12,7 @@
 //! | `publish`    | [`RoomCommand::Frame`] (publish) | the room's `ack` (or `error`)       |
 //! | `leave`      | [`RoomCommand::Leave`]           | the room's close of the membership  |
 
+use super::membership::{Leave, Memberships, Phase, Update};
 use super::session::{authenticate, on_connect, Auth, NSP};
 use super::{Dialect, Effect};
 use crate::auth::Identity;
@@ -70,46 +71,27 @@ pub enum RoomEvent<'a> {
 pub struct Native {
     auth: Auth,
     identity: Option<Identity>,
-    rooms: VecMap<RoomId, Membership>,
+    rooms: Memberships<Owed>,
 }
 
-#[derive(Debug)]
-struct Membership {
-    phase: Phase,
+/// What a membership owes the client: the answers its room has still to give.
+#[derive(Debug, Default)]
+struct Owed {
+    /// The join's ack id, until the `welcome` (or an `error`, or the close) answers it; a join
+    /// left before its welcome is answered all the same.
+    join: Option<u64>,
+    /// The leave's ack id, answered once the room let go.
+    leave: Option<u64>,
     /// Publishes waiting for their Socket.IO ack, by the transaction given to the room.
     acks: VecMap<String, u64>,
     /// The `error` the room sent last, when it was the last frame: the reason of a close that
     /// follows, which the client has already seen.
     told: Option<Map<String, Value>>,
-    /// The room joined again while this membership is being left (a `leave`, or a DISCONNECT,
-    /// then a `join`): the new membership and its commands, the join first. They go to the
-    /// room once it has closed this one, so that close cannot end the new membership.
-    next: Option<Box<(Membership, Vec<RoomCommand>)>>,
-}
-
-impl Membership {
-    fn joining(ack: Option<u64>) -> Self {
-        Self { phase: Phase::Joining(ack), acks: VecMap::new(), told: None, next: None }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Phase {
-    /// Waiting for the `welcome`; the join's ack id.
-    Joining(Option<u64>),
-    Joined,
-    /// Waiting for the room to close the membership: the leave's ack id, and the join's when
-    /// the leave came before the `welcome` (the join is answered all the same: by the
-    /// `welcome` if it comes, else by the close).
-    Leaving {
-        leave: Option<u64>,
-        join: Option<u64>,
-    },
 }
 
 impl Native {
     pub fn new(auth: Auth) -> Self {
-        Self { auth, identity: None, rooms: VecMap::new() }
+        Self { auth, identity: None, rooms: Memberships::default() }
     }
 }
 
@@ -137,36 +119,32 @@ impl Dialect for Native {
     }
 
     /// The client left the namespace (or the session ended): every room is left, and nothing
-    /// more is answered. Each membership stays, being left, until its room closes it, so a
-    /// join after a new CONNECT waits for that close instead of being ended by it.
+    /// more is answered. Each membership stays, being left, until its room closes it
+    /// ([`Memberships`]), so a join after a new CONNECT waits for that close instead of being
+    /// ended by it.
     fn on_closed(&mut self) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        for (room, membership) in self.rooms.iter_mut() {
-            if !matches!(membership.phase, Phase::Leaving { .. }) {
-                effects.push(Effect::Room { room: room.clone(), command: RoomCommand::Leave });
-            }
-            *membership = Membership { phase: Phase::Leaving { leave: None, join: None }, ..Membership::joining(None) };
+        let (leaves, _) = self.rooms.leave_all();
+        for (_, owed) in self.rooms.data_mut() {
+            *owed = Owed::default();
         }
-        effects
+        leaves
     }
 
     /// Something from `room`; `None` when this session is not (any more) a member there.
     fn on_room(&mut self, room: &RoomId, event: RoomEvent<'_>, _now: i64) -> Option<Vec<Effect>> {
-        let membership = self.rooms.get_mut(room)?;
-        Some(match event {
-            RoomEvent::Frame(text) => membership.on_frame(room, text),
-            RoomEvent::Closed => {
-                let mut membership = self.rooms.remove(room).expect("found above");
-                let next = membership.next.take();
-                let mut effects = membership.on_closed(room);
-                effects.extend(self.begin_next(room, next));
-                effects
-            }
-            RoomEvent::Failed(error) => {
-                let mut membership = self.rooms.remove(room).expect("found above");
-                let next = membership.next.take();
-                let mut effects = membership.on_failed(room, error);
-                effects.extend(self.begin_next(room, next));
+        let text = match event {
+            RoomEvent::Frame(text) => text,
+            _ => "",
+        };
+        Some(match self.rooms.on_room(room, event)? {
+            Update::Frame { phase, joining, data } => data.on_frame(room, text, phase, joining),
+            Update::Ended { asked, failed, data, then } => {
+                let mut effects = match failed {
+                    None => data.on_closed(room, asked),
+                    Some(error) => data.on_failed(room, error),
+                };
+                // A join that waited for this close goes now.
+                effects.extend(then);
                 effects
             }
         })
@@ -174,14 +152,6 @@ impl Dialect for Native {
 }
 
 impl Native {
-    /// The membership that waited for `room` to close the one before it: its commands go now.
-    fn begin_next(&mut self, room: &RoomId, next: Option<Box<(Membership, Vec<RoomCommand>)>>) -> Vec<Effect> {
-        let Some(next) = next else { return Vec::new() };
-        let (membership, commands) = *next;
-        self.rooms.insert(room.clone(), membership);
-        commands.into_iter().map(|command| Effect::Room { room: room.clone(), command }).collect()
-    }
-
     fn on_event(&mut self, mut packet: Packet, now: i64) -> Vec<Effect> {
         let ack = packet.id;
         let Some(Value::Array(args)) = packet.data.take() else { return Vec::new() };
@@ -235,11 +205,7 @@ impl Native {
     ) -> Result<Vec<Effect>, Error> {
         let identity = self.identity.as_ref().expect("events come only after a CONNECT");
         identity.require_room(room)?;
-        let waits = match self.rooms.get(room) {
-            None => false,
-            Some(Membership { phase: Phase::Leaving { .. }, next: None, .. }) => true,
-            Some(_) => return Err(Error::new(ErrorCode::AlreadyJoined, format!("room {room} is already joined"))),
-        };
+        self.rooms.may_join(room)?;
         let since = match fields.get("since") {
             None | Some(Value::Null) => None,
             Some(v) => Some(v.as_u64().ok_or_else(|| Error::invalid_field("since", "must be a non-negative integer"))?),
@@ -249,27 +215,9 @@ impl Native {
             return Err(expired());
         }
         let command = RoomCommand::Join { user: identity.user.clone(), expires_at, since, tag: None };
-        if waits {
-            // Joined again while being left: this join goes once the room has let go.
-            let leaving = self.rooms.get_mut(room).expect("found above");
-            leaving.next = Some(Box::new((Membership::joining(ack), vec![command])));
-            return Ok(Vec::new());
-        }
-        self.rooms.insert(room.clone(), Membership::joining(ack));
-        Ok(vec![Effect::Room { room: room.clone(), command }])
-    }
-
-    /// The membership a publish or a leave of `room` is for: the current one unless it is
-    /// being left, else the one waiting to follow it (with the commands it queues).
-    fn active(&mut self, room: &RoomId) -> Result<(&mut Membership, Option<&mut Vec<RoomCommand>>), Error> {
-        match self.rooms.get_mut(room) {
-            Some(Membership { phase: Phase::Leaving { .. }, next: Some(next), .. }) => {
-                let (membership, commands) = &mut **next;
-                Ok((membership, Some(commands)))
-            }
-            Some(membership) if !matches!(membership.phase, Phase::Leaving { .. }) => Ok((membership, None)),
-            _ => Err(not_joined(room)),
-        }
+        // Joined again while being left, it waits for the room to let go ([`Memberships`]).
+        let sent = self.rooms.join(room, command, Owed { join: ack, ..Owed::default() })?;
+        Ok(sent.into_iter().collect())
     }
 
     fn publish(
@@ -278,49 +226,46 @@ impl Native {
         mut fields: Map<String, Value>,
         ack: Option<u64>,
     ) -> Result<Vec<Effect>, Error> {
-        let (membership, waiting) = self.active(room)?;
+        let owed = match self.rooms.addressed(room) {
+            Some((Phase::Joining | Phase::Joined, owed)) => owed,
+            _ => return Err(not_joined(room)),
+        };
         fields.remove("room");
         fields.insert("type".into(), Value::from("publish"));
         if let Some(id) = ack {
             let transaction = format!("{ACK_TRANSACTION}{id}");
             fields.insert("transaction".into(), Value::from(transaction.clone()));
-            membership.acks.insert(transaction, id);
+            owed.acks.insert(transaction, id);
         }
         let command = RoomCommand::Frame(Value::Object(fields).to_string());
-        match waiting {
-            Some(commands) => {
-                commands.push(command);
-                Ok(Vec::new())
-            }
-            None => Ok(vec![Effect::Room { room: room.clone(), command }]),
-        }
+        Ok(self.rooms.send(room, command)?.into_iter().collect())
     }
 
     fn leave(&mut self, room: &RoomId, ack: Option<u64>) -> Result<Vec<Effect>, Error> {
-        let (membership, waiting) = self.active(room)?;
-        if waiting.is_some() {
-            // The join that waited never goes: what it owes is answered as left before it was
-            // joined, and this leave once the room has let go of the membership before it.
-            let leaving = self.rooms.get_mut(room).expect("found above");
-            let (cancelled, _) = *leaving.next.take().expect("waiting above");
-            let mut effects = cancelled.fail_pending(&error_object(&not_joined(room), Some(room), None));
-            match &mut leaving.phase {
-                Phase::Leaving { leave: slot @ None, .. } => *slot = ack,
-                _ => effects.extend(reply(ack, as_object(json!({ "type": "leave", "room": room })))),
-            }
-            return Ok(effects);
+        if !matches!(self.rooms.phase(room), Some(Phase::Joining | Phase::Joined)) {
+            return Err(not_joined(room));
         }
-        let join = match membership.phase {
-            Phase::Joining(join) => join,
-            _ => None,
-        };
-        membership.phase = Phase::Leaving { leave: ack, join };
-        Ok(vec![Effect::Room { room: room.clone(), command: RoomCommand::Leave }])
+        match self.rooms.leave(room)? {
+            Leave::Sent(leave) => {
+                let (_, owed) = self.rooms.addressed(room).expect("being left");
+                owed.leave = ack;
+                Ok(vec![leave])
+            }
+            // The join that waited never goes: what it owes is answered as not joined, and
+            // this leave at once (there is nothing else to wait for).
+            Leave::Cancelled(owed) => {
+                let mut effects = owed.fail_pending(&error_object(&not_joined(room), Some(room), None));
+                effects.extend(reply(ack, as_object(json!({ "type": "leave", "room": room }))));
+                Ok(effects)
+            }
+        }
     }
 }
 
-impl Membership {
-    fn on_frame(&mut self, room: &RoomId, text: &str) -> Vec<Effect> {
+impl Owed {
+    /// A frame of the room for this membership, in `phase`; `joining` when it is the welcome
+    /// that joined it.
+    fn on_frame(&mut self, room: &RoomId, text: &str, phase: Phase, joining: bool) -> Vec<Effect> {
         let parsed;
         let kind = match frame_type(text) {
             Some(kind) => kind,
@@ -331,39 +276,19 @@ impl Membership {
         };
         self.told = None;
         match kind {
-            "welcome" => match self.phase {
-                Phase::Joining(ack) => {
-                    self.phase = Phase::Joined;
-                    match ack {
-                        Some(id) => reply(Some(id), parse(text)),
-                        None => event(kind, text, room),
-                    }
-                }
-                // Left before it was joined: the join still gets its answer.
-                Phase::Leaving { leave, join: Some(id) } => {
-                    self.phase = Phase::Leaving { leave, join: None };
-                    reply(Some(id), parse(text))
-                }
-                _ => event(kind, text, room),
+            // The welcome answers the join, also one left before it was joined.
+            "welcome" if joining || phase == Phase::Leaving => match self.join.take() {
+                Some(id) => reply(Some(id), parse(text)),
+                None => event(kind, text, room),
             },
             "ack" | "error" => {
                 let mut object = parse(text);
                 object.insert("room".into(), Value::from(room.as_str()));
                 let pending = match object.get("transaction") {
                     Some(Value::String(t)) => self.acks.remove(t),
-                    // An error without a transaction while joining answers the join.
-                    None => match self.phase {
-                        Phase::Joining(ack @ Some(_)) if kind == "error" => {
-                            self.phase = Phase::Joining(None);
-                            ack
-                        }
-                        Phase::Leaving { leave, join: ack @ Some(_) } if kind == "error" => {
-                            self.phase = Phase::Leaving { leave, join: None };
-                            ack
-                        }
-                        _ => None,
-                    },
-                    Some(_) => None,
+                    // An error without a transaction before the welcome answers the join.
+                    None if kind == "error" => self.join.take(),
+                    _ => None,
                 };
                 if pending.is_some() {
                     object.remove("transaction");
@@ -377,13 +302,14 @@ impl Membership {
         }
     }
 
-    /// The room ended this membership: a leave is answered; a pending join or publish gets
-    /// the reason the room gave (`not_joined` when it gave none).
-    fn on_closed(mut self, room: &RoomId) -> Vec<Effect> {
-        if let Phase::Leaving { leave: ack, .. } = self.phase {
+    /// The room ended this membership: a leave (`asked`) is answered; a pending join or
+    /// publish gets the reason the room gave (`not_joined` when it gave none).
+    fn on_closed(mut self, room: &RoomId, asked: bool) -> Vec<Effect> {
+        if asked {
             let done = as_object(json!({ "type": "leave", "room": room }));
+            let leave = self.leave.take();
             let mut effects = self.fail_pending(&error_object(&not_joined(room), Some(room), None));
-            effects.extend(reply(ack, done));
+            effects.extend(reply(leave, done));
             return effects;
         }
         let told = self.told.take();
@@ -398,13 +324,10 @@ impl Membership {
 
     /// The room could not be reached: every pending answer is this error; with none pending,
     /// the client is told with an `error` event.
-    fn on_failed(self, room: &RoomId, error: &Error) -> Vec<Effect> {
+    fn on_failed(mut self, room: &RoomId, error: &Error) -> Vec<Effect> {
         let reason = error_object(error, Some(room), None);
         // A leave waiting for the room is answered too: the membership is over either way.
-        let leave = match self.phase {
-            Phase::Leaving { leave, .. } => leave,
-            _ => None,
-        };
+        let leave = self.leave.take();
         let mut effects = self.fail_pending(&reason);
         if let Some(id) = leave {
             let mut answer = reason.clone();
@@ -419,13 +342,9 @@ impl Membership {
 
     /// Answers every pending join and publish with `reason`.
     fn fail_pending(self, reason: &Map<String, Value>) -> Vec<Effect> {
-        let join = match self.phase {
-            Phase::Joining(ack) | Phase::Leaving { join: ack, .. } => ack,
-            Phase::Joined => None,
-        };
         let mut reason = reason.clone();
         reason.remove("transaction");
-        join.into_iter().chain(self.acks.into_values()).flat_map(|id| reply(Some(id), reason.clone())).collect()
+        self.join.into_iter().chain(self.acks.into_values()).flat_map(|id| reply(Some(id), reason.clone())).collect()
     }
 }
 

@@ -1,27 +1,12 @@
-//! The rooms a Socket.IO session of a seed dialect is in, and what those rooms send it.
-//!
-//! A session's memberships go Joining → Joined (the room's `welcome`) → Leaving → gone (the
-//! room closes the membership). [`Memberships`] turns the dialect's wishes into
-//! [`RoomCommand`]s and the room's answers into [`Update`]s: native frames parsed into
-//! [`RoomFrame`]s, which the dialect translates into its own events.
+//! What rooms send a session of a seed dialect: native frames parsed into [`RoomFrame`]s, which
+//! the dialect translates into its own events. (The memberships themselves are
+//! [`super::membership`]'s.)
 
-use super::{Effect, RoomCommand, RoomEvent};
-use crate::error::{Error, ErrorCode};
-use crate::ids::{RoomId, User};
+use crate::ids::User;
 use crate::room::Status;
-use crate::vec_map::VecMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Asked to join; no `welcome` yet.
-    Joining,
-    Joined,
-    /// Asked to leave; the room has not closed the membership yet.
-    Leaving,
-}
+use serde_json::Value;
 
 /// A native frame from a room, as the seed dialects read it (docs/protocol.md).
 #[derive(Debug, Clone, PartialEq)]
@@ -146,132 +131,11 @@ impl<'a> RoomFrame<'a> {
     }
 }
 
-/// What a room's event means for the session.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Update<'a> {
-    /// A frame; a `welcome` has already moved the membership to [`Phase::Joined`], and
-    /// `joining` says it did (it answers the join).
-    Frame { frame: RoomFrame<'a>, joining: bool },
-    /// The room closed the membership: as asked (`asked`, after a leave), or on its own (after
-    /// an `error` frame it sent, or a refused join).
-    Ended { asked: bool },
-    /// The room could not be reached: the membership is gone.
-    Failed(&'a Error),
-}
-
-#[derive(Debug, Default)]
-pub struct Memberships {
-    rooms: VecMap<RoomId, Phase>,
-}
-
-impl Memberships {
-    pub fn phase(&self, room: &RoomId) -> Option<Phase> {
-        self.rooms.get(room).copied()
-    }
-
-    /// Rooms joined or being joined (not those being left).
-    pub fn active(&self) -> impl Iterator<Item = &RoomId> {
-        self.rooms.iter().filter(|(_, p)| **p != Phase::Leaving).map(|(room, _)| room)
-    }
-
-    /// Asks to join `room` with `command` (a [`RoomCommand::Join`]).
-    pub fn join(&mut self, room: &RoomId, command: RoomCommand) -> Result<Effect, Error> {
-        if let Some(phase) = self.rooms.get(room) {
-            let why = match phase {
-                Phase::Leaving => "is being left; join again once that is done",
-                _ => "is already joined",
-            };
-            return Err(Error::new(ErrorCode::AlreadyJoined, format!("room {room} {why}")));
-        }
-        self.rooms.insert(room.clone(), Phase::Joining);
-        Ok(Effect::Room { room: room.clone(), command })
-    }
-
-    /// A native publish of `event` with `data` into `room`, which must be joined or being
-    /// joined (commands keep their order, so a publish right after the join is the member's).
-    pub fn publish(&self, room: &RoomId, event: &str, data: &Value) -> Result<Effect, Error> {
-        let frame = json!({ "type": "publish", "event": event, "data": data });
-        self.frame(room, frame.to_string())
-    }
-
-    /// Any native frame from the member into `room`.
-    pub fn frame(&self, room: &RoomId, text: String) -> Result<Effect, Error> {
-        match self.rooms.get(room) {
-            Some(Phase::Joining | Phase::Joined) => {
-                Ok(Effect::Room { room: room.clone(), command: RoomCommand::Frame(text) })
-            }
-            _ => Err(not_joined(room)),
-        }
-    }
-
-    /// Asks to leave `room`.
-    pub fn leave(&mut self, room: &RoomId) -> Result<Effect, Error> {
-        match self.rooms.get_mut(room) {
-            Some(phase @ (Phase::Joining | Phase::Joined)) => {
-                *phase = Phase::Leaving;
-                Ok(Effect::Room { room: room.clone(), command: RoomCommand::Leave })
-            }
-            _ => Err(not_joined(room)),
-        }
-    }
-
-    /// Leaves every room at once (the session ended, or left the namespace). Each stays
-    /// [`Phase::Leaving`] until its room closes the membership, so that a close still on its
-    /// way cannot end a membership joined again meanwhile.
-    pub fn leave_all(&mut self) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        for (room, phase) in self.rooms.iter_mut().filter(|(_, phase)| **phase != Phase::Leaving) {
-            *phase = Phase::Leaving;
-            effects.push(Effect::Room { room: room.clone(), command: RoomCommand::Leave });
-        }
-        effects
-    }
-
-    /// A room's event; `None` when this session is not a member there.
-    pub fn on_room<'a>(&mut self, room: &RoomId, event: RoomEvent<'a>) -> Option<Update<'a>> {
-        let phase = self.rooms.get_mut(room)?;
-        Some(match event {
-            // Nothing of a room being left reaches the client.
-            RoomEvent::Frame(_) if *phase == Phase::Leaving => {
-                Update::Frame { frame: RoomFrame::Other, joining: false }
-            }
-            RoomEvent::Frame(text) => {
-                let frame = RoomFrame::parse(text);
-                let joining = matches!(frame, RoomFrame::Welcome { .. }) && *phase == Phase::Joining;
-                if joining {
-                    *phase = Phase::Joined;
-                }
-                Update::Frame { frame, joining }
-            }
-            RoomEvent::Closed => {
-                let asked = self.rooms.remove(room) == Some(Phase::Leaving);
-                Update::Ended { asked }
-            }
-            RoomEvent::Failed(error) => {
-                self.rooms.remove(room);
-                Update::Failed(error)
-            }
-        })
-    }
-}
-
-pub fn not_joined(room: &RoomId) -> Error {
-    Error::new(ErrorCode::NotJoined, format!("room {room} is not joined"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ids::UserId;
-
-    fn room(id: &str) -> RoomId {
-        RoomId::parse(id).unwrap()
-    }
-
-    fn join_command() -> RoomCommand {
-        let user = User::anonymous_profile(UserId::parse("u").unwrap());
-        RoomCommand::Join { user, expires_at: 10, since: None, tag: None }
-    }
+    use serde_json::json;
 
     #[test]
     fn frames_parse_into_what_the_dialects_read() {
@@ -319,55 +183,5 @@ mod tests {
         assert_eq!(RoomFrame::parse(r#"{"type":"error","code":"x"}"#), RoomFrame::Other);
         assert_eq!(RoomFrame::parse(r#"{"type":"welcome","seq":"1"}"#), RoomFrame::Other);
         assert_eq!(RoomFrame::parse("not json"), RoomFrame::Other);
-    }
-
-    #[test]
-    fn a_membership_goes_joining_joined_leaving_gone() {
-        let mut rooms = Memberships::default();
-        let r = room("r");
-        assert!(matches!(rooms.join(&r, join_command()), Ok(Effect::Room { command: RoomCommand::Join { .. }, .. })));
-        assert_eq!(rooms.join(&r, join_command()).unwrap_err().code, ErrorCode::AlreadyJoined);
-        assert!(rooms.publish(&r, "e", &json!(1)).is_ok(), "a publish may follow the join at once");
-        let welcome = r#"{"type":"welcome","conn":"c","user":{"id":"u"},"room":"r","seq":0}"#;
-        assert!(matches!(rooms.on_room(&r, RoomEvent::Frame(welcome)), Some(Update::Frame { joining: true, .. })));
-        assert_eq!(rooms.phase(&r), Some(Phase::Joined));
-        assert!(matches!(rooms.leave(&r), Ok(Effect::Room { command: RoomCommand::Leave, .. })));
-        assert_eq!(rooms.publish(&r, "e", &json!(1)).unwrap_err().code, ErrorCode::NotJoined);
-        assert_eq!(rooms.leave(&r).unwrap_err().code, ErrorCode::NotJoined);
-        assert_eq!(rooms.on_room(&r, RoomEvent::Closed), Some(Update::Ended { asked: true }));
-        assert_eq!(rooms.on_room(&r, RoomEvent::Closed), None);
-    }
-
-    #[test]
-    fn a_room_ending_a_membership_on_its_own_is_told_apart_from_a_leave() {
-        let mut rooms = Memberships::default();
-        let r = room("r");
-        rooms.join(&r, join_command()).unwrap();
-        assert_eq!(rooms.on_room(&r, RoomEvent::Closed), Some(Update::Ended { asked: false }));
-        rooms.join(&r, join_command()).unwrap();
-        let error = Error::internal("down");
-        assert_eq!(rooms.on_room(&r, RoomEvent::Failed(&error)), Some(Update::Failed(&error)));
-        assert_eq!(rooms.phase(&r), None);
-    }
-
-    #[test]
-    fn leaving_everything_skips_rooms_already_being_left() {
-        let mut rooms = Memberships::default();
-        let (a, b) = (room("a"), room("b"));
-        rooms.join(&a, join_command()).unwrap();
-        rooms.join(&b, join_command()).unwrap();
-        rooms.leave(&a).unwrap();
-        let leaves = rooms.leave_all();
-        assert_eq!(leaves, vec![Effect::Room { room: b.clone(), command: RoomCommand::Leave }]);
-        assert_eq!(rooms.active().count(), 0);
-        // Until the room closes the membership, a join waits, and the room's frames are dropped.
-        assert_eq!(rooms.join(&b, join_command()).unwrap_err().code, ErrorCode::AlreadyJoined);
-        let message = r#"{"type":"message","room":"b","seq":1,"id":"m","event":"e","data":1,"from":{"id":"u"},"ts":1}"#;
-        assert_eq!(
-            rooms.on_room(&b, RoomEvent::Frame(message)),
-            Some(Update::Frame { frame: RoomFrame::Other, joining: false })
-        );
-        assert_eq!(rooms.on_room(&b, RoomEvent::Closed), Some(Update::Ended { asked: true }));
-        assert!(rooms.join(&b, join_command()).is_ok());
     }
 }

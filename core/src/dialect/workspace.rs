@@ -24,7 +24,8 @@
 //! unauthenticated again. A session that ends with a channel selected publishes
 //! `user-unselected-channel` for it, then leaves; the room announces the status change.
 
-use super::rooms::{Memberships, RoomFrame, Update};
+use super::membership::{Memberships, Phase as Membership, Update};
+use super::rooms::RoomFrame;
 use super::session::{ack, emit, event_parts, on_connect, pass_on, Auth};
 use super::{Dialect, Effect, RoomCommand, RoomEvent};
 use crate::error::{Error, ErrorCode};
@@ -45,7 +46,7 @@ pub const MEDIA_STATE_MAX: usize = 16 * 1024;
 pub struct Workspace {
     auth: Auth,
     socket_id: Option<String>,
-    rooms: Memberships,
+    rooms: Memberships<()>,
     phase: Phase,
     /// The room explained why it ends the membership (an `error` frame without transaction).
     explained: bool,
@@ -138,7 +139,11 @@ impl Workspace {
             }
         }
         let room = member.room.clone();
-        frames.into_iter().map(|frame| self.rooms.frame(&room, tagged(frame, name, tx))).collect()
+        let mut effects = Vec::new();
+        for frame in frames {
+            effects.extend(self.rooms.send(&room, RoomCommand::Frame(tagged(frame, name, tx)))?);
+        }
+        Ok(effects)
     }
 
     /// `auth`: checks the token and the workspace, joins it and sets the status; the room's
@@ -175,9 +180,10 @@ impl Workspace {
         let expires_at = self.auth.session_end(&identity);
         let tag = self.socket_id.clone();
         let user = identity.user;
-        let join = self.rooms.join(&room, RoomCommand::Join { user: user.clone(), expires_at, since: None, tag })?;
+        let join =
+            self.rooms.join(&room, RoomCommand::Join { user: user.clone(), expires_at, since: None, tag }, ())?;
         let frame = tagged(json!({ "type": "status", "status": status }), "auth", tx);
-        let effects = vec![join, self.rooms.frame(&room, frame)?];
+        let effects = join.into_iter().chain(self.rooms.send(&room, RoomCommand::Frame(frame))?).collect();
         self.phase = Phase::Authenticating { room, user: user.id, transaction: tx.cloned() };
         Ok(effects)
     }
@@ -211,7 +217,7 @@ impl Workspace {
                     // the other device entered that same channel.
                     if let Some(old) = member.channel.take().filter(|old| *old != focus) {
                         let frame = tagged(unselected(member.user.as_str(), &old), "select-channel", None);
-                        effects.extend(self.rooms.frame(&member.room, frame));
+                        effects.extend(self.rooms.send(&member.room, RoomCommand::Frame(frame)).ok().flatten());
                     }
                 }
                 effects
@@ -298,10 +304,17 @@ impl Dialect for Workspace {
     }
 
     fn on_room(&mut self, room: &RoomId, event: RoomEvent<'_>, _now: i64) -> Option<Vec<Effect>> {
+        let text = match event {
+            RoomEvent::Frame(text) => text,
+            _ => "",
+        };
         Some(match self.rooms.on_room(room, event)? {
-            Update::Frame { frame, .. } => self.on_frame(frame),
-            Update::Ended { .. } => self.ended(None),
-            Update::Failed(error) => self.ended(Some(error)),
+            // Nothing of a room being left reaches the client.
+            Update::Frame { phase: Membership::Leaving, .. } => Vec::new(),
+            Update::Frame { .. } => self.on_frame(RoomFrame::parse(text)),
+            // Left as asked (the session ended it); a new `auth` that waited for it goes now.
+            Update::Ended { asked: true, then, .. } => then,
+            Update::Ended { failed, .. } => self.ended(failed),
         })
     }
 
@@ -309,10 +322,10 @@ impl Dialect for Workspace {
         let mut effects = Vec::new();
         if let Phase::Ready(Member { room, user, channel: Some(channel), .. }) = &self.phase {
             let frame = tagged(unselected(user.as_str(), channel), "unselect-channel", None);
-            effects.extend(self.rooms.frame(room, frame));
+            effects.extend(self.rooms.send(room, RoomCommand::Frame(frame)).ok().flatten());
         }
         self.phase = Phase::Guest;
-        effects.extend(self.rooms.leave_all());
+        effects.extend(self.rooms.leave_all().0);
         effects
     }
 }

@@ -28,6 +28,7 @@ mod requests;
 pub use logout::{logout_request, Logout, LOGGED_OUT_BY_ADMIN, REASON_MAX};
 pub use requests::{ROOM_NOT_FOUND, UNAUTHORISED, UNKNOWN_EVENT};
 
+use super::membership::{Leave, Memberships, Phase, Update};
 use super::rooms::RoomFrame;
 use super::session::{ack, emit, event_parts, on_connect, pass_on, Auth, NSP};
 use super::{Dialect, Effect, RoomCommand, RoomEvent};
@@ -36,7 +37,6 @@ use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, CONTROL_PREFIX};
 use crate::socketio::connection::{Connection, Incoming};
 use crate::socketio::{Kind, Packet};
-use crate::vec_map::VecMap;
 use requests::{refusal, room_of, success, Action};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -53,26 +53,18 @@ pub const EXPIRED: &str = "Your session has expired";
 /// DISCONNECT; a polling one once its next GET brought it), before the session is closed.
 pub const CLOSE_GRACE_MS: i64 = 5_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Joining,
-    Joined,
-    Leaving,
-}
-
-/// One room the client asked for, with the answers it still owes.
-#[derive(Debug)]
-struct Membership {
-    phase: Phase,
+/// What one room the session asked for (or its control room) owes the client.
+#[derive(Debug, Default)]
+struct Owed {
     /// The data of the join that opened it: the details of what the room says on its own.
     data: Value,
     /// Joins answered at the room's welcome, leaves once it let go (their data).
     joins: Vec<Value>,
     leaves: Vec<Value>,
-    /// Asked while leaving: replayed once the room has let go.
-    later: Vec<(Action, Value)>,
     /// The room's last refusal was told to the client: the close that follows needs no other.
     told: bool,
+    /// The user's control room (`sessions:{user}`), which the client never names.
+    control: bool,
 }
 
 #[derive(Debug)]
@@ -91,15 +83,22 @@ pub struct ThreeDRepo {
     login: Result<Login, String>,
     /// The socket id the CONNECT was given (what `x-socket-id` names).
     socket_id: Option<String>,
-    rooms: VecMap<RoomId, Membership>,
+    rooms: Memberships<Owed>,
     /// After `loggedOut`: when the session is closed if the client has not closed it.
     closing_at: Option<i64>,
+}
+
+/// What a room's frame calls for.
+enum Outcome {
+    Effects(Vec<Effect>),
+    /// The token ran out: `loggedOut` with this reason.
+    LogOut(&'static str),
 }
 
 impl ThreeDRepo {
     pub fn new(auth: Auth) -> Self {
         let login = Err("the client has not connected".into());
-        Self { auth, login, socket_id: None, rooms: VecMap::new(), closing_at: None }
+        Self { auth, login, socket_id: None, rooms: Memberships::default(), closing_at: None }
     }
 
     /// A CONNECT to `/`: always accepted; logged in when a valid token came with it.
@@ -116,7 +115,10 @@ impl ThreeDRepo {
                 since: None,
                 tag: None,
             };
-            effects.push(Effect::Room { room: control, command });
+            // The control room of a login before this one may still be being left: then this
+            // join waits for it to let go.
+            let owed = Owed { control: true, ..Owed::default() };
+            effects.extend(self.rooms.join(&control, command, owed).ok().flatten());
         }
         effects
     }
@@ -162,85 +164,89 @@ impl ThreeDRepo {
             Ok(room) => room,
             Err(message) => return vec![refusal(ROOM_NOT_FOUND, &message, action.into(), data)],
         };
-        let phase = self.rooms.get(&room).map(|m| m.phase);
+        let phase = self.rooms.phase(&room);
         match (action, phase) {
-            (Action::Join, None) => {
+            (Action::Join, None | Some(Phase::Leaving)) => {
                 let user = login.identity.user.clone();
                 let command =
                     RoomCommand::Join { user, expires_at: login.ends_at, since: None, tag: self.socket_id.clone() };
-                let membership = Membership {
-                    phase: Phase::Joining,
-                    data: data.clone(),
-                    joins: vec![data],
-                    leaves: Vec::new(),
-                    later: Vec::new(),
-                    told: false,
-                };
-                self.rooms.insert(room.clone(), membership);
-                vec![Effect::Room { room, command }]
+                let owed = Owed { data: data.clone(), joins: vec![data], ..Owed::default() };
+                // A room still being left: the join waits for it to let go.
+                self.rooms.join(&room, command, owed).ok().flatten().into_iter().collect()
             }
             // Joining a room twice is fine, as it is with 3D Repo; leaving one never joined too.
             (Action::Join, Some(Phase::Joined)) | (Action::Leave, None) => vec![success(action, data)],
             (Action::Join, Some(Phase::Joining)) => {
-                self.rooms.get_mut(&room).expect("found above").joins.push(data);
+                self.owed(&room).joins.push(data);
                 Vec::new()
             }
-            (Action::Leave, Some(Phase::Joining | Phase::Joined)) => {
-                let membership = self.rooms.get_mut(&room).expect("found above");
-                membership.phase = Phase::Leaving;
-                membership.leaves.push(data);
-                vec![Effect::Room { room, command: RoomCommand::Leave }]
-            }
-            (_, Some(Phase::Leaving)) => {
-                self.rooms.get_mut(&room).expect("found above").later.push((action, data));
+            (Action::Leave, Some(Phase::Joining | Phase::Joined)) => match self.rooms.leave(&room) {
+                Ok(Leave::Sent(leave)) => {
+                    self.owed(&room).leaves.push(data);
+                    vec![leave]
+                }
+                // A join that waited for the room to let go never goes: as if it had been
+                // joined and left at once.
+                Ok(Leave::Cancelled(cancelled)) => {
+                    let mut effects: Vec<Effect> =
+                        cancelled.joins.into_iter().map(|data| success(Action::Join, data)).collect();
+                    effects.push(success(action, data));
+                    effects
+                }
+                Err(_) => vec![success(action, data)],
+            },
+            // Answered once the room has let go.
+            (Action::Leave, Some(Phase::Leaving)) => {
+                self.owed(&room).leaves.push(data);
                 Vec::new()
             }
         }
     }
 
-    /// A frame of a room the client asked for.
-    fn on_frame(&mut self, room: &RoomId, text: &str, now: i64) -> Vec<Effect> {
-        let Some(membership) = self.rooms.get_mut(room) else { return Vec::new() };
+    /// What the membership of `room` that the client's requests are about owes.
+    fn owed(&mut self, room: &RoomId) -> &mut Owed {
+        self.rooms.addressed(room).expect("a membership of the room").1
+    }
+
+    /// A frame of a room the client asked for, its membership in `phase`.
+    fn on_frame(owed: &mut Owed, text: &str, phase: Phase) -> Outcome {
         match RoomFrame::parse(text) {
             RoomFrame::Welcome { .. } => {
-                if membership.phase == Phase::Joining {
-                    membership.phase = Phase::Joined;
-                }
-                membership.joins.drain(..).map(|data| success(Action::Join, data)).collect()
+                Outcome::Effects(owed.joins.drain(..).map(|data| success(Action::Join, data)).collect())
             }
             // `loggedOut` comes only from the control room (an admin's logout).
-            RoomFrame::Message(message) if membership.phase == Phase::Joined => pass_on(&message, &["loggedOut"]),
-            RoomFrame::Error { code, .. } if code == ErrorCode::TokenExpired.as_str() => self.log_out(EXPIRED, now),
+            RoomFrame::Message(message) if phase == Phase::Joined => {
+                Outcome::Effects(pass_on(&message, &["loggedOut"]))
+            }
+            RoomFrame::Error { code, .. } if code == ErrorCode::TokenExpired.as_str() => Outcome::LogOut(EXPIRED),
             RoomFrame::Error { code, message, .. } => {
-                membership.told = true;
+                owed.told = true;
                 let code = code.to_ascii_uppercase();
                 // The joins waiting are answered; with none, the join that opened the membership.
-                if membership.joins.is_empty() {
-                    membership.joins.push(membership.data.clone());
+                if owed.joins.is_empty() {
+                    owed.joins.push(owed.data.clone());
                 }
-                membership.joins.drain(..).map(|data| refusal(&code, &message, "join".into(), data)).collect()
+                Outcome::Effects(
+                    owed.joins.drain(..).map(|data| refusal(&code, &message, "join".into(), data)).collect(),
+                )
             }
-            _ => Vec::new(),
+            _ => Outcome::Effects(Vec::new()),
         }
     }
 
     /// A membership ended: as asked, on the room's own (`failure` when it could not be
-    /// reached). What it owes is answered, then what was asked meanwhile is done.
-    fn ended(&mut self, membership: Membership, failure: Option<&Error>) -> Vec<Effect> {
+    /// reached). What it owes is answered.
+    fn ended(owed: Owed, asked: bool, failure: Option<&Error>) -> Vec<Effect> {
         let (code, message) = match failure {
             Some(error) => (error.code.as_str().to_ascii_uppercase(), error.message.clone()),
             None => ("NOT_JOINED".to_owned(), "the room ended this membership; join again".to_owned()),
         };
-        let asked = membership.phase == Phase::Leaving;
         let mut effects: Vec<Effect> =
-            membership.joins.iter().map(|data| refusal(&code, &message, "join".into(), data.clone())).collect();
-        if !asked && membership.joins.is_empty() && !membership.told {
-            effects.push(refusal(&code, &message, "join".into(), membership.data));
+            owed.joins.iter().map(|data| refusal(&code, &message, "join".into(), data.clone())).collect();
+        if !asked && owed.joins.is_empty() && !owed.told {
+            effects.push(refusal(&code, &message, "join".into(), owed.data));
         }
-        effects.extend(membership.leaves.into_iter().map(|data| success(Action::Leave, data)));
-        for (action, data) in membership.later {
-            effects.extend(self.request(action, data));
-        }
+        effects.extend(owed.leaves.into_iter().map(|data| success(Action::Leave, data)));
         effects
     }
 
@@ -259,13 +265,7 @@ impl ThreeDRepo {
                 RoomFrame::Error { code, .. } if code == ErrorCode::TokenExpired.as_str() => self.log_out(EXPIRED, now),
                 _ => Vec::new(),
             },
-            // Without its control room the session can no longer be logged out by an admin.
-            RoomEvent::Closed | RoomEvent::Failed(_) => {
-                if let Ok(login) = &mut self.login {
-                    login.control = None;
-                }
-                Vec::new()
-            }
+            RoomEvent::Closed | RoomEvent::Failed(_) => Vec::new(),
         }
     }
 
@@ -279,16 +279,17 @@ impl ThreeDRepo {
         effects
     }
 
-    /// Leaves every room (the control room too); nothing more will be answered.
+    /// Leaves every room (the control room too); nothing more will be answered. Each stays
+    /// being left until its room lets go (a join meanwhile waits for that).
     fn leave_all(&mut self) -> Vec<Effect> {
-        let leave = |room| Effect::Room { room, command: RoomCommand::Leave };
-        let rooms = std::mem::take(&mut self.rooms).into_iter();
-        let mut effects: Vec<Effect> =
-            rooms.filter(|(_, m)| m.phase != Phase::Leaving).map(|(r, _)| leave(r)).collect();
-        if let Some(control) = self.login.as_mut().ok().and_then(|login| login.control.take()) {
-            effects.push(leave(control));
+        if let Ok(login) = &mut self.login {
+            login.control = None;
         }
-        effects
+        let (leaves, _) = self.rooms.leave_all();
+        for (_, owed) in self.rooms.data_mut() {
+            *owed = Owed { control: owed.control, ..Owed::default() };
+        }
+        leaves
     }
 
     fn is_control(&self, room: &RoomId) -> bool {
@@ -334,20 +335,35 @@ impl Dialect for ThreeDRepo {
     }
 
     fn on_room(&mut self, room: &RoomId, event: RoomEvent<'_>, now: i64) -> Option<Vec<Effect>> {
-        if self.is_control(room) {
+        if self.is_control(room) && matches!(event, RoomEvent::Frame(_)) {
             return Some(self.on_control(event, now));
         }
-        self.rooms.get(room)?;
-        Some(match event {
-            RoomEvent::Frame(text) => self.on_frame(room, text, now),
-            RoomEvent::Closed => {
-                let membership = self.rooms.remove(room).expect("found above");
-                self.ended(membership, None)
+        let text = match event {
+            RoomEvent::Frame(text) => text,
+            _ => "",
+        };
+        let outcome = match self.rooms.on_room(room, event)? {
+            Update::Frame { phase, data, .. } if !data.control => Self::on_frame(data, text, phase),
+            Update::Frame { .. } => Outcome::Effects(Vec::new()),
+            Update::Ended { data, then, .. } if data.control => {
+                // Without its control room the session can no longer be logged out by an admin,
+                // unless a new login's join of it waited for this close.
+                if then.is_empty() && self.is_control(room) {
+                    if let Ok(login) = &mut self.login {
+                        login.control = None;
+                    }
+                }
+                Outcome::Effects(then)
             }
-            RoomEvent::Failed(error) => {
-                let membership = self.rooms.remove(room).expect("found above");
-                self.ended(membership, Some(error))
+            Update::Ended { asked, failed, data, then } => {
+                let mut effects = Self::ended(data, asked, failed);
+                effects.extend(then);
+                Outcome::Effects(effects)
             }
+        };
+        Some(match outcome {
+            Outcome::Effects(effects) => effects,
+            Outcome::LogOut(reason) => self.log_out(reason, now),
         })
     }
 
