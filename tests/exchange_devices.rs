@@ -132,7 +132,7 @@ fn a_devices_last_outcome_is_kept_replaced_cut_and_goes_with_the_device() {
 fn outcomes_and_the_directory_flag_survive_a_reload_of_an_inbox_made_before_them() {
     let db = Sqlite::in_memory();
     // An inbox as it was before push: its devices table only.
-    herald_core::room::Sql::exec(
+    herald_core::store::Sql::exec(
         &db,
         "CREATE TABLE inbox_devices (id TEXT PRIMARY KEY, device TEXT NOT NULL, added INTEGER NOT NULL)",
         &[],

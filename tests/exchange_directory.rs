@@ -27,14 +27,14 @@ fn adding_a_user_twice_keeps_one_row_and_their_first_sighting() {
     let first_seen: Vec<i64> = ["alice", "bob", "carol"]
         .iter()
         .map(|id| {
-            let rows = herald_core::room::Sql::exec(
+            let rows = herald_core::store::Sql::exec(
                 &sql,
                 "SELECT first_seen FROM directory_users WHERE user = ?",
-                &[herald_core::room::SqlValue::Text((*id).into())],
+                &[herald_core::store::SqlValue::Text((*id).into())],
             )
             .unwrap();
             match rows[0][0] {
-                herald_core::room::SqlValue::Int(t) => t,
+                herald_core::store::SqlValue::Int(t) => t,
                 ref other => panic!("{other:?}"),
             }
         })

@@ -58,6 +58,7 @@ pub mod query;
 pub mod room;
 pub mod route;
 pub mod socketio;
+pub mod store;
 pub mod vec_map;
 
 pub use error::{Error, ErrorCode};

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::exchange::directory::shard_from_object_name;
 use crate::ids::RoomId;
 use crate::internal::DEAD_LETTERS_OBJECT;
-use crate::room::{Sql, SqlValue, StoreError};
+use crate::store::{Sql, SqlValue, StoreError};
 
 /// What an object is, from its name.
 #[derive(Debug, Clone, PartialEq, Eq)]

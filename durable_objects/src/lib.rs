@@ -19,7 +19,7 @@
 //!   JavaScript.
 //! - [`connections`]: the process's count of connections (a room's websockets, a home's
 //!   sessions) against the caps per user, per address and in all.
-//! - [`sql`]: the core's [`herald_core::room::Sql`] over Durable Object SQLite.
+//! - [`sql`]: the core's [`herald_core::store::Sql`] over Durable Object SQLite.
 //! - [`identity`]: who the object is (its name and [`herald_core::object::Role`]), from the
 //!   call that names it or from its own storage, however it was woken.
 //!

@@ -1,7 +1,7 @@
 //! The core's [`Sql`] trait over Durable Object SQLite (`ctx.storage.sql`), which is
 //! synchronous: a statement runs to completion inside the call.
 
-use herald_core::room::{Sql, SqlValue, StoreError};
+use herald_core::store::{Sql, SqlValue, StoreError};
 use worker::{SqlStorage, SqlStorageValue};
 
 /// The largest integer a JavaScript number holds exactly (2^53 - 1).

@@ -11,7 +11,7 @@
 
 use super::Job;
 use crate::error::Error;
-use crate::room::{Sql, SqlValue, StoreError};
+use crate::store::{Sql, SqlValue, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -223,12 +223,7 @@ fn text(value: &str) -> SqlValue {
 }
 
 fn int(value: &SqlValue) -> Result<i64, StoreError> {
-    match value {
-        SqlValue::Int(i) => Ok(*i),
-        // Durable Object SQLite hands integers to Rust through JavaScript numbers.
-        SqlValue::Real(f) if f.fract() == 0.0 => Ok(*f as i64),
-        other => Err(StoreError(format!("expected an integer, found {other:?}"))),
-    }
+    value.int().ok_or_else(|| StoreError(format!("expected an integer, found {value:?}")))
 }
 
 #[cfg(test)]

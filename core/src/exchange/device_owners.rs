@@ -20,7 +20,7 @@
 
 use super::directory::fnv1a;
 use crate::ids::UserId;
-use crate::room::{Sql, SqlValue, StoreError};
+use crate::store::{Sql, SqlValue, StoreError};
 use serde::{Deserialize, Serialize};
 
 pub const CLAIM: &str = "/directory/devices/claim";
@@ -80,7 +80,7 @@ impl<S: Sql> DeviceOwners<S> {
             .exec("SELECT user, previous FROM device_owners WHERE device = ?", std::slice::from_ref(&device))?;
         let (holder, before) = match rows.first().map(Vec::as_slice) {
             None => (None, None),
-            Some([SqlValue::Text(holder), previous]) => (Some(holder.clone()), text(previous)),
+            Some([SqlValue::Text(holder), previous]) => (Some(holder.clone()), previous.text().map(str::to_owned)),
             Some(_) => return Err(StoreError("a device_owners row has the wrong columns".into())),
         };
         let previous = match holder {
@@ -108,14 +108,7 @@ impl<S: Sql> DeviceOwners<S> {
     pub fn holder(&self, device: &str) -> Result<Option<UserId>, StoreError> {
         let rows =
             self.sql.exec("SELECT user FROM device_owners WHERE device = ?", &[SqlValue::Text(device.into())])?;
-        parse(rows.first().and_then(|r| r.first()).and_then(text))
-    }
-}
-
-fn text(value: &SqlValue) -> Option<String> {
-    match value {
-        SqlValue::Text(t) => Some(t.clone()),
-        _ => None,
+        parse(rows.first().and_then(|r| r.first()).and_then(SqlValue::text).map(str::to_owned))
     }
 }
 

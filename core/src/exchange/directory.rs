@@ -17,7 +17,7 @@
 
 use crate::error::Error;
 use crate::ids::UserId;
-use crate::room::{Sql, SqlValue, StoreError};
+use crate::store::{Sql, SqlValue, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -25,7 +25,7 @@
 //! Finished keys (`done`, `skipped`) are pruned with their notifications ([`Ledger::prune`]).
 
 use crate::internal::JobClaim;
-use crate::room::{Sql, SqlValue, StoreError};
+use crate::store::{Sql, SqlValue, StoreError};
 
 /// How long a claim holds a job: longer than any attempt takes (a claim, a send bounded by
 /// `FALLBACK_SEND_TIMEOUT_SECONDS`, at most [`crate::config::SEND_TIMEOUT_MAX_SECONDS`], and a
@@ -99,10 +99,10 @@ impl<S: Sql> Ledger<S> {
         let Some(row) = rows.into_iter().next() else { return Ok(None) };
         match row.as_slice() {
             [seq, SqlValue::Text(state), lease, claims] => Ok(Some(Row {
-                seq: int(seq).map(|s| s as u64),
+                seq: seq.int().map(|s| s as u64),
                 state: state.clone(),
-                lease_until: int(lease).unwrap_or(0),
-                claims: int(claims).unwrap_or(0).max(0) as u64,
+                lease_until: lease.int().unwrap_or(0),
+                claims: claims.int().unwrap_or(0).max(0) as u64,
             })),
             _ => Err(StoreError("an inbox_jobs row has the wrong columns".into())),
         }
@@ -187,14 +187,5 @@ impl<S: Sql> Ledger<S> {
             &[SqlValue::Int(seq_below as i64)],
         )?;
         Ok(())
-    }
-}
-
-fn int(value: &SqlValue) -> Option<i64> {
-    match value {
-        SqlValue::Int(i) => Some(*i),
-        // Durable Object SQLite hands integers to Rust through JavaScript numbers.
-        SqlValue::Real(f) if f.fract() == 0.0 => Some(*f as i64),
-        _ => None,
     }
 }

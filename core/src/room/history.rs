@@ -1,8 +1,9 @@
 //! Reading a room: history pages and the JSON answers of the read routes.
 
-use super::{Ack, Entry, Log, Room, StoreError};
+use super::{Ack, Entry, Log, Room};
 use crate::error::Error;
 use crate::ids::{RoomId, User};
+use crate::store::StoreError;
 
 /// A page of history, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,11 +8,12 @@
 //! Neither is answered (errors echo `transaction`). Only the inbox's user marks it; in any
 //! other room both are unknown frame types, as the native protocol has them.
 
-use super::{Effect, Log, Room, Sql};
+use super::{Effect, Log, Room};
 use crate::error::{Error, ErrorCode};
 use crate::exchange::inbox::Inbox;
 use crate::ids::ConnId;
 use crate::protocol::native::{error_frame, TRANSACTION_MAX};
+use crate::store::Sql;
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -5,8 +5,8 @@
 //! as the decision to publish it. `tests/log_suite.rs` runs one suite against every
 //! implementation.
 
+use crate::store::StoreError;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 
 /// One stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,18 +21,6 @@ pub struct Entry {
     /// The `message` frame exactly as members received it.
     pub frame: String,
 }
-
-/// Storage failed; the message (if any) was not stored and must not be announced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "storage failed: {}", self.0)
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 /// What a room needs from its storage.
 pub trait Log {

@@ -36,17 +36,18 @@ mod status;
 mod tndata;
 
 pub use history::{ack_json, presence_json, HistoryQuery, Page, PAGE_DEFAULT, PAGE_MAX};
-pub use log::{Entry, Log, MemoryLog, StoreError};
+pub use log::{Entry, Log, MemoryLog};
 pub use rate::TokenBucket;
 pub use reads::ReadMarks;
 pub use remote::{MemberRows, Remotes, DELIVERY_MAX_ITEMS};
-pub use sql_log::{Sql, SqlLog, SqlValue};
+pub use sql_log::SqlLog;
 pub use status::{focus_from_field, restore_activities, Activity, ActivityRows, Status, FOCUS_MAX};
 
 use crate::config::{Limits, Retention};
 use crate::error::{close, Error, ErrorCode};
 use crate::ids::{ConnId, RoomId, User, UserId};
 use crate::protocol::native::{error_frame, ServerFrame, Span};
+use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -1,10 +1,11 @@
 //! Frames from a connection, and publishing: the room's order, its log and idempotency.
 
-use super::{Ack, Effect, Entry, Log, Room, StoreError};
+use super::{Ack, Effect, Entry, Log, Room};
 use crate::error::{close, Error, ErrorCode};
 use crate::ids::{ConnId, User};
 use crate::message::Draft;
 use crate::protocol::native::{self, error_frame, Command, ServerFrame};
+use crate::store::StoreError;
 
 /// Storage is pruned of what retention dropped when a seq is a multiple of this: every 64th
 /// message, whatever the wakes in between. Reads apply retention exactly, so pruning can lag.

@@ -6,9 +6,10 @@
 //! tndata's receipts set them (`tndata.rs`). What a fallback asks before it emails or texts
 //! someone about message N is [`ReadMarks::has_read`].
 
-use super::{Log, Room, Sql, SqlValue, StoreError};
+use super::{Log, Room};
 use crate::error::Error;
 use crate::ids::{RoomId, UserId};
+use crate::store::{Sql, SqlValue, StoreError};
 use crate::vec_map::VecMap;
 
 pub struct ReadMarks<S: Sql> {
@@ -23,9 +24,7 @@ impl<S: Sql> ReadMarks<S> {
         let mut marks = VecMap::new();
         for row in sql.exec("SELECT user, seq FROM room_reads", &[])? {
             let (user, seq) = match row.as_slice() {
-                [SqlValue::Text(user), SqlValue::Int(seq)] => (user, *seq),
-                // Durable Object SQLite hands integers to Rust through JavaScript numbers.
-                [SqlValue::Text(user), SqlValue::Real(seq)] if seq.fract() == 0.0 => (user, *seq as i64),
+                [SqlValue::Text(user), seq] if seq.int().is_some() => (user, seq.int().unwrap_or_default()),
                 _ => return Err(StoreError("a read mark row has the wrong columns".into())),
             };
             let user = UserId::parse(user).map_err(|why| StoreError(format!("a read mark's user id {why}")))?;

@@ -2,36 +2,8 @@
 //! implements it with its SQLite storage, the native tests with rusqlite, so the same queries
 //! are tested natively and run in workerd.
 
-use super::log::{Entry, Log, StoreError};
-
-/// A value bound to, or read from, a SQL statement.
-#[derive(Clone, PartialEq)]
-pub enum SqlValue {
-    Null,
-    Int(i64),
-    Real(f64),
-    Text(String),
-}
-
-impl std::fmt::Debug for SqlValue {
-    // As derived, but a real is written as the integer nearest below it (with `~` when it had a
-    // fraction): formatting a float would compile the whole of float printing into the wasm
-    // (about 11 KB) for error messages about a column of the wrong type.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Null => f.write_str("Null"),
-            Self::Int(i) => write!(f, "Int({i})"),
-            Self::Real(r) if r.fract() == 0.0 => write!(f, "Real({})", *r as i64),
-            Self::Real(r) => write!(f, "Real(~{})", *r as i64),
-            Self::Text(s) => write!(f, "Text({s:?})"),
-        }
-    }
-}
-
-/// Runs one statement with `?` placeholders and returns its rows.
-pub trait Sql {
-    fn exec(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError>;
-}
+use super::log::{Entry, Log};
+use crate::store::{Sql, SqlValue, StoreError};
 
 /// The schema. `seq` is the order; `(publisher, id)` is unique, which is what makes a repeated
 /// idempotency key find its first message.
@@ -65,17 +37,11 @@ impl<S: Sql> SqlLog<S> {
 const SEQ_CEILING: u64 = (1 << 53) - 1;
 
 fn int(value: u64) -> SqlValue {
-    // Seqs and timestamps stay far below 2^53, the largest integer JavaScript holds exactly.
-    SqlValue::Int(value as i64)
+    SqlValue::uint(value)
 }
 
 fn as_int(value: &SqlValue) -> Result<i64, StoreError> {
-    match value {
-        SqlValue::Int(i) => Ok(*i),
-        // Durable Object SQLite hands integers to Rust through JavaScript numbers.
-        SqlValue::Real(f) if f.fract() == 0.0 => Ok(*f as i64),
-        other => Err(StoreError(format!("expected an integer column, got {other:?}"))),
-    }
+    value.int().ok_or_else(|| StoreError(format!("expected an integer column, got {value:?}")))
 }
 
 fn as_text(value: SqlValue) -> Result<String, StoreError> {

@@ -17,10 +17,11 @@
 //! Activity is kept with each connection and, through [`Effect::Remember`], in storage
 //! ([`ActivityRows`]), so a room that wakes from hibernation still knows it.
 
-use super::{Conn, Effect, Log, Room, Sql, SqlValue, StoreError};
+use super::{Conn, Effect, Log, Room};
 use crate::error::Error;
 use crate::ids::{ConnId, User, UserId};
 use crate::protocol::native::ServerFrame;
+use crate::store::{Sql, SqlValue, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -4,11 +4,12 @@
 //! What the room sends a tndata socket is the same native frame every connection gets; the
 //! shell passes it through [`crate::dialect::tndata::Translation`] on the way out.
 
-use super::{Effect, Log, ReadMarks, Room, Sql};
+use super::{Effect, Log, ReadMarks, Room};
 use crate::dialect::tndata::{self, ClientCommand, HistoryQuery, Order, Receipt};
 use crate::error::Error;
 use crate::ids::ConnId;
 use crate::protocol::native::error_frame;
+use crate::store::Sql;
 
 impl<L: Log> Room<L> {
     /// A text frame from a socket that speaks tndata. A chat message is published as the

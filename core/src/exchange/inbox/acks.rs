@@ -4,11 +4,12 @@
 //! kept per notification (`inbox_acks`) and count wherever the marks do: the ladder
 //! (`policy.rs`), the job claims, a page's `state` and the unread count.
 
-use super::{storage, text, Inbox};
+use super::{storage, Inbox};
 use crate::error::{Error, ErrorCode};
 use crate::exchange::push::receipts::ReceiptState;
 use crate::exchange::Told;
-use crate::room::{Effect, Log, Room, Sql, SqlValue, StoreError};
+use crate::room::{Effect, Log, Room};
+use crate::store::{Sql, SqlValue, StoreError};
 use serde_json::json;
 
 /// How far a notification got.
@@ -41,7 +42,7 @@ impl<S: Sql + Clone> Inbox<S> {
             return Ok(by_marks);
         }
         let rows = self.sql.exec("SELECT state FROM inbox_acks WHERE seq = ?", &[SqlValue::Int(seq as i64)])?;
-        let own = match rows.first().and_then(|r| r.first()).and_then(text) {
+        let own = match rows.first().and_then(|r| r.first()).and_then(SqlValue::text) {
             Some("read") => Reached::Read,
             Some(_) => Reached::Delivered,
             None => Reached::Sent,

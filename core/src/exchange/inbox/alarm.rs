@@ -9,7 +9,7 @@
 //! [`RETRY_MS`] ([`Inbox::alarm_after`]), never in the past.
 
 use super::acks::Reached;
-use super::{int, storage, text, Inbox};
+use super::{storage, Inbox};
 use crate::error::Error;
 use crate::exchange::policy::{self, Decision, Moment, Skip};
 use crate::exchange::push::outbound;
@@ -17,7 +17,8 @@ use crate::exchange::requests::Device;
 use crate::exchange::{Channel, Job, NotifyRequest, PushContent, Urgency, TTL_MAX_SECONDS};
 use crate::ids::User;
 use crate::internal::{JobClaim, JobKey};
-use crate::room::{Effect, Log, Room, Sql, SqlValue, StoreError};
+use crate::room::{Effect, Log, Room};
+use crate::store::{Sql, SqlValue, StoreError};
 use serde_json::{json, Value};
 
 /// A job the alarm queued is tried again this long after, unless the queue took it (a failed
@@ -50,7 +51,7 @@ impl Due {
     /// The rowid of `row`, a row of `what` read by a pass (its first column); `None`, the
     /// problem noted and the alarm asked to come again, when it has none.
     pub(super) fn rowid(&mut self, row: &[SqlValue], what: &str) -> Option<SqlValue> {
-        let rowid = row.first().and_then(int).map(SqlValue::Int);
+        let rowid = row.first().and_then(SqlValue::int).map(SqlValue::Int);
         if rowid.is_none() {
             self.problems.push(format!("{what} without a rowid"));
             self.retry = true;
@@ -162,21 +163,21 @@ impl<S: Sql + Clone> Inbox<S> {
             let Some(rowid) = due.rowid(&row, "a due fallback") else { continue };
             let forget =
                 |inbox: &Self| inbox.sql.exec("DELETE FROM inbox_due WHERE rowid = ?", std::slice::from_ref(&rowid));
-            let (Some(seq), Some(channel)) = (int(&row[1]), text(&row[2]).and_then(Channel::parse)) else {
+            let (Some(seq), Some(channel)) = (row[1].int(), row[2].text().and_then(Channel::parse)) else {
                 due.problems.push(format!("a due fallback that cannot be read was dropped: {:?}", &row[1..3]));
                 forget(self)?;
                 continue;
             };
             let seq = seq as u64;
-            let note = text(&row[5]).and_then(|n| serde_json::from_str::<Value>(n).ok());
-            let urgency = int(&row[3]).and_then(|n| Urgency::parse(&json!(n)).ok());
+            let note = row[5].text().and_then(|n| serde_json::from_str::<Value>(n).ok());
+            let urgency = row[3].int().and_then(|n| Urgency::parse(&json!(n)).ok());
             let (Some(note), Some(urgency)) = (note, urgency) else {
                 // Its notification is past retention (or its note cannot be read): nothing
                 // left to send.
                 forget(self)?;
                 continue;
             };
-            let expires_at = int(&row[4]);
+            let expires_at = row[4].int();
             let reached = match self.reached(seq) {
                 Ok(reached) => reached,
                 Err(e) => {
@@ -300,7 +301,10 @@ impl<S: Sql + Clone> Inbox<S> {
     /// The devices a push goes to, each with when it was subscribed.
     pub(super) fn push_devices(&self) -> Result<Vec<(Device, i64)>, StoreError> {
         let rows = self.sql.exec("SELECT device, added FROM inbox_devices ORDER BY added DESC, id", &[])?;
-        Ok(rows.iter().filter_map(|r| Some((serde_json::from_str(text(r.first()?)?).ok()?, int(r.get(1)?)?))).collect())
+        Ok(rows
+            .iter()
+            .filter_map(|r| Some((serde_json::from_str(r.first()?.text()?).ok()?, r.get(1)?.int()?)))
+            .collect())
     }
 
     /// The push device with public id `id`, with when it was subscribed, while it is the user's.

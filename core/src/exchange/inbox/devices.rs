@@ -14,10 +14,10 @@
 //! | [`Inbox::forget_device`] | `POST /inbox/devices/forget` ([`ForgetDevice`]) | [`Deleted`] |
 //! | [`Inbox::record_outcome`] | `POST /inbox/devices/outcome` ([`DeviceOutcome`]) | `{"kept": bool}` |
 
-use super::{int, storage, text, Inbox};
+use super::{storage, Inbox};
 use crate::error::Error;
 use crate::exchange::device::Device;
-use crate::room::{Sql, SqlValue, StoreError};
+use crate::store::{Sql, SqlValue, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -127,8 +127,8 @@ impl<S: Sql + Clone> Inbox<S> {
                 .map_err(storage)?;
             let last_outcome = match rows.first().map(Vec::as_slice) {
                 Some([at, outcome, reason]) => {
-                    let mut last = json!({ "at": int(at), "outcome": text(outcome) });
-                    if let Some(reason) = text(reason) {
+                    let mut last = json!({ "at": at.int(), "outcome": outcome.text() });
+                    if let Some(reason) = reason.text() {
                         last["reason"] = json!(reason);
                     }
                     last
@@ -206,10 +206,10 @@ impl<S: Sql + Clone> Inbox<S> {
             self.sql.exec("SELECT device, added FROM inbox_devices ORDER BY added DESC, id", &[]).map_err(storage)?;
         rows.iter()
             .map(|r| {
-                let json = r.first().and_then(text).unwrap_or_default();
+                let json = r.first().and_then(SqlValue::text).unwrap_or_default();
                 let device =
                     serde_json::from_str(json).map_err(|e| Error::internal(format!("a stored device: {e}")))?;
-                Ok(Stored { device, subscribed_at: r.get(1).and_then(int).unwrap_or(0) })
+                Ok(Stored { device, subscribed_at: r.get(1).and_then(SqlValue::int).unwrap_or(0) })
             })
             .collect()
     }

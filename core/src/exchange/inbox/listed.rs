@@ -4,9 +4,9 @@
 //! The flag is a row of `inbox_marks` (`listed`): checking it costs one local read, so users
 //! already known cost no directory call.
 
-use super::{int, storage, Inbox};
+use super::{storage, Inbox};
 use crate::error::Error;
-use crate::room::{Sql, SqlValue};
+use crate::store::{Sql, SqlValue};
 
 const LISTED: &str = "listed";
 
@@ -18,7 +18,7 @@ impl<S: Sql + Clone> Inbox<S> {
             .sql
             .exec("SELECT seq FROM inbox_marks WHERE name = ?", &[SqlValue::Text(LISTED.into())])
             .map_err(storage)?;
-        Ok(rows.first().and_then(|r| r.first()).and_then(int).is_some_and(|flag| flag > 0))
+        Ok(rows.first().and_then(|r| r.first()).and_then(SqlValue::int).is_some_and(|flag| flag > 0))
     }
 
     /// The directory has the owner now.

@@ -45,7 +45,8 @@ use crate::config::{Fallback, Retention};
 use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, UserId};
 use crate::message::Draft;
-use crate::room::{Effect, Log, Room, Sql, SqlValue, StoreError};
+use crate::room::{Effect, Log, Room};
+use crate::store::{Sql, SqlValue, StoreError};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
@@ -103,22 +104,6 @@ fn storage(e: StoreError) -> Error {
     Error::internal(format!("the inbox's storage failed: {e}"))
 }
 
-fn int(value: &SqlValue) -> Option<i64> {
-    match value {
-        SqlValue::Int(i) => Some(*i),
-        // Durable Object SQLite hands integers to Rust through JavaScript numbers.
-        SqlValue::Real(f) if f.fract() == 0.0 => Some(*f as i64),
-        _ => None,
-    }
-}
-
-fn text(value: &SqlValue) -> Option<&str> {
-    match value {
-        SqlValue::Text(t) => Some(t),
-        _ => None,
-    }
-}
-
 impl<S: Sql + Clone> Inbox<S> {
     /// The inbox of `room`, its tables created when new; `None` when `room` is not an inbox.
     pub fn open(
@@ -133,11 +118,11 @@ impl<S: Sql + Clone> Inbox<S> {
         }
         let mark = |name: &str| -> Result<u64, StoreError> {
             let rows = sql.exec("SELECT seq FROM inbox_marks WHERE name = ?", &[SqlValue::Text(name.into())])?;
-            Ok(rows.first().and_then(|r| r.first()).and_then(int).unwrap_or(0) as u64)
+            Ok(rows.first().and_then(|r| r.first()).and_then(SqlValue::int).unwrap_or(0) as u64)
         };
         let (delivered, read) = (mark("delivered")?, mark("read")?);
         let rows = sql.exec("SELECT contacts FROM inbox_contacts WHERE id = 1", &[])?;
-        let contacts = match rows.first().and_then(|r| r.first()).and_then(text) {
+        let contacts = match rows.first().and_then(|r| r.first()).and_then(SqlValue::text) {
             Some(json) => serde_json::from_str(json).map_err(|e| StoreError(format!("stored contacts: {e}")))?,
             None => Contacts::default(),
         };
@@ -174,7 +159,7 @@ impl<S: Sql + Clone> Inbox<S> {
                  UNION ALL SELECT due FROM inbox_told)",
             &[],
         )?;
-        Ok(rows.first().and_then(|r| r.first()).and_then(int))
+        Ok(rows.first().and_then(|r| r.first()).and_then(SqlValue::int))
     }
 
     /// The alarm the object needs: the room's (sessions that expire) or the inbox's, whichever
@@ -210,11 +195,11 @@ impl<S: Sql + Clone> Inbox<S> {
         let key = [SqlValue::Text(sender), SqlValue::Text(id.clone())];
         let rows =
             self.sql.exec("SELECT due FROM inbox_scheduled WHERE sender = ? AND id = ?", &key).map_err(storage)?;
-        if let Some(due) = rows.first().and_then(|r| r.first()).and_then(int) {
+        if let Some(due) = rows.first().and_then(|r| r.first()).and_then(SqlValue::int) {
             return Ok((json!({ "id": id, "scheduled": due, "duplicate": true }), Vec::new()));
         }
         let rows = self.sql.exec("SELECT COUNT(*) FROM inbox_scheduled", &[]).map_err(storage)?;
-        if rows.first().and_then(|r| r.first()).and_then(int).unwrap_or(0) >= SCHEDULED_MAX {
+        if rows.first().and_then(|r| r.first()).and_then(SqlValue::int).unwrap_or(0) >= SCHEDULED_MAX {
             return Err(Error::new(
                 ErrorCode::TooManyScheduled,
                 format!(
@@ -318,7 +303,7 @@ impl<S: Sql + Clone> Inbox<S> {
         self.sql.exec("DELETE FROM inbox_acks WHERE seq NOT IN (SELECT seq FROM inbox_notes)", &[])?;
         self.sql.exec("DELETE FROM inbox_told WHERE seq NOT IN (SELECT seq FROM inbox_notes)", &[])?;
         let rows = self.sql.exec("SELECT MIN(seq) FROM inbox_notes", &[])?;
-        let oldest = rows.first().and_then(|r| r.first()).and_then(int).map_or(seq, |s| s as u64);
+        let oldest = rows.first().and_then(|r| r.first()).and_then(SqlValue::int).map_or(seq, |s| s as u64);
         self.ledger.prune(oldest)
     }
 

@@ -1,10 +1,10 @@
 //! Reading an inbox and keeping what its user told it: pages, unread counts, contacts (devices
 //! are `devices.rs`'s).
 
-use super::{int, storage, text, Inbox};
+use super::{storage, Inbox};
 use crate::error::Error;
 use crate::exchange::contacts::ContactsUpdate;
-use crate::room::{Sql, SqlValue, StoreError};
+use crate::store::{Sql, SqlValue, StoreError};
 use serde_json::{json, Value};
 
 /// Default and largest inbox page.
@@ -22,7 +22,7 @@ impl<S: Sql + Clone> Inbox<S> {
                 &[SqlValue::Int(self.read as i64)],
             )
             .map_err(storage)?;
-        Ok(rows.first().and_then(|r| r.first()).and_then(int).unwrap_or(0) as u64)
+        Ok(rows.first().and_then(|r| r.first()).and_then(SqlValue::int).unwrap_or(0) as u64)
     }
 
     /// `{last_read, unread}`: the answer to a read.
@@ -46,7 +46,7 @@ impl<S: Sql + Clone> Inbox<S> {
         let more = rows.len() > limit;
         let mut notifications = Vec::new();
         for row in rows.iter().take(limit) {
-            let (Some(seq), Some(ts), Some(note)) = (int(&row[0]), int(&row[1]), text(&row[2])) else {
+            let (Some(seq), Some(ts), Some(note)) = (row[0].int(), row[1].int(), row[2].text()) else {
                 return Err(storage(StoreError("an inbox_notes row has the wrong columns".into())));
             };
             let mut item: Value = serde_json::from_str(note).map_err(|e| Error::internal(e.to_string()))?;

@@ -19,10 +19,10 @@
 
 use super::acks::Reached;
 use super::alarm::{Due, REQUEUE_MS};
-use super::{int, text, Inbox};
+use super::Inbox;
 use crate::exchange::requests::Device;
 use crate::exchange::{Channel, Job, PushContent, Told, Urgency};
-use crate::room::{Sql, SqlValue, StoreError};
+use crate::store::{Sql, SqlValue, StoreError};
 
 /// How long after a read its phones are told: reads within it make one push.
 pub const TELL_AFTER_MS: i64 = 2_000;
@@ -51,7 +51,7 @@ impl<S: Sql + Clone> Inbox<S> {
         )?;
         let pushed: Vec<&str> = rows
             .iter()
-            .filter_map(|row| self.device_job(text(row.first()?)?))
+            .filter_map(|row| self.device_job(row.first()?.text()?))
             .filter(|&(_, kind, _)| kind == "push")
             .map(|(_, _, device)| device)
             .collect();
@@ -120,7 +120,7 @@ impl<S: Sql + Clone> Inbox<S> {
             let Some(rowid) = due.rowid(&row, "a read to tell") else { continue };
             let found = match row.as_slice() {
                 [_, SqlValue::Text(device), SqlValue::Text(kind), seq] => {
-                    Told::parse(kind).zip(int(seq)).map(|(kind, seq)| (device.as_str(), kind, seq as u64))
+                    Told::parse(kind).zip(seq.int()).map(|(kind, seq)| (device.as_str(), kind, seq as u64))
                 }
                 _ => None,
             };

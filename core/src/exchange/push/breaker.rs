@@ -15,7 +15,7 @@
 //! least the window less one bucket.
 
 use crate::internal::GoneReport;
-use crate::room::{Sql, SqlValue, StoreError};
+use crate::store::{Sql, SqlValue, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// How many buckets a window is counted in.
