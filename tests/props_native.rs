@@ -6,7 +6,7 @@ mod props;
 
 use herald_core::ids::{RoomId, User, UserId};
 use herald_core::protocol::native::ServerFrame;
-use herald_core::room::Status;
+use herald_core::protocol::Status;
 use herald_tests::checks::native::{self, RoomInput, RoomKind};
 use props::gen::{json, key, nesting, odd_number, odd_string, valid_or_mutated};
 use props::{config, within};

@@ -31,6 +31,9 @@ pub struct Backlog {
 /// after asking is sent at most this many bounds more than one that did not.
 pub const CREDIT_BOUNDS: usize = 1;
 
+/// The bound when none is configured (`MAX_BACKLOG_BYTES`): 4 MiB.
+pub const DEFAULT_MAX_BYTES: usize = 4 * 1024 * 1024;
+
 impl Backlog {
     /// A connection that opened at `now` (its opening request is a sign of life).
     pub fn new(now: i64) -> Self {

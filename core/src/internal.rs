@@ -30,7 +30,10 @@
 //! session's object is its home (`home:{id}`, see [`crate::home`]). Homes and rooms call each
 //! other only with `/members` and `/deliver` (DESIGN.md, "Where a connection lives").
 
-use crate::ids::{RoomId, User};
+pub use crate::exchange::wire::{BreakerAnswer, GoneReport, JobClaim, JobKey, JOB_CLAIM, JOB_DONE, JOB_RELEASE};
+pub use crate::room::wire::{Delivery, DeliveryAnswer, DeliveryItem, MemberBatch, MemberCommand, MemberOp};
+
+use crate::ids::User;
 use crate::message::Draft;
 use serde::{Deserialize, Serialize};
 
@@ -78,12 +81,6 @@ pub const TOKEN: &str = "x-herald-token";
 /// An inbox takes a notification: body [`crate::exchange::NotifyRequest`]; answered
 /// `{id, seq, duplicate?}` (or `{id, scheduled: at}` for a later `send_at`).
 pub const NOTIFY: &str = "/notify";
-/// The fallback consumer asks a job's inbox whether to send it: body [`JobKey`], answered
-/// [`JobClaim`]; then reports it sent (`JOB_DONE`) or failed (`JOB_RELEASE`, so a retry may
-/// send it), with the claim's number.
-pub const JOB_CLAIM: &str = "/jobs/claim";
-pub const JOB_DONE: &str = "/jobs/done";
-pub const JOB_RELEASE: &str = "/jobs/release";
 
 /// An inbox's contacts: `GET` answers them, `PUT` takes a contacts update.
 pub const INBOX_CONTACTS: &str = "/inbox/contacts";
@@ -122,177 +119,8 @@ pub const DEAD_LETTERS_OBJECT: &str = "deadletters:main";
 /// The push breaker, kept by the dead-letter store's object ([`GoneReport`] → [`BreakerAnswer`]).
 pub const PUSH_BREAKER: &str = "/push/breaker";
 
-/// A push provider said a device is gone: may that be believed? With the answers the provider
-/// accepted since the consumer last asked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GoneReport {
-    /// `webpush`, `apns` or `fcm`.
-    pub provider: String,
-    pub accepted: u32,
-    pub gone: u32,
-}
-
-/// The breaker's answer: `tripped` when that provider's "gone" answers are too many to believe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BreakerAnswer {
-    pub tripped: bool,
-}
-
-/// A job's idempotency key, for the job calls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobKey {
-    pub key: String,
-    /// On a claim: when the job stops being worth sending (its notification's ttl, ms since
-    /// the epoch); past it the claim answers that the job is finished (skipped).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<i64>,
-    /// On a done or a release: the number the claim answered. A release frees the job only
-    /// for the claim that holds it (a late release of a lapsed claim frees nothing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claim: Option<u64>,
-    /// On a push's done or release: how its provider answered, kept with the device.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<crate::exchange::inbox::DeviceOutcome>,
-}
-
-impl JobKey {
-    pub fn new(key: impl Into<String>) -> Self {
-        Self { key: key.into(), expires_at: None, claim: None, outcome: None }
-    }
-}
-
-/// A claim's answer. `go: true` with the claim's number: send it, then report with that
-/// number. `go: false` with `held_until_ms`: another attempt holds it until then (its lease),
-/// so ask again after it. `go: false` alone: the job is finished (sent, or skipped: read, or
-/// past its ttl) and must not be sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobClaim {
-    pub go: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claim: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub held_until_ms: Option<i64>,
-}
-
 /// Set on an Engine.IO handshake whose route lets clients in without a token.
 pub const ANONYMOUS: &str = "x-herald-anonymous";
-
-/// What a home asks of a room for its sessions, in the order the sessions asked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MemberBatch {
-    /// The home's id: where the room delivers to these members.
-    pub home: String,
-    pub commands: Vec<MemberCommand>,
-}
-
-/// One command for the member `conn` (the session's Engine.IO sid).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MemberCommand {
-    pub conn: String,
-    #[serde(flatten)]
-    pub op: MemberOp,
-}
-
-impl<'de> Deserialize<'de> for MemberCommand {
-    // By hand, as the derive would with `op` flattened and tagged `op`
-    // ([`crate::json::required`]).
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use crate::json::required;
-        #[derive(Deserialize)]
-        struct Wire {
-            conn: String,
-            op: String,
-            user: Option<User>,
-            expires_at: Option<i64>,
-            since: Option<u64>,
-            tag: Option<String>,
-            text: Option<String>,
-        }
-        let w = Wire::deserialize(d)?;
-        let op = match w.op.as_str() {
-            "join" => MemberOp::Join {
-                user: required(w.user, "user")?,
-                expires_at: required(w.expires_at, "expires_at")?,
-                since: w.since,
-                tag: w.tag,
-            },
-            "frame" => MemberOp::Frame { text: required(w.text, "text")? },
-            "leave" => MemberOp::Leave,
-            other => return Err(serde::de::Error::unknown_variant(other, &["join", "frame", "leave"])),
-        };
-        Ok(Self { conn: w.conn, op })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
-pub enum MemberOp {
-    /// Join the room as `user` until `expires_at` (ms since the epoch), resuming after `since`.
-    Join {
-        user: User,
-        expires_at: i64,
-        since: Option<u64>,
-        /// The session's socket id (see [`crate::room::Session::tag`]).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        tag: Option<String>,
-    },
-    /// A native protocol frame from the member, as a websocket client would send it.
-    Frame { text: String },
-    /// Leave the room. The room answers with a [`DeliveryItem::Close`] once it is done.
-    Leave,
-}
-
-/// What a room sends to the members one home holds, in the room's order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Delivery {
-    pub room: RoomId,
-    pub items: Vec<DeliveryItem>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum DeliveryItem {
-    /// A native protocol frame for each member in `to`.
-    Frame { to: Vec<String>, text: String },
-    /// The membership of `to` ended (the room closed it, or a leave completed).
-    Close { to: String },
-}
-
-impl<'de> Deserialize<'de> for DeliveryItem {
-    // By hand, as the derive would with `tag = "kind"` ([`crate::json::required`]). `to` is a
-    // list of members in a frame, one member in a close.
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::{Error as _, Unexpected};
-        use serde_json::Value;
-        #[derive(Deserialize)]
-        struct Wire {
-            kind: String,
-            to: Value,
-            text: Option<String>,
-        }
-        let w = Wire::deserialize(d)?;
-        match (w.kind.as_str(), w.to) {
-            ("frame", Value::Array(to)) => {
-                let to = to.into_iter().map(|member| match member {
-                    Value::String(member) => Ok(member),
-                    _ => Err(D::Error::invalid_type(Unexpected::Other("a non-string member"), &"a member's sid")),
-                });
-                Ok(Self::Frame { to: to.collect::<Result<_, _>>()?, text: crate::json::required(w.text, "text")? })
-            }
-            ("close", Value::String(to)) => Ok(Self::Close { to }),
-            ("frame", _) => Err(D::Error::invalid_type(Unexpected::Other("`to`"), &"a sequence")),
-            ("close", _) => Err(D::Error::invalid_type(Unexpected::Other("`to`"), &"a string")),
-            (other, _) => Err(D::Error::unknown_variant(other, &["frame", "close"])),
-        }
-    }
-}
-
-/// A home's answer to a [`Delivery`]: the members it does not hold (their session ended, or
-/// the home lost it); the room drops them.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct DeliveryAnswer {
-    pub unknown: Vec<String>,
-}
 
 /// A REST publish, validated by the Worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -59,6 +59,7 @@ pub mod room;
 pub mod route;
 pub mod socketio;
 pub mod store;
+pub mod vars;
 pub mod vec_map;
 
 pub use error::{Error, ErrorCode};

@@ -1,6 +1,6 @@
 // The tndata dialect end to end: plain `ws` clients on /chat/{user}/ and fetch on
-// /api/chat/{user}/ against the built worker in workerd, walking the flow the seed documents
-// (seeds/tndata-websocket-chat.md) with every frame's exact shape, then its refusals.
+// /api/chat/{user}/ against the built worker in workerd, walking the flow tndata's chat documents
+// with every frame's exact shape, then its refusals.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startHerald, Client, pending } from "../harness.mjs";

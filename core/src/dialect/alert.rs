@@ -1,4 +1,4 @@
-//! The `alert` dialect: the Flask-SocketIO room chat of `seeds/alert-socketio-chat.md`
+//! The `alert` dialect: the Flask-SocketIO room chat Herald replaces, for its clients unchanged
 //! (docs/dialects.md, "alert").
 //!
 //! | client event          | becomes                                                              |

@@ -3,7 +3,7 @@
 //! [`super::membership`]'s.)
 
 use crate::ids::User;
-use crate::room::Status;
+use crate::protocol::Status;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;

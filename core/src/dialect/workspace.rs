@@ -1,5 +1,5 @@
-//! The `workspace` dialect: the Socket.IO workspace API of `seeds/workspace-socket-api.md`
-//! (docs/dialects.md, "workspace").
+//! The `workspace` dialect: the Socket.IO workspace API Herald replaces, for its clients
+//! unchanged (docs/dialects.md, "workspace").
 //!
 //! | client event                                        | becomes                                                   |
 //! |-----------------------------------------------------|-----------------------------------------------------------|
@@ -30,7 +30,7 @@ use super::session::{ack, emit, event_parts, on_connect, pass_on, Auth};
 use super::{Dialect, Effect, RoomCommand, RoomEvent};
 use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, UserId};
-use crate::room::{Status, FOCUS_MAX};
+use crate::protocol::{Status, FOCUS_MAX};
 use crate::socketio::connection::{Connection, Incoming};
 use crate::socketio::Kind;
 use serde_json::{json, Map, Value};

@@ -1,5 +1,5 @@
-//! Engine.IO v4, the transport under Socket.IO (socket.io repository,
-//! `docs/engine.io-protocol/v4-current.md`).
+//! Engine.IO v4, the transport under Socket.IO (its specification:
+//! <https://github.com/socketio/socket.io/blob/main/docs/engine.io-protocol/v4-current.md>).
 //!
 //! - [`packet`]: packets, their websocket frames and the polling payload (`\x1e`-joined, binary
 //!   as `b` + base64).

@@ -1,5 +1,5 @@
 //! One Engine.IO session: handshake, HTTP long-polling, websocket, the upgrade between them,
-//! heartbeat and close (spec: `docs/engine.io-protocol/v4-current.md`).
+//! heartbeat and close, as the Engine.IO v4 specification has them (linked from [`super`]).
 //!
 //! The shell owns the transports; this state machine decides what happens on each of them.
 //! Inputs are `on_*` calls, each given `now` (ms); every call returns [`Output`]s, applied in
@@ -34,7 +34,7 @@ pub struct Settings {
 }
 
 fn default_backlog() -> usize {
-    crate::config::Limits::default().max_backlog_bytes
+    crate::backlog::DEFAULT_MAX_BYTES
 }
 
 impl Default for Settings {

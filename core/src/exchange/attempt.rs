@@ -48,9 +48,9 @@ use super::providers::{self, Failure, Outbound};
 use super::push::answers::{Provider, Verdict};
 use super::push::outbound::provider_of;
 use super::{inbox_of, Channel, Job};
-use crate::config::Fallback;
+use crate::exchange::settings::Fallback;
+use crate::exchange::wire::{JobClaim, JobKey, JOB_DONE, JOB_RELEASE};
 use crate::ids::RoomId;
-use crate::internal::{JobClaim, JobKey, JOB_DONE, JOB_RELEASE};
 
 /// The longest delay a retry may ask for: 12 hours, the most Cloudflare Queues accept.
 pub const RETRY_DELAY_MAX_SECONDS: u32 = 12 * 3600;

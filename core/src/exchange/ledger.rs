@@ -24,17 +24,17 @@
 //!
 //! Finished keys (`done`, `skipped`) are pruned with their notifications ([`Ledger::prune`]).
 
-use crate::internal::JobClaim;
+use crate::exchange::wire::JobClaim;
 use crate::store::{Sql, SqlValue, StoreError};
 
 /// How long a claim holds a job: longer than any attempt takes (a claim, a send bounded by
-/// `FALLBACK_SEND_TIMEOUT_SECONDS`, at most [`crate::config::SEND_TIMEOUT_MAX_SECONDS`], and a
+/// `FALLBACK_SEND_TIMEOUT_SECONDS`, at most [`crate::exchange::settings::SEND_TIMEOUT_MAX_SECONDS`], and a
 /// report). An attempt that neither reports done nor releases (its consumer died) lets the next
 /// one in after this.
 pub const LEASE_MS: i64 = 60_000;
 
 // The lease must outlast the longest send with room for the claim and the report around it.
-const _: () = assert!(LEASE_MS >= 2 * crate::config::SEND_TIMEOUT_MAX_SECONDS as i64 * 1000);
+const _: () = assert!(LEASE_MS >= 2 * crate::exchange::settings::SEND_TIMEOUT_MAX_SECONDS as i64 * 1000);
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS inbox_jobs (
     key TEXT PRIMARY KEY,

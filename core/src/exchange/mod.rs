@@ -46,6 +46,8 @@ pub mod providers;
 pub mod push;
 pub mod requests;
 pub mod requests_fanout;
+pub mod settings;
+pub mod wire;
 
 use crate::error::Error;
 use crate::ids::{RoomId, User, UserId};

@@ -22,7 +22,7 @@
 
 use super::contacts::Contacts;
 use super::{Channel, Urgency};
-use crate::config::Fallback;
+use crate::exchange::settings::Fallback;
 
 /// Who can be reached when a notification is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

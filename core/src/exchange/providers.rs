@@ -16,7 +16,7 @@
 use super::mail;
 use super::push::outbound::PushRequest;
 use super::{Channel, Job};
-use crate::config::{EmailKind, EmailProvider, Fallback, SmsProvider};
+use crate::exchange::settings::{EmailKind, EmailProvider, Fallback, SmsProvider};
 use base64ct::{Base64, Encoding};
 
 /// Twilio's longest message body, in characters; a longer text is cut to it.

@@ -2,3 +2,6 @@
 //! dialects join it here.
 
 pub mod native;
+pub mod status;
+
+pub use status::{focus_from_field, Status, FOCUS_MAX};

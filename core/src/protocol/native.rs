@@ -4,11 +4,11 @@
 //! text. Every frame is an object with a `type`; a client may add `transaction` to any frame
 //! and errors caused by that frame echo it.
 
+use super::status::{focus_from_field, Status};
 use crate::error::{Error, ErrorCode};
 use crate::ids::{RoomId, User};
 use crate::json;
 use crate::message::Draft;
-use crate::room::{focus_from_field, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;

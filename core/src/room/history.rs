@@ -47,7 +47,7 @@ impl<L: Log> Room<L> {
     /// Entries with `after < seq < before` and `ts >= min_ts`, oldest first, up to `max_count`
     /// and (past the first) `max_bytes` of frames; `true` when more remain in the range. Reads
     /// chunk by chunk, so memory stays near the cap whatever the range.
-    pub(super) fn collect(
+    pub(crate) fn collect(
         &mut self,
         after: u64,
         before: u64,

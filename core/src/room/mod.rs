@@ -25,7 +25,7 @@
 //! (`remote.rs`).
 
 mod history;
-mod inbox;
+mod limits;
 mod log;
 mod publish;
 mod rate;
@@ -33,17 +33,17 @@ mod reads;
 mod remote;
 mod sql_log;
 mod status;
-mod tndata;
+pub mod wire;
 
 pub use history::{ack_json, presence_json, HistoryQuery, Page, PAGE_DEFAULT, PAGE_MAX};
+pub use limits::{Limits, Retention};
 pub use log::{Entry, Log, MemoryLog};
 pub use rate::TokenBucket;
 pub use reads::ReadMarks;
 pub use remote::{MemberRows, Remotes, DELIVERY_MAX_ITEMS};
 pub use sql_log::SqlLog;
-pub use status::{focus_from_field, restore_activities, Activity, ActivityRows, Status, FOCUS_MAX};
+pub use status::{restore_activities, Activity, ActivityRows};
 
-use crate::config::{Limits, Retention};
 use crate::error::{close, Error, ErrorCode};
 use crate::ids::{ConnId, RoomId, User, UserId};
 use crate::protocol::native::{error_frame, ServerFrame, Span};
@@ -325,7 +325,7 @@ impl<L: Log> Room<L> {
 
     /// Ends a session whose token expired: the client is told, then closed with a code that
     /// says "reconnect only with a new token".
-    fn expire(&mut self, conn: &ConnId) -> Vec<Effect> {
+    pub(crate) fn expire(&mut self, conn: &ConnId) -> Vec<Effect> {
         let error = Error::new(
             ErrorCode::TokenExpired,
             "the token this connection opened with has expired; reconnect with a new one",
@@ -342,8 +342,25 @@ impl<L: Log> Room<L> {
     }
 
     /// Retention as read bounds: messages at or below `floor`, or older than `min_ts`, are gone.
-    fn window(&self, now: i64) -> (u64, i64) {
+    pub(crate) fn window(&self, now: i64) -> (u64, i64) {
         (self.last_seq.saturating_sub(self.retention.max_messages), now.saturating_sub(self.retention.max_age_ms))
+    }
+
+    /// The room's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The user of `conn` and when its token stops being valid, for the adapters above the room
+    /// that read some of a connection's frames themselves (tndata, an inbox's marks).
+    pub(crate) fn session_of(&self, conn: &ConnId) -> Option<(&UserId, i64)> {
+        self.conns.get(conn).map(|c| (&c.profile.id, c.expires_at))
+    }
+
+    /// The alarm this room asked for and has not seen fire yet (its sessions' expiry), for a
+    /// shell that shares the object's one alarm with something else (an inbox).
+    pub fn alarm_at(&self) -> Option<i64> {
+        self.alarm_at
     }
 
     /// The room's members (one entry per user, however many connections), by user id.

@@ -64,7 +64,7 @@ impl<L: Log> Room<L> {
 
     /// Takes one frame from `conn`'s rate (every frame a connection sends counts, publishes,
     /// marks and refusals alike); the refusal when none is left.
-    pub(super) fn spend(&mut self, now: i64, conn: &ConnId) -> Result<(), Error> {
+    pub(crate) fn spend(&mut self, now: i64, conn: &ConnId) -> Result<(), Error> {
         let Some(state) = self.conns.get_mut(conn) else { return Ok(()) };
         state.bucket.take(now).map_err(|wait_ms| {
             Error::new(
@@ -89,7 +89,7 @@ impl<L: Log> Room<L> {
     }
 
     /// Refuses the frame and ends the connection (close 1009).
-    pub(super) fn too_big(&mut self, conn: &ConnId, len: usize) -> Vec<Effect> {
+    pub(crate) fn too_big(&mut self, conn: &ConnId, len: usize) -> Vec<Effect> {
         let error = Error::new(
             ErrorCode::FrameTooLarge,
             format!("a {len}-byte frame is over the {}-byte limit", self.limits.max_frame_bytes),

@@ -6,10 +6,10 @@
 //! on a socket. Each home has one outbox, delivered by one call at a time: order holds, and
 //! what piles up while a call is in flight leaves in the next call, as one batch.
 
+use super::wire::{DeliveryItem, MemberCommand, MemberOp};
 use super::{Effect, Log, Room, Session};
 use crate::error::close;
 use crate::ids::ConnId;
-use crate::internal::{DeliveryItem, MemberCommand, MemberOp};
 use crate::store::{Sql, SqlValue, StoreError};
 use crate::vec_map::VecMap;
 use std::collections::HashMap;

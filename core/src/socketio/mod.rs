@@ -1,4 +1,4 @@
-//! Socket.IO v5, over Engine.IO (socket.io repository, `docs/socket.io-protocol/v5-current.md`).
+//! Socket.IO v5, over Engine.IO (its specification: <https://github.com/socketio/socket.io/blob/main/docs/socket.io-protocol/v5-current.md>).
 //!
 //! - [`packet`]: packets, their text encoding, binary attachments (placeholders in order).
 //! - [`connection`]: one client's namespaces and the rules that hold whatever the dialect.

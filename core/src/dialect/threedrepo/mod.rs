@@ -1,5 +1,5 @@
-//! The `3drepo` dialect: 3D Repo's chat service of `seeds/3drepo-chat-service.md`, Socket.IO
-//! on path `/chat` (docs/dialects.md, "3drepo").
+//! The `3drepo` dialect: 3D Repo's chat service, Socket.IO on path `/chat`, for its clients
+//! unchanged (docs/dialects.md, "3drepo").
 //!
 //! | client event                        | becomes                                              | answered, once done, by |
 //! |-------------------------------------|------------------------------------------------------|-------------------------|

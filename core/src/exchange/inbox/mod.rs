@@ -24,9 +24,11 @@
 //! | [`Inbox::subscribe`], [`Inbox::devices_json`], [`Inbox::remove_device`], [`Inbox::forget_device`], [`Inbox::record_outcome`] | push devices (`devices.rs`) |
 //! | [`Inbox::owner_listed`], [`Inbox::set_owner_listed`] | whether the owner is in the directory yet (`listed.rs`) |
 
+// The room side: the `received` / `read` frames of an inbox's connections.
 mod acks;
 mod alarm;
 mod devices;
+mod frames;
 mod listed;
 mod reads;
 mod told;
@@ -41,10 +43,11 @@ use super::contacts::Contacts;
 use super::ledger::Ledger;
 use super::policy;
 use super::{inbox_of, NotifyRequest, Opts, INBOX_PREFIX, NOTIFICATION_EVENT};
-use crate::config::{Fallback, Retention};
 use crate::error::{Error, ErrorCode};
+use crate::exchange::settings::Fallback;
 use crate::ids::{RoomId, UserId};
 use crate::message::Draft;
+use crate::room::Retention;
 use crate::room::{Effect, Log, Room};
 use crate::store::{Sql, SqlValue, StoreError};
 use serde_json::value::RawValue;

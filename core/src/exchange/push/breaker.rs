@@ -14,7 +14,7 @@
 //! outcome counts until its bucket's start leaves the window: for at most the window, and at
 //! least the window less one bucket.
 
-use crate::internal::GoneReport;
+use crate::exchange::wire::GoneReport;
 use crate::store::{Sql, SqlValue, StoreError};
 use serde::{Deserialize, Serialize};
 

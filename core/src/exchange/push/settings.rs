@@ -13,7 +13,7 @@
 //! say when a provider's "gone" answers are too many to believe (`breaker.rs`).
 
 use super::breaker::BreakerRule;
-use crate::config::{number, url, ConfigError};
+use crate::vars::{number, url, ConfigError};
 use std::fmt;
 
 /// APNs' production host; `https://api.sandbox.push.apple.com` for development builds of an app.

@@ -1,5 +1,5 @@
 //! The `tndata` dialect: tndata's person-to-person chat over a plain websocket
-//! (`seeds/tndata-websocket-chat.md`; docs/dialects.md, "tndata").
+//! (docs/dialects.md, "tndata").
 //!
 //! `/chat/{user}/` names the other person. The conversation is the room of the pair,
 //! `tndata:{a}:{b}` with the two user ids sorted ([`conversation`]), whichever side connects.
@@ -25,6 +25,9 @@
 //! in 16, so a receipt maps back to its message and one from another conversation is refused.
 //! A system message's digest has the room's other prefix and a fresh tail: receipts of those are
 //! accepted and mark nothing.
+
+// The room side: tndata sockets' frames and history pages (an adapter above the room).
+mod room;
 
 use super::rooms::{Message, RoomFrame};
 use super::routes::percent_decode;

@@ -1,14 +1,14 @@
-//! The room side of tndata conversations (`dialect/tndata.rs` is the translation): frames from
-//! sockets that speak tndata, and history pages with read flags.
+//! The room side of tndata conversations (`mod.rs` is the translation), an adapter above the
+//! room: frames from sockets that speak tndata, and history pages with read flags.
 //!
 //! What the room sends a tndata socket is the same native frame every connection gets; the
-//! shell passes it through [`crate::dialect::tndata::Translation`] on the way out.
+//! shell passes it through [`super::Translation`] on the way out.
 
-use super::{Effect, Log, ReadMarks, Room};
-use crate::dialect::tndata::{self, ClientCommand, HistoryQuery, Order, Receipt};
+use super::{self as tndata, ClientCommand, HistoryQuery, Order, Receipt};
 use crate::error::Error;
 use crate::ids::ConnId;
 use crate::protocol::native::error_frame;
+use crate::room::{Effect, Log, ReadMarks, Room};
 use crate::store::Sql;
 
 impl<L: Log> Room<L> {
@@ -24,15 +24,15 @@ impl<L: Log> Room<L> {
         marks: &mut ReadMarks<S>,
         fresh_id: impl FnOnce() -> String,
     ) -> Vec<Effect> {
-        let Some(state) = self.conns.get(conn) else { return Vec::new() };
-        if now >= state.expires_at {
+        let Some((user, expires_at)) = self.session_of(conn) else { return Vec::new() };
+        let user = user.clone();
+        if now >= expires_at {
             return self.expire(conn);
         }
-        if text.len() > self.limits.max_frame_bytes {
+        if text.len() > self.limits().max_frame_bytes {
             return self.too_big(conn, text.len());
         }
-        let user = state.profile.id.clone();
-        let command = tndata::decode(&self.id, &user, text);
+        let command = tndata::decode(self.id(), &user, text);
         if let Ok(ClientCommand::Publish(frame)) = command {
             return self.on_frame(now, conn, &frame, fresh_id);
         }
@@ -42,7 +42,7 @@ impl<L: Log> Room<L> {
             return refuse(&error);
         }
         match command {
-            Ok(ClientCommand::Received(Receipt::Message(seq))) if seq > self.last_seq => {
+            Ok(ClientCommand::Received(Receipt::Message(seq))) if seq > self.last_seq() => {
                 refuse(&Error::invalid_field("received", "names a message this conversation does not have"))
             }
             Ok(ClientCommand::Received(Receipt::Message(seq))) => match self.mark_read(marks, &user, seq) {
@@ -67,8 +67,8 @@ impl<L: Log> Room<L> {
     ) -> Result<String, Error> {
         let storage = |e| Error::internal(format!("could not read the room's log: {e}"));
         let (floor, min_ts) = self.window(now);
-        let end = self.last_seq + 1;
-        let max_bytes = self.limits.max_batch_bytes;
+        let end = self.last_seq() + 1;
+        let max_bytes = self.limits().max_batch_bytes;
         let (entries, more) = match query.order {
             Order::OldestFirst => {
                 let after = query.cursor.unwrap_or(0).max(floor);
@@ -101,7 +101,7 @@ impl<L: Log> Room<L> {
         let next = if more { entries.last().map(|e| e.seq) } else { None };
         let items = entries
             .iter()
-            .filter_map(|e| tndata::history_item(&self.id, &e.frame, |user, seq| marks.has_read(user, seq)))
+            .filter_map(|e| tndata::history_item(self.id(), &e.frame, |user, seq| marks.has_read(user, seq)))
             .collect();
         Ok(tndata::page_json(items, next))
     }

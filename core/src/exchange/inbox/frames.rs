@@ -1,5 +1,5 @@
-//! The room side of a user's inbox (`exchange/inbox.rs` is the inbox itself): the two frames
-//! only an inbox's connections may send, on top of the native protocol.
+//! The room side of a user's inbox (`mod.rs` is the inbox itself), an adapter above the room:
+//! the two frames only an inbox's connections may send, on top of the native protocol.
 //!
 //! - `{"type":"received","seq":N}`: this device has every notification up to N (delivered).
 //! - `{"type":"read","seq":N}`: the user read every notification up to N; every connection of
@@ -8,11 +8,11 @@
 //! Neither is answered (errors echo `transaction`). Only the inbox's user marks it; in any
 //! other room both are unknown frame types, as the native protocol has them.
 
-use super::{Effect, Log, Room};
+use super::Inbox;
 use crate::error::{Error, ErrorCode};
-use crate::exchange::inbox::Inbox;
 use crate::ids::ConnId;
 use crate::protocol::native::{error_frame, TRANSACTION_MAX};
+use crate::room::{Effect, Log, Room};
 use crate::store::Sql;
 use serde::Deserialize;
 use serde_json::Value;
@@ -67,17 +67,17 @@ impl<L: Log> Room<L> {
         fresh_id: impl FnOnce() -> String,
     ) -> Vec<Effect> {
         let decoded = match decode(text) {
-            Some(decoded) if text.len() <= self.limits.max_frame_bytes => decoded,
+            Some(decoded) if text.len() <= self.limits().max_frame_bytes => decoded,
             _ => return self.on_frame(now, conn, text, fresh_id),
         };
-        let Some(state) = self.conns.get_mut(conn) else { return Vec::new() };
-        if now >= state.expires_at {
+        let Some((user, expires_at)) = self.session_of(conn) else { return Vec::new() };
+        if now >= expires_at {
             return self.expire(conn);
         }
         let (mark, transaction) = decoded;
         let refuse =
             |error: &Error| vec![Effect::Send { to: conn.clone(), text: error_frame(error, transaction.as_ref()) }];
-        let owner = state.profile.id == *inbox.owner();
+        let owner = user == inbox.owner();
         if let Err(error) = self.spend(now, conn) {
             return refuse(&error);
         }
@@ -86,20 +86,14 @@ impl<L: Log> Room<L> {
             return refuse(&error);
         }
         let marked = match mark {
-            Ok(Mark::Received(seq)) if seq > self.last_seq => Err(Error::invalid_field(
+            Ok(Mark::Received(seq)) if seq > self.last_seq() => Err(Error::invalid_field(
                 "seq",
-                format!("notification {seq} does not exist; the last one is {}", self.last_seq),
+                format!("notification {seq} does not exist; the last one is {}", self.last_seq()),
             )),
             Ok(Mark::Received(seq)) => inbox.received(seq).map(|_| Vec::new()),
             Ok(Mark::Read(seq)) => inbox.read(now, self, seq),
             Err(error) => Err(error),
         };
         marked.unwrap_or_else(|error| refuse(&error))
-    }
-
-    /// The alarm this room asked for and has not seen fire yet (its sessions' expiry), for a
-    /// shell that shares the object's one alarm with something else (an inbox).
-    pub fn alarm_at(&self) -> Option<i64> {
-        self.alarm_at
     }
 }
