@@ -47,6 +47,7 @@ pub mod error;
 pub mod exchange;
 pub mod gateway;
 pub mod home;
+pub mod host;
 pub mod ids;
 pub mod internal;
 pub mod json;

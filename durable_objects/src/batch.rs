@@ -22,13 +22,12 @@ use std::cell::{Cell, RefCell};
 use std::time::Duration;
 use worker::{WebSocket, WebSocketIncomingMessage};
 
-/// The frames received and not handled yet, and the alarm the handled ones asked for.
+/// The frames received and not handled yet.
 #[derive(Default)]
 pub struct Batch {
     frames: RefCell<Vec<(WebSocket, WebSocketIncomingMessage)>>,
     /// Whether an event is waiting to handle the queue (the batch's first).
     open: Cell<bool>,
-    alarm: Cell<Option<i64>>,
 }
 
 impl Batch {
@@ -43,17 +42,6 @@ impl Batch {
     pub fn take(&self) -> Vec<(WebSocket, WebSocketIncomingMessage)> {
         self.open.set(false);
         std::mem::take(&mut *self.frames.borrow_mut())
-    }
-
-    /// Keeps the alarm handled frames asked for (the latest wins, as when set one by one), for
-    /// whichever event sets the alarm next.
-    pub fn ask_alarm(&self, at: i64) {
-        self.alarm.set(Some(at));
-    }
-
-    /// The alarm queued frames asked for, once.
-    pub fn take_alarm(&self) -> Option<i64> {
-        self.alarm.take()
     }
 }
 

@@ -1,36 +1,26 @@
-//! The room's Durable Object: hibernatable websockets, SQLite, and the core's room.
+//! The room's Durable Object: hibernatable websockets and SQLite around the core's room host
+//! ([`herald_core::host::RoomHost`]), which decides everything; this file moves bytes and
+//! performs what the host puts out.
 //!
 //! Lifecycle: the runtime constructs the object (again after every hibernation); the first
-//! event loads the room from SQLite and re-registers every open websocket from its
-//! attachment (a [`Session`]). Each event then decodes, calls the core, and applies the
-//! effects in order. No `.await` happens between reading state and applying effects, so each
-//! event is atomic, and the runtime's output gate holds every send until the SQLite writes
-//! made before it are durable. Websocket frames are handled in batches ([`crate::batch`]):
-//! the frames that arrive together are handled together, in order, one commit for all; any
-//! other event that reaches the room through `with_room` handles the frames queued before it
-//! first. (A home's answer to a delivery, which may drop remote members, does not wait for
-//! them: its `left` may go out before the effects of frames queued meanwhile, as if it came
-//! first.) The one effect that needs an `.await`, setting the alarm, is performed after the
-//! others, with no state borrowed.
+//! event loads the host from SQLite and re-registers every open websocket from its attachment
+//! (a [`Session`]). Each event then hands its input to the host and performs the host's
+//! outputs in order. No `.await` happens between the input and its outputs, so each event is
+//! atomic, and the runtime's output gate holds every send until the SQLite writes made before
+//! it are durable. Websocket frames are handled in batches ([`crate::batch`]): the frames that
+//! arrive together are handled together, in order, one commit for all; any other event that
+//! reaches the room through `with_room` handles the frames queued before it first. (A home's
+//! answer to a delivery, which may drop remote members, does not wait for them: its `left` may
+//! go out before the effects of frames queued meanwhile, as if it came first.) Setting the
+//! alarm ([`RoomHost::poll_timeout`]) and the calls to homes need an `.await`: they come after,
+//! with no state borrowed.
 //!
-//! Some connections are remote: Socket.IO sessions held by their home objects, which join with
-//! `POST /members`. What the room sends them goes through [`Remotes`], one outbox per home,
-//! delivered by a task per home with one `POST /deliver` in flight at a time; members are kept
-//! in SQLite ([`MemberRows`]) and restored on load like sockets are.
-//!
-//! Sockets of tndata conversations (`/chat/{user}/`) are accepted here too, tagged
-//! [`tndata::SOCKET_TAG`]: their frames go to [`Room::on_tndata_frame`], and what the room sends
-//! them passes through [`tndata::Translation`], once per frame. Read marks ([`ReadMarks`]) are
-//! loaded with the room.
-//!
-//! Each connection's activity (status and focus, [`ActivityRows`]) is kept in SQLite too,
-//! written for every `Remember` effect and restored on load.
-//!
-//! A user's inbox (`inbox:{user}`) is this object too, with an [`Inbox`] loaded beside the
-//! room: its internal routes, its frames (`received`, `read`) and its share of the alarm are
-//! in [`inbox`].
+//! Remote members (Socket.IO sessions held by their homes) are delivered to by a task per home
+//! with one `POST /deliver` in flight at a time ([`RoomHost::deliveries`]). A user's inbox
+//! (`inbox:{user}`) is this object too: its internal routes and the jobs its alarm queues are in
+//! [`inbox`].
 
-// The inbox's side of this object, working on its state (`durable_objects/src/inbox.rs`).
+// The inbox's side of this object: its routes and the jobs its alarm sends to the queue.
 #[path = "inbox.rs"]
 mod inbox;
 
@@ -38,22 +28,19 @@ use crate::batch::{self, Batch};
 use crate::dead_letters;
 use crate::home::Home;
 use crate::identity::Identity;
-use crate::sockets::Sockets;
+use crate::sockets::{drop_session, Sockets};
 use crate::sql::DurableSql;
 use herald_core::connections::Holder;
 use herald_core::dialect::tndata;
 use herald_core::dialect::DialectKind;
 use herald_core::error::{close, Error, ErrorCode};
-use herald_core::exchange::inbox::Inbox;
 use herald_core::home;
+use herald_core::host::{Codec, InboxCall, Output, RoomHost};
 use herald_core::ids::{ConnId, RoomId, User};
-use herald_core::internal::{self as api, Delivery, DeliveryAnswer, MemberBatch, MemberOp, PublishRequest};
+use herald_core::internal::{self as api, DeliveryAnswer, MemberBatch, MemberOp, PublishRequest};
 use herald_core::object::Role;
 use herald_core::protocol::native::error_frame;
-use herald_core::room::{
-    ack_json, presence_json, restore_activities, ActivityRows, Effect, HistoryQuery, MemberRows, ReadMarks, Remotes,
-    Room, Session, SqlLog,
-};
+use herald_core::room::{ack_json, HistoryQuery, Session};
 use herald_platform::respond::{self, internal};
 use herald_platform::{boxed, config, fresh_id, now_ms, post_to_object, query_param, Url};
 use std::cell::RefCell;
@@ -74,150 +61,61 @@ const ALARM_RETRY_MS: i64 = 30_000;
 pub const AUTO_PING: &str = r#"{"type":"ping"}"#;
 pub const AUTO_PONG: &str = r#"{"type":"pong"}"#;
 
+/// The loaded room: the core's host and the runtime's sockets it sends to.
 struct Loaded {
-    room: Room<SqlLog<DurableSql>>,
+    host: RoomHost<DurableSql>,
     sockets: Sockets,
-    remotes: Remotes,
-    members: MemberRows<DurableSql>,
-    reads: ReadMarks<DurableSql>,
-    activity: ActivityRows<DurableSql>,
-    /// The inbox, when this room is a user's (`inbox:{user}`).
-    inbox: Option<Inbox<DurableSql>>,
 }
 
 /// The loaded room, shared with the delivery tasks.
 type Slot = Rc<RefCell<Option<Loaded>>>;
 
 impl Loaded {
-    /// Performs the core's effects, in order, and returns the alarm to set, if any (setting it
-    /// needs an `.await`, which must not happen while the room is borrowed). Send errors come
-    /// from sockets that are already closing; their close event cleans up, so they are ignored.
-    #[must_use]
-    fn apply(&mut self, effects: Vec<Effect>) -> Option<i64> {
-        let mut alarm = None;
-        for effect in effects {
-            match effect {
-                Effect::Send { to, text } => {
-                    if self.remotes.send(&to, &text) {
-                        continue;
-                    }
-                    self.sockets.send(self.room.id(), &to, &text);
-                }
-                Effect::Broadcast { text, except } => {
-                    self.sockets.broadcast(self.room.id(), &text, except.as_ref());
-                    self.remotes.broadcast(&text, except.as_ref());
-                }
-                Effect::Close { to, code, reason } => {
-                    if self.remotes.close(&to) {
-                        self.forget_member(&to);
-                    } else if let Some(ws) = self.sockets.remove(&to) {
+    /// Performs what the host put out, in order. Send errors come from sockets that are
+    /// already closing; their close event cleans up, so they are ignored.
+    fn perform(&mut self) {
+        for output in self.host.drain() {
+            match output {
+                Output::Send { to, text } => self.sockets.send(&to, &text),
+                Output::SendNative { text, except } => self.sockets.send_native(&text, except.as_ref()),
+                Output::Close { to, code, reason } => {
+                    if let Some(ws) = self.sockets.remove(&to) {
                         // Drop the session first: a client that never completes the close must
                         // not be restored as a member when the room next wakes.
-                        crate::sockets::drop_session(&ws);
+                        drop_session(&ws);
                         let _ = ws.close(Some(code), Some(reason));
                     }
                 }
-                // The object's one alarm also serves the inbox: the earlier of the two.
-                Effect::SetAlarm { at } => {
-                    alarm = Some(self.inbox.as_ref().and_then(|inbox| inbox.alarm_with(&self.room)).unwrap_or(at))
-                }
-                Effect::Remember { conn, activity } => {
-                    // A failed write only loses the activity if the room hibernates before the
-                    // connection sets it again.
-                    if let Err(e) = self.activity.put(&conn, activity.as_ref()) {
-                        worker::console_error!("room {}: activity of {} not stored: {e}", self.room.id(), conn.0);
-                    }
-                }
+                Output::Log(line) => worker::console_log!("{line}"),
             }
         }
-        alarm
-    }
-
-    /// A websocket frame of `conn`, in the dialect it speaks.
-    fn on_message(&mut self, now: i64, conn: &ConnId, message: WebSocketIncomingMessage) -> Vec<Effect> {
-        match message {
-            WebSocketIncomingMessage::String(text) if self.sockets.speaks_tndata(conn) => {
-                self.room.on_tndata_frame(now, conn, &text, &mut self.reads, fresh_id)
-            }
-            WebSocketIncomingMessage::String(text) => match self.inbox.as_mut() {
-                Some(inbox) => self.room.on_inbox_frame(now, conn, &text, inbox, fresh_id),
-                None => self.room.on_frame(now, conn, &text, fresh_id),
-            },
-            WebSocketIncomingMessage::Binary(bytes) => self.room.on_binary(conn, bytes.len()),
-        }
-    }
-
-    /// Deletes a remote member's row. A failed delete only brings the member back after the
-    /// next wake, where the first delivery to its home drops it again.
-    fn forget_member(&mut self, conn: &ConnId) {
-        if let Err(e) = self.members.delete(conn) {
-            worker::console_error!("room {}: remote member {} not deleted: {e}", self.room.id(), conn.0);
-        }
-    }
-
-    /// Members a home no longer holds leave the room (with `left` to the others).
-    fn drop_members(&mut self, gone: Vec<ConnId>) {
-        for conn in gone {
-            self.forget_member(&conn);
-            let effects = self.room.on_close(&conn);
-            // Closing never asks for an alarm.
-            let _ = self.apply(effects);
-        }
-    }
-
-    /// What a home asks for its sessions, in order; the alarm to set, if any.
-    fn on_members(&mut self, now: i64, batch: MemberBatch) -> Option<i64> {
-        let mut alarm = None;
-        for command in batch.commands {
-            let (joined, effects) = self.room.on_member_command(now, &mut self.remotes, &batch.home, command, fresh_id);
-            if let Some(session) = joined {
-                if let Err(e) = self.members.insert(&batch.home, &session) {
-                    worker::console_error!("room {}: remote member not stored: {e}", self.room.id());
-                }
-            }
-            alarm = self.apply(effects).or(alarm);
-        }
-        alarm
     }
 }
 
 /// Starts a delivery for each home with something queued and none in flight.
 fn deliver(slot: &Slot, env: &Env) {
-    let (room, ready) = match slot.borrow_mut().as_mut() {
-        Some(loaded) => {
-            let ready = loaded.remotes.ready();
-            // Most events queue nothing (always, in a room without remote members).
-            if ready.is_empty() {
-                return;
-            }
-            (loaded.room.id().clone(), ready)
-        }
+    let ready = match slot.borrow_mut().as_mut() {
+        Some(loaded) => loaded.host.deliveries(),
         None => return,
     };
-    for (home, items) in ready {
-        let body = serde_json::to_string(&Delivery { room: room.clone(), items }).expect("deliveries serialize");
+    for (home, delivery) in ready {
+        let body = serde_json::to_string(&delivery).expect("deliveries serialize");
         spawn_local(deliver_to(slot.clone(), env.clone(), home, body));
     }
 }
 
-/// One delivery call to a home. Its answer names the sessions the home does not hold, and a
-/// failed call means the home holds none: either way those members leave the room. Then the
-/// next delivery, if anything piled up meanwhile.
+/// One delivery call to a home; its answer (or its failure) goes to the host. Then the next
+/// delivery, if anything piled up meanwhile.
 async fn deliver_to(slot: Slot, env: Env, home: String, body: String) {
     let result = post_to_object(&env, &home::object_name(&home), api::DELIVER, body).await;
     if let Some(loaded) = slot.borrow_mut().as_mut() {
-        let gone = match result.map(|text| serde_json::from_str::<DeliveryAnswer>(&text)) {
-            Ok(Ok(answer)) => loaded.remotes.delivered(&home, &answer.unknown),
-            Ok(Err(e)) => {
-                worker::console_error!("home {home} answered a delivery with a bad body: {e}");
-                loaded.remotes.failed(&home)
-            }
-            Err(e) => {
-                worker::console_error!("room {}: home {home} unreachable, its members dropped: {e}", loaded.room.id());
-                loaded.remotes.failed(&home)
-            }
+        let answer = match result.map(|text| serde_json::from_str::<DeliveryAnswer>(&text)) {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(format!("answered a delivery with a bad body: {e}")),
+            Err(e) => Err(format!("unreachable: {e}")),
         };
-        loaded.drop_members(gone);
+        loaded.host.on_delivered(&home, answer);
+        loaded.perform();
     }
     deliver(&slot, &env);
 }
@@ -270,7 +168,7 @@ impl DurableObject for RoomObject {
             (worker::Method::Get, api::READS) => self.read_marks(),
             (_, api::ENGINE) => boxed(self.home.handle(&mut req)).await,
             (worker::Method::Post, api::DELIVER) => boxed(self.home.deliver(&mut req)).await,
-            (method, path) if inbox::serves(path) => boxed(self.inbox_request(method, &mut req)).await,
+            (method, path) if InboxCall::serves(path) => boxed(self.inbox_request(method, &mut req)).await,
             (_, p) if crate::directory::serves(p) => {
                 boxed(crate::directory::handle(&self.state, &role, &mut req)).await
             }
@@ -302,14 +200,8 @@ impl DurableObject for RoomObject {
             return Response::ok("");
         }
         let now = now_ms();
-        let alarm = self.with_room(|loaded| {
-            let effects = loaded.room.on_alarm(now);
-            loaded.apply(effects)
-        });
-        let queued = self.batch.take_alarm();
-        let alarm = alarm.map(|at| at.or(queued));
-        let next = match alarm {
-            Ok(alarm) => self.inbox_alarm(now, alarm).await,
+        let next = match self.with_room(|loaded| loaded.host.on_alarm(now)) {
+            Ok(due) => self.inbox_alarm(now, due).await,
             Err(e) => {
                 worker::console_error!("room alarm: {e}; again in {} s", ALARM_RETRY_MS / 1000);
                 Some(now + ALARM_RETRY_MS)
@@ -331,7 +223,7 @@ impl DurableObject for RoomObject {
         batch::gather().await;
         // Loading the room handles the queue; an alarm a frame asked for is set after.
         match self.with_room(|_| ()) {
-            Ok(()) => self.set_alarm(None).await,
+            Ok(()) => self.set_alarm().await,
             Err(e) => {
                 // One error and close per socket, however many of its frames were queued.
                 let mut told = HashSet::new();
@@ -382,15 +274,19 @@ impl RoomObject {
             }
             let loaded = slot.as_mut().expect("loaded above");
             self.handle_frames(loaded);
+            // Before `f`, which may remove a socket that its frames' answers are for.
+            loaded.perform();
             f(loaded);
-            self.close_slow_consumers(loaded);
+            let Loaded { host, sockets } = loaded;
+            host.on_slow_consumers(|conn| sockets.pinged_at(&self.raw, conn));
+            loaded.perform();
         }
         deliver(&self.loaded, &self.env);
         Ok(())
     }
 
-    /// Handles the queued frames in arrival order, without an `.await`: one SQLite commit for
-    /// all. The alarm they ask for waits in the batch for the next event that sets one.
+    /// Hands the queued frames to the host in arrival order, without an `.await`: one SQLite
+    /// commit for all.
     fn handle_frames(&self, loaded: &mut Loaded) {
         let frames = self.batch.take();
         if frames.is_empty() {
@@ -399,38 +295,9 @@ impl RoomObject {
         let now = now_ms();
         for (ws, message) in frames {
             let Some(conn) = self.conn_of(&ws) else { continue };
-            loaded.sockets.alive(&conn, now);
-            let effects = loaded.on_message(now, &conn, message);
-            if let Some(at) = loaded.apply(effects) {
-                self.batch.ask_alarm(at);
-            }
-        }
-    }
-
-    /// Closes the sockets that were sent more than the slow-consumer bound since their last
-    /// sign of life ([`Sockets::slow_consumers`]), with 4003 so that they resume with `since`;
-    /// the room sees them leave. (Their `left` may take others past the bound in turn, hence
-    /// the loop; each pass closes at least one socket, so it ends.)
-    fn close_slow_consumers(&self, loaded: &mut Loaded) {
-        loop {
-            let slow = loaded.sockets.slow_consumers(&self.raw);
-            if slow.is_empty() {
-                return;
-            }
-            for conn in slow {
-                let Some(ws) = loaded.sockets.remove(&conn) else { continue };
-                worker::console_log!("room {}: {} closed as a slow consumer", loaded.room.id(), conn.0);
-                let error = Error::new(
-                    ErrorCode::SlowConsumer,
-                    "this connection was sent more than MAX_BACKLOG_BYTES since it last showed it was reading \
-                     (a frame or a ping): reconnect with since",
-                );
-                crate::sockets::drop_session(&ws);
-                let _ = ws.send_with_str(speak(error_frame(&error, None), self.tndata_room(&ws).as_ref()));
-                let _ = ws.close(Some(close::SLOW_CONSUMER), Some(error.code.as_str()));
-                let effects = loaded.room.on_close(&conn);
-                // Closing never asks for an alarm.
-                let _ = loaded.apply(effects);
+            match message {
+                WebSocketIncomingMessage::String(text) => loaded.host.on_frame(now, &conn, &text),
+                WebSocketIncomingMessage::Binary(bytes) => loaded.host.on_binary(now, &conn, bytes.len()),
             }
         }
     }
@@ -438,27 +305,19 @@ impl RoomObject {
     fn load(&self) -> std::result::Result<Loaded, Error> {
         let config = config(&self.env)?;
         let id = self.room_id()?;
-        let log = SqlLog::open(DurableSql(self.state.storage().sql()))
-            .map_err(|e| Error::internal(format!("could not open the room's log: {e}")))?;
-        let members = MemberRows::open(DurableSql(self.state.storage().sql()))
-            .map_err(|e| Error::internal(format!("could not open the room's members: {e}")))?;
-        let reads = ReadMarks::open(DurableSql(self.state.storage().sql()))
-            .map_err(|e| Error::internal(format!("could not read the room's read marks: {e}")))?;
-        let activity = ActivityRows::open(DurableSql(self.state.storage().sql()))
-            .map_err(|e| Error::internal(format!("could not open the room's activity: {e}")))?;
-        let inbox = Inbox::open(&id, &config.fallback, &config.retention, DurableSql(self.state.storage().sql()))
-            .map_err(|e| Error::internal(format!("could not open the inbox: {e}")))?;
-        let mut room = Room::load(id, config.limits.clone(), config.retention.clone(), log)
-            .map_err(|e| Error::internal(format!("could not load the room: {e}")))?;
+        let sql = DurableSql(self.state.storage().sql());
+        let mut host =
+            RoomHost::open(id, &config.limits, &config.retention, &config.fallback, sql, Box::new(fresh_id))?;
         let now = now_ms();
-        let mut sockets = Sockets::new(config.limits.max_backlog_bytes);
+        let mut sockets = Sockets::default();
         for ws in self.state.get_websockets() {
             match ws.deserialize_attachment::<Session>() {
                 Ok(Some(session)) => {
                     // Counted again if this process did not count it yet (a new isolate).
                     crate::connections::restore(&session.conn.0, holder(&session));
-                    sockets.insert(now, session.conn.clone(), ws.clone(), self.speaks_tndata(&ws));
-                    room.restore(now, session);
+                    let tndata = self.speaks_tndata(&ws);
+                    sockets.insert(session.conn.clone(), ws.clone(), tndata);
+                    host.restore_socket(now, session, if tndata { Codec::Tndata } else { Codec::Native });
                 }
                 // A socket the room refused or ended (its session was dropped): finish closing.
                 _ => {
@@ -466,30 +325,20 @@ impl RoomObject {
                 }
             }
         }
-        let mut remotes = Remotes::default();
-        let rows = members.all().map_err(|e| Error::internal(format!("could not read the room's members: {e}")))?;
-        for (home, session) in rows {
-            remotes.add(session.conn.clone(), home);
-            room.restore(now, session);
-        }
-        restore_activities(&mut room, &activity)
-            .map_err(|e| Error::internal(format!("could not read the room's activity: {e}")))?;
+        host.restored(now)?;
+        let (own, remote) = host.counts();
         // One line per wake, not per message: operators see hibernation working.
         worker::console_log!(
-            "room {} loaded: {} sockets and {} remote members restored, last seq {}",
-            room.id(),
-            sockets.len(),
-            remotes.len(),
-            room.last_seq()
+            "room {} loaded: {own} sockets and {remote} remote members restored, last seq {}",
+            host.id(),
+            host.room().last_seq()
         );
-        Ok(Loaded { room, sockets, remotes, members, reads, activity, inbox })
+        Ok(Loaded { host, sockets })
     }
 
-    /// Sets the alarm to `at`, or else to the one the frames handled meanwhile asked for.
-    async fn set_alarm(&self, at: Option<i64>) {
-        // The batch's alarm is taken either way: once a later one is set, it is stale.
-        let queued = self.batch.take_alarm();
-        let Some(at) = at.or(queued) else { return };
+    /// Sets the alarm the host asks for, when it changed ([`RoomHost::poll_timeout`]).
+    async fn set_alarm(&self) {
+        let Ok(Some(at)) = self.with_room(|loaded| loaded.host.poll_timeout(now_ms())) else { return };
         let when = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at as f64)));
         if let Err(e) = self.state.storage().set_alarm(when).await {
             worker::console_error!("room alarm could not be set: {e}");
@@ -526,9 +375,7 @@ impl RoomObject {
         let Some(conn) = self.conn_of(ws) else { return };
         let _ = self.with_room(|loaded| {
             loaded.sockets.remove(&conn);
-            let effects = loaded.room.on_close(&conn);
-            // Closing never asks for an alarm; a stale one fires and finds nothing to do.
-            let _ = loaded.apply(effects);
+            loaded.host.on_close(&conn);
         });
         // Released after the room was loaded, and whether or not it could be: a room woken by
         // this close finds the closing socket among its own and counts it again as it loads.
@@ -572,10 +419,11 @@ impl RoomObject {
         speaks_tndata: bool,
     ) -> std::result::Result<Response, Error> {
         // Load before accepting, so a room that cannot load answers with an HTTP error.
-        let (admitted, room) = self.with_room(|loaded| (loaded.room.admit(since), loaded.room.id().clone()))?;
+        let codec = if speaks_tndata { Codec::Tndata } else { Codec::Native };
+        let admitted = self.with_room(|loaded| loaded.host.admit(since, codec))?;
         let pair = WebSocketPair::new().map_err(internal)?;
-        if let Err((error, code)) = admitted {
-            return refuse_socket(pair, &session.conn, &error, code, protocol, speaks_tndata.then_some(&room));
+        if let Err((text, code, error)) = admitted {
+            return refuse_socket(pair, &session.conn, &text, code, &error, protocol);
         }
 
         if speaks_tndata {
@@ -586,12 +434,11 @@ impl RoomObject {
         let now = now_ms();
         // Stored before the room can send anything: every registered socket has its session.
         pair.server.serialize_attachment(&session).map_err(internal)?;
-        let alarm = self.with_room(|loaded| {
-            loaded.sockets.insert(now, session.conn.clone(), pair.server.clone(), speaks_tndata);
-            let effects = loaded.room.on_connect(now, session, since);
-            loaded.apply(effects)
+        self.with_room(|loaded| {
+            loaded.sockets.insert(session.conn.clone(), pair.server.clone(), speaks_tndata);
+            loaded.host.on_connect(now, session, since, codec);
         })?;
-        self.set_alarm(alarm).await;
+        self.set_alarm().await;
         self.list_inbox_owner().await;
         upgrade_response(pair.client, protocol)
     }
@@ -611,13 +458,7 @@ impl RoomObject {
         let request: PublishRequest = serde_json::from_str(&body)
             .map_err(|e| Error::internal(format!("internal publish with a bad body: {e}")))?;
         let now = now_ms();
-        let ack = self.with_room(|loaded| {
-            let (ack, effects) =
-                loaded.room.publish(now, &request.user, request.draft, request.except.as_deref(), fresh_id)?;
-            // Publishing never asks for an alarm.
-            let _ = loaded.apply(effects);
-            Ok::<_, Error>(ack)
-        })??;
+        let ack = self.with_room(|loaded| loaded.host.on_publish(now, request))??;
         respond::json(if ack.duplicate { 200 } else { 201 }, ack_json(&ack)).map_err(internal)
     }
 
@@ -628,8 +469,8 @@ impl RoomObject {
             .map_err(|e| Error::internal(format!("internal member commands with a bad body: {e}")))?;
         let now = now_ms();
         let joins = batch.commands.iter().any(|command| matches!(command.op, MemberOp::Join { .. }));
-        let alarm = self.with_room(|loaded| loaded.on_members(now, batch))?;
-        self.set_alarm(alarm).await;
+        self.with_room(|loaded| loaded.host.on_members(now, batch))?;
+        self.set_alarm().await;
         if joins {
             self.list_inbox_owner().await;
         }
@@ -642,10 +483,7 @@ impl RoomObject {
             (query_param(&url, "after"), query_param(&url, "before"), query_param(&url, "limit"));
         let query = HistoryQuery::parse(after.as_deref(), before.as_deref(), limit.as_deref())?;
         let now = now_ms();
-        let body = self.with_room(|loaded| {
-            let page = loaded.room.history(now, query)?;
-            Ok::<_, Error>(page.to_json(loaded.room.id()))
-        })??;
+        let body = self.with_room(|loaded| loaded.host.history(now, query))??;
         respond::json(200, body).map_err(internal)
     }
 
@@ -659,19 +497,17 @@ impl RoomObject {
             param("cursor").as_deref(),
         )?;
         let now = now_ms();
-        let body = self.with_room(|loaded| loaded.room.tndata_history(now, query, &loaded.reads))??;
+        let body = self.with_room(|loaded| loaded.host.tndata_history(now, query))??;
         respond::json(200, body).map_err(internal)
     }
 
     fn read_marks(&self) -> std::result::Result<Response, Error> {
-        let body = self.with_room(|loaded| loaded.reads.to_json(loaded.room.id()))?;
+        let body = self.with_room(|loaded| loaded.host.reads_json())?;
         respond::json(200, body).map_err(internal)
     }
 
     fn read_presence(&self) -> std::result::Result<Response, Error> {
-        let body = self.with_room(|loaded| {
-            presence_json(loaded.room.id(), &loaded.room.presence(), loaded.room.connection_count())
-        })?;
+        let body = self.with_room(|loaded| loaded.host.presence_json())?;
         respond::json(200, body).map_err(internal)
     }
 }
@@ -703,13 +539,13 @@ fn upgrade_response(client: WebSocket, protocol: Option<String>) -> std::result:
 fn refuse_socket(
     pair: WebSocketPair,
     conn: &ConnId,
-    error: &Error,
+    frame: &str,
     code: u16,
+    error: &Error,
     protocol: Option<String>,
-    tndata_room: Option<&RoomId>,
 ) -> std::result::Result<Response, Error> {
     pair.server.accept().map_err(internal)?;
-    let _ = pair.server.send_with_str(speak(error_frame(error, None), tndata_room));
+    let _ = pair.server.send_with_str(frame);
     let _ = pair.server.close(Some(code), Some(error.code.as_str()));
     crate::connections::release_when_closed(pair.server.clone(), conn.0.clone());
     upgrade_response(pair.client, protocol)
@@ -724,8 +560,8 @@ fn reply_code(code: usize) -> u16 {
     }
 }
 
-/// A native frame for a socket outside the room's effects: as is, or translated for a tndata
-/// socket of `tndata_room`.
+/// A native frame for a socket of a room that could not even load: as is, or translated for a
+/// tndata socket of `tndata_room`.
 fn speak(native: String, tndata_room: Option<&RoomId>) -> String {
     match tndata_room {
         Some(room) => tndata::to_client(room, &native, fresh_id).unwrap_or(native),

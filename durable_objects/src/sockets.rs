@@ -1,15 +1,10 @@
 //! A room's own websockets: by connection, which of them speak tndata, and the native ones as
 //! one JavaScript array, so that a fan-out to them is one call into JavaScript, not one per
-//! socket (the benchmark's profile put a third of a send's cost in crossing from wasm).
-//!
-//! Each socket's [`Backlog`] counts what it was sent since its last sign of life (a frame from
-//! it, or the last ping the runtime answered for it): [`Sockets::slow_consumers`] names the
-//! ones past the bound, for the room to close.
+//! socket (the benchmark's profile put a third of a send's cost in crossing from wasm). What
+//! each is sent, and what it counts against the slow-consumer bound, is the core's
+//! ([`herald_core::host`]); here the frames are only handed to the runtime.
 
-use herald_core::backlog::Backlogs;
-use herald_core::dialect::tndata::{self, Translation};
-use herald_core::ids::{ConnId, RoomId};
-use herald_platform::fresh_id;
+use herald_core::ids::ConnId;
 use std::collections::{HashMap, HashSet};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -46,25 +41,18 @@ extern "C" {
     fn send_value(this: &RawSocket, data: &JsValue) -> Result<(), JsValue>;
 }
 
+#[derive(Default)]
 pub struct Sockets {
     by_conn: HashMap<ConnId, WebSocket>,
     /// The sockets that speak tndata rather than the native protocol.
     tndata: HashSet<ConnId>,
     /// The native sockets, built by the first fan-out after a change.
     native: Option<Array>,
-    /// What each socket was sent since its last sign of life.
-    backlogs: Backlogs<ConnId>,
 }
 
 impl Sockets {
-    /// No sockets yet; `bound` is the slow-consumer bound.
-    pub fn new(bound: usize) -> Self {
-        Self { by_conn: HashMap::new(), tndata: HashSet::new(), native: None, backlogs: Backlogs::new(bound) }
-    }
-
-    /// Keeps `ws` as `conn`'s socket, opened (or found open) at `now`.
-    pub fn insert(&mut self, now: i64, conn: ConnId, ws: WebSocket, speaks_tndata: bool) {
-        self.backlogs.insert(conn.clone(), now);
+    /// Keeps `ws` as `conn`'s socket.
+    pub fn insert(&mut self, conn: ConnId, ws: WebSocket, speaks_tndata: bool) {
         if speaks_tndata {
             self.tndata.insert(conn.clone());
         }
@@ -73,64 +61,27 @@ impl Sockets {
     }
 
     pub fn remove(&mut self, conn: &ConnId) -> Option<WebSocket> {
-        self.backlogs.remove(conn);
         self.tndata.remove(conn);
         self.native = None;
         self.by_conn.remove(conn)
     }
 
-    /// `conn` sent a frame at `now`: it is there.
-    pub fn alive(&mut self, conn: &ConnId, now: i64) {
-        self.backlogs.alive(conn, now);
+    /// When the runtime last answered a ping of `conn`'s socket by itself (ms since the epoch).
+    pub fn pinged_at(&self, state: &DurableObjectState, conn: &ConnId) -> Option<i64> {
+        self.by_conn.get(conn).and_then(|ws| auto_answered_at(state, ws))
     }
 
-    /// The sockets past the slow-consumer bound ([`Backlogs`]), once the runtime's record of
-    /// their last auto-answered ping (a later sign of life) is taken into account: the room
-    /// closes them.
-    pub fn slow_consumers(&mut self, state: &DurableObjectState) -> Vec<ConnId> {
-        let mut slow = self.backlogs.candidates();
-        slow.retain(|conn| {
-            if let Some(pinged) = self.by_conn.get(conn).and_then(|ws| auto_answered_at(state, ws)) {
-                self.backlogs.alive(conn, pinged);
-            }
-            self.backlogs.is_over(conn)
-        });
-        slow
-    }
-
-    pub fn speaks_tndata(&self, conn: &ConnId) -> bool {
-        self.tndata.contains(conn)
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_conn.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_conn.is_empty()
-    }
-
-    /// Sends a native frame of `room` to `conn`'s socket, translated if it speaks tndata.
-    pub fn send(&mut self, room: &RoomId, conn: &ConnId, text: &str) {
-        let Some(ws) = self.by_conn.get(conn) else { return };
-        let sent = if !self.tndata.contains(conn) {
+    /// Sends `text` to `conn`'s socket. Errors come from sockets already closing, whose close
+    /// event cleans up; they are ignored.
+    pub fn send(&self, conn: &ConnId, text: &str) {
+        if let Some(ws) = self.by_conn.get(conn) {
             let _ = ws.send_with_str(text);
-            text.len()
-        } else if let Some(text) = tndata::to_client(room, text, fresh_id) {
-            let _ = ws.send_with_str(&text);
-            text.len()
-        } else {
-            0
-        };
-        self.backlogs.sent(conn, sent);
+        }
     }
 
-    /// Sends a native frame of `room` to every socket but `except`'s: as is to the native ones,
-    /// translated (once) to the tndata ones. Errors come from sockets already closing, whose
-    /// close event cleans up; they are ignored.
-    pub fn broadcast(&mut self, room: &RoomId, text: &str, except: Option<&ConnId>) {
+    /// Sends a native frame to every native socket but `except`'s.
+    pub fn send_native(&mut self, text: &str, except: Option<&ConnId>) {
         let shared = JsValue::from_str(text);
-        self.backlogs.broadcast(text.len(), except);
         match except {
             None => send_all(self.native(), &shared),
             Some(except) => {
@@ -141,21 +92,6 @@ impl Sockets {
                     }
                 }
             }
-        }
-        let mut translation = Translation::new(room, text);
-        for conn in &self.tndata {
-            if Some(conn) == except {
-                continue;
-            }
-            // A tndata socket is sent a translation: its backlog counts the translation's length.
-            let sent = match (self.by_conn.get(conn), translation.text(fresh_id)) {
-                (Some(ws), Some(translated)) => {
-                    let _ = ws.send_with_str(translated);
-                    translated.len()
-                }
-                _ => 0,
-            };
-            self.backlogs.adjust(conn, sent as i64 - text.len() as i64);
         }
     }
 

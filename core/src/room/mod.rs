@@ -172,9 +172,15 @@ impl<L: Log> Room<L> {
         self.conns.len()
     }
 
-    /// The log, for tests and tools.
+    /// The log, for tests and tools (the room's own users go through its inputs).
     pub fn log_mut(&mut self) -> &mut L {
         &mut self.log
+    }
+
+    /// The seq of the message `publisher` published with idempotency key `id`, if it is
+    /// still in the log.
+    pub fn find(&mut self, publisher: &str, id: &str) -> Result<Option<u64>, StoreError> {
+        self.log.find(publisher, id)
     }
 
     /// Whether a connection with this resume point would be accepted now; when not, the error

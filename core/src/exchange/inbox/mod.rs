@@ -192,7 +192,7 @@ impl<S: Sql + Clone> Inbox<S> {
             return self.deliver(now, room, request, id);
         };
         let sender = request.from.id.as_str().to_owned();
-        if let Some(seq) = room.log_mut().find(&sender, &id).map_err(storage)? {
+        if let Some(seq) = room.find(&sender, &id).map_err(storage)? {
             return Ok((json!({ "id": id, "seq": seq, "duplicate": true }), Vec::new()));
         }
         let key = [SqlValue::Text(sender), SqlValue::Text(id.clone())];
