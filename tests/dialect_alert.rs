@@ -278,7 +278,7 @@ fn a_session_whose_token_runs_out_announces_left_before_the_room_ends_it() {
     };
     let (client, _) =
         Client::open(T0, SID.into(), settings, Transport::Websocket, DialectKind::Alert, anonymous_route());
-    let mut sio = Sio { client, now: T0 };
+    let mut sio = Sio { client, now: T0, socket_id: None };
     let short = token("alice", json!({}));
     assert!(matches!(decode(&sio.frame(&format!(r#"40{{"token":"{short}"}}"#))).as_slice(), [Got::Connected(_)]));
     let heartbeat = sio.client.deadline().unwrap();

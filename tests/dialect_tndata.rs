@@ -4,27 +4,19 @@
 //! usable, and history pages in both orders with read flags.
 
 use herald_core::config::{Limits, Retention};
-use herald_core::dialect::tndata::{self, HistoryQuery, Order, Translation};
+use herald_core::dialect::tndata::{self, HistoryQuery, Order};
 use herald_core::error::close;
-use herald_core::ids::{ConnId, RoomId, User, UserId};
+use herald_core::host::Codec;
+use herald_core::ids::{RoomId, User, UserId};
 use herald_core::message::Draft;
-use herald_core::room::{Effect, ReadMarks, Room, Session, SqlLog};
-use herald_tests::{conn, user, Sqlite, DAY, T0};
+use herald_core::room::ReadMarks;
+use herald_tests::world::World;
+use herald_tests::{user, Sqlite, DAY, T0};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
-/// The conversation of alice and bob over SQLite, its sockets applying effects as the room
-/// object does: tndata sockets get each frame translated, once per broadcast.
-struct Chat {
-    room: Room<SqlLog<Sqlite>>,
-    marks: ReadMarks<Sqlite>,
-    now: i64,
-    next_id: u64,
-    /// Open connections, and whether each speaks tndata.
-    open: BTreeMap<ConnId, bool>,
-    inbox: BTreeMap<ConnId, Vec<Value>>,
-    closed: BTreeMap<ConnId, u16>,
-}
+/// The conversation of alice and bob over SQLite: the shared world, its sockets speaking
+/// tndata or the native protocol.
+struct Chat(World);
 
 fn uid(raw: &str) -> UserId {
     UserId::parse(raw).unwrap()
@@ -40,41 +32,17 @@ impl Chat {
     }
 
     fn load(db: &Sqlite, limits: Limits, retention: Retention) -> Self {
-        let room = Room::load(pair(), limits, retention, SqlLog::open(db.clone()).unwrap()).unwrap();
-        let marks = ReadMarks::open(db.clone()).unwrap();
-        Self {
-            room,
-            marks,
-            now: T0,
-            next_id: 0,
-            open: BTreeMap::new(),
-            inbox: BTreeMap::new(),
-            closed: BTreeMap::new(),
-        }
-    }
-
-    fn fresh(&mut self) -> String {
-        self.next_id += 1;
-        format!("gen-{}", self.next_id)
+        Self(World::over(db, pair().as_str(), limits, retention))
     }
 
     fn connect(&mut self, id: &str, who: &User, speaks_tndata: bool) {
-        self.open.insert(conn(id), speaks_tndata);
-        let session =
-            Session { conn: conn(id), user: who.clone(), expires_at: self.now + DAY, tag: None, address: None };
-        let effects = self.room.on_connect(self.now, session, None);
-        self.apply(effects);
+        let codec = if speaks_tndata { Codec::Tndata } else { Codec::Native };
+        self.0.connect(id, who, None, codec);
     }
 
     /// A text frame from `id`, in the dialect it speaks.
     fn send(&mut self, id: &str, text: &str) {
-        let fresh = self.fresh();
-        let effects = if self.open[&conn(id)] {
-            self.room.on_tndata_frame(self.now, &conn(id), text, &mut self.marks, || fresh)
-        } else {
-            self.room.on_frame(self.now, &conn(id), text, || fresh)
-        };
-        self.apply(effects);
+        self.0.send(id, text);
     }
 
     fn say(&mut self, id: &str, frame: Value) {
@@ -86,53 +54,15 @@ impl Chat {
     }
 
     fn close(&mut self, id: &str) {
-        self.open.remove(&conn(id));
-        let effects = self.room.on_close(&conn(id));
-        self.apply(effects);
-    }
-
-    fn apply(&mut self, effects: Vec<Effect>) {
-        for effect in effects {
-            let fresh = self.fresh();
-            match effect {
-                Effect::Send { to, text } => {
-                    let text = match self.open.get(&to) {
-                        Some(true) => tndata::to_client(self.room.id(), &text, || fresh),
-                        Some(false) => Some(text),
-                        None => None,
-                    };
-                    if let Some(text) = text {
-                        self.inbox.entry(to).or_default().push(serde_json::from_str(&text).unwrap());
-                    }
-                }
-                Effect::Broadcast { text, except } => {
-                    let mut translation = Translation::new(self.room.id(), &text);
-                    let mut fresh = Some(fresh);
-                    for (to, speaks_tndata) in &self.open {
-                        if Some(to) == except.as_ref() {
-                            continue;
-                        }
-                        let text = match speaks_tndata {
-                            true => translation.text(|| fresh.take().expect("translated once")),
-                            false => Some(text.as_str()),
-                        };
-                        if let Some(text) = text {
-                            self.inbox.entry(to.clone()).or_default().push(serde_json::from_str(text).unwrap());
-                        }
-                    }
-                }
-                Effect::Close { to, code, .. } => {
-                    self.open.remove(&to);
-                    self.closed.insert(to, code);
-                }
-                // Neither matters to a conversation: no expiry here, and no status frames.
-                Effect::SetAlarm { .. } | Effect::Remember { .. } => {}
-            }
-        }
+        self.0.close(id);
     }
 
     fn take(&mut self, id: &str) -> Vec<Value> {
-        self.inbox.remove(&conn(id)).unwrap_or_default()
+        self.0.take_frames(id)
+    }
+
+    fn marks(&self) -> &ReadMarks<Sqlite> {
+        self.0.host.reads()
     }
 
     /// alice on `a` and bob on `b`, both tndata, greetings taken.
@@ -147,7 +77,7 @@ impl Chat {
 
     fn history(&mut self, order: Order, limit: usize, cursor: Option<u64>) -> Value {
         let query = HistoryQuery { order, limit, cursor };
-        serde_json::from_str(&self.room.tndata_history(self.now, query, &self.marks).unwrap()).unwrap()
+        serde_json::from_str(&self.0.host.tndata_history(self.0.now, query).unwrap()).unwrap()
     }
 }
 
@@ -217,10 +147,10 @@ fn a_receipt_marks_that_message_and_all_before_it_read_for_its_sender_only() {
     chat.receipt("b", received[1]["digest"].as_str().unwrap());
     assert!(chat.take("b").is_empty(), "a receipt is not answered");
     assert!(chat.take("a").is_empty(), "nor told to the sender");
-    assert_eq!(chat.marks.read_upto(&uid("bob")), 2);
-    assert!(chat.marks.has_read(&uid("bob"), 1) && chat.marks.has_read(&uid("bob"), 2));
-    assert!(!chat.marks.has_read(&uid("bob"), 3));
-    assert_eq!(chat.marks.read_upto(&uid("alice")), 0);
+    assert_eq!(chat.marks().read_upto(&uid("bob")), 2);
+    assert!(chat.marks().has_read(&uid("bob"), 1) && chat.marks().has_read(&uid("bob"), 2));
+    assert!(!chat.marks().has_read(&uid("bob"), 3));
+    assert_eq!(chat.marks().read_upto(&uid("alice")), 0);
 }
 
 #[test]
@@ -234,12 +164,12 @@ fn read_marks_never_move_backwards_and_survive_a_reload() {
     }
     chat.receipt("b", &tndata::digest(&pair(), 3));
     chat.receipt("b", &tndata::digest(&pair(), 1));
-    assert_eq!(chat.marks.read_upto(&uid("bob")), 3);
+    assert_eq!(chat.marks().read_upto(&uid("bob")), 3);
     assert_eq!(db.count("room_reads"), 1);
     let reloaded = Chat::load(&db, Limits::default(), Retention::default());
-    assert_eq!(reloaded.marks.read_upto(&uid("bob")), 3);
-    assert!(reloaded.marks.has_read(&uid("bob"), 3));
-    assert_eq!(reloaded.marks.to_json(&pair()), r#"{"reads":{"bob":3},"room":"tndata:alice:bob"}"#);
+    assert_eq!(reloaded.marks().read_upto(&uid("bob")), 3);
+    assert!(reloaded.marks().has_read(&uid("bob"), 3));
+    assert_eq!(reloaded.marks().to_json(&pair()), r#"{"reads":{"bob":3},"room":"tndata:alice:bob"}"#);
 }
 
 #[test]
@@ -256,7 +186,7 @@ fn a_receipt_for_another_conversation_or_a_message_not_yet_sent_is_refused_and_t
     assert_eq!(refusals.len(), 3);
     assert!(refusals.iter().all(refusal("invalid_field")), "{refusals:?}");
     assert_eq!(system(&refusals[1])["message"], "`received` names a message this conversation does not have");
-    assert_eq!(chat.marks.read_upto(&uid("bob")), 0);
+    assert_eq!(chat.marks().read_upto(&uid("bob")), 0);
     chat.say("b", json!({ "text": "still here" }));
     assert_eq!(chat.take("a"), vec![chat_message("bob", "still here", 2)]);
 }
@@ -268,7 +198,7 @@ fn a_receipt_for_a_system_message_is_accepted_and_marks_nothing() {
     let greeting = chat.take("a");
     chat.receipt("a", greeting[0]["digest"].as_str().unwrap());
     assert!(chat.take("a").is_empty());
-    assert_eq!(chat.marks.read_upto(&uid("alice")), 0);
+    assert_eq!(chat.marks().read_upto(&uid("alice")), 0);
 }
 
 #[test]
@@ -304,7 +234,7 @@ fn frames_past_the_rate_are_refused_with_a_system_message() {
     assert_eq!(got[0], chat_message("alice", "one", 1));
     assert!(refusal("invalid_field")(&got[1]));
     assert!(refusal("rate_limited")(&got[2]), "{:?}", got[2]);
-    assert_eq!(chat.room.last_seq(), 1);
+    assert_eq!(chat.0.host.room().last_seq(), 1);
 }
 
 #[test]
@@ -316,12 +246,12 @@ fn an_oversized_frame_or_an_expired_token_ends_the_socket_after_telling_it_why()
     chat.take("a");
     chat.say("a", json!({ "text": "x".repeat(100) }));
     assert!(refusal("frame_too_large")(&chat.take("a")[0]));
-    assert_eq!(chat.closed.get(&conn("a")), Some(&close::MESSAGE_TOO_BIG));
-    chat.now += DAY;
+    assert_eq!(chat.0.closed.get("a"), Some(&close::MESSAGE_TOO_BIG));
+    chat.0.now += DAY;
     chat.say("b", json!({ "text": "late" }));
     let told = chat.take("b");
     assert!(told.iter().any(refusal("token_expired")), "{told:?}");
-    assert_eq!(chat.closed.get(&conn("b")), Some(&close::TOKEN_EXPIRED));
+    assert_eq!(chat.0.closed.get("b"), Some(&close::TOKEN_EXPIRED));
 }
 
 #[test]
@@ -350,8 +280,7 @@ fn a_message_published_over_rest_with_other_data_carries_it_as_json_text() {
     let mut chat = Chat::pair_connected();
     let draft = Draft::from_rest_body(r#"{"event":"alert","data":{"level":3}}"#, None).unwrap();
     let app = User { id: uid("app"), name: None, avatar: Some("//a/app.png".into()) };
-    let (_, effects) = chat.room.publish(chat.now, &app, draft, None, || "m1".into()).unwrap();
-    chat.apply(effects);
+    chat.0.publish_rest(&app, draft, None);
     let expected = json!({ "from_id": "app", "avatar": "//a/app.png", "from": "app", "message": r#"{"level":3}"#, "digest": tndata::digest(&pair(), 1) });
     assert_eq!(chat.take("b"), vec![expected]);
 }

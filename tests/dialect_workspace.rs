@@ -4,16 +4,18 @@
 //! by hand as the object shells carry them.
 
 use herald_core::config::Limits;
-use herald_core::dialect::{Auth, DialectKind, RoomEvent};
+use herald_core::dialect::{Auth, DialectKind};
 use herald_core::engineio::session::{Settings, Transport};
 use herald_core::engineio::Frame;
 use herald_core::gateway::{Action, Client};
+use herald_core::host::Codec;
 use herald_core::ids::ConnId;
-use herald_core::internal::{DeliveryItem, MemberCommand};
 use herald_core::message::Draft;
 use herald_core::protocol::Status;
-use herald_core::room::{restore_activities, Activity, ActivityRows, Effect, MemoryLog, Remotes, Room};
-use herald_tests::{no_handshake_auth, room_id, session, token, user, Harness, Sqlite, DAY, T0};
+use herald_core::room::{Activity, ActivityRows};
+use herald_tests::sio::Sio;
+use herald_tests::world::World;
+use herald_tests::{no_handshake_auth, token, user, DAY, T0};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -24,23 +26,23 @@ fn status(id: &str, name: &str, status: &str) -> Value {
 }
 
 /// The `status` frames `id` received since the last take, as `(user, status)`.
-fn statuses(h: &mut Harness<MemoryLog>, id: &str) -> Vec<(String, String)> {
+fn statuses(h: &mut World, id: &str) -> Vec<(String, String)> {
     let frames = h.take_type(id, "status");
     frames.iter().map(|f| (f["user"]["id"].as_str().unwrap().into(), f["status"].as_str().unwrap().into())).collect()
 }
 
-fn set(h: &mut Harness<MemoryLog>, id: &str, value: &str) {
-    h.send_json(id, json!({ "type": "status", "status": value }));
+fn set(h: &mut World, id: &str, value: &str) {
+    h.say(id, json!({ "type": "status", "status": value }));
 }
 
 /// A room with alice on two connections (a1, a2) and bob on one (b1), every inbox empty.
-fn two_users() -> Harness<MemoryLog> {
-    let mut h = Harness::new();
-    h.connect("a1", &user("alice"), None);
-    h.connect("a2", &user("alice"), None);
-    h.connect("b1", &user("bob"), None);
+fn two_users() -> World {
+    let mut h = World::new("lobby");
+    h.connect("a1", &user("alice"), None, Codec::Native);
+    h.connect("a2", &user("alice"), None, Codec::Native);
+    h.connect("b1", &user("bob"), None, Codec::Native);
     for id in ["a1", "a2", "b1"] {
-        h.take(id);
+        h.take_frames(id);
     }
     h
 }
@@ -49,15 +51,15 @@ fn two_users() -> Harness<MemoryLog> {
 fn a_users_status_is_announced_to_everyone_once_however_many_connections_set_it() {
     let mut h = two_users();
     set(&mut h, "a1", "online");
-    assert_eq!(h.take("b1"), vec![status("alice", "alice name", "online")], "the exact frame");
+    assert_eq!(h.take_frames("b1"), vec![status("alice", "alice name", "online")], "the exact frame");
     assert_eq!(statuses(&mut h, "a1"), vec![("alice".into(), "online".into())], "the user's own connections too");
-    h.take("a2");
+    h.take_frames("a2");
     set(&mut h, "a2", "online");
     set(&mut h, "a1", "online");
     for id in ["a1", "a2", "b1"] {
-        assert_eq!(h.take(id), Vec::<Value>::new(), "{id}: no change, nothing announced");
+        assert_eq!(h.take_frames(id), Vec::<Value>::new(), "{id}: no change, nothing announced");
     }
-    assert_eq!(h.room.status_of(&user("alice").id), Status::Online);
+    assert_eq!(h.host.room().status_of(&user("alice").id), Status::Online);
 }
 
 #[test]
@@ -71,7 +73,7 @@ fn online_on_one_connection_beats_idle_on_another_and_idle_beats_offline() {
     assert_eq!(statuses(&mut h, "b1"), vec![("alice".into(), "idle".into())], "back to a1's idle");
     set(&mut h, "a1", "offline");
     assert_eq!(statuses(&mut h, "b1"), vec![("alice".into(), "offline".into())]);
-    h.take("a1");
+    h.take_frames("a1");
     set(&mut h, "b1", "offline");
     assert!(statuses(&mut h, "a1").is_empty(), "a user who set nothing is already offline");
 }
@@ -81,11 +83,11 @@ fn connections_closing_announce_the_status_left_and_the_last_one_announces_offli
     let mut h = two_users();
     set(&mut h, "a1", "online");
     set(&mut h, "a2", "idle");
-    h.take("b1");
+    h.take_frames("b1");
     h.close("a1");
     assert_eq!(statuses(&mut h, "b1"), vec![("alice".into(), "idle".into())]);
     h.close("a2");
-    let got = h.take("b1");
+    let got = h.take_frames("b1");
     assert_eq!(
         got,
         vec![
@@ -94,11 +96,11 @@ fn connections_closing_announce_the_status_left_and_the_last_one_announces_offli
         ]
     );
     // A user who never set a status leaves without one.
-    h.connect("c1", &user("carol"), None);
-    h.take("b1");
+    h.connect("c1", &user("carol"), None, Codec::Native);
+    h.take_frames("b1");
     h.close("c1");
     assert_eq!(h.take_type("b1", "status"), Vec::<Value>::new());
-    assert!(h.remembered.is_empty(), "closed connections' activity is forgotten");
+    assert_eq!(h.db.count("conn_activity"), 0, "closed connections' activity is forgotten");
 }
 
 #[test]
@@ -107,8 +109,8 @@ fn a_newcomer_is_told_the_status_of_every_user_who_is_not_offline() {
     set(&mut h, "a1", "idle");
     set(&mut h, "a2", "online");
     set(&mut h, "b1", "offline");
-    h.connect("c1", &user("carol"), None);
-    let got = h.take("c1");
+    h.connect("c1", &user("carol"), None, Codec::Native);
+    let got = h.take_frames("c1");
     let kinds: Vec<&str> = got.iter().map(|f| f["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["welcome", "presence", "status"]);
     assert_eq!(got[2], status("alice", "alice name", "online"));
@@ -117,35 +119,35 @@ fn a_newcomer_is_told_the_status_of_every_user_who_is_not_offline() {
 #[test]
 fn a_second_connection_taking_the_focus_clears_the_first_and_tells_only_that_users_connections() {
     let mut h = two_users();
-    h.send_json("a1", json!({ "type": "focus", "focus": "general" }));
-    h.send_json("b1", json!({ "type": "focus", "focus": "general" }));
+    h.say("a1", json!({ "type": "focus", "focus": "general" }));
+    h.say("b1", json!({ "type": "focus", "focus": "general" }));
     for id in ["a1", "a2", "b1"] {
-        assert_eq!(h.take(id), Vec::<Value>::new(), "{id}: a first focus is nobody's business");
+        assert_eq!(h.take_frames(id), Vec::<Value>::new(), "{id}: a first focus is nobody's business");
     }
-    h.send_json("a2", json!({ "type": "focus", "focus": "random" }));
+    h.say("a2", json!({ "type": "focus", "focus": "random" }));
     let moved =
         json!({ "type": "moved", "user": { "id": "alice", "name": "alice name" }, "conn": "a2", "focus": "random" });
-    assert_eq!(h.take("a1"), vec![moved.clone()]);
-    assert_eq!(h.take("a2"), vec![moved]);
-    assert_eq!(h.take("b1"), Vec::<Value>::new());
-    assert_eq!(h.room.activity(&ConnId("a1".into())).unwrap().focus, None);
-    assert_eq!(h.room.activity(&ConnId("a2".into())).unwrap().focus.as_deref(), Some("random"));
+    assert_eq!(h.take_frames("a1"), vec![moved.clone()]);
+    assert_eq!(h.take_frames("a2"), vec![moved]);
+    assert_eq!(h.take_frames("b1"), Vec::<Value>::new());
+    assert_eq!(h.host.room().activity(&ConnId("a1".into())).unwrap().focus, None);
+    assert_eq!(h.host.room().activity(&ConnId("a2".into())).unwrap().focus.as_deref(), Some("random"));
     // The holder changing its focus, or clearing it, moves nothing.
-    h.send_json("a2", json!({ "type": "focus", "focus": "general" }));
-    h.send_json("a2", json!({ "type": "focus", "focus": null }));
-    h.send_json("a1", json!({ "type": "focus", "focus": "general" }));
-    assert_eq!(h.take("a1"), Vec::<Value>::new());
-    assert_eq!(h.remembered.get(&ConnId("a2".into())), None, "a connection with no activity left is forgotten");
+    h.say("a2", json!({ "type": "focus", "focus": "general" }));
+    h.say("a2", json!({ "type": "focus", "focus": null }));
+    h.say("a1", json!({ "type": "focus", "focus": "general" }));
+    assert_eq!(h.take_frames("a1"), Vec::<Value>::new());
+    assert_eq!(h.stored_activity("a2"), None, "a connection with no activity left is forgotten");
 }
 
 #[test]
 fn bad_status_and_focus_frames_get_coded_errors_echoing_the_transaction_and_the_socket_stays() {
     let mut h = two_users();
-    h.send_json("a1", json!({ "type": "status", "status": "away", "transaction": "t1" }));
-    h.send_json("a1", json!({ "type": "status", "transaction": 2 }));
-    h.send_json("a1", json!({ "type": "focus", "focus": 5 }));
-    h.send_json("a1", json!({ "type": "focus", "focus": "x".repeat(129) }));
-    let got = h.take("a1");
+    h.say("a1", json!({ "type": "status", "status": "away", "transaction": "t1" }));
+    h.say("a1", json!({ "type": "status", "transaction": 2 }));
+    h.say("a1", json!({ "type": "focus", "focus": 5 }));
+    h.say("a1", json!({ "type": "focus", "focus": "x".repeat(129) }));
+    let got = h.take_frames("a1");
     let codes: Vec<(&str, &Value)> = got.iter().map(|f| (f["code"].as_str().unwrap(), &f["transaction"])).collect();
     assert_eq!(
         codes,
@@ -158,7 +160,7 @@ fn bad_status_and_focus_frames_get_coded_errors_echoing_the_transaction_and_the_
     );
     assert_eq!(got[0]["message"], "`status` must be \"online\", \"idle\" or \"offline\"");
     assert!(h.is_open("a1"));
-    assert!(h.take("b1").is_empty());
+    assert!(h.take_frames("b1").is_empty());
 }
 
 #[test]
@@ -166,31 +168,22 @@ fn a_room_that_wakes_from_hibernation_keeps_each_connections_status_and_focus() 
     let mut h = two_users();
     set(&mut h, "a1", "online");
     set(&mut h, "a2", "idle");
-    h.send_json("a1", json!({ "type": "focus", "focus": "general" }));
-    // The shell stores what the room remembers; a fresh room restores sessions, then activity.
-    let db = Sqlite::in_memory();
-    let rows = ActivityRows::open(db.clone()).unwrap();
-    for (conn, activity) in &h.remembered {
-        rows.put(conn, Some(activity)).unwrap();
-    }
-    rows.put(&ConnId("gone".into()), Some(&Activity { status: Some(Status::Online), focus: None })).unwrap();
-    let mut room = Room::load(room_id("lobby"), Limits::default(), Default::default(), MemoryLog::new()).unwrap();
-    for (id, who) in [("a1", "alice"), ("a2", "alice"), ("b1", "bob")] {
-        room.restore(T0, session(id, &user(who)));
-    }
-    restore_activities(&mut room, &rows).unwrap();
-    assert_eq!(db.count("conn_activity"), 2, "the row of a connection that did not come back is dropped");
-    let mut woken = Harness::over(room);
-    woken.connect("b2", &user("bob"), None);
+    h.say("a1", json!({ "type": "focus", "focus": "general" }));
+    // A row of a connection that closed while the room was away is dropped as it wakes.
+    let gone = Activity { status: Some(Status::Online), focus: None };
+    ActivityRows::open(h.db.clone()).unwrap().put(&ConnId("gone".into()), Some(&gone)).unwrap();
+    h.wake();
+    assert_eq!(h.db.count("conn_activity"), 2, "the row of a connection that did not come back is dropped");
+    h.connect("b2", &user("bob"), None, Codec::Native);
     let expected = Activity { status: Some(Status::Online), focus: Some("general".into()) };
-    assert_eq!(woken.room.activity(&ConnId("a1".into())), Some(&expected));
+    assert_eq!(h.host.room().activity(&ConnId("a1".into())), Some(&expected));
     // a1 going offline leaves a2's idle: one announcement, not a fresh "online" guess.
-    woken.take("b2");
-    woken.send_json("a1", json!({ "type": "status", "status": "offline" }));
-    let got = woken.take_type("b2", "status");
+    h.take_frames("b2");
+    h.say("a1", json!({ "type": "status", "status": "offline" }));
+    let got = h.take_type("b2", "status");
     assert_eq!(got, vec![status("alice", "alice name", "idle")]);
-    woken.send_json("a2", json!({ "type": "focus", "focus": "random" }));
-    assert_eq!(woken.take_type("a1", "moved").len(), 1, "the focus a1 held before the wake still counts");
+    h.say("a2", json!({ "type": "focus", "focus": "random" }));
+    assert_eq!(h.take_type("a1", "moved").len(), 1, "the focus a1 held before the wake still counts");
 }
 
 // --- Workspace clients in a room ---
@@ -209,59 +202,48 @@ const ALICE_PHONE: &str = "home-a.alice-phone";
 const ALICE_LAPTOP: &str = "home-b.alice-laptop";
 const BOB: &str = "home-a.bob";
 
-/// One workspace room, workspace clients held by homes, and REST publishes.
-struct World {
-    now: i64,
-    room: Room<MemoryLog>,
-    remotes: Remotes,
-    clients: BTreeMap<String, Client>,
-    /// `[event, argument]` of every Socket.IO event each client received.
-    received: BTreeMap<String, Vec<Value>>,
-    to_room: Vec<(String, MemberCommand)>,
-    ids: u64,
+/// One workspace room, workspace clients held by homes, and REST publishes: the shared world.
+struct Ws {
+    world: World,
+    /// How many of each client's actions [`Ws::events`] has read.
+    seen: BTreeMap<String, usize>,
 }
 
-impl World {
+impl std::ops::Deref for Ws {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+impl std::ops::DerefMut for Ws {
+    fn deref_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+}
+
+impl Ws {
     fn new() -> Self {
         Self::with(Limits::default())
     }
 
     fn with(limits: Limits) -> Self {
-        let room = Room::load(room_id(ROOM), limits, Default::default(), MemoryLog::new()).unwrap();
-        Self {
-            now: T0,
-            room,
-            remotes: Remotes::default(),
-            clients: BTreeMap::new(),
-            received: BTreeMap::new(),
-            to_room: Vec::new(),
-            ids: 0,
-        }
+        Self { world: World::with(ROOM, limits, Default::default()), seen: BTreeMap::new() }
     }
 
-    fn fresh(&mut self) -> String {
-        self.ids += 1;
-        format!("id-{}", self.ids)
-    }
-
-    /// A client connected to `/` (no token needed for that).
+    /// A client connected to `/` (no token needed for that), its socket id `socket-of-{sid}`.
     fn connect(&mut self, sid: &str) {
-        let (client, _) =
-            Client::open(self.now, sid.into(), SETTINGS, Transport::Websocket, DialectKind::Workspace, auth());
-        self.clients.insert(sid.into(), client);
+        let mut sio = Sio::of(DialectKind::Workspace, self.now, sid, auth());
+        sio.client =
+            Client::open(self.now, sid.into(), SETTINGS, Transport::Websocket, DialectKind::Workspace, auth()).0;
+        sio.socket_id = Some(format!("socket-of-{sid}"));
+        self.client(sid, sio);
         self.frame(sid, "40");
-        assert_eq!(self.received.remove(sid), None, "the CONNECT answer is not an event");
-    }
-
-    fn frame(&mut self, sid: &str, text: &str) {
-        let socket_id = format!("socket-of-{sid}");
-        let mut ids = move || socket_id.clone();
-        let actions = self.clients.get_mut(sid).unwrap().on_frame(self.now, Frame::Text(text.into()), &mut ids);
-        self.take(sid, actions);
+        assert_eq!(self.events(sid), Vec::<Value>::new(), "the CONNECT answer is not an event");
     }
 
     fn emit(&mut self, sid: &str, event: &str, argument: Value) {
-        self.frame(sid, &format!("42{}", json!([event, argument])));
+        self.world.emit(sid, event, argument, None);
     }
 
     /// A connected client that authenticated as `sub` in w1 (settled, its events taken).
@@ -272,77 +254,26 @@ impl World {
         self.events(sid);
     }
 
-    fn take(&mut self, sid: &str, actions: Vec<Action>) {
-        for action in actions {
-            match action {
-                Action::SendFrame(Frame::Text(text)) => {
-                    if let Some(packet) = text.strip_prefix("42") {
-                        self.received.entry(sid.into()).or_default().push(serde_json::from_str(packet).unwrap());
-                    }
-                }
-                Action::Room { room, command } => {
-                    assert_eq!(room.as_str(), ROOM);
-                    let home = sid.split('.').next().unwrap().to_owned();
-                    self.to_room.push((home, MemberCommand { conn: sid.into(), op: command.into() }));
-                }
-                _ => {}
-            }
-        }
-    }
-
-    fn apply(&mut self, effects: Vec<Effect>) {
-        for effect in effects {
-            match effect {
-                Effect::Send { to, text } => assert!(self.remotes.send(&to, &text), "every member is remote here"),
-                Effect::Broadcast { text, except } => self.remotes.broadcast(&text, except.as_ref()),
-                Effect::Close { to, .. } => assert!(self.remotes.close(&to)),
-                Effect::SetAlarm { .. } | Effect::Remember { .. } => {}
-            }
-        }
-    }
-
-    /// Carries calls both ways until nothing is in flight.
-    fn settle(&mut self) {
-        loop {
-            for (home, command) in std::mem::take(&mut self.to_room) {
-                let fresh = self.fresh();
-                let (_, effects) = self.room.on_member_command(self.now, &mut self.remotes, &home, command, || fresh);
-                self.apply(effects);
-            }
-            let ready = self.remotes.ready();
-            if ready.is_empty() && self.to_room.is_empty() {
-                return;
-            }
-            for (home, items) in ready {
-                for item in &items {
-                    let (to, event) = match item {
-                        DeliveryItem::Frame { to, text } => (to.clone(), RoomEvent::Frame(text)),
-                        DeliveryItem::Close { to } => (vec![to.clone()], RoomEvent::Closed),
-                    };
-                    for sid in to {
-                        let mut ids = || unreachable!("no ids after CONNECT");
-                        // A session that already left answers nothing (its home would say so).
-                        let actions =
-                            self.clients.get_mut(&sid).unwrap().on_room(self.now, &room_id(ROOM), event, &mut ids);
-                        self.take(&sid, actions.unwrap_or_default());
-                    }
-                }
-                self.remotes.delivered(&home, &[]);
-            }
-        }
-    }
-
     fn rest(&mut self, event: &str, data: Value, except: Option<&str>) {
         let draft = Draft::from_rest_body(&json!({ "event": event, "data": data }).to_string(), None).unwrap();
-        let fresh = self.fresh();
-        let (_, effects) = self.room.publish(self.now, &user("app"), draft, except, || fresh).unwrap();
-        self.apply(effects);
-        self.settle();
+        self.world.publish_rest(&user("app"), draft, except);
     }
 
-    /// Every event `sid` received since the last call.
+    /// Every event `sid` received since the last call, as `[event, argument]`.
     fn events(&mut self, sid: &str) -> Vec<Value> {
-        self.received.remove(sid).unwrap_or_default()
+        let sent = self.world.sent.get(sid).map(Vec::as_slice).unwrap_or_default();
+        let seen = self.seen.entry(sid.into()).or_default();
+        let events = sent[*seen..]
+            .iter()
+            .filter_map(|action| match action {
+                Action::SendFrame(Frame::Text(text)) => {
+                    text.strip_prefix("42").map(|p| serde_json::from_str(p).unwrap())
+                }
+                _ => None,
+            })
+            .collect();
+        *seen = sent.len();
+        events
     }
 }
 
@@ -367,7 +298,7 @@ fn ev(name: &str, argument: Value) -> Value {
 
 #[test]
 fn auth_joins_the_workspace_and_the_welcome_answers_auth_success_with_the_transaction() {
-    let mut w = World::new();
+    let mut w = Ws::new();
     w.connect(ALICE_PHONE);
     let alice = token("alice", json!({ "rooms": ["workspace:*"] }));
     w.emit(ALICE_PHONE, "auth", json!({ "transaction": "tx-1", "token": alice, "workspaceId": "w1" }));
@@ -400,7 +331,7 @@ fn auth_joins_the_workspace_and_the_welcome_answers_auth_success_with_the_transa
         w.events(ALICE_PHONE),
         vec![ev("online-status-updated", json!({ "userId": "bob", "onlineStatus": "idle" }))]
     );
-    assert_eq!(w.room.tagged("socket-of-home-a.bob"), Some(&ConnId(BOB.into())), "joined under its socket id");
+    assert_eq!(w.host.room().tagged("socket-of-home-a.bob"), Some(&ConnId(BOB.into())), "joined under its socket id");
     // A second auth is refused; the session stays in the workspace.
     w.emit(BOB, "auth", json!({ "token": token("bob", json!({})), "workspaceId": "w2", "transaction": 9 }));
     let got = w.events(BOB);
@@ -410,7 +341,7 @@ fn auth_joins_the_workspace_and_the_welcome_answers_auth_success_with_the_transa
 
 #[test]
 fn a_workspace_outside_the_tokens_rooms_claim_is_refused_and_another_auth_can_follow() {
-    let mut w = World::new();
+    let mut w = Ws::new();
     w.connect(BOB);
     let limited = token("bob", json!({ "rooms": ["workspace:w2"] }));
     w.emit(BOB, "auth", json!({ "token": limited, "workspaceId": "w1", "transaction": "a" }));
@@ -429,7 +360,7 @@ fn a_workspace_outside_the_tokens_rooms_claim_is_refused_and_another_auth_can_fo
 
 #[test]
 fn selecting_unselecting_and_media_state_reach_every_member_with_the_seeds_shapes() {
-    let mut w = World::new();
+    let mut w = Ws::new();
     w.authed(ALICE_PHONE, "alice");
     w.authed(BOB, "bob");
     w.events(ALICE_PHONE);
@@ -464,7 +395,7 @@ fn selecting_unselecting_and_media_state_reach_every_member_with_the_seeds_shape
 
 #[test]
 fn the_second_device_entering_a_channel_tells_all_the_users_clients_and_the_first_leaves_its_channel() {
-    let mut w = World::new();
+    let mut w = Ws::new();
     w.authed(ALICE_PHONE, "alice");
     w.authed(ALICE_LAPTOP, "alice");
     w.authed(BOB, "bob");
@@ -499,7 +430,7 @@ fn the_second_device_entering_a_channel_tells_all_the_users_clients_and_the_firs
 
 #[test]
 fn online_status_is_announced_once_per_change_of_the_users_aggregate_across_devices() {
-    let mut w = World::new();
+    let mut w = Ws::new();
     w.authed(BOB, "bob");
     w.authed(ALICE_PHONE, "alice");
     assert_eq!(
@@ -531,7 +462,7 @@ fn online_status_is_announced_once_per_change_of_the_users_aggregate_across_devi
 
 #[test]
 fn events_the_app_publishes_over_rest_reach_every_client_as_themselves_except_a_named_socket() {
-    let mut w = World::new();
+    let mut w = Ws::new();
     w.authed(ALICE_PHONE, "alice");
     w.authed(BOB, "bob");
     w.events(ALICE_PHONE);
@@ -550,7 +481,7 @@ fn events_the_app_publishes_over_rest_reach_every_client_as_themselves_except_a_
 #[test]
 fn a_refusal_by_the_room_names_the_clients_event_and_transaction() {
     let limits = Limits { messages_per_second: 1, message_burst: 2, ..Limits::default() };
-    let mut w = World::with(limits);
+    let mut w = Ws::with(limits);
     w.authed(ALICE_PHONE, "alice");
     // auth's status frame took one of the two; the next one passes, the third is refused.
     w.emit(ALICE_PHONE, "update-online-status", json!({ "onlineStatus": "idle" }));
@@ -567,14 +498,12 @@ fn a_refusal_by_the_room_names_the_clients_event_and_transaction() {
 
 #[test]
 fn a_token_that_runs_out_ends_the_membership_with_an_auth_error_and_auth_can_start_again() {
-    let mut w = World::new();
+    let mut w = Ws::new();
     w.authed(ALICE_PHONE, "alice");
     w.authed(BOB, "bob");
     w.events(ALICE_PHONE);
     w.now = T0 + 2 * DAY;
-    let effects = w.room.on_alarm(w.now);
-    w.apply(effects);
-    w.settle();
+    w.fire_alarm();
     let got = w.events(ALICE_PHONE);
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0][1]["event"], "auth");
@@ -589,7 +518,7 @@ fn a_token_that_runs_out_ends_the_membership_with_an_auth_error_and_auth_can_sta
 
 #[test]
 fn malformed_events_after_auth_are_refused_by_field_and_the_connection_stays_in_the_workspace() {
-    let mut w = World::new();
+    let mut w = Ws::new();
     w.authed(ALICE_PHONE, "alice");
     let cases = [
         ("select-channel", json!({}), "`channelId` is required"),
@@ -620,7 +549,7 @@ fn malformed_events_after_auth_are_refused_by_field_and_the_connection_stays_in_
 
 #[test]
 fn a_second_device_authenticating_idle_while_the_first_is_online_changes_and_announces_nothing() {
-    let mut w = World::new();
+    let mut w = Ws::new();
     w.authed(BOB, "bob");
     w.authed(ALICE_PHONE, "alice");
     assert_eq!(
@@ -639,7 +568,7 @@ fn a_second_device_authenticating_idle_while_the_first_is_online_changes_and_ann
 
 #[test]
 fn a_disconnect_then_a_new_connect_and_auth_on_the_same_session_is_a_member_again() {
-    let mut w = World::new();
+    let mut w = Ws::new();
     w.authed(BOB, "bob");
     w.authed(ALICE_PHONE, "alice");
     w.events(BOB);
@@ -653,5 +582,5 @@ fn a_disconnect_then_a_new_connect_and_auth_on_the_same_session_is_a_member_agai
     assert!(!events.iter().any(|e| e[0] == "socket-api-error"), "{events:?}");
     w.rest("channel-created", json!({ "channelId": "c1" }), None);
     assert_eq!(w.events(ALICE_PHONE), vec![ev("channel-created", json!({ "channelId": "c1" }))]);
-    assert_eq!(w.room.presence().len(), 2);
+    assert_eq!(w.host.room().presence().len(), 2);
 }

@@ -6,14 +6,13 @@
 use herald_core::dialect::{Auth, RoomCommand, RoomEvent};
 use herald_core::engineio::Frame;
 use herald_core::gateway::Action;
+use herald_core::host::Codec;
 use herald_core::ids::ConnId;
-use herald_core::internal::{DeliveryItem, MemberCommand};
 use herald_core::message::Draft;
-use herald_core::room::{Effect, MemoryLog, Remotes, Room, Session};
 use herald_tests::sio::{decode, fresh_ids, room_commands, Got, Sio};
+use herald_tests::world::World;
 use herald_tests::{no_handshake_auth, room_id, token, user, verifier, DAY, T0};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
 
 /// The one frame a client's actions send to a room.
 fn frame_sent(actions: &[Action]) -> String {
@@ -321,168 +320,45 @@ fn a_session_that_ends_leaves_every_room_it_joined_before_it_is_forgotten() {
 
 // --- Homes and a room, the calls between them carried by hand ---
 
-/// One room with direct connections and Socket.IO members held by homes.
-struct World {
-    now: i64,
-    room: Room<MemoryLog>,
-    remotes: Remotes,
-    /// Frames each direct connection received.
-    direct: BTreeMap<String, Vec<Value>>,
-    /// Socket.IO clients by sid, and what each received.
-    clients: BTreeMap<String, Sio>,
-    received: BTreeMap<String, Vec<Got>>,
-    /// Commands on their way to the room, in order (one room, so one link).
-    to_room: Vec<(String, MemberCommand)>,
-    /// Homes whose delivery calls fail.
-    down: BTreeSet<String>,
-    ids: u64,
+/// One room with direct connections and Socket.IO members held by homes: the shared world.
+struct Homes(World);
+
+impl std::ops::Deref for Homes {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.0
+    }
 }
 
-impl World {
-    fn new() -> Self {
-        let room = Room::load(room_id("lobby"), Default::default(), Default::default(), MemoryLog::new()).unwrap();
-        Self {
-            now: T0,
-            room,
-            remotes: Remotes::default(),
-            direct: BTreeMap::new(),
-            clients: BTreeMap::new(),
-            received: BTreeMap::new(),
-            to_room: Vec::new(),
-            down: BTreeSet::new(),
-            ids: 0,
-        }
+impl std::ops::DerefMut for Homes {
+    fn deref_mut(&mut self) -> &mut World {
+        &mut self.0
     }
+}
 
-    fn fresh(&mut self) -> String {
-        self.ids += 1;
-        format!("msg-{}", self.ids)
+impl Homes {
+    fn new() -> Self {
+        Self(World::new("lobby"))
     }
 
     fn connect_direct(&mut self, id: &str, sub: &str) {
-        self.direct.insert(id.into(), Vec::new());
-        let session =
-            Session { conn: ConnId(id.into()), user: user(sub), expires_at: T0 + DAY, tag: None, address: None };
-        let effects = self.room.on_connect(self.now, session, None);
-        self.apply(effects);
+        self.connect(id, &user(sub), None, Codec::Native);
     }
 
     fn publish_direct(&mut self, id: &str, key: &str) {
-        let text = json!({ "type": "publish", "event": "e", "id": key }).to_string();
-        let fresh = self.fresh();
-        let effects = self.room.on_frame(self.now, &ConnId(id.into()), &text, || fresh);
-        self.apply(effects);
+        self.say(id, json!({ "type": "publish", "event": "e", "id": key }));
+        self.settle();
     }
 
     fn publish_rest(&mut self, key: &str) {
         let draft = Draft::from_rest_body(r#"{"event":"e"}"#, Some(key)).unwrap();
-        let fresh = self.fresh();
-        let (_, effects) = self.room.publish(self.now, &user("api"), draft, None, || fresh).unwrap();
-        self.apply(effects);
+        self.0.publish_rest(&user("api"), draft, None);
     }
 
     /// A Socket.IO client of `sub` on home `home` that joins the room (with `since`).
     fn join_sio(&mut self, sid: &str, sub: &str, since: Option<u64>) {
-        self.clients.insert(sid.into(), Sio::connected(sid, sub));
+        self.client(sid, Sio::connected(sid, sub));
         self.emit(sid, "join", json!({ "room": "lobby", "since": since }), Some(1));
-    }
-
-    fn emit(&mut self, sid: &str, event: &str, argument: Value, ack: Option<u64>) {
-        let actions = self.clients.get_mut(sid).unwrap().emit(event, argument, ack);
-        self.take(sid, actions);
-    }
-
-    /// What a client's actions send: packets to it, commands to the room.
-    fn take(&mut self, sid: &str, actions: Vec<Action>) {
-        self.received.entry(sid.into()).or_default().extend(decode(&actions));
-        for (_, command) in room_commands(&actions) {
-            let home = sid.split('.').next().unwrap().to_owned();
-            self.to_room.push((home, MemberCommand { conn: sid.into(), op: command.into() }));
-        }
-    }
-
-    /// Routes the room's effects as the room object does.
-    fn apply(&mut self, effects: Vec<Effect>) {
-        for effect in effects {
-            match effect {
-                Effect::Send { to, text } => {
-                    if !self.remotes.send(&to, &text) {
-                        if let Some(inbox) = self.direct.get_mut(&to.0) {
-                            inbox.push(serde_json::from_str(&text).unwrap());
-                        }
-                    }
-                }
-                Effect::Broadcast { text, except } => {
-                    for (id, inbox) in &mut self.direct {
-                        if except.as_ref().map(|c| &c.0) != Some(id) {
-                            inbox.push(serde_json::from_str(&text).unwrap());
-                        }
-                    }
-                    self.remotes.broadcast(&text, except.as_ref());
-                }
-                Effect::Close { to, .. } => {
-                    if !self.remotes.close(&to) {
-                        self.direct.remove(&to.0);
-                    }
-                }
-                Effect::SetAlarm { .. } | Effect::Remember { .. } => {}
-            }
-        }
-    }
-
-    /// Carries calls both ways until nothing is in flight.
-    fn settle(&mut self) {
-        loop {
-            let commands = std::mem::take(&mut self.to_room);
-            for (home, command) in commands {
-                let fresh = self.fresh();
-                let (_, effects) = self.room.on_member_command(self.now, &mut self.remotes, &home, command, || fresh);
-                self.apply(effects);
-            }
-            let ready = self.remotes.ready();
-            if ready.is_empty() && self.to_room.is_empty() {
-                return;
-            }
-            for (home, items) in ready {
-                let gone = if self.down.contains(&home) {
-                    self.remotes.failed(&home)
-                } else {
-                    let unknown = self.deliver(&items);
-                    self.remotes.delivered(&home, &unknown)
-                };
-                for conn in gone {
-                    let effects = self.room.on_close(&conn);
-                    self.apply(effects);
-                }
-            }
-        }
-    }
-
-    /// A home receives a delivery: the sessions it does not hold.
-    fn deliver(&mut self, items: &[DeliveryItem]) -> Vec<String> {
-        let mut unknown = Vec::new();
-        for item in items {
-            let (to, event) = match item {
-                DeliveryItem::Frame { to, text } => (to.clone(), RoomEvent::Frame(text)),
-                DeliveryItem::Close { to } => (vec![to.clone()], RoomEvent::Closed),
-            };
-            for sid in to {
-                match self.clients.get_mut(&sid).and_then(|c| c.on_room("lobby", event)) {
-                    Some(actions) => self.take(&sid, actions),
-                    None => unknown.push(sid),
-                }
-            }
-        }
-        unknown
-    }
-
-    /// The `(seq, id)` of every message a direct connection received.
-    fn direct_messages(&self, id: &str) -> Vec<(u64, String)> {
-        self.direct[id]
-            .iter()
-            .filter(|f| f["type"] == "message")
-            .map(|f| (f["seq"].as_u64().unwrap(), f["id"].as_str().unwrap().into()))
-            .collect()
     }
 
     fn sio_messages(&self, sid: &str) -> Vec<(u64, String)> {
@@ -493,17 +369,17 @@ impl World {
     }
 
     fn sio_events(&self, sid: &str, name: &str) -> Vec<Value> {
-        self.received[sid]
-            .iter()
+        self.got(sid)
+            .into_iter()
             .filter_map(|g| match g {
-                Got::Event(n, v) if n == name => Some(v.clone()),
+                Got::Event(n, v) if n == name => Some(v),
                 _ => None,
             })
             .collect()
     }
 
     fn presence(&self) -> Vec<String> {
-        self.room.presence().iter().map(|u| u.id.as_str().to_owned()).collect()
+        self.host.room().presence().iter().map(|u| u.id.as_str().to_owned()).collect()
     }
 }
 
@@ -513,7 +389,7 @@ const B1: &str = "00000000000000bb.0000000000000001";
 
 #[test]
 fn members_held_by_homes_see_exactly_the_sequence_a_direct_connection_sees() {
-    let mut w = World::new();
+    let mut w = Homes::new();
     w.connect_direct("d1", "dora");
     w.join_sio(A1, "alice", None);
     w.join_sio(A2, "amir", None);
@@ -534,7 +410,8 @@ fn members_held_by_homes_see_exactly_the_sequence_a_direct_connection_sees() {
     for sid in [A1, A2, B1] {
         assert_eq!(w.sio_messages(sid), direct, "{sid}");
     }
-    let acks: Vec<u64> = w.received[A1]
+    let acks: Vec<u64> = w
+        .got(A1)
         .iter()
         .filter_map(|g| match g {
             Got::Ack(id, v) if v["type"] == "ack" => Some(*id),
@@ -546,14 +423,14 @@ fn members_held_by_homes_see_exactly_the_sequence_a_direct_connection_sees() {
 
 #[test]
 fn a_join_with_since_replays_through_the_home_after_the_welcome_ack() {
-    let mut w = World::new();
+    let mut w = Homes::new();
     w.connect_direct("d1", "dora");
     for i in 0..5 {
         w.publish_direct("d1", &format!("m{i}"));
     }
     w.join_sio(A1, "alice", Some(2));
     w.settle();
-    let got = &w.received[A1];
+    let got = &w.got(A1);
     assert!(matches!(&got[0], Got::Ack(1, welcome) if welcome["type"] == "welcome" && welcome["seq"] == 5), "{got:?}");
     assert!(matches!(&got[1], Got::Event(name, _) if name == "presence"));
     assert_eq!(w.sio_messages(A1).iter().map(|m| m.0).collect::<Vec<_>>(), vec![3, 4, 5]);
@@ -562,7 +439,7 @@ fn a_join_with_since_replays_through_the_home_after_the_welcome_ack() {
 
 #[test]
 fn a_home_whose_delivery_fails_loses_its_members_and_the_others_are_not_held_up() {
-    let mut w = World::new();
+    let mut w = Homes::new();
     w.connect_direct("d1", "dora");
     w.join_sio(A1, "alice", None);
     w.join_sio(B1, "bea", None);
@@ -580,12 +457,12 @@ fn a_home_whose_delivery_fails_loses_its_members_and_the_others_are_not_held_up(
     w.settle();
     assert_eq!(w.sio_messages(B1).len(), 2);
     assert_eq!(w.direct_messages("d1").len(), 2);
-    assert!(!w.remotes.is_remote(&ConnId(A1.into())));
+    assert!(!w.host.is_remote(&ConnId(A1.into())));
 }
 
 #[test]
 fn a_home_that_no_longer_holds_a_session_gets_it_dropped_and_a_late_publish_from_it_is_answered() {
-    let mut w = World::new();
+    let mut w = Homes::new();
     w.connect_direct("d1", "dora");
     w.join_sio(A1, "alice", None);
     w.join_sio(A2, "amir", None);
@@ -601,23 +478,21 @@ fn a_home_that_no_longer_holds_a_session_gets_it_dropped_and_a_late_publish_from
     w.clients.insert(A1.into(), lost);
     w.take(A1, actions);
     w.settle();
-    let last = w.received[A1].last().unwrap().clone();
+    let last = w.got(A1).last().unwrap().clone();
     assert!(matches!(&last, Got::Ack(8, e) if code_and_room(e) == ("not_joined", Some("lobby"))), "{last:?}");
-    assert_eq!(w.room.last_seq(), 1, "nothing was published for a session the room dropped");
+    assert_eq!(w.host.room().last_seq(), 1, "nothing was published for a session the room dropped");
 }
 
 #[test]
 fn leaving_and_ending_a_session_take_the_member_out_with_left_for_the_others() {
-    let mut w = World::new();
+    let mut w = Homes::new();
     w.connect_direct("d1", "dora");
     w.join_sio(A1, "alice", None);
     w.join_sio(B1, "bea", None);
     w.settle();
     w.emit(A1, "leave", json!({ "room": "lobby" }), Some(2));
     w.settle();
-    assert!(
-        matches!(w.received[A1].last().unwrap(), Got::Ack(2, v) if v == &json!({ "type": "leave", "room": "lobby" }))
-    );
+    assert!(matches!(w.got(A1).last().unwrap(), Got::Ack(2, v) if v == &json!({ "type": "leave", "room": "lobby" })));
     assert!(w.sio_events(A1, "left").is_empty(), "a member does not get its own left");
     w.publish_rest("after");
     w.settle();
@@ -638,7 +513,7 @@ fn leaving_and_ending_a_session_take_the_member_out_with_left_for_the_others() {
 
 #[test]
 fn a_disconnect_then_a_new_connect_and_join_on_the_same_session_keeps_the_new_membership() {
-    let mut w = World::new();
+    let mut w = Homes::new();
     w.connect_direct("d1", "dora");
     w.join_sio(A1, "alice", None);
     w.settle();
@@ -652,7 +527,8 @@ fn a_disconnect_then_a_new_connect_and_join_on_the_same_session_keeps_the_new_me
     w.emit(A1, "join", json!({ "room": "lobby" }), Some(7));
     w.emit(A1, "publish", json!({ "room": "lobby", "event": "e", "id": "after-rejoin" }), Some(8));
     w.settle();
-    let acks: Vec<&Got> = w.received[A1].iter().filter(|g| matches!(g, Got::Ack(7 | 8, _))).collect();
+    let got = w.got(A1);
+    let acks: Vec<&Got> = got.iter().filter(|g| matches!(g, Got::Ack(7 | 8, _))).collect();
     assert!(
         matches!(acks.as_slice(), [Got::Ack(7, welcome), Got::Ack(8, ack)]
         if welcome["type"] == "welcome" && ack["type"] == "ack"),
@@ -662,12 +538,12 @@ fn a_disconnect_then_a_new_connect_and_join_on_the_same_session_keeps_the_new_me
     w.publish_rest("later");
     w.settle();
     assert_eq!(w.sio_messages(A1), vec![(1, "after-rejoin".into()), (2, "later".into())]);
-    assert!(w.room.has_connection(&ConnId(A1.into())));
+    assert!(w.host.room().has_connection(&ConnId(A1.into())));
 }
 
 #[test]
 fn a_leave_of_a_join_that_waits_for_the_room_to_let_go_cancels_it_and_answers_both() {
-    let mut w = World::new();
+    let mut w = Homes::new();
     w.join_sio(A1, "alice", None);
     w.settle();
     w.emit(A1, "leave", json!({ "room": "lobby" }), Some(2));
@@ -675,7 +551,8 @@ fn a_leave_of_a_join_that_waits_for_the_room_to_let_go_cancels_it_and_answers_bo
     w.emit(A1, "join", json!({ "room": "lobby" }), Some(4));
     w.emit(A1, "leave", json!({ "room": "lobby" }), Some(5));
     w.settle();
-    let acks: Vec<(u64, &str)> = w.received[A1]
+    let got = w.got(A1);
+    let acks: Vec<(u64, &str)> = got
         .iter()
         .filter_map(|g| match g {
             Got::Ack(id @ 2..=5, v) => Some((*id, v["code"].as_str().or(v["type"].as_str()).unwrap())),

@@ -23,12 +23,17 @@
 //!   random inputs, `props/` holds the generators), asserting the properties in [`checks`],
 //!   which the fuzz targets (`fuzz/`) assert too.
 //! - `sio.rs`: Socket.IO clients of any dialect ([`sio::Sio`]) and what they were sent, decoded.
-//! - this file: [`Harness`] (a room over a fake clock and fake connections, applying each
-//!   [`Effect`] as the Durable Object shell does and keeping what each connection received,
-//!   parsed), [`Sqlite`] (the core's [`Sql`] over rusqlite), users and ids.
+//! - `world.rs`: one room object as the tests see it ([`world::World`]): the core's room host
+//!   over SQLite, its own sockets (native or tndata), Socket.IO clients held by homes, REST
+//!   publishes and the alarm. `socketio_native.rs`, `dialect_workspace.rs` and
+//!   `dialect_tndata.rs` drive it.
+//! - this file: [`Harness`] (the room state machine alone over a fake clock and fake
+//!   connections, keeping what each connection received, parsed, for the room's own scenarios
+//!   and the inbox's), [`Sqlite`] (the core's [`Sql`] over rusqlite), users and ids.
 
 pub mod checks;
 pub mod sio;
+pub mod world;
 
 use herald_core::auth::Verifier;
 use herald_core::config::{Config, Limits, Retention};

@@ -67,6 +67,8 @@ pub fn room_commands(actions: &[Action]) -> Vec<(RoomId, RoomCommand)> {
 pub struct Sio {
     pub client: Client,
     pub now: i64,
+    /// The socket id its CONNECTs are given (`socket-1`, `socket-2`, … when `None`).
+    pub socket_id: Option<String>,
 }
 
 impl Sio {
@@ -82,7 +84,7 @@ impl Sio {
     /// A client of the dialect `kind`.
     pub fn of(kind: DialectKind, now: i64, sid: &str, auth: Auth) -> Self {
         let (client, _) = Client::open(now, sid.into(), SETTINGS, Transport::Websocket, kind, auth);
-        Self { client, now }
+        Self { client, now, socket_id: None }
     }
 
     /// A native client connected to `/` with a token for `sub` in its auth payload.
@@ -94,7 +96,9 @@ impl Sio {
     }
 
     pub fn frame(&mut self, text: &str) -> Vec<Action> {
-        let mut ids = fresh_ids("socket");
+        let mut numbered = fresh_ids("socket");
+        let named = self.socket_id.clone();
+        let mut ids = move || named.clone().unwrap_or_else(&mut numbered);
         self.client.on_frame(self.now, Frame::Text(text.into()), &mut ids)
     }
 

@@ -151,6 +151,16 @@ impl<S: Sql + Clone> RoomHost<S> {
         &self.room
     }
 
+    /// The room's read marks.
+    pub fn reads(&self) -> &ReadMarks<S> {
+        &self.reads
+    }
+
+    /// Whether `conn` is a member held by a home.
+    pub fn is_remote(&self, conn: &ConnId) -> bool {
+        self.remotes.is_remote(conn)
+    }
+
     /// The inbox, when the room is a user's.
     pub fn inbox(&self) -> Option<&Inbox<S>> {
         self.inbox.as_ref()
