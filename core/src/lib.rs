@@ -4,37 +4,39 @@
 //! How a request flows: the Worker (`src/`) matches a [`route::Route`], finds the token
 //! ([`auth::token`]) and verifies it ([`auth::Verifier`]), validates the input (room ids in
 //! [`ids`], publishes in [`message`]), then calls the room's Durable Object over the internal
-//! API ([`internal`]). The object (`durable_objects/`) feeds the room state machine
-//! ([`room::Room`]) and performs the [`room::Effect`]s it returns.
+//! API ([`internal`]). The object (`durable_objects/`) hands every input to its
+//! [`host::RoomHost`] and performs the [`host::Output`]s it returns (docs/architecture.md
+//! follows a frame from a websocket to every member).
 //!
-//! - [`config`]: wrangler vars and secrets → a typed, validated [`config::Config`].
-//! - [`error`]: coded errors, their HTTP statuses, websocket close codes.
-//! - [`connections`]: the caps on connections per user, per client address and in all.
-//! - [`backlog`]: the slow-consumer rule: bytes sent since a client's last sign of life.
-//! - [`ids`]: room and user ids, the public [`ids::User`].
+//! The modules import each other one way (`tests/structure.rs` checks it), from the leaves up:
+//!
+//! - leaves: [`error`] (coded errors, HTTP statuses, close codes), [`json`] (how every body and
+//!   frame is read), [`ids`] (room and user ids), [`message`] (a publish and its validation),
+//!   [`vec_map`], [`backlog`] (the slow-consumer rule), [`store`] (the storage contract:
+//!   [`store::Sql`] and the values that cross it), [`vars`] (reading wrangler variables),
+//!   [`body`], [`query`], [`origin`] (the pages allowed to use Herald from a browser),
+//!   [`connections`] (the caps on connections).
 //! - [`auth`]: JWT verification (HS256, ES256, EdDSA), claims, room patterns, token sources.
-//! - [`json`]: how every JSON body and frame is read (objects only, coded errors).
-//! - [`message`]: a publish ([`message::Draft`]) and its validation.
-//! - [`protocol::native`]: the JSON websocket protocol's frames.
+//! - [`protocol`]: the native JSON protocol's frames, and a connection's status and focus.
 //! - [`room`]: the room state machine, its log ([`room::Log`]; SQL and in-memory), its remote
-//!   members ([`room::Remotes`]: Socket.IO sessions held by homes, one outbox per home), each
-//!   connection's activity ([`room::Activity`]: a user's status across connections, focus),
-//!   read marks ([`room::ReadMarks`]).
-//! - [`route`]: the public HTTP routes; [`query`]: a request URL's query parameters; [`body`]: a
-//!   request body against its size limit.
-//! - [`origin`]: the pages allowed to use Herald from a browser: the cookie check and CORS.
-//! - [`internal`]: Worker → Durable Object requests, and the calls between homes and rooms.
-//! - [`object`]: what an object is (room, home, directory shard, dead letters) by its name,
-//!   and the name it keeps in its own storage, so it knows who it is however it was woken.
+//!   members ([`room::Remotes`]: Socket.IO sessions held by homes, one outbox per home, and the
+//!   calls between homes and rooms, [`room::wire`]), each connection's activity, read marks,
+//!   its limits and retention. It knows the native protocol and its storage contract only.
+//! - [`exchange`]: the notification exchange above the room: urgency, inboxes (and their
+//!   frames, an adapter over the room), the email / SMS / push fallback, jobs, providers'
+//!   requests, the user directory, its settings.
 //! - [`engineio`], [`socketio`]: the two protocols under `socket.io-client`.
-//! - [`gateway`]: one Socket.IO / Engine.IO client as its home holds it (session + dialect).
 //! - [`dialect`]: the protocols clients speak, each a translation to rooms: `native` (rooms
 //!   over Socket.IO), the seed services' `alert`, `3drepo`, `workspace` (Socket.IO) and
-//!   `tndata` (a plain websocket the room object speaks), `echo` (conformance); the route table.
-//! - [`home`]: which home object a new session lives in (the policy), and sids.
-//! - [`vec_map`]: a map as a sorted `Vec`, for small maps (less wasm than a `BTreeMap`).
-//! - [`exchange`]: the notification exchange: urgency, inboxes, the email / SMS fallback
-//!   policy, jobs, providers' requests, the user directory.
+//!   `tndata` (a plain websocket the room object speaks, an adapter over the room), `echo`
+//!   (conformance); every Socket.IO dialect keeps its rooms in [`dialect::membership`].
+//! - [`gateway`]: one Socket.IO / Engine.IO client as its home holds it (session + dialect);
+//!   [`home`]: which home object a new session lives in, and sids.
+//! - [`host`]: the room host, everything one room object holds as one sans-IO state machine.
+//! - [`internal`]: Worker → Durable Object requests; [`object`]: what an object is (room,
+//!   home, directory shard, dead letters) by its name, which it keeps in its own storage.
+//! - [`route`]: the public HTTP routes; [`config`]: wrangler vars and secrets → a typed,
+//!   validated [`config::Config`], reading every part's settings (nothing imports it).
 
 pub mod auth;
 pub mod backlog;

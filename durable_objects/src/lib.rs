@@ -2,9 +2,9 @@
 //! effects the core returns; no rule of the system lives here.
 //!
 //! - [`room::RoomObject`]: one per room (named `room:{id}`). Holds the room's hibernatable
-//!   websockets, its SQLite log, and a [`herald_core::room::Room`] rebuilt on every wake. A
-//!   user's inbox (`room:inbox:{user}`) is one too, with the inbox loaded beside the room
-//!   (`inbox.rs`, a child of `room`: its internal routes, its share of the alarm, its jobs).
+//!   websockets and its SQLite around a [`herald_core::host::RoomHost`] rebuilt on every wake,
+//!   and performs what the host puts out. A user's inbox (`room:inbox:{user}`) is one too
+//!   (`inbox.rs`, a child of `room`: its routes go to the host, its alarm's jobs to the queue).
 //! - [`home`]: the same object as the home of Socket.IO / Engine.IO clients (named
 //!   `home:{id}`): their sessions, held long-polls, websockets and heartbeat timer, and the
 //!   calls to the rooms its sessions joined. A room delivers to the homes of its remote

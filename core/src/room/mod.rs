@@ -17,12 +17,16 @@
 //! | [`Room::publish`]          | a REST publish: same order and idempotency as a websocket one | `publish.rs` |
 //! | [`Room::history`], [`Room::presence`] | reads                                           | `history.rs` |
 //! | [`Room::mark_read`]        | a user's read mark moves forward ([`ReadMarks`])              | `reads.rs` |
-//! | [`Room::on_tndata_frame`], [`Room::tndata_history`] | tndata sockets' frames; history with read flags | `tndata.rs` |
-//! | [`Room::on_inbox_frame`]   | an inbox's connections: `received` / `read` marks, then the native protocol | `inbox.rs` |
 //!
-//! A connection may be remote: a Socket.IO session held by its home object. The room core does
-//! not tell them apart; the shell routes what is sent to remote members through [`Remotes`]
-//! (`remote.rs`).
+//! Adapters above the room read some frames of their own connections before it and go
+//! through its inputs: tndata sockets (`Room::on_tndata_frame`, `Room::tndata_history`, in
+//! `dialect/tndata/room.rs`) and an inbox's marks (`Room::on_inbox_frame`, in
+//! `exchange/inbox/frames.rs`). The room itself knows the native protocol and its storage
+//! contract only.
+//!
+//! A connection may be remote: a Socket.IO session held by its home object. The room does not
+//! tell them apart; the room host ([`crate::host`]) routes what is sent to remote members
+//! through [`Remotes`] (`remote.rs`).
 
 mod history;
 mod limits;
