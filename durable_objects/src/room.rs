@@ -130,8 +130,9 @@ pub struct RoomObject {
     loaded: Slot,
     /// The frames waiting for the next batch (group commit).
     batch: Batch,
-    /// Socket.IO clients whose home this object is (see [`crate::home`]).
-    home: Home,
+    /// Socket.IO clients whose home this object is (see [`crate::home`]), made by the first
+    /// call to a home.
+    home: std::cell::OnceCell<Home>,
     /// Who this object is (its name and role), however it was woken.
     identity: Identity,
 }
@@ -144,7 +145,7 @@ impl DurableObject for RoomObject {
         if let Ok(pair) = WebSocketRequestResponsePair::new(AUTO_PING, AUTO_PONG) {
             state.set_websocket_auto_response(&pair);
         }
-        let home = Home::new(env.clone());
+        let home = std::cell::OnceCell::new();
         Self { state, raw, env, loaded: Slot::default(), batch: Batch::default(), home, identity: Identity::default() }
     }
 
@@ -153,29 +154,13 @@ impl DurableObject for RoomObject {
             Ok((_, role)) => role,
             Err(e) => return Ok(respond::error(&e)),
         };
-        if let Role::Home(id) = &role {
-            self.home.begin(id);
-        }
-        let path = req.path();
-        // Each route's future is awaited `boxed` (see there).
-        let answer = match (req.method(), path.as_str()) {
-            (worker::Method::Get, api::CONNECT) => boxed(self.open_socket(&req)).await,
-            (worker::Method::Post, api::PUBLISH) => boxed(self.publish_message(&mut req)).await,
-            (worker::Method::Post, api::MEMBERS) => boxed(self.remote_members(&mut req)).await,
-            (worker::Method::Get, api::MESSAGES) => self.read_history(&req),
-            (worker::Method::Get, api::PRESENCE) => self.read_presence(),
-            (worker::Method::Get, api::TNDATA_HISTORY) => self.read_tndata_history(&req),
-            (worker::Method::Get, api::READS) => self.read_marks(),
-            (_, api::ENGINE) => boxed(self.home.handle(&mut req)).await,
-            (worker::Method::Post, api::DELIVER) => boxed(self.home.deliver(&mut req)).await,
-            (method, path) if InboxCall::serves(path) => boxed(self.inbox_request(method, &mut req)).await,
-            (_, p) if crate::directory::serves(p) => {
-                boxed(crate::directory::handle(&self.state, &role, &mut req)).await
-            }
-            (_, api::DEAD_LETTERS | api::DEAD_LETTER_NOTES | api::PUSH_BREAKER) => {
-                boxed(dead_letters::handle(&self.state, &self.env, &role, &mut req)).await
-            }
-            _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path}"))),
+        // The role, typed once from the object's name, picks the routes (each route's future
+        // is awaited `boxed`, see there).
+        let answer = match &role {
+            Role::Room(_) => boxed(self.room_request(&mut req)).await,
+            Role::Home(id) => boxed(self.home_request(id, &mut req)).await,
+            Role::Directory(_) => boxed(crate::directory::handle(&self.state, &role, &mut req)).await,
+            Role::DeadLetters => boxed(dead_letters::handle(&self.state, &self.env, &role, &mut req)).await,
         };
         Ok(answer.unwrap_or_else(|e| respond::error(&e)))
     }
@@ -253,6 +238,35 @@ impl DurableObject for RoomObject {
 }
 
 impl RoomObject {
+    /// A call to a room (an inbox too): the room's internal routes.
+    async fn room_request(&self, req: &mut Request) -> std::result::Result<Response, Error> {
+        let path = req.path();
+        match (req.method(), path.as_str()) {
+            (worker::Method::Get, api::CONNECT) => boxed(self.open_socket(req)).await,
+            (worker::Method::Post, api::PUBLISH) => boxed(self.publish_message(req)).await,
+            (worker::Method::Post, api::MEMBERS) => boxed(self.remote_members(req)).await,
+            (worker::Method::Get, api::MESSAGES) => self.read_history(req),
+            (worker::Method::Get, api::PRESENCE) => self.read_presence(),
+            (worker::Method::Get, api::TNDATA_HISTORY) => self.read_tndata_history(req),
+            (worker::Method::Get, api::READS) => self.read_marks(),
+            (method, path) if InboxCall::serves(path) => boxed(self.inbox_request(method, req)).await,
+            _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path} for a room"))),
+        }
+    }
+
+    /// A call to a home: its Engine.IO sessions, and the rooms' deliveries to them. The home
+    /// is made by the first call to this instance.
+    async fn home_request(&self, id: &str, req: &mut Request) -> std::result::Result<Response, Error> {
+        let home = self.home.get_or_init(|| Home::new(self.env.clone()));
+        home.begin(id);
+        let path = req.path();
+        match (req.method(), path.as_str()) {
+            (_, api::ENGINE) => boxed(home.handle(req)).await,
+            (worker::Method::Post, api::DELIVER) => boxed(home.deliver(req)).await,
+            _ => Err(Error::new(ErrorCode::NotFound, format!("no internal route {path} for a home"))),
+        }
+    }
+
     /// Runs `f` on the loaded room, loading it first after construction or hibernation, and
     /// after handling the frames queued before this event; then starts the deliveries to homes
     /// that they queued.

@@ -407,8 +407,8 @@ impl<S: Sql + Clone> RoomHost<S> {
                     self.out.push(Output::Send { to, text });
                 }
                 Effect::Broadcast { text, except } => {
-                    self.broadcast(&text, except.as_ref());
                     self.remotes.broadcast(&text, except.as_ref());
+                    self.broadcast(text, except);
                 }
                 Effect::Close { to, code, reason } => {
                     if self.remotes.close(&to) {
@@ -432,22 +432,22 @@ impl<S: Sql + Clone> RoomHost<S> {
 
     /// A native frame to every socket of the room's own but `except`: once as it is to the
     /// native ones, translated once for the tndata ones.
-    fn broadcast(&mut self, text: &str, except: Option<&ConnId>) {
+    fn broadcast(&mut self, text: String, except: Option<ConnId>) {
         if self.sockets.is_empty() {
             return;
         }
-        self.backlogs.broadcast(text.len(), except);
-        self.out.push(Output::SendNative { text: text.to_owned(), except: except.cloned() });
+        self.backlogs.broadcast(text.len(), except.as_ref());
         let tndata: Vec<ConnId> = self
             .sockets
             .iter()
-            .filter(|(conn, codec)| **codec == Codec::Tndata && Some(*conn) != except)
+            .filter(|(conn, codec)| **codec == Codec::Tndata && Some(*conn) != except.as_ref())
             .map(|(conn, _)| conn.clone())
             .collect();
         if tndata.is_empty() {
+            self.out.push(Output::SendNative { text, except });
             return;
         }
-        let mut translation = Translation::new(self.room.id(), text);
+        let mut translation = Translation::new(self.room.id(), &text);
         let translated = translation.text(&mut self.ids).map(str::to_owned);
         for conn in tndata {
             // A tndata socket is sent the translation: its backlog counts the translation's length.
@@ -457,6 +457,7 @@ impl<S: Sql + Clone> RoomHost<S> {
                 self.out.push(Output::Send { to: conn, text: text.clone() });
             }
         }
+        self.out.push(Output::SendNative { text, except });
     }
 
     /// Forgets a socket of the room's own; the codec it spoke, when it was one.
