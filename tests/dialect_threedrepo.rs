@@ -234,6 +234,23 @@ fn a_disconnect_then_a_new_connect_and_join_on_the_same_session_keep_the_new_mem
 }
 
 #[test]
+fn what_the_rooms_a_session_left_say_afterwards_changes_nothing() {
+    let mut repo = Repo::alice(json!({}));
+    repo.joined(MODEL, MODEL_DATA());
+    repo.frame_from(CONTROL, &welcome(CONTROL));
+    repo.frame("41");
+    let actions = repo.frame(&format!(r#"40{{"token":"{}"}}"#, token("alice", json!({}))));
+    assert_eq!(decode(&actions), vec![Got::Connected(json!({ "sid": "socket-1" }))]);
+    // The model room ends the old membership on its own (the token it was joined with ran
+    // out) before it had the leave: neither a logout of the new login nor a refusal.
+    let expired =
+        r#"{"type":"error","code":"token_expired","message":"the token this connection opened with has expired"}"#;
+    assert_eq!(repo.frame_from(MODEL, expired), vec![]);
+    assert_eq!(decode(&repo.room(MODEL, RoomEvent::Closed)), vec![]);
+    assert!(repo.client.deadline().is_some_and(|at| at > repo.now + CLOSE_GRACE_MS), "not logged out");
+}
+
+#[test]
 fn a_leave_right_after_a_join_answers_both_in_order() {
     let mut repo = Repo::alice(json!({}));
     repo.emit("join", MODEL_DATA());

@@ -542,6 +542,21 @@ fn a_disconnect_then_a_new_connect_and_join_on_the_same_session_keeps_the_new_me
 }
 
 #[test]
+fn after_a_disconnect_nothing_of_the_rooms_being_left_reaches_the_client() {
+    let mut w = Homes::new();
+    w.join_sio(A1, "alice", None);
+    w.settle();
+    let before = w.got(A1).len();
+    // The client leaves the namespace; a message published before the room had the leave
+    // comes to the home, then the room's close of the membership.
+    w.frame(A1, "41");
+    w.publish_rest("while-leaving");
+    let after: Vec<Got> = w.got(A1).split_off(before);
+    assert!(after.is_empty(), "no message, no unasked-for leave: {after:?}");
+    assert!(w.presence().is_empty());
+}
+
+#[test]
 fn a_leave_of_a_join_that_waits_for_the_room_to_let_go_cancels_it_and_answers_both() {
     let mut w = Homes::new();
     w.join_sio(A1, "alice", None);

@@ -87,6 +87,7 @@ impl Loaded {
                     }
                 }
                 Output::Log(line) => worker::console_log!("{line}"),
+                Output::Problem(line) => worker::console_error!("{line}"),
             }
         }
     }
@@ -352,10 +353,15 @@ impl RoomObject {
 
     /// Sets the alarm the host asks for, when it changed ([`RoomHost::poll_timeout`]).
     async fn set_alarm(&self) {
-        let Ok(Some(at)) = self.with_room(|loaded| loaded.host.poll_timeout(now_ms())) else { return };
+        // The loaded host only: this follows an event that loaded it (and handled its frames).
+        let wanted = self.loaded.borrow_mut().as_mut().and_then(|loaded| loaded.host.poll_timeout(now_ms()));
+        let Some(at) = wanted else { return };
         let when = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at as f64)));
         if let Err(e) = self.state.storage().set_alarm(when).await {
-            worker::console_error!("room alarm could not be set: {e}");
+            worker::console_error!("room alarm could not be set (the next event tries again): {e}");
+            if let Some(loaded) = self.loaded.borrow_mut().as_mut() {
+                loaded.host.alarm_not_set();
+            }
         }
     }
 

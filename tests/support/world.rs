@@ -250,7 +250,7 @@ impl World {
                     self.open.remove(&to);
                     self.closed.insert(to.0, code);
                 }
-                Output::Log(_) => {}
+                Output::Log(_) | Output::Problem(_) => {}
             }
         }
         if let Some(at) = self.host.poll_timeout(self.now) {

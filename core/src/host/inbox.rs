@@ -73,8 +73,7 @@ impl<S: Sql + Clone> RoomHost<S> {
         let (answer, effects) = match (call.method, call.path) {
             ("POST", api::NOTIFY) => {
                 let request: NotifyRequest = body_of(body, "notify")?;
-                let id = (self.ids)();
-                let (answer, effects) = inbox.on_notify(now, room, request, || id)?;
+                let (answer, effects) = inbox.on_notify(now, room, request, &mut self.ids)?;
                 let status = if answer["duplicate"] == true { 200 } else { 201 };
                 ((status, answer.to_string()), effects)
             }

@@ -41,7 +41,7 @@ use crate::room::{
     Session, SqlLog,
 };
 use crate::store::{Sql, StoreError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What a socket of the room's own speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,15 +63,19 @@ pub enum Output {
     /// Close one socket with `code`, and forget its session at once: it must not come back
     /// after a hibernation even if the client never completes the close.
     Close { to: ConnId, code: u16, reason: String },
-    /// A problem for the log (a write that failed, a home that answered badly).
+    /// A line for the log: what happened (a slow consumer closed, a fallback skipped).
     Log(String),
+    /// A problem for the error log: a write that failed, a home that answered badly.
+    Problem(String),
 }
 
 /// One object's room, its members, marks and inbox (see the module's documentation).
 pub struct RoomHost<S: Sql + Clone> {
     room: Room<SqlLog<S>>,
-    /// The room's own sockets and the codec each speaks.
+    /// The room's own sockets and the codec each speaks; the tndata ones again, so that a
+    /// fan-out finds them without going through every socket.
     sockets: BTreeMap<ConnId, Codec>,
+    tndata: BTreeSet<ConnId>,
     /// What each socket was sent since its last sign of life.
     backlogs: Backlogs<ConnId>,
     remotes: Remotes,
@@ -108,6 +112,7 @@ impl<S: Sql + Clone> RoomHost<S> {
         Ok(Self {
             room,
             sockets: BTreeMap::new(),
+            tndata: BTreeSet::new(),
             backlogs: Backlogs::new(limits.max_backlog_bytes),
             remotes: Remotes::default(),
             members,
@@ -123,8 +128,7 @@ impl<S: Sql + Clone> RoomHost<S> {
 
     /// A socket that was open before the object hibernated, found again with its session.
     pub fn restore_socket(&mut self, now: i64, session: Session, codec: Codec) {
-        self.backlogs.insert(session.conn.clone(), now);
-        self.sockets.insert(session.conn.clone(), codec);
+        self.add_socket(now, &session.conn, codec);
         self.room.restore(now, session);
     }
 
@@ -139,7 +143,6 @@ impl<S: Sql + Clone> RoomHost<S> {
         }
         restore_activities(&mut self.room, &self.activity)
             .map_err(|e| Error::internal(format!("could not read the room's activity: {e}")))?;
-        self.alarm_set = self.room.alarm_at();
         Ok(())
     }
 
@@ -183,8 +186,7 @@ impl<S: Sql + Clone> RoomHost<S> {
 
     /// A socket of the room's own opens with `session`, resuming after `since`.
     pub fn on_connect(&mut self, now: i64, session: Session, since: Option<u64>, codec: Codec) {
-        self.backlogs.insert(session.conn.clone(), now);
-        self.sockets.insert(session.conn.clone(), codec);
+        self.add_socket(now, &session.conn, codec);
         let effects = self.room.on_connect(now, session, since);
         self.apply(effects);
     }
@@ -194,11 +196,10 @@ impl<S: Sql + Clone> RoomHost<S> {
     pub fn on_frame(&mut self, now: i64, conn: &ConnId, text: &str) {
         let Some(codec) = self.codec(conn) else { return };
         self.backlogs.alive(conn, now);
-        let id = (self.ids)();
         let effects = match (codec, self.inbox.as_mut()) {
-            (Codec::Tndata, _) => self.room.on_tndata_frame(now, conn, text, &mut self.reads, || id),
-            (Codec::Native, Some(inbox)) => self.room.on_inbox_frame(now, conn, text, inbox, || id),
-            (Codec::Native, None) => self.room.on_frame(now, conn, text, || id),
+            (Codec::Tndata, _) => self.room.on_tndata_frame(now, conn, text, &mut self.reads, &mut self.ids),
+            (Codec::Native, Some(inbox)) => self.room.on_inbox_frame(now, conn, text, inbox, &mut self.ids),
+            (Codec::Native, None) => self.room.on_frame(now, conn, text, &mut self.ids),
         };
         self.apply(effects);
     }
@@ -220,11 +221,11 @@ impl<S: Sql + Clone> RoomHost<S> {
     /// What a home asks for its sessions, in order.
     pub fn on_members(&mut self, now: i64, batch: MemberBatch) {
         for command in batch.commands {
-            let id = (self.ids)();
-            let (joined, effects) = self.room.on_member_command(now, &mut self.remotes, &batch.home, command, || id);
+            let (joined, effects) =
+                self.room.on_member_command(now, &mut self.remotes, &batch.home, command, &mut self.ids);
             if let Some(session) = joined {
                 if let Err(e) = self.members.insert(&batch.home, &session) {
-                    self.out.push(Output::Log(format!("room {}: remote member not stored: {e}", self.room.id())));
+                    self.out.push(Output::Problem(format!("room {}: remote member not stored: {e}", self.room.id())));
                 }
             }
             self.apply(effects);
@@ -243,7 +244,8 @@ impl<S: Sql + Clone> RoomHost<S> {
         let gone = match answer {
             Ok(answer) => self.remotes.delivered(home, &answer.unknown),
             Err(why) => {
-                self.out.push(Output::Log(format!("room {}: home {home}: {why}; its members dropped", self.room.id())));
+                let line = format!("room {}: home {home}: {why}; its members dropped", self.room.id());
+                self.out.push(Output::Problem(line));
                 self.remotes.failed(home)
             }
         };
@@ -256,8 +258,8 @@ impl<S: Sql + Clone> RoomHost<S> {
 
     /// A REST publish.
     pub fn on_publish(&mut self, now: i64, request: PublishRequest) -> Result<Ack, Error> {
-        let id = (self.ids)();
-        let (ack, effects) = self.room.publish(now, &request.user, request.draft, request.except.as_deref(), || id)?;
+        let (ack, effects) =
+            self.room.publish(now, &request.user, request.draft, request.except.as_deref(), &mut self.ids)?;
         self.apply(effects);
         Ok(ack)
     }
@@ -275,7 +277,7 @@ impl<S: Sql + Clone> RoomHost<S> {
         let effects = std::mem::take(&mut due.effects);
         self.apply(effects);
         let room = self.room.id().clone();
-        self.out.extend(due.problems.iter().map(|problem| Output::Log(format!("inbox {room}: {problem}"))));
+        self.out.extend(due.problems.iter().map(|problem| Output::Problem(format!("inbox {room}: {problem}"))));
         for (seq, channel, why) in &due.skipped {
             let line = format!("inbox {room}: {} of {seq} skipped: {}", channel.as_str(), why.as_str());
             self.out.push(Output::Log(line));
@@ -287,7 +289,8 @@ impl<S: Sql + Clone> RoomHost<S> {
     pub fn on_enqueued(&mut self, jobs: &[Job], taken: &[bool]) {
         let Some(inbox) = self.inbox.as_mut() else { return };
         if let Err(e) = inbox.enqueued(jobs, taken) {
-            self.out.push(Output::Log(format!("jobs queued but not marked (a later alarm queues them again): {e}")));
+            let line = format!("jobs queued but not marked (a later alarm queues them again): {e}");
+            self.out.push(Output::Problem(line));
         }
     }
 
@@ -302,8 +305,10 @@ impl<S: Sql + Clone> RoomHost<S> {
         next
     }
 
-    /// The alarm the shell must set, when it changed since it was last told: the earlier of the
-    /// room's (its sessions' expiry) and the inbox's next work. `None`: leave it as it is.
+    /// The alarm the shell must set, when it may have changed since it was last set: the
+    /// earlier of the room's (its sessions' expiry) and the inbox's next work. `None`: leave it
+    /// as it is. (After a wake nothing is known to be set: the first change sets it again.) A
+    /// shell that could not set it says so ([`RoomHost::alarm_not_set`]).
     pub fn poll_timeout(&mut self, now: i64) -> Option<i64> {
         if !std::mem::take(&mut self.alarm_dirty) {
             return None;
@@ -317,6 +322,12 @@ impl<S: Sql + Clone> RoomHost<S> {
             self.alarm_set = change;
         }
         change
+    }
+
+    /// Setting the alarm [`RoomHost::poll_timeout`] asked for failed: the next event asks again.
+    pub fn alarm_not_set(&mut self) {
+        self.alarm_set = None;
+        self.alarm_dirty = true;
     }
 
     /// Closes the sockets sent more than the slow-consumer bound since their last sign of life,
@@ -423,7 +434,7 @@ impl<S: Sql + Clone> RoomHost<S> {
                     // connection sets it again.
                     if let Err(e) = self.activity.put(&conn, activity.as_ref()) {
                         let line = format!("room {}: activity of {} not stored: {e}", self.room.id(), conn.0);
-                        self.out.push(Output::Log(line));
+                        self.out.push(Output::Problem(line));
                     }
                 }
             }
@@ -437,12 +448,7 @@ impl<S: Sql + Clone> RoomHost<S> {
             return;
         }
         self.backlogs.broadcast(text.len(), except.as_ref());
-        let tndata: Vec<ConnId> = self
-            .sockets
-            .iter()
-            .filter(|(conn, codec)| **codec == Codec::Tndata && Some(*conn) != except.as_ref())
-            .map(|(conn, _)| conn.clone())
-            .collect();
+        let tndata: Vec<ConnId> = self.tndata.iter().filter(|conn| Some(*conn) != except.as_ref()).cloned().collect();
         if tndata.is_empty() {
             self.out.push(Output::SendNative { text, except });
             return;
@@ -460,9 +466,18 @@ impl<S: Sql + Clone> RoomHost<S> {
         self.out.push(Output::SendNative { text, except });
     }
 
+    fn add_socket(&mut self, now: i64, conn: &ConnId, codec: Codec) {
+        self.backlogs.insert(conn.clone(), now);
+        if codec == Codec::Tndata {
+            self.tndata.insert(conn.clone());
+        }
+        self.sockets.insert(conn.clone(), codec);
+    }
+
     /// Forgets a socket of the room's own; the codec it spoke, when it was one.
     fn forget_socket(&mut self, conn: &ConnId) -> Option<Codec> {
         self.backlogs.remove(conn);
+        self.tndata.remove(conn);
         self.sockets.remove(conn)
     }
 
@@ -470,7 +485,8 @@ impl<S: Sql + Clone> RoomHost<S> {
     /// next wake, where the first delivery to its home drops it again.
     fn forget_member(&mut self, conn: &ConnId) {
         if let Err(e) = self.members.delete(conn) {
-            self.out.push(Output::Log(format!("room {}: remote member {} not deleted: {e}", self.room.id(), conn.0)));
+            let line = format!("room {}: remote member {} not deleted: {e}", self.room.id(), conn.0);
+            self.out.push(Output::Problem(line));
         }
     }
 }

@@ -65,6 +65,8 @@ struct Owed {
     told: bool,
     /// The user's control room (`sessions:{user}`), which the client never names.
     control: bool,
+    /// Left with every room (a logout, a new CONNECT): nothing of it is answered any more.
+    silent: bool,
 }
 
 #[derive(Debug)]
@@ -287,7 +289,7 @@ impl ThreeDRepo {
         }
         let (leaves, _) = self.rooms.leave_all();
         for (_, owed) in self.rooms.data_mut() {
-            *owed = Owed { control: owed.control, ..Owed::default() };
+            *owed = Owed { control: owed.control, silent: true, ..Owed::default() };
         }
         leaves
     }
@@ -343,8 +345,9 @@ impl Dialect for ThreeDRepo {
             _ => "",
         };
         let outcome = match self.rooms.on_room(room, event)? {
-            Update::Frame { phase, data, .. } if !data.control => Self::on_frame(data, text, phase),
+            Update::Frame { phase, data, .. } if !data.control && !data.silent => Self::on_frame(data, text, phase),
             Update::Frame { .. } => Outcome::Effects(Vec::new()),
+            Update::Ended { data, then, .. } if data.silent && !data.control => Outcome::Effects(then),
             Update::Ended { data, then, .. } if data.control => {
                 // Without its control room the session can no longer be logged out by an admin,
                 // unless a new login's join of it waited for this close.
