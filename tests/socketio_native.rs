@@ -6,7 +6,7 @@
 use herald_core::dialect::{Auth, RoomCommand, RoomEvent};
 use herald_core::engineio::Frame;
 use herald_core::gateway::Action;
-use herald_core::host::Codec;
+use herald_core::host::{Codec, InboxCall};
 use herald_core::ids::ConnId;
 use herald_core::message::Draft;
 use herald_tests::sio::{decode, fresh_ids, room_commands, Got, Sio};
@@ -608,4 +608,32 @@ fn a_float_a_client_publishes_over_socket_io_reaches_the_room_digit_for_digit() 
         let sent: Frame = serde_json::from_str(&frame).unwrap();
         assert_eq!(sent.data.get(), reaches, "{number} became {frame}");
     }
+}
+
+#[test]
+fn the_object_sets_the_alarm_the_host_asks_for_once_and_again_after_a_failed_write_or_a_wake() {
+    let mut w = World::new("lobby");
+    w.alarm = None;
+    w.connect_until("d1", &user("dora"), None, Codec::Native, T0 + DAY);
+    assert_eq!(w.alarm, Some(T0 + DAY), "the session's expiry");
+    // A later session that expires later changes nothing: nothing to set.
+    w.alarm = None;
+    w.connect_until("d2", &user("dan"), None, Codec::Native, T0 + 2 * DAY);
+    assert_eq!(w.host.poll_timeout(w.now), None);
+    assert_eq!(w.alarm, None, "not asked again");
+    // An earlier one moves it; a write that fails is asked for again at the next change of need.
+    w.connect_until("d3", &user("dee"), None, Codec::Native, T0 + DAY / 2);
+    assert_eq!(w.alarm, Some(T0 + DAY / 2));
+    w.host.alarm_not_set();
+    assert_eq!(w.host.poll_timeout(w.now), Some(T0 + DAY / 2), "asked again after the failed write");
+    // After a wake nothing is known to be set (an alarm may have ended meanwhile): an inbox's
+    // call, which may change its need, sets it again even when the need looks the same.
+    let mut inbox = World::new("inbox:bob");
+    inbox.connect_until("b1", &user("bob"), None, Codec::Native, T0 + DAY);
+    assert_eq!(inbox.alarm, Some(T0 + DAY));
+    inbox.wake();
+    inbox.alarm = None;
+    let call = InboxCall { method: "GET", path: "/inbox/contacts", body: "", before: None, limit: None };
+    inbox.host.inbox_call(inbox.now, &call).unwrap();
+    assert_eq!(inbox.host.poll_timeout(inbox.now), Some(T0 + DAY));
 }
