@@ -243,4 +243,13 @@ pub mod close {
     pub fn should_reconnect(code: u16) -> bool {
         !(4500..=4999).contains(&code)
     }
+
+    /// The code to answer a client's close with: its own, unless it is one that must not be
+    /// sent on the wire (1005 "no status", 1006 "abnormal", 1015 "TLS"; RFC 6455 §7.4.1).
+    pub fn answer(code: usize) -> u16 {
+        match u16::try_from(code) {
+            Ok(c @ (1000..=1003 | 1007..=1014 | 3000..=4999)) => c,
+            _ => NORMAL,
+        }
+    }
 }

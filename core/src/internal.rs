@@ -132,6 +132,39 @@ pub struct PublishRequest {
     pub except: Option<String>,
 }
 
+/// An internal `GET /connect`, read from its headers ([`USER`], [`EXPIRES`], [`SINCE`]?,
+/// [`PROTOCOL`]?, [`ADDRESS`]?, [`DIALECT`]?).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connect {
+    pub user: User,
+    /// When the token stops being valid (ms since the epoch, leeway included).
+    pub expires_at: i64,
+    pub since: Option<u64>,
+    /// The subprotocol the client must see selected in the 101.
+    pub protocol: Option<String>,
+    pub address: Option<String>,
+    /// The socket speaks tndata rather than the native protocol.
+    pub tndata: bool,
+}
+
+impl Connect {
+    /// Reads the headers through `header` (`None` for one the request lacks). The Worker made
+    /// them, so a bad one is an internal error, never the client's.
+    pub fn from_headers(header: impl Fn(&str) -> Option<String>) -> Result<Self, crate::Error> {
+        use crate::Error;
+        let user = serde_json::from_str(&header(USER).unwrap_or_default())
+            .map_err(|e| Error::internal(format!("internal connect without a valid user: {e}")))?;
+        let expires_at = header(EXPIRES)
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(|| Error::internal("internal connect without a valid expiry"))?;
+        let since = header(SINCE)
+            .map(|s| s.parse::<u64>().map_err(|_| Error::internal(format!("internal connect with since={s:?}"))))
+            .transpose()?;
+        let tndata = header(DIALECT).as_deref() == Some("tndata");
+        Ok(Self { user, expires_at, since, protocol: header(PROTOCOL), address: header(ADDRESS), tndata })
+    }
+}
+
 /// JSON that is safe as an HTTP header value: every non-ASCII character is written as a
 /// `\uXXXX` escape (header values are byte strings; a name like "Zoë" would not survive).
 pub fn header_json<T: Serialize>(value: &T) -> String {
@@ -154,6 +187,21 @@ pub fn header_json<T: Serialize>(value: &T) -> String {
 mod tests {
     use super::*;
     use crate::ids::UserId;
+
+    #[test]
+    fn a_connect_reads_its_headers_and_refuses_bad_ones_as_internal_errors() {
+        let headers = |pairs: Vec<(&'static str, &'static str)>| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+        };
+        let good = headers(vec![(USER, r#"{"id":"u"}"#), (EXPIRES, "10"), (SINCE, "3"), (DIALECT, "tndata")]);
+        let connect = Connect::from_headers(good).unwrap();
+        assert_eq!((connect.expires_at, connect.since, connect.tndata), (10, Some(3), true));
+        assert_eq!(connect.user.id.as_str(), "u");
+        let bad_since = headers(vec![(USER, r#"{"id":"u"}"#), (EXPIRES, "10"), (SINCE, "x")]);
+        assert_eq!(Connect::from_headers(bad_since).unwrap_err().code, crate::ErrorCode::Internal);
+        assert!(Connect::from_headers(headers(vec![(USER, r#"{"id":"u"}"#)])).is_err(), "no expiry");
+        assert!(!Connect::from_headers(headers(vec![(USER, r#"{"id":"u"}"#), (EXPIRES, "1")])).unwrap().tndata);
+    }
 
     #[test]
     fn header_json_is_ascii_and_round_trips() {

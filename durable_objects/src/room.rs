@@ -32,11 +32,10 @@ use crate::sockets::{drop_session, Sockets};
 use crate::sql::DurableSql;
 use herald_core::connections::Holder;
 use herald_core::dialect::tndata;
-use herald_core::dialect::DialectKind;
 use herald_core::error::{close, Error, ErrorCode};
 use herald_core::home;
 use herald_core::host::{Codec, InboxCall, Output, RoomHost};
-use herald_core::ids::{ConnId, RoomId, User};
+use herald_core::ids::{ConnId, RoomId};
 use herald_core::internal::{self as api, DeliveryAnswer, MemberBatch, MemberOp, PublishRequest};
 use herald_core::object::Role;
 use herald_core::protocol::native::error_frame;
@@ -227,7 +226,7 @@ impl DurableObject for RoomObject {
         self.forget(&ws);
         // Answer the client's close frame (the runtime already does at recent compatibility
         // dates, and then this call is a harmless no-op).
-        let _ = ws.close(Some(reply_code(code)), Some(reason));
+        let _ = ws.close(Some(close::answer(code)), Some(reason));
         Ok(())
     }
 
@@ -406,19 +405,16 @@ impl RoomObject {
     /// the resume point and the dialect it speaks (native unless `tndata`) come in internal
     /// headers.
     async fn open_socket(&self, req: &Request) -> std::result::Result<Response, Error> {
-        let user: User = serde_json::from_str(&header(req, api::USER)?.unwrap_or_default())
-            .map_err(|e| Error::internal(format!("internal connect without a valid user: {e}")))?;
-        let expires_at = header(req, api::EXPIRES)?
-            .and_then(|s| s.parse::<i64>().ok())
-            .ok_or_else(|| Error::internal("internal connect without a valid expiry"))?;
-        let since = header(req, api::SINCE)?
-            .map(|s| s.parse::<u64>().map_err(|_| Error::internal(format!("internal connect with since={s:?}"))))
-            .transpose()?;
-        let protocol = header(req, api::PROTOCOL)?;
-        let address = header(req, api::ADDRESS)?;
-        let speaks_tndata =
-            header(req, api::DIALECT)?.as_deref().and_then(DialectKind::parse) == Some(DialectKind::Tndata);
-        let session = Session { conn: ConnId(fresh_id()), user, expires_at, tag: None, address };
+        let headers = req.headers();
+        let connect = api::Connect::from_headers(|name| headers.get(name).ok().flatten())?;
+        let (since, protocol, speaks_tndata) = (connect.since, connect.protocol, connect.tndata);
+        let session = Session {
+            conn: ConnId(fresh_id()),
+            user: connect.user,
+            expires_at: connect.expires_at,
+            tag: None,
+            address: connect.address,
+        };
         // Counted before anything is accepted. Past a cap the upgrade is refused with 429 before
         // any websocket exists: a refusal that completed the upgrade would hold a socket (and a
         // file descriptor) for as long as the client leaves its close unanswered.
@@ -537,10 +533,6 @@ fn holder(session: &Session) -> Holder {
     Holder { user: Some(session.user.id.as_str().to_owned()), address: session.address.clone() }
 }
 
-fn header(req: &Request, name: &str) -> std::result::Result<Option<String>, Error> {
-    req.headers().get(name).map_err(internal)
-}
-
 /// The 101 answer carrying the client's end, with the subprotocol the client must see selected.
 fn upgrade_response(client: WebSocket, protocol: Option<String>) -> std::result::Result<Response, Error> {
     let mut response = Response::from_websocket(client).map_err(internal)?;
@@ -569,15 +561,6 @@ fn refuse_socket(
     let _ = pair.server.close(Some(code), Some(error.code.as_str()));
     crate::connections::release_when_closed(pair.server.clone(), conn.0.clone());
     upgrade_response(pair.client, protocol)
-}
-
-/// The code to answer a client's close with: its own, unless it is one that must not be sent
-/// on the wire (1005 "no status", 1006 "abnormal", 1015 "TLS"; RFC 6455 §7.4.1).
-fn reply_code(code: usize) -> u16 {
-    match u16::try_from(code) {
-        Ok(c @ (1000..=1003 | 1007..=1014 | 3000..=4999)) => c,
-        _ => close::NORMAL,
-    }
 }
 
 /// A native frame for a socket of a room that could not even load: as is, or translated for a
