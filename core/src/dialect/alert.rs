@@ -177,6 +177,11 @@ impl Dialect for Alert {
                 }
                 _ => Vec::new(),
             },
+            Update::Unseen { failed, then } => {
+                let mut effects = then;
+                effects.extend(failed.map(|error| emit("error", &[refusal(error, None)])));
+                effects
+            }
             Update::Ended { failed, then, .. } => {
                 // Joined again meanwhile (`then`): the session is in the room once more.
                 if then.is_empty() && self.current.as_ref().is_some_and(|(current, _)| current == room) {

@@ -5,7 +5,8 @@
 //! one leave rule: a membership is being left from the leave until its room has closed it, and
 //! a join of that room meanwhile waits for that close, with the commands that follow it, then
 //! goes. So the close of an old membership never ends a new one: a session that leaves
-//! everything (its client left the namespace) and joins again at once stays a member.
+//! everything (its client left the namespace) and joins again at once stays a member. What the
+//! rooms left that way say afterwards is nothing to the client ([`Update::Unseen`]).
 //!
 //! [`Memberships`] turns a dialect's wishes into [`RoomCommand`]s and the room's events into
 //! [`Update`]s; what a frame means is the dialect's to read.
@@ -37,6 +38,9 @@ struct Membership<T> {
     /// A join of the room while this membership is being left: its data and its commands (the
     /// join first), sent once the room has closed this one.
     next: Option<Box<(T, Vec<RoomCommand>)>>,
+    /// Left with every room at once ([`Memberships::leave_all`]): nothing of it reaches the
+    /// dialect any more.
+    silent: bool,
 }
 
 /// What a leave did.
@@ -59,6 +63,10 @@ pub enum Update<'m, 'e, T> {
     /// `then`: the commands of a join that waited for this, to send now; the room is joined
     /// again (its data is the dialect's once more).
     Ended { asked: bool, failed: Option<&'e Error>, data: T, then: Vec<Effect> },
+    /// An event of a membership left with every room at once: nothing for the client. `then`
+    /// as for [`Update::Ended`] when it is the room's close; `failed` when that close was a
+    /// failure to reach the room.
+    Unseen { failed: Option<&'e Error>, then: Vec<Effect> },
 }
 
 impl<T> Default for Memberships<T> {
@@ -89,13 +97,6 @@ impl<T> Memberships<T> {
         self.rooms.iter().filter(|(_, m)| m.phase != Phase::Leaving || m.next.is_some()).map(|(room, _)| room)
     }
 
-    /// Every membership's data, in whatever phase (joins that wait included).
-    pub fn data_mut(&mut self) -> impl Iterator<Item = (&RoomId, &mut T)> {
-        self.rooms.iter_mut().flat_map(|(room, m)| {
-            std::iter::once((room, &mut m.data)).chain(m.next.as_mut().map(|next| (room, &mut next.0)))
-        })
-    }
-
     /// Whether a join of `room` would be taken now (it is not joined, or only being left).
     pub fn may_join(&self, room: &RoomId) -> Result<(), Error> {
         match self.phase(room) {
@@ -114,7 +115,7 @@ impl<T> Memberships<T> {
                 Ok(None)
             }
             None => {
-                self.rooms.insert(room.clone(), Membership { phase: Phase::Joining, data, next: None });
+                self.rooms.insert(room.clone(), Membership { phase: Phase::Joining, data, next: None, silent: false });
                 Ok(Some(Effect::Room { room: room.clone(), command }))
             }
         }
@@ -152,11 +153,12 @@ impl<T> Memberships<T> {
 
     /// Leaves every room at once (the client left the namespace, or the session ended); the
     /// joins that waited are cancelled (their data is returned). Each membership stays Leaving
-    /// until its room closes it.
+    /// until its room closes it, and what its room says meanwhile is [`Update::Unseen`].
     pub fn leave_all(&mut self) -> (Vec<Effect>, Vec<T>) {
         let mut effects = Vec::new();
         let mut cancelled = Vec::new();
         for (room, membership) in self.rooms.iter_mut() {
+            membership.silent = true;
             if let Some(next) = membership.next.take() {
                 cancelled.push(next.0);
             } else if membership.phase != Phase::Leaving {
@@ -176,6 +178,9 @@ impl<T> Memberships<T> {
         };
         if let Some(text) = text {
             let membership = self.rooms.get_mut(room)?;
+            if membership.silent {
+                return Some(Update::Unseen { failed: None, then: Vec::new() });
+            }
             let phase = membership.phase;
             let joining = phase == Phase::Joining && is_welcome(text);
             if joining {
@@ -188,11 +193,14 @@ impl<T> Memberships<T> {
         let then = match ended.next {
             Some(next) => {
                 let (data, commands) = *next;
-                self.rooms.insert(room.clone(), Membership { phase: Phase::Joining, data, next: None });
+                self.rooms.insert(room.clone(), Membership { phase: Phase::Joining, data, next: None, silent: false });
                 commands.into_iter().map(|command| Effect::Room { room: room.clone(), command }).collect()
             }
             None => Vec::new(),
         };
+        if ended.silent {
+            return Some(Update::Unseen { failed, then });
+        }
         Some(Update::Ended { asked, failed, data: ended.data, then })
     }
 }
@@ -281,13 +289,16 @@ mod tests {
         assert_eq!(rooms.send(&b, frame("p")).unwrap(), None);
         assert_eq!(rooms.join(&b, join_command(), "again").unwrap_err().code, ErrorCode::AlreadyJoined);
         assert_eq!(rooms.addressed(&b).map(|(_, data)| *data), Some("new b"));
-        // The old membership's frames are still its own.
+        // What the rooms left all at once say is nothing to the client; one left on its own
+        // still has its frames.
         let message = r#"{"type":"message","room":"b","seq":1}"#;
         let update = rooms.on_room(&b, RoomEvent::Frame(message));
-        assert_eq!(update, Some(Update::Frame { phase: Phase::Leaving, joining: false, data: &mut "old b" }));
-        // Its close sends the join and the frame after it, in order.
-        let Some(Update::Ended { asked: true, data: "old b", then, .. }) = rooms.on_room(&b, RoomEvent::Closed) else {
-            panic!("the old membership ends as asked")
+        assert_eq!(update, Some(Update::Unseen { failed: None, then: vec![] }));
+        let update = rooms.on_room(&a, RoomEvent::Frame(message));
+        assert_eq!(update, Some(Update::Unseen { failed: None, then: vec![] }), "a was left again with all");
+        // The old membership's close sends the join and the frame after it, in order.
+        let Some(Update::Unseen { failed: None, then }) = rooms.on_room(&b, RoomEvent::Closed) else {
+            panic!("the old membership ends unseen")
         };
         let commands: Vec<&RoomCommand> = then
             .iter()
@@ -314,9 +325,23 @@ mod tests {
         assert_eq!(rooms.phase(&r), Some(Phase::Leaving));
         assert_eq!(rooms.join(&r, join_command(), 3).unwrap(), None);
         assert_eq!(rooms.leave_all(), (vec![], vec![3]), "the first is being left already");
+        let error = Error::internal("down");
+        let ended = rooms.on_room(&r, RoomEvent::Failed(&error));
+        assert_eq!(ended, Some(Update::Unseen { failed: Some(&error), then: vec![] }));
+        assert_eq!(rooms.phase(&r), None);
+    }
+
+    #[test]
+    fn a_membership_left_on_its_own_keeps_its_frames_until_its_close() {
+        let mut rooms = Memberships::default();
+        let r = room("r");
+        rooms.join(&r, join_command(), 1).unwrap();
+        rooms.leave(&r).unwrap();
+        let message = r#"{"type":"message","room":"r","seq":1}"#;
+        let update = rooms.on_room(&r, RoomEvent::Frame(message));
+        assert_eq!(update, Some(Update::Frame { phase: Phase::Leaving, joining: false, data: &mut 1 }));
         let ended = rooms.on_room(&r, RoomEvent::Closed);
         assert_eq!(ended, Some(Update::Ended { asked: true, failed: None, data: 1, then: vec![] }));
-        assert_eq!(rooms.phase(&r), None);
     }
 
     #[test]

@@ -87,8 +87,6 @@ struct Owed {
     /// The `error` the room sent last, when it was the last frame: the reason of a close that
     /// follows, which the client has already seen.
     told: Option<Map<String, Value>>,
-    /// The client left the namespace: nothing of this membership reaches it any more.
-    silent: bool,
 }
 
 impl Native {
@@ -125,11 +123,7 @@ impl Dialect for Native {
     /// ([`Memberships`]), so a join after a new CONNECT waits for that close instead of being
     /// ended by it.
     fn on_closed(&mut self) -> Vec<Effect> {
-        let (leaves, _) = self.rooms.leave_all();
-        for (_, owed) in self.rooms.data_mut() {
-            *owed = Owed { silent: true, ..Owed::default() };
-        }
-        leaves
+        self.rooms.leave_all().0
     }
 
     /// Something from `room`; `None` when this session is not (any more) a member there.
@@ -139,10 +133,9 @@ impl Dialect for Native {
             _ => "",
         };
         Some(match self.rooms.on_room(room, event)? {
-            Update::Frame { data, .. } if data.silent => Vec::new(),
             Update::Frame { phase, joining, data } => data.on_frame(room, text, phase, joining),
             // A membership of a namespace the client left ends unseen; a join that waited goes.
-            Update::Ended { data, then, .. } if data.silent => then,
+            Update::Unseen { then, .. } => then,
             Update::Ended { asked, failed, data, then } => {
                 let mut effects = match failed {
                     None => data.on_closed(room, asked),

@@ -313,7 +313,7 @@ impl Dialect for Workspace {
             Update::Frame { phase: Membership::Leaving, .. } => Vec::new(),
             Update::Frame { .. } => self.on_frame(RoomFrame::parse(text)),
             // Left as asked (the session ended it); a new `auth` that waited for it goes now.
-            Update::Ended { asked: true, then, .. } => then,
+            Update::Ended { asked: true, then, .. } | Update::Unseen { then, .. } => then,
             Update::Ended { failed, .. } => self.ended(failed),
         })
     }

@@ -65,8 +65,6 @@ struct Owed {
     told: bool,
     /// The user's control room (`sessions:{user}`), which the client never names.
     control: bool,
-    /// Left with every room (a logout, a new CONNECT): nothing of it is answered any more.
-    silent: bool,
 }
 
 #[derive(Debug)]
@@ -287,11 +285,7 @@ impl ThreeDRepo {
         if let Ok(login) = &mut self.login {
             login.control = None;
         }
-        let (leaves, _) = self.rooms.leave_all();
-        for (_, owed) in self.rooms.data_mut() {
-            *owed = Owed { control: owed.control, silent: true, ..Owed::default() };
-        }
-        leaves
+        self.rooms.leave_all().0
     }
 
     fn is_control(&self, room: &RoomId) -> bool {
@@ -345,9 +339,11 @@ impl Dialect for ThreeDRepo {
             _ => "",
         };
         let outcome = match self.rooms.on_room(room, event)? {
-            Update::Frame { phase, data, .. } if !data.control && !data.silent => Self::on_frame(data, text, phase),
+            Update::Frame { phase, data, .. } if !data.control => Self::on_frame(data, text, phase),
             Update::Frame { .. } => Outcome::Effects(Vec::new()),
-            Update::Ended { data, then, .. } if data.silent && !data.control => Outcome::Effects(then),
+            // Left with every room (a logout, a new CONNECT): nothing of it is answered any more;
+            // a join that waited for it goes.
+            Update::Unseen { then, .. } => Outcome::Effects(then),
             Update::Ended { data, then, .. } if data.control => {
                 // Without its control room the session can no longer be logged out by an admin,
                 // unless a new login's join of it waited for this close.
