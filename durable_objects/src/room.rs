@@ -34,7 +34,7 @@ use herald_core::connections::Holder;
 use herald_core::dialect::tndata;
 use herald_core::error::{close, Error, ErrorCode};
 use herald_core::home;
-use herald_core::host::{Codec, InboxCall, Output, RoomHost};
+use herald_core::host::{self, Codec, InboxCall, Output, RoomHost};
 use herald_core::ids::{ConnId, RoomId};
 use herald_core::internal::{self as api, DeliveryAnswer, MemberBatch, MemberOp, PublishRequest};
 use herald_core::object::Role;
@@ -563,17 +563,8 @@ fn refuse_socket(
     upgrade_response(pair.client, protocol)
 }
 
-/// A native frame for a socket of a room that could not even load: as is, or translated for a
-/// tndata socket of `tndata_room`.
-fn speak(native: String, tndata_room: Option<&RoomId>) -> String {
-    match tndata_room {
-        Some(room) => tndata::to_client(room, &native, fresh_id).unwrap_or(native),
-        None => native,
-    }
-}
-
 /// An event the room could not even load for: tell the client why, then close (reconnectable).
 fn close_with_error(ws: &WebSocket, error: &Error, tndata_room: Option<&RoomId>) {
-    let _ = ws.send_with_str(speak(error_frame(error, None), tndata_room));
+    let _ = ws.send_with_str(host::speak(tndata_room, error_frame(error, None), fresh_id));
     let _ = ws.close(Some(close::INTERNAL), Some(error.code.as_str()));
 }

@@ -234,8 +234,13 @@ impl<S: Sql + Clone> RoomHost<S> {
 
     /// The deliveries to start now: one per home with something queued and none in flight.
     pub fn deliveries(&mut self) -> Vec<(String, Delivery)> {
-        let room = self.room.id().clone();
-        self.remotes.ready().into_iter().map(|(home, items)| (home, Delivery { room: room.clone(), items })).collect()
+        let ready = self.remotes.ready();
+        // Most events queue nothing (always, in a room without remote members).
+        if ready.is_empty() {
+            return Vec::new();
+        }
+        let room = self.room.id();
+        ready.into_iter().map(|(home, items)| (home, Delivery { room: room.clone(), items })).collect()
     }
 
     /// `home` answered a delivery (`Ok`: the sessions it does not hold), or could not be reached
@@ -391,10 +396,8 @@ impl<S: Sql + Clone> RoomHost<S> {
 
     /// An error frame (or any native frame) for a socket that speaks `codec`.
     pub fn speak(&mut self, codec: Codec, native: &str) -> String {
-        match codec {
-            Codec::Native => native.to_owned(),
-            Codec::Tndata => tndata::to_client(self.room.id(), native, &mut self.ids).unwrap_or_else(|| native.into()),
-        }
+        let room = (codec == Codec::Tndata).then(|| self.room.id());
+        speak(room, native.to_owned(), &mut self.ids)
     }
 
     /// Performs the room's effects: on the room's own sockets (in their codecs) or through the
@@ -488,5 +491,15 @@ impl<S: Sql + Clone> RoomHost<S> {
             let line = format!("room {}: remote member {} not deleted: {e}", self.room.id(), conn.0);
             self.out.push(Output::Problem(line));
         }
+    }
+}
+
+/// A native frame for a socket: as it is, or translated for a tndata socket of `tndata_room`
+/// (as it is when it has no translation). For the host's own sockets, and for the sockets of a
+/// room the object could not even load.
+pub fn speak(tndata_room: Option<&RoomId>, native: String, fresh_id: impl FnOnce() -> String) -> String {
+    match tndata_room {
+        Some(room) => tndata::to_client(room, &native, fresh_id).unwrap_or(native),
+        None => native,
     }
 }
