@@ -698,12 +698,14 @@ function targetTable(cfg, summary, bundle) {
   return table(["target", "where", "Herald vs peer", "ratio", ""], rows);
 }
 
-/** The hand-kept record of what made Herald faster or smaller (bench/GAINS.md), without its title. */
-function gains() {
-  const file = join(here, "GAINS.md");
-  // Its entries' headings one level down, under BENCHMARKS.md's own section.
+/** A hand-kept file of bench/ without its title, its headings one level down under BENCHMARKS.md's own section. */
+function handKept(name) {
+  const file = join(here, name);
   return existsSync(file) ? readFileSync(file, "utf8").replace(/^# .*\n+/, "").replace(/^## /gm, "### ").trim() : "";
 }
+
+/** The record of what made Herald faster or smaller (bench/GAINS.md). */
+const gains = () => handKept("GAINS.md");
 
 /** The ramp's counts, in words. */
 function rampNote(cfg) {
@@ -772,6 +774,8 @@ ${reduced}
 The issue's targets for Herald (${HERALD}), checked against this run's figures (medians).
 
 ${targetTable(cfg, summary, report.bundle)}
+
+${handKept("READING.md")}
 
 ## Results
 
