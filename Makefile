@@ -4,7 +4,7 @@
 dev:          ## run Herald locally on http://127.0.0.1:$${PORT:-8787}
 	scripts/dev.sh
 
-test:         ## run every test: native cargo tests, then end-to-end in workerd
+test:         ## run every test: clippy (warnings fail), native cargo tests, then end-to-end in workerd
 	scripts/test.sh
 
 setup:        ## install the toolchain pieces (idempotent)
